@@ -1,0 +1,242 @@
+"""Chat Completions chunks (``chat.completion.chunk``) -> normalized events.
+
+Covers what OpenAI-compatible servers actually send: OpenAI, vLLM (continuous usage),
+llama.cpp (``content: null`` first chunk, a ``timings`` object), DeepSeek
+(``reasoning_content``), Ollama /v1 and OpenRouter (``reasoning``), legacy completions
+(``choices[].text``), ``n > 1`` choices and in-band errors. Unknown extra fields are
+ignored. The per-chunk path is written for speed: plain ``dict.get`` calls, no models.
+
+Also home of the two payload helpers the other adapters share: :func:`usage_event`
+and :func:`error_event`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nbstream.events import (
+    Done,
+    ErrorEvent,
+    Event,
+    Finish,
+    Meta,
+    Other,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+
+from ._json import DONE, EMPTY, dumps, load, unexpected_shape
+
+
+def _int(value: Any) -> int | None:
+    """An integer count, or None for anything that is not a number."""
+    if value.__class__ is int:
+        return value
+    if isinstance(value, float):
+        return int(value)
+    return None
+
+
+def usage_event(usage: Any, server: Any = None) -> Usage:
+    """A ``Usage`` from either naming scheme (Chat ``prompt_tokens``… or Responses
+    ``input_tokens``…); ``server`` is a server's own timing object, kept as sent."""
+    u = usage if isinstance(usage, dict) else {}
+    inp = u.get("prompt_tokens")
+    if inp is None:
+        inp = u.get("input_tokens")
+    out = u.get("completion_tokens")
+    if out is None:
+        out = u.get("output_tokens")
+    inp, out = _int(inp), _int(out)
+    total = _int(u.get("total_tokens"))
+    if total is None and inp is not None and out is not None:
+        total = inp + out
+    out_details = u.get("completion_tokens_details") or u.get("output_tokens_details")
+    in_details = u.get("prompt_tokens_details") or u.get("input_tokens_details")
+    reasoning = _int(out_details.get("reasoning_tokens")) if isinstance(out_details, dict) else None
+    cached = _int(in_details.get("cached_tokens")) if isinstance(in_details, dict) else None
+    if cached is None:
+        cached = _int(u.get("prompt_cache_hit_tokens"))  # DeepSeek's name
+    return Usage(
+        input_tokens=inp,
+        output_tokens=out,
+        total_tokens=total,
+        reasoning_tokens=reasoning,
+        cached_tokens=cached,
+        server=dict(server) if isinstance(server, dict) else {},
+    )
+
+
+def error_event(error: Any) -> ErrorEvent:
+    """An ``ErrorEvent`` from an in-band error: ``{"message", "code", "type"}`` or plain text."""
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("error") or error.get("detail")
+        if isinstance(message, dict):  # {"error": {"error": {...}}} from some proxies
+            return error_event(message)
+        code = error.get("code")
+        kind = error.get("type")
+        return ErrorEvent(
+            message=str(message) if message else "the server reported an error without a message",
+            code=None if code is None else str(code),
+            type=kind if isinstance(kind, str) else None,
+        )
+    return ErrorEvent(message=str(error))
+
+
+def _content_parts(parts: list, choice: int, out: list) -> None:
+    """Content sent as a list of parts (Mistral's thinking models): text and thinking."""
+    for part in parts:
+        if isinstance(part, str):
+            if part:
+                out.append(TextDelta(part, choice))
+            continue
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "thinking":
+            inner = part.get("thinking")
+            if isinstance(inner, list):
+                inner = "".join(p.get("text") or "" for p in inner if isinstance(p, dict))
+            if inner:
+                out.append(ReasoningDelta(str(inner), choice))
+        elif part.get("text"):
+            out.append(TextDelta(str(part["text"]), choice))
+
+
+class ChatAdapter:
+    """One Chat Completions stream's adapter (keeps per-stream state: first chunk seen,
+    which choices announced their role, indexes of tool calls sent without one)."""
+
+    __slots__ = ("_started", "_roles", "_tool_ids", "_last_tool")
+
+    def __init__(self) -> None:
+        self._started = False
+        self._roles: set[int] = set()
+        self._tool_ids: dict[int, dict[str, int]] = {}
+        self._last_tool: dict[int, int] = {}
+
+    def feed(self, name: str, data: Any, id: str | None = None) -> list[Event]:
+        """One wire message (a chunk as JSON text or dict, or ``[DONE]``) -> events."""
+        obj = load(data)
+        if obj.__class__ is dict:
+            try:
+                return self._chunk(obj, name, id)
+            except (AttributeError, TypeError, KeyError, IndexError) as exc:
+                return [unexpected_shape(data, exc)]
+        if obj is DONE:
+            return [Done()]
+        if obj is EMPTY:
+            return []
+        if obj.__class__ is ErrorEvent:
+            return [obj]
+        return [Other(type=name or "message", data=obj, id=id)]
+
+    def _chunk(self, obj: dict, name: str, id: str | None) -> list[Event]:
+        out: list[Event] = []
+        err = obj.get("error")
+        if err:
+            out.append(error_event(err))
+        elif obj.get("object") == "error" or (name == "error" and "message" in obj):
+            return [error_event(obj)]  # vLLM's top-level error object, `event: error`
+        choices = obj.get("choices")
+        if not self._started and (choices or obj.get("id") or obj.get("model")):
+            self._started = True
+            role = None
+            if choices:
+                first = choices[0]
+                delta = first.get("delta")
+                role = delta.get("role") if delta else None
+                if role:
+                    idx = first.get("index")
+                    self._roles.add(0 if idx is None else idx)
+            out.append(
+                Meta(
+                    stage="role" if role else "created",
+                    id=obj.get("id"),
+                    model=obj.get("model"),
+                    created=_int(obj.get("created")),
+                    role=role,
+                )
+            )
+        if choices:
+            pos = 0
+            for ch in choices:
+                idx = ch.get("index")
+                if idx is None:
+                    idx = pos
+                pos += 1
+                delta = ch.get("delta")
+                if delta:
+                    role = delta.get("role")
+                    if role and idx not in self._roles:
+                        self._roles.add(idx)
+                        out.append(Meta(stage="role", id=obj.get("id"), model=obj.get("model"), role=role))
+                    content = delta.get("content")
+                    if content:
+                        if content.__class__ is str:
+                            out.append(TextDelta(content, idx))
+                        elif isinstance(content, list):
+                            _content_parts(content, idx, out)
+                    reasoning = delta.get("reasoning_content")
+                    if reasoning:
+                        out.append(ReasoningDelta(reasoning, idx))
+                    other = delta.get("reasoning")
+                    if other and other != reasoning and other.__class__ is str:
+                        out.append(ReasoningDelta(other, idx))
+                    calls = delta.get("tool_calls")
+                    if calls:
+                        self._tool_calls(calls, idx, out)
+                    legacy = delta.get("function_call")
+                    if legacy:
+                        self._tool_calls([{"index": 0, "function": legacy}], idx, out)
+                    refusal = delta.get("refusal")
+                    if refusal:
+                        out.append(RefusalDelta(refusal, idx))
+                else:
+                    text = ch.get("text")  # legacy completions chunk
+                    if text:
+                        out.append(TextDelta(text, idx))
+                reason = ch.get("finish_reason")
+                if reason:
+                    out.append(Finish(reason, idx))
+        usage = obj.get("usage")
+        timings = obj.get("timings")
+        if usage or timings:
+            out.append(usage_event(usage, timings))
+        if not out and not choices:
+            # carried something we do not model (e.g. Azure's prompt_filter_results chunk)
+            out.append(Other(type=obj.get("object") or name or "message", data=obj, id=id))
+        return out
+
+    def _tool_calls(self, calls: list, choice: int, out: list) -> None:
+        """Tool-call fragments keyed by ``index``; without one, by id, else list position
+        (or, for a lone id-less fragment, the call the previous fragment belonged to)."""
+        pos = 0
+        for tc in calls:
+            if not isinstance(tc, dict):
+                pos += 1
+                continue
+            index = tc.get("index")
+            call_id = tc.get("id")
+            if index is None:
+                if call_id:
+                    known = self._tool_ids.setdefault(choice, {})
+                    index = known.get(call_id)
+                    if index is None:
+                        index = known[call_id] = max(pos, len(known))
+                elif len(calls) == 1 and choice in self._last_tool:
+                    index = self._last_tool[choice]
+                else:
+                    index = pos
+            pos += 1
+            self._last_tool[choice] = index
+            fn = tc.get("function") or {}
+            args = fn.get("arguments")
+            if args is None:
+                args = ""
+            elif args.__class__ is not str:
+                args = dumps(args)
+            out.append(ToolCallDelta(index, call_id, fn.get("name"), args, choice))

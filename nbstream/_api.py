@@ -1,0 +1,191 @@
+"""The public entry points: ``stream`` / ``astream`` send a request, ``show`` / ``ashow``
+read a stream someone else opened. All return a :class:`~nbstream.run.Run`."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+from . import _build, _config, _console, _http, _loop, _pump, _secrets, _sources
+from .run import Run
+
+
+def stream(prompt: str | None = None, *, messages: list[dict] | None = None, model: str | None = None,
+           base_url: str | None = None, api_key: str | None = None, api: str | None = None,
+           system: str | None = None, url: str | None = None, method: str = "GET",
+           headers: dict[str, str] | None = None, block: bool = True, raise_on_error: bool = False,
+           connect_timeout: float | None = None, first_byte_timeout: float | None = None,
+           idle_timeout: float | None = None, reconnect: bool = True, max_reconnects: int = 5,
+           display: bool = False, **params: Any) -> Run:
+    """Send a prompt (or ``messages``) to an OpenAI-compatible server and stream the answer.
+
+    With ``url=`` instead, follow a generic Server-Sent-Events feed (reconnecting per the
+    spec). Blocks until the run ends — in scripts, terminal IPython and Jupyter alike —
+    unless ``block=False``; Ctrl-C / Interrupt cancels it and keeps the partial answer.
+    ``display=True`` shows it live as it streams. Extra keyword arguments (temperature,
+    max_tokens, …) go into the request body.
+    """
+    run, req = _prepare(prompt, messages, model, base_url, api_key, api, system, url, method, headers,
+                        (connect_timeout, first_byte_timeout, idle_timeout), reconnect, max_reconnects,
+                        params)
+    if display:
+        _console.attach(run)
+    future = _loop.submit(_pump.drive(run, lambda: _pump.request_work(run, req)))
+    run._canceller = future.cancel  # thread-safe: cancels the task on the I/O loop
+    if block:
+        _loop.wait(future, on_interrupt=run.cancel)
+        run.wait(5)
+        if raise_on_error:
+            run.raise_for_status()
+    return run
+
+
+async def astream(prompt: str | None = None, *, messages: list[dict] | None = None,
+                  model: str | None = None, base_url: str | None = None, api_key: str | None = None,
+                  api: str | None = None, system: str | None = None, url: str | None = None,
+                  method: str = "GET", headers: dict[str, str] | None = None,
+                  raise_on_error: bool = False, connect_timeout: float | None = None,
+                  first_byte_timeout: float | None = None, idle_timeout: float | None = None,
+                  reconnect: bool = True, max_reconnects: int = 5, display: bool = False,
+                  **params: Any) -> Run:
+    """``stream`` for async code: runs on the caller's event loop and returns the ended Run."""
+    run, req = _prepare(prompt, messages, model, base_url, api_key, api, system, url, method, headers,
+                        (connect_timeout, first_byte_timeout, idle_timeout), reconnect, max_reconnects,
+                        params)
+    if display:
+        _console.attach(run)
+    await _run_here(run, lambda: _pump.request_work(run, req))
+    if raise_on_error:
+        run.raise_for_status()
+    return run
+
+
+def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> Run:
+    """Read a stream opened elsewhere: an openai SDK stream, an Agents SDK
+    ``Runner.run_streamed`` result, an httpx streaming response, a URL of an SSE feed, or
+    any (async) iterable of str, bytes or dict.
+
+    Synchronous sources are read right here and the ended Run is returned. Async sources
+    are bound to the loop that created them: inside a running loop (a Jupyter cell) the
+    Run is returned at once while it fills — ``await nbstream.show(src)`` waits for the
+    end; with no running loop they are read to the end on nbstream's I/O thread.
+    """
+    if isinstance(source, str):
+        return stream(url=source, raise_on_error=raise_on_error, display=display)
+    run = Run(api="auto")
+    plan = _sources.plan(source, run)
+    if display:
+        _console.attach(run)
+    if isinstance(plan, _sources.SyncPlan):
+        _pump.drive_sync(run, plan.messages, plan.adapter, plan.close)
+    elif _loop.in_running_loop():
+        task = asyncio.ensure_future(_pump.drive(run, lambda: _consume(run, plan)))
+        run._task = task
+        run._canceller = _threadsafe_cancel(task)
+        return run
+    else:
+        future = _loop.submit(_pump.drive(run, lambda: _consume(run, plan)))
+        run._canceller = future.cancel
+        _loop.wait(future, on_interrupt=run.cancel)
+        run.wait(5)
+    if raise_on_error:
+        run.raise_for_status()
+    return run
+
+
+async def ashow(source: Any, *, display: bool = True, raise_on_error: bool = False) -> Run:
+    """``show`` for async code: reads the source on the caller's loop to the end."""
+    if isinstance(source, str):
+        return await astream(url=source, raise_on_error=raise_on_error, display=display)
+    run = Run(api="auto")
+    plan = _sources.plan(source, run)
+    if display:
+        _console.attach(run)
+    if isinstance(plan, _sources.SyncPlan):
+        await asyncio.to_thread(_pump.drive_sync, run, plan.messages, plan.adapter, plan.close)
+    else:
+        await _run_here(run, lambda: _consume(run, plan))
+    if raise_on_error:
+        run.raise_for_status()
+    return run
+
+
+# ---- helpers ---------------------------------------------------------------------------
+def _prepare(prompt, messages, model, base_url, api_key, api, system, url, method, headers,
+             timeouts, reconnect, max_reconnects, params) -> tuple[Run, _pump.Request]:
+    cfg = _config.config
+    connect, first_byte, idle = timeouts
+    tmo = _http.Timeouts(connect=connect or cfg.connect_timeout,
+                         first_byte=first_byte or cfg.first_byte_timeout, idle=idle or cfg.idle_timeout)
+    if url is not None:
+        if prompt is not None or messages is not None:
+            raise ValueError("url= follows an SSE feed; it takes no prompt or messages "
+                             "(send a JSON body with json={...} if the feed needs one)")
+        hdrs = dict(headers or {})
+        if api_key:
+            _secrets.register(api_key)
+            hdrs["Authorization"] = f"Bearer {api_key}"
+        body = params.pop("json", None)
+        if params:
+            raise TypeError(f"unexpected arguments for an SSE feed: {', '.join(sorted(params))}")
+        run = Run(base_url=url, api="sse")
+        return run, _pump.Request(method.upper(), url, "sse", base_url=url, body=body, headers=hdrs,
+                                  key_source="api_key argument" if api_key else None, timeouts=tmo,
+                                  reconnect=reconnect, max_reconnects=max_reconnects)
+    api = api or cfg.api
+    if api not in _config.APIS:
+        raise ValueError(f"unknown api {api!r}: use 'chat' (Chat Completions), 'responses' "
+                         "(Responses API) or 'ollama' (Ollama's native /api/chat)")
+    endpoint = _config.resolve(base_url=base_url, api_key=api_key, model=model)
+    msgs = _build.messages_for(prompt, messages, system)
+    body = _build.body_for(api, endpoint.model, msgs, params)
+    root = endpoint.base_url
+    if api == "ollama" and root.endswith("/v1"):
+        root = root[: -len("/v1")]
+    hdrs = {"Accept": "text/event-stream" if api != "ollama" else "application/x-ndjson", **(headers or {})}
+    if endpoint.api_key:
+        hdrs["Authorization"] = f"Bearer {endpoint.api_key}"
+    run = Run(model=endpoint.model, base_url=endpoint.base_url, api=api,
+              prompt=prompt if prompt is not None else msgs, params=params)
+    return run, _pump.Request("POST", root + _build.PATHS[api], api, base_url=endpoint.base_url, body=body,
+                              headers=hdrs, key_source=endpoint.key_source, timeouts=tmo)
+
+
+async def _run_here(run: Run, work) -> None:
+    """Run ``work`` as a task on the running loop; ``run.cancel()`` returns normally,
+    while cancellation of the caller itself propagates."""
+    task = asyncio.ensure_future(_pump.drive(run, work))
+    run._task = task
+    run._canceller = _threadsafe_cancel(task)
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+
+
+async def _consume(run: Run, plan: _sources.AsyncPlan) -> None:
+    try:
+        await _pump.consume(run, plan.messages, plan.adapter)
+    finally:
+        result = plan.close()
+        if inspect.isawaitable(result):
+            await result
+
+
+def _threadsafe_cancel(task: asyncio.Task):
+    loop = task.get_loop()
+
+    def cancel() -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            task.cancel()
+        else:
+            loop.call_soon_threadsafe(task.cancel)
+
+    return cancel

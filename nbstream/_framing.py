@@ -1,0 +1,66 @@
+"""From network reads to timestamped wire messages (SSE events or NDJSON lines).
+
+Each read is stamped with ``perf_counter_ns`` as it arrives, before any JSON parsing,
+normalization or rendering; every message framed from that read carries the stamp and
+the read's index, so coalesced messages stay visible to the recorder.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .sse import SSEDecoder
+
+
+class Message(NamedTuple):
+    """One wire message: an SSE event, an NDJSON line, or an object from an iterator."""
+
+    t_ns: int  # perf_counter_ns when the read that completed it arrived
+    read_idx: int  # index of that read (equal values: coalesced in one read)
+    name: str  # SSE ``event:`` field; "" for NDJSON lines and objects
+    data: Any  # payload text, or a decoded object
+    id: str | None  # SSE last event id
+    n_bytes: int  # payload size in UTF-8 bytes (SSE framing not counted)
+
+
+class SSEFramer:
+    """Bytes -> SSE messages, keeping the decoder's reconnection state."""
+
+    def __init__(self) -> None:
+        self.decoder = SSEDecoder()
+
+    def feed(self, chunk: bytes, t_ns: int, read_idx: int) -> list[Message]:
+        return [Message(t_ns, read_idx, ev.event, ev.data, ev.id or None, len(ev.data))
+                for ev in self.decoder.feed(chunk)]
+
+    def restart(self) -> None:
+        self.decoder.restart()
+
+
+class NDJSONFramer:
+    """Bytes -> one message per non-empty line (Ollama's native stream)."""
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def feed(self, chunk: bytes, t_ns: int, read_idx: int) -> list[Message]:
+        buf = self._tail + chunk if self._tail else chunk
+        lines = buf.split(b"\n")
+        self._tail = lines.pop()
+        return [Message(t_ns, read_idx, "", line.decode("utf-8", "replace"), None, len(line))
+                for line in (raw.strip() for raw in lines) if line]
+
+    def end(self, t_ns: int, read_idx: int) -> list[Message]:
+        """A last line without its newline still counts at end of stream."""
+        line, self._tail = self._tail.strip(), b""
+        return [Message(t_ns, read_idx, "", line.decode("utf-8", "replace"), None, len(line))] if line else []
+
+
+def framer_for(content_type: str | None, first_bytes: bytes = b"") -> SSEFramer | NDJSONFramer:
+    """Pick the framing from the Content-Type, else sniff the first bytes (``{`` = NDJSON)."""
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype == "text/event-stream":
+        return SSEFramer()
+    if ctype in ("application/x-ndjson", "application/jsonl", "application/json"):
+        return NDJSONFramer()
+    return NDJSONFramer() if first_bytes.lstrip()[:1] == b"{" else SSEFramer()

@@ -1,0 +1,194 @@
+"""HTTP transport: send one streaming request, turn failures into typed errors, read
+the body as timed byte chunks under the first-byte and idle-gap deadlines.
+
+Built on ``httpx.AsyncClient``; one client per event loop keeps connections pooled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from . import errors
+from ._secrets import redact
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds: to connect, from sending to the first body byte, between two reads."""
+
+    connect: float = 10.0
+    first_byte: float = 120.0
+    idle: float = 60.0
+
+
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+
+
+def client_for_running_loop() -> httpx.AsyncClient:
+    """The pooled client of the running loop (connections are bound to their loop)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=None,
+                                                                      max_keepalive_connections=32))
+        _clients[loop] = client
+    return client
+
+
+async def send(method: str, url: str, *, headers: dict[str, str], json_body: Any = None,
+               timeouts: Timeouts, key_source: str | None = None) -> httpx.Response:
+    """Send and return the open streaming response (status < 400), else raise a typed error.
+
+    The caller owns the response and must ``aclose()`` it.
+    """
+    client = client_for_running_loop()
+    request = client.build_request(method, url, headers=headers, json=json_body,
+                                   timeout=httpx.Timeout(None, connect=timeouts.connect))
+    try:
+        async with asyncio.timeout(timeouts.first_byte):
+            response = await client.send(request, stream=True)
+    except TimeoutError:
+        raise errors.FirstByteTimeout(
+            f"no response from {url} within {timeouts.first_byte:g} s (first_byte_timeout)",
+            seconds=timeouts.first_byte) from None
+    except httpx.ConnectTimeout:
+        raise errors.ConnectTimeout(
+            f"could not connect to {url} within {timeouts.connect:g} s (connect_timeout): "
+            "is the server up and the address right?", seconds=timeouts.connect) from None
+    except httpx.ConnectError as exc:
+        raise errors.ConnectError(f"could not connect to {url}: {_why(exc)}") from None
+    except httpx.TransportError as exc:
+        raise errors.ConnectError(f"request to {url} failed: {_why(exc)}") from None
+    if response.status_code >= 400:
+        body = await _read_error_body(response)
+        raise http_error(response.status_code, url, body, response.headers, key_source=key_source)
+    return response
+
+
+async def timed_reads(response: httpx.Response, *, t0_ns: int, timeouts: Timeouts,
+                      url: str) -> AsyncIterator[tuple[int, bytes]]:
+    """Yield ``(arrival perf_counter_ns, bytes)`` per network read.
+
+    The first read must come ``first_byte`` seconds after t0 at the latest; later reads
+    ``idle`` seconds after the previous one. A connection the server drops mid-body
+    raises ``IncompleteStreamError`` (the caller keeps what arrived).
+    """
+    chunks = response.aiter_bytes()
+    deadline = timeouts.first_byte - (time.perf_counter_ns() - t0_ns) / 1e9
+    first = True
+    while True:
+        try:
+            async with asyncio.timeout(max(deadline, 0.0)):
+                chunk = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            if first:
+                raise errors.FirstByteTimeout(
+                    f"{url} sent no data within {timeouts.first_byte:g} s (first_byte_timeout)",
+                    seconds=timeouts.first_byte) from None
+            raise errors.IdleTimeout(
+                f"{url} went silent for more than {timeouts.idle:g} s mid-stream (idle_timeout)",
+                seconds=timeouts.idle) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise errors.IncompleteStreamError(
+                f"the server closed the connection mid-stream ({_why(exc)})") from None
+        yield time.perf_counter_ns(), chunk
+        first = False
+        deadline = timeouts.idle
+
+
+async def _read_error_body(response: httpx.Response) -> str:
+    try:
+        async with asyncio.timeout(5):
+            raw = await response.aread()
+        return raw.decode("utf-8", "replace")
+    except Exception:  # the status alone still makes a useful error
+        return ""
+    finally:
+        await response.aclose()
+
+
+def http_error(status: int, url: str, body: str, headers: Any, *,
+               key_source: str | None = None) -> errors.HTTPStatusError:
+    """The typed error for an HTTP error status, with the server's own message."""
+    server_msg = _server_message(body)
+    said = f": {server_msg}" if server_msg else ""
+    kw = dict(status=status, url=url, server_message=server_msg)
+    if status in (401, 403):
+        key = (f"the API key from {key_source} was refused" if key_source else
+               "no API key was sent: pass api_key=... or set OPENAI_API_KEY")
+        return errors.AuthenticationError(f"HTTP {status} from {url}{said} — {key}", **kw)
+    if status == 404:
+        base = url.split("/chat/completions")[0].split("/responses")[0]
+        return errors.NotFoundError(
+            f"HTTP 404 from {url}{said} — unknown model or wrong path (the base URL usually ends "
+            f"in /v1); GET {base}/models lists the models", **kw)
+    if status == 429:
+        retry_after = _retry_after(headers)
+        hint = f" (Retry-After: {retry_after:g} s)" if retry_after is not None else ""
+        return errors.RateLimitError(f"HTTP 429 rate limited by {url}{hint}{said}",
+                                     retry_after=retry_after, **kw)
+    if status >= 500:
+        return errors.ServerError(f"HTTP {status} server error from {url}{said}", **kw)
+    return errors.BadRequestError(f"HTTP {status} from {url}{said}", **kw)
+
+
+def _server_message(body: str) -> str | None:
+    """The ``error.message`` of an OpenAI-style body, else the body's start."""
+    import orjson
+
+    text = body.strip()
+    if not text:
+        return None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return redact(text[:300])
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            msg = err.get("message") or err.get("detail")
+            if msg:
+                return redact(str(msg)[:300])
+        elif isinstance(err, str):
+            return redact(err[:300])
+        if isinstance(data.get("detail"), str):
+            return redact(data["detail"][:300])
+    return redact(text[:300])
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after") if headers is not None else None
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:  # an HTTP date: rare for APIs, report it unparsed-free
+        return None
+
+
+def _why(exc: BaseException) -> str:
+    """A short reason, looking through the exception chain (anyio wraps the OSError)."""
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    for err in seen:
+        for sub in getattr(err, "exceptions", ()):  # ExceptionGroup / anyio multi-errors
+            seen.append(sub)
+    errnos = {getattr(e, "errno", None) for e in seen}
+    texts = " ".join(str(e) for e in seen)
+    if 111 in errnos or "Connection refused" in texts:
+        return "connection refused (is the server running?)"
+    if -2 in errnos or -3 in errnos or "Name or service not known" in texts:
+        return "the host name could not be resolved (DNS failure; check the URL)"
+    return redact(str(exc) or type(exc).__name__)

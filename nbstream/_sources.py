@@ -1,0 +1,178 @@
+"""What ``nbstream.show`` accepts, and how each kind of source is read.
+
+Sources are recognised by shape, without importing their libraries: an openai SDK
+``Stream``/``AsyncStream`` is read at the byte level from its underlying HTTP response
+(the SDK builds a typed object per chunk, which costs ~200 µs each; our own framing and
+adapters are an order of magnitude cheaper and see the true arrival times), an Agents SDK
+``RunResultStreaming`` through ``stream_events()``, an httpx response through its bytes,
+and any iterable or async iterable of str, bytes or dict item by item.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from . import _pump
+from ._adapters import AgentsAdapter, make_adapter
+from ._framing import Message
+from .events import Event, Other, TextDelta
+from .run import Run
+
+_AGENT_EVENT_TYPES = {"raw_response_event", "run_item_stream_event", "agent_updated_stream_event"}
+
+
+class ObjectAdapter:
+    """Items of a Python iterator -> events: str is answer text, dicts and pydantic
+    objects go through the auto-detecting wire adapter, Agents SDK events through theirs."""
+
+    def __init__(self) -> None:
+        self._auto = make_adapter("auto")
+        self._agents: AgentsAdapter | None = None
+        self.framed = False  # set when the items are bytes: then str data is wire payload
+
+    def feed(self, name: str, data: Any, id: str | None = None) -> list[Event]:
+        if self.framed:
+            return self._auto.feed(name, data, id)
+        if isinstance(data, str):
+            return [TextDelta(data)] if data else []
+        if isinstance(data, dict):
+            return self._auto.feed(name, data, id)
+        if getattr(data, "type", None) in _AGENT_EVENT_TYPES:
+            if self._agents is None:
+                self._agents = AgentsAdapter()
+            return self._agents.feed_object(data)
+        dump = getattr(data, "model_dump", None)
+        if callable(dump):
+            return self._auto.feed(name, dump(), id)
+        return [Other(type=type(data).__name__, data=data)]
+
+
+@dataclass
+class SyncPlan:
+    messages: Iterator[Message]
+    adapter: Any
+    close: Callable[[], None]
+
+
+@dataclass
+class AsyncPlan:
+    messages: AsyncIterator[Message]
+    adapter: Any
+    close: Callable[[], Any]
+
+
+def plan(source: Any, run: Run) -> SyncPlan | AsyncPlan:
+    """How to read ``source`` into ``run``; a TypeError that says what is accepted otherwise."""
+    if _is_agents_result(source):
+        run.api = "agents"
+        run.sum_usage = True
+        return AsyncPlan(_pump.aobject_messages(source.stream_events()), ObjectAdapter(),
+                         getattr(source, "cancel", _noop))
+    response = _http_response_of(source)
+    if response is not None:
+        ctype = response.headers.get("content-type")
+        auto = make_adapter("auto")
+        if _is_async_response(response):
+            return AsyncPlan(_pump.abyte_messages(response.aiter_bytes(), ctype, run), auto, response.aclose)
+        return SyncPlan(_pump.byte_messages(response.iter_bytes(), ctype, run), auto, response.close)
+    if hasattr(source, "__aiter__"):
+        adapter = ObjectAdapter()
+        return AsyncPlan(_async_items(source, run, adapter), adapter, lambda: _aclose(source))
+    if hasattr(source, "__iter__") and not isinstance(source, (str, bytes, dict)):
+        adapter = ObjectAdapter()
+        return SyncPlan(_sync_items(source, run, adapter), adapter, lambda: _close(source))
+    raise TypeError(
+        f"nbstream.show() cannot read a {type(source).__name__}: pass an openai SDK stream "
+        "(create(..., stream=True)), an Agents SDK Runner.run_streamed(...) result, an httpx "
+        "streaming response, a URL of an SSE feed, or an iterable / async iterable of str, bytes "
+        "or dict")
+
+
+def _sync_items(source: Any, run: Run, adapter: ObjectAdapter) -> Iterator[Message]:
+    """Items as messages; a stream of bytes is framed (SSE or NDJSON, sniffed) instead."""
+    it = iter(source)
+    first = next(it, _END)
+    if first is _END:
+        return
+    rest = _prepend(first, it)
+    if isinstance(first, str):
+        run.api = "text"
+    adapter.framed = isinstance(first, (bytes, bytearray))
+    if adapter.framed:
+        yield from _pump.byte_messages(rest, None, run)
+    else:
+        yield from _pump.object_messages(rest)
+
+
+async def _async_items(source: Any, run: Run, adapter: ObjectAdapter) -> AsyncIterator[Message]:
+    it = source.__aiter__()
+    try:
+        first = await it.__anext__()
+    except StopAsyncIteration:
+        return
+    rest = _aprepend(first, it)
+    if isinstance(first, str):
+        run.api = "text"
+    adapter.framed = isinstance(first, (bytes, bytearray))
+    gen = _pump.abyte_messages(rest, None, run) if adapter.framed else _pump.aobject_messages(rest)
+    async for msg in gen:
+        yield msg
+
+
+_END = object()
+
+
+def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+async def _aprepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    yield first
+    async for item in rest:
+        yield item
+
+
+def _is_agents_result(source: Any) -> bool:
+    return callable(getattr(source, "stream_events", None)) and hasattr(source, "final_output")
+
+
+def _http_response_of(source: Any) -> Any:
+    """The byte-level response behind an openai SDK stream, or an httpx response itself."""
+    if type(source).__module__.startswith("openai") and hasattr(source, "response"):
+        return source.response
+    if hasattr(source, "iter_bytes") and hasattr(source, "aiter_bytes") and hasattr(source, "headers"):
+        return source
+    return None
+
+
+def _is_async_response(response: Any) -> bool:
+    stream = getattr(response, "stream", None)
+    return hasattr(stream, "__aiter__") and not hasattr(stream, "__iter__")
+
+
+def _close(source: Any) -> None:
+    close = getattr(source, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:  # closing is best effort; the run's outcome is already known
+            pass
+
+
+async def _aclose(source: Any) -> None:
+    close = getattr(source, "aclose", None) or getattr(source, "close", None)
+    if callable(close):
+        try:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            pass
+
+
+def _noop() -> None:
+    return None

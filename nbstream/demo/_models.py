@@ -1,0 +1,43 @@
+"""Model listings: OpenAI's ``GET /v1/models`` and Ollama's ``GET /api/tags``."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ._errors import DemoError
+from ._scenarios import SCENARIOS, Scenario
+
+_CREATED = 1735689600  # 2025-01-01: fixed, so listings are byte-identical from run to run
+
+
+def _model(scenario: Scenario) -> dict[str, Any]:
+    return {"id": scenario.model, "object": "model", "created": _CREATED, "owned_by": "nbstream-demo",
+            "description": scenario.description}
+
+
+def model_list() -> dict[str, Any]:
+    """``GET /v1/models``: one entry per demo model, each with a ``description``."""
+    return {"object": "list", "data": [_model(s) for s in SCENARIOS.values()]}
+
+
+def model_info(model: str) -> dict[str, Any]:
+    """``GET /v1/models/{model}``, or a 404 naming the model."""
+    scenario = SCENARIOS.get(model)
+    if scenario is None:
+        raise DemoError(404, f"The model {model!r} does not exist on the nbstream demo endpoint. "
+                             "GET /v1/models lists the demo models.", param="model", code="model_not_found")
+    return _model(scenario)
+
+
+def ollama_tags() -> dict[str, Any]:
+    """``GET /api/tags``: the demo models as an Ollama installation lists them."""
+    models = []
+    for scenario in SCENARIOS.values():
+        name = f"{scenario.model}:latest"
+        models.append({
+            "name": name, "model": name, "modified_at": "2025-01-01T00:00:00Z", "size": 0,
+            "digest": hashlib.sha256(name.encode()).hexdigest(),
+            "details": {"format": "demo", "family": "nbstream-demo", "parameter_size": "0", "quantization_level": ""},
+        })
+    return {"models": models}

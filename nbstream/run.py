@@ -1,0 +1,268 @@
+"""The Run: one stream's accumulated answer, its status, its record, and a way to stop it.
+
+A Run is filled by a pump (``nbstream._pump``) one wire message at a time and read by
+views and the recorder. It never looks at wire formats: only normalized events. Text
+that arrived stays in the Run whatever happens after — error, cancel, dropped connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from . import errors
+from ._framing import Message
+from ._secrets import redact
+from .events import (
+    Done,
+    ErrorEvent,
+    Event,
+    Finish,
+    Meta,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+
+STATUSES = ("streaming", "done", "cancelled", "error", "incomplete")
+_NO_END_MARKER = ("sse", "text", "agents")
+
+
+@dataclass
+class ToolCall:
+    """A tool call assembled from its fragments; ``arguments`` is JSON text."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+class Record:
+    """One received wire message with the events it produced (the recorder's raw input)."""
+
+    __slots__ = ("message", "events")
+
+    def __init__(self, message: Message, events: list[Event]) -> None:
+        self.message = message
+        self.events = events
+
+
+Listener = Callable[["Run", list[Event]], None]
+
+
+class Run:
+    """One stream. Read ``text``, ``reasoning``, ``tool_calls``, ``usage``,
+    ``finish_reason``, ``status`` and ``error``; call ``cancel()`` to stop it."""
+
+    def __init__(self, *, model: str | None = None, base_url: str | None = None,
+                 api: str | None = None, prompt: Any = None, params: dict | None = None) -> None:
+        self.run_id = uuid.uuid4().hex
+        self.model = model
+        self.base_url = redact(base_url) if base_url else base_url
+        self.api = api
+        self.prompt = prompt
+        self.params = dict(params or {})
+        self.status = "streaming"
+        self.error: errors.NBStreamError | None = None
+        self.http_status: int | None = None
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.response_id: str | None = None
+        self.response_model: str | None = None
+        self.reconnects = 0
+        self._reads = 0  # network reads so far (read_idx of the next one)
+        self.events: list[Event] = []
+        self.records: list[Record] = []
+        self.started_at = datetime.now(timezone.utc)
+        self.t0_ns = time.perf_counter_ns()
+        self.t_headers_ns: int | None = None
+        self.t_end_ns: int | None = None
+        self.sum_usage = False  # agent runs report one usage per model turn
+        self._text: dict[int, list[str]] = {}
+        self._reasoning: list[str] = []
+        self._refusal: list[str] = []
+        self._tools: dict[int, ToolCall] = {}
+        self._terminal: str | None = None  # the Done status the protocol sent
+        self._finished = threading.Event()
+        self._cancel_requested = False
+        self._canceller: Callable[[], None] | None = None
+        self._listeners: list[Listener] = []
+        self._task: asyncio.Task | None = None  # set when the run fills on the caller's loop
+
+    # ---- what the user reads -------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """The answer so far (first choice)."""
+        return "".join(self._text.get(0, ()))
+
+    @property
+    def texts(self) -> list[str]:
+        """The answer of every choice, by index (``n > 1``)."""
+        return ["".join(self._text.get(i, ())) for i in range(max(self._text, default=-1) + 1)]
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._reasoning)
+
+    @property
+    def refusal(self) -> str:
+        return "".join(self._refusal)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return [self._tools[i] for i in sorted(self._tools)]
+
+    @property
+    def done(self) -> bool:
+        """True once the run has ended, whatever its status."""
+        return self._finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> "Run":
+        """Block until the run ends (for runs started with ``block=False``)."""
+        if not self._finished.wait(timeout):
+            raise TimeoutError(f"run still streaming after {timeout} s; call run.cancel() to stop it")
+        return self
+
+    def __await__(self):
+        """``await run`` waits for the end without blocking the event loop."""
+        return self._wait_async().__await__()
+
+    async def _wait_async(self) -> "Run":
+        task = self._task
+        if task is not None and task.get_loop() is asyncio.get_running_loop():
+            try:
+                await task  # not shielded: interrupting the waiter stops the stream too
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+            return self
+        while not self._finished.is_set():
+            await asyncio.sleep(0.01)
+        return self
+
+    def cancel(self) -> None:
+        """Stop the stream: the connection closes, text received so far stays."""
+        self._cancel_requested = True
+        if self._canceller is not None and not self.done:
+            self._canceller()
+
+    def raise_for_status(self) -> "Run":
+        """Raise ``run.error`` if the run failed; return the run otherwise."""
+        if self.error is not None and self.status in ("error", "incomplete"):
+            raise self.error
+        return self
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(run, events)`` after each wire message, and once at the end
+        with an empty list (then ``run.done`` is True)."""
+        self._listeners.append(listener)
+
+    def __repr__(self) -> str:
+        bits = [self.status, repr(self.response_model or self.model)]
+        if self.text:
+            bits.append(f"{len(self.text)} chars")
+        if self.finish_reason:
+            bits.append(f"finish={self.finish_reason!r}")
+        if self.error is not None:
+            bits.append(f"error={type(self.error).__name__}")
+        return f"<Run {' '.join(bits)}>"
+
+    # ---- what the pump calls ---------------------------------------------------------
+    def _receive(self, message: Message, events: list[Event]) -> None:
+        self.records.append(Record(message, events))
+        for ev in events:
+            self._apply(ev)
+        self.events.extend(events)
+        for listener in self._listeners:
+            listener(self, events)
+
+    def _apply(self, ev: Event) -> None:
+        kind = type(ev)
+        if kind is TextDelta:
+            self._text.setdefault(ev.choice, []).append(ev.text)
+        elif kind is ReasoningDelta:
+            if ev.choice == 0:
+                self._reasoning.append(ev.text)
+        elif kind is ToolCallDelta:
+            call = self._tools.get(ev.index)
+            if call is None:
+                call = self._tools[ev.index] = ToolCall(ev.index)
+            call.id = call.id or ev.id
+            call.name = call.name or ev.name
+            call.arguments += ev.arguments
+        elif kind is RefusalDelta:
+            self._refusal.append(ev.text)
+        elif kind is Usage:
+            self.usage = _merge_usage(self.usage, ev, add=self.sum_usage)
+        elif kind is Finish:
+            if ev.choice == 0 or self.finish_reason is None:
+                self.finish_reason = ev.reason
+        elif kind is Meta:
+            self.response_id = self.response_id or ev.id
+            self.response_model = self.response_model or ev.model
+        elif kind is ErrorEvent:
+            if ev.fatal and self.error is None:
+                self.error = errors.StreamError(f"the server reported an error mid-stream: {ev.message}",
+                                                code=ev.code)
+        elif kind is Done:
+            self._terminal = ev.status
+
+    def _finish(self, *, cancelled: bool = False, error: errors.NBStreamError | None = None) -> None:
+        """Settle the status once the source is exhausted, failed or was cancelled.
+
+        ``error`` is what ended the transport (None for a clean end of stream); an
+        ``IncompleteStreamError`` there means the connection dropped mid-answer.
+        """
+        if self._finished.is_set():
+            return
+        self.t_end_ns = time.perf_counter_ns()
+        dropped = isinstance(error, errors.IncompleteStreamError)
+        if error is not None and not dropped and self.error is None:
+            self.error = error
+        if cancelled or self._cancel_requested:
+            self.status = "cancelled"
+        elif self.error is not None or self._terminal == "failed":
+            self.status = "error"
+        elif self._terminal == "incomplete":
+            self.status = "incomplete"
+        elif self._terminal is not None or self.finish_reason is not None:
+            self.status = "done"
+        elif self.api in _NO_END_MARKER and not dropped:
+            self.status = "done"  # these sources have no end marker: a clean end is the end
+        else:
+            self.status = "incomplete"
+            self.error = error or errors.IncompleteStreamError(
+                "the stream ended before the server said it was finished "
+                f"({len(self.text)} characters received, kept in run.text)")
+        self._finished.set()
+        for listener in self._listeners:
+            listener(self, [])
+
+
+def _merge_usage(old: Usage | None, new: Usage, *, add: bool) -> Usage:
+    """Later usage replaces earlier (cumulative counts), field by field; agent runs add."""
+    if old is None:
+        return new
+
+    def pick(a, b):
+        if add and a is not None and b is not None:
+            return a + b
+        return b if b is not None else a
+
+    return Usage(
+        input_tokens=pick(old.input_tokens, new.input_tokens),
+        output_tokens=pick(old.output_tokens, new.output_tokens),
+        total_tokens=pick(old.total_tokens, new.total_tokens),
+        reasoning_tokens=pick(old.reasoning_tokens, new.reasoning_tokens),
+        cached_tokens=pick(old.cached_tokens, new.cached_tokens),
+        server={**old.server, **new.server},
+    )

@@ -1,0 +1,109 @@
+"""Tiny purpose-built loopback servers for byte-level cases the demo endpoint does not
+cover: a scripted raw HTTP responder, and a socket that never answers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class ScriptedServer:
+    """Serves each request with ``script(handler, n)``, n = 0, 1, 2… per request.
+
+    ``handler.wfile`` takes raw bytes; the script writes the status line, headers and
+    body itself. Every request's headers are kept in ``requests`` for assertions.
+    """
+
+    def __init__(self, script: Callable[[BaseHTTPRequestHandler, int], None]) -> None:
+        self.requests: list[dict[str, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length:
+                    self.rfile.read(length)
+                n = len(outer.requests)
+                outer.requests.append({k.lower(): v for k, v in self.headers.items()})
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                try:
+                    script(self, n)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "ScriptedServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def sse_head(status: str = "200 OK", content_type: str = "text/event-stream") -> bytes:
+    """Response head for a body that ends when the connection closes."""
+    return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nCache-Control: no-cache\r\n"
+            "Connection: close\r\n\r\n").encode()
+
+
+class SilentServer:
+    """Accepts connections and never answers: for first-byte timeouts."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._held: list[socket.socket] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._stop:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self._held.append(conn)
+
+    def stop(self) -> None:
+        self._stop = True
+        self._thread.join(2)
+        for conn in self._held:
+            conn.close()
+        self._sock.close()
+
+    def __enter__(self) -> "SilentServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening (bound then released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
