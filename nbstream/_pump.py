@@ -91,6 +91,7 @@ def drive_sync(run: Run, messages: Iterator[Message], adapter: Any, close: Calla
 # ---- our own HTTP requests -------------------------------------------------------------
 async def request_work(run: Run, req: Request) -> None:
     """Fill ``run`` from ``req``: one LLM request, or a reconnecting SSE feed."""
+    _http.client_for_running_loop()  # created before the clock starts: not part of TTFT
     if req.api == "sse":
         await _sse_feed(run, req)
     else:
