@@ -100,6 +100,35 @@ class SilentServer:
         self.stop()
 
 
+class FullBacklogServer:
+    """A listening socket whose accept queue is full: new connections hang in the
+    handshake, so a client's connect times out (Linux drops the extra SYNs)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(0)
+        addr = self._sock.getsockname()
+        self.url = f"http://127.0.0.1:{addr[1]}"
+        self._fillers = []
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(addr)
+            self._fillers.append(filler)
+
+    def stop(self) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._sock.close()
+
+    def __enter__(self) -> "FullBacklogServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 def closed_port() -> int:
     """A loopback port with nothing listening (bound then released)."""
     s = socket.socket()

@@ -717,3 +717,18 @@ def test_command_line_prints_the_url_and_stops_on_ctrl_c():
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_python_m_nbstream_demo_serves_until_ctrl_c():
+    proc = subprocess.Popen([sys.executable, "-m", "nbstream.demo", "--port", "0", "--tps", "500"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("nbstream demo endpoint: http://127.0.0.1:")
+        base_url = line.split(": ", 1)[1]
+        models = httpx.get(base_url + "/models", timeout=10).json()
+        assert any(m["id"] == "demo" for m in models["data"])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "Traceback" not in err

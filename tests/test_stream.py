@@ -13,7 +13,7 @@ import pytest
 import nbstream
 from nbstream import errors
 from nbstream.events import ErrorEvent, Meta, TextDelta
-from _servers import SilentServer, closed_port
+from _servers import FullBacklogServer, SilentServer, closed_port
 
 FAST = {"ttft": 0.01, "tps": 2000, "jitter": 0}
 
@@ -199,6 +199,15 @@ def test_connection_refused_names_the_url():
     run = nbstream.stream("hi", base_url=url, model="m")
     assert isinstance(run.error, errors.ConnectError)
     assert url in str(run.error) and "refused" in str(run.error)
+
+
+def test_unanswered_handshake_hits_the_connect_timeout():
+    with FullBacklogServer() as server:
+        t = time.monotonic()
+        run = nbstream.stream("hi", base_url=server.url + "/v1", model="m", connect_timeout=0.5)
+        assert time.monotonic() - t < 5
+    assert isinstance(run.error, errors.ConnectTimeout)
+    assert "connect_timeout" in str(run.error) and server.url in str(run.error)
 
 
 def test_silent_server_hits_the_first_byte_timeout():
