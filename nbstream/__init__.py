@@ -11,9 +11,11 @@ The layout follows the data: transport (``_http``) -> SSE (``sse``) -> protocol 
 from . import demo, errors, events, sse
 from ._api import ashow, astream, show, stream
 from ._config import config
+from ._frames import chunks, runs
+from ._summaries import summarize
 from .run import Run, ToolCall
 
 __version__ = "0.1.0"
 
-__all__ = ["stream", "astream", "show", "ashow", "Run", "ToolCall", "config", "demo", "errors", "events", "sse",
-           "__version__"]
+__all__ = ["stream", "astream", "show", "ashow", "Run", "ToolCall", "runs", "chunks", "summarize", "config",
+           "demo", "errors", "events", "sse", "__version__"]

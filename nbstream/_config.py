@@ -30,12 +30,15 @@ class Settings:
     connect_timeout: float = 10.0
     first_byte_timeout: float = 120.0
     idle_timeout: float = 60.0
+    keep_runs: int = 100  # runs whose chunk tables nbstream.runs() keeps; older ones: summary only
+    tokenizer: str | None = None  # token estimates: None = best offline, "chars/4", or a tiktoken name
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else None
         return (f"Settings(model={self.model!r}, base_url={self.base_url!r}, api_key={key!r}, "
                 f"api={self.api!r}, connect_timeout={self.connect_timeout}, "
-                f"first_byte_timeout={self.first_byte_timeout}, idle_timeout={self.idle_timeout})")
+                f"first_byte_timeout={self.first_byte_timeout}, idle_timeout={self.idle_timeout}, "
+                f"keep_runs={self.keep_runs}, tokenizer={self.tokenizer!r})")
 
 
 config = Settings()

@@ -13,9 +13,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from . import errors
+from . import _history, errors
 from ._framing import Message
 from ._secrets import redact
 from .events import (
@@ -30,6 +30,9 @@ from .events import (
     ToolCallDelta,
     Usage,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATUSES = ("streaming", "done", "cancelled", "error", "incomplete")
 _NO_END_MARKER = ("sse", "text", "agents")
@@ -96,6 +99,7 @@ class Run:
         self._canceller: Callable[[], None] | None = None
         self._listeners: list[Listener] = []
         self._task: asyncio.Task | None = None  # set when the run fills on the caller's loop
+        self._row: dict[str, Any] | None = None
 
     # ---- what the user reads -------------------------------------------------------
     @property
@@ -160,6 +164,43 @@ class Run:
         if self.error is not None and self.status in ("error", "incomplete"):
             raise self.error
         return self
+
+    # ---- the record -----------------------------------------------------------------------
+    @property
+    def chunks(self) -> "pd.DataFrame":
+        """One row per received wire message: arrival time, read index, deltas, tokens…
+        (definitions in :mod:`nbstream.record`)."""
+        from . import record
+        from ._config import config
+
+        return record.chunks(self, tokenizer=config.tokenizer)
+
+    @property
+    def summary(self) -> "pd.Series":
+        """This run's row: TTFT, ITL statistics, tokens/s, usage, outcome (see ``nbstream.runs()``)."""
+        import pandas as pd
+
+        from . import record
+
+        return record.frame([self.summary_row()]).iloc[0]
+
+    def summary_row(self) -> dict[str, Any]:
+        """The summary as a plain dict; computed once the run has ended."""
+        from . import record
+        from ._config import config
+
+        if self._row is not None:
+            return self._row
+        row = record.summary_row(self, tokenizer=config.tokenizer)
+        if self.done:
+            self._row = row
+        return row
+
+    def plot(self, ax=None):
+        """Token arrivals over time with TTFT marked, and the ITL distribution (matplotlib)."""
+        from .plots import plot_run
+
+        return plot_run(self, ax=ax)
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener(run, events)`` after each wire message, and once at the end
@@ -244,6 +285,9 @@ class Run:
                 "the stream ended before the server said it was finished "
                 f"({len(self.text)} characters received, kept in run.text)")
         self._finished.set()
+        from ._config import config
+
+        _history.add(self, config.keep_runs)
         for listener in self._listeners:
             listener(self, [])
 

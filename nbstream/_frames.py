@@ -1,0 +1,29 @@
+"""``nbstream.runs()`` and ``nbstream.chunks()``: the session's runs as DataFrames."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import _history, record
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .run import Run
+
+
+def runs(*selected: Run) -> pd.DataFrame:
+    """One row per run: every finished run of this session, or just ``selected``
+    (column definitions in :mod:`nbstream.record`)."""
+    rows = [run.summary_row() for run in selected] if selected else _history.rows()
+    return record.frame(rows)
+
+
+def chunks(*selected: Run) -> pd.DataFrame:
+    """The chunk tables of ``selected`` (default: every run still kept whole), stacked."""
+    import pandas as pd
+
+    chosen = list(selected) if selected else _history.recent()
+    if not chosen:
+        return record.empty_chunks()
+    return pd.concat([run.chunks for run in chosen], ignore_index=True)

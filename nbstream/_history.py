@@ -1,0 +1,44 @@
+"""Every run of this Python session, for ``nbstream.runs()``: the last
+``nbstream.config.keep_runs`` runs are kept whole (chunk tables included); older ones
+only as their summary row, so memory stays bounded however long the session runs."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .run import Run
+
+_lock = threading.Lock()
+_recent: deque[Run] = deque()
+_evicted_rows: list[dict[str, Any]] = []
+
+
+def add(run: Run, keep: int) -> None:
+    """Record a finished run; evict the oldest beyond ``keep`` down to its summary row."""
+    with _lock:
+        _recent.append(run)
+        while len(_recent) > max(keep, 0):
+            _evicted_rows.append(_recent.popleft().summary_row())
+
+
+def rows() -> list[dict[str, Any]]:
+    """Summary rows of every finished run, oldest first."""
+    with _lock:
+        recent = list(_recent)
+        old = list(_evicted_rows)
+    return old + [run.summary_row() for run in recent]
+
+
+def recent() -> list[Run]:
+    """The runs still kept whole, oldest first."""
+    with _lock:
+        return list(_recent)
+
+
+def clear() -> None:
+    with _lock:
+        _recent.clear()
+        _evicted_rows.clear()
