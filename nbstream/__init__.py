@@ -9,13 +9,19 @@ The layout follows the data: transport (``_http``) -> SSE (``sse``) -> protocol 
 """
 
 from . import demo, errors, events, sse
-from ._api import ashow, astream, show, stream
+from ._api import ashow, astream, replay, show, stream
 from ._config import config
 from ._frames import chunks, runs
 from ._summaries import summarize
+from .plots import plot_run, plot_runs
+from .magic import load_ipython_extension, unload_ipython_extension
 from .run import Run, ToolCall
 
 __version__ = "0.1.0"
 
-__all__ = ["stream", "astream", "show", "ashow", "Run", "ToolCall", "runs", "chunks", "summarize", "config",
-           "demo", "errors", "events", "sse", "__version__"]
+__all__ = [
+    "stream", "astream", "show", "ashow", "replay", "Run", "ToolCall",
+    "runs", "chunks", "summarize", "plot_run", "plot_runs",
+    "config", "demo", "errors", "events", "sse",
+    "load_ipython_extension", "unload_ipython_extension", "__version__",
+]

@@ -7,7 +7,8 @@ import asyncio
 import inspect
 from typing import Any
 
-from . import _build, _config, _console, _http, _loop, _pump, _secrets, _sources
+from . import _build, _config, _http, _loop, _pump, _replay, _secrets, _sources, _views
+from ._adapters import make_adapter
 from .run import Run
 
 
@@ -30,7 +31,7 @@ def stream(prompt: str | None = None, *, messages: list[dict] | None = None, mod
                         (connect_timeout, first_byte_timeout, idle_timeout), reconnect, max_reconnects,
                         params)
     if display:
-        _console.attach(run)
+        _views.attach(run)
     future = _loop.submit(_pump.drive(run, lambda: _pump.request_work(run, req)))
     run._canceller = future.cancel  # thread-safe: cancels the task on the I/O loop
     if block:
@@ -54,7 +55,7 @@ async def astream(prompt: str | None = None, *, messages: list[dict] | None = No
                         (connect_timeout, first_byte_timeout, idle_timeout), reconnect, max_reconnects,
                         params)
     if display:
-        _console.attach(run)
+        _views.attach(run)
     await _run_here(run, lambda: _pump.request_work(run, req))
     if raise_on_error:
         run.raise_for_status()
@@ -76,7 +77,7 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> 
     run = Run(api="auto")
     plan = _sources.plan(source, run)
     if display:
-        _console.attach(run)
+        _views.attach(run)
     if isinstance(plan, _sources.SyncPlan):
         _pump.drive_sync(run, plan.messages, plan.adapter, plan.close)
     elif _loop.in_running_loop():
@@ -101,7 +102,7 @@ async def ashow(source: Any, *, display: bool = True, raise_on_error: bool = Fal
     run = Run(api="auto")
     plan = _sources.plan(source, run)
     if display:
-        _console.attach(run)
+        _views.attach(run)
     if isinstance(plan, _sources.SyncPlan):
         await asyncio.to_thread(_pump.drive_sync, run, plan.messages, plan.adapter, plan.close)
     else:
@@ -111,10 +112,40 @@ async def ashow(source: Any, *, display: bool = True, raise_on_error: bool = Fal
     return run
 
 
+def replay(path: str, *, speed: float = 1.0, display: bool = False, block: bool = True) -> Run:
+    """Re-stream a recording made with ``%%stream --record FILE`` (or ``run.save(FILE)``)
+    at its original pace (``speed=2`` twice as fast, ``0`` at once) — no network, no key."""
+    header, items = _replay.load(path)
+    api = header.get("api")
+    run = Run(model=header.get("model"), api=api, base_url=f"replay:{path}")
+    if api in ("chat", "responses", "ollama", "sse"):
+        adapter = make_adapter(api)
+    elif api == "text":
+        adapter = _sources.ObjectAdapter()
+    else:
+        adapter = make_adapter("auto")
+    if display:
+        _views.attach(run)
+    work = lambda: _pump.consume(run, _replay.messages(items, speed, run), adapter)  # noqa: E731
+    future = _loop.submit(_pump.drive(run, work))
+    run._canceller = future.cancel
+    if block:
+        _loop.wait(future, on_interrupt=run.cancel)
+        run.wait(5)
+    return run
+
+
 # ---- helpers ---------------------------------------------------------------------------
-def _prepare(prompt, messages, model, base_url, api_key, api, system, url, method, headers,
-             timeouts, reconnect, max_reconnects, params) -> tuple[Run, _pump.Request]:
+def _prepare(prompt=None, messages=None, model=None, base_url=None, api_key=None, api=None, system=None,
+             url=None, method="GET", headers=None, timeouts=(None, None, None), reconnect=True,
+             max_reconnects=5, params=None, request_body=None) -> tuple[Run, _pump.Request]:
+    """The Run and the Request for one call (shared by stream, astream and the magic).
+
+    ``request_body`` is sent as is (``%%stream --json``), with ``"stream": true`` added
+    when it does not say.
+    """
     cfg = _config.config
+    params = dict(params or {})
     connect, first_byte, idle = timeouts
     tmo = _http.Timeouts(connect=connect or cfg.connect_timeout,
                          first_byte=first_byte or cfg.first_byte_timeout, idle=idle or cfg.idle_timeout)
@@ -137,9 +168,17 @@ def _prepare(prompt, messages, model, base_url, api_key, api, system, url, metho
     if api not in _config.APIS:
         raise ValueError(f"unknown api {api!r}: use 'chat' (Chat Completions), 'responses' "
                          "(Responses API) or 'ollama' (Ollama's native /api/chat)")
+    if request_body is not None:
+        if not isinstance(request_body, dict):
+            raise TypeError("the request body must be a JSON object like {\"model\": ..., \"messages\": [...]}")
+        model = model or request_body.get("model")
     endpoint = _config.resolve(base_url=base_url, api_key=api_key, model=model)
-    msgs = _build.messages_for(prompt, messages, system)
-    body = _build.body_for(api, endpoint.model, msgs, params)
+    if request_body is not None:
+        body = {"stream": True, **request_body, "model": request_body.get("model", endpoint.model)}
+        msgs = body.get("messages") or body.get("input")
+    else:
+        msgs = _build.messages_for(prompt, messages, system)
+        body = _build.body_for(api, endpoint.model, msgs, params)
     root = endpoint.base_url
     if api == "ollama" and root.endswith("/v1"):
         root = root[: -len("/v1")]

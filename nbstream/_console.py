@@ -1,11 +1,12 @@
 """The plain-text view for terminals and scripts: deltas printed as they arrive, then
-one status line (model, time to first token, tokens, tokens/s, finish reason)."""
+the final status line (and the error, if any)."""
 
 from __future__ import annotations
 
 import sys
 from typing import TextIO
 
+from . import _status
 from .events import Event, ReasoningDelta, TextDelta
 from .run import Run
 
@@ -28,29 +29,10 @@ def attach(run: Run, out: TextIO | None = None) -> None:
                     state["reasoning"] = True
                 stream.write(ev.text)
         if r.done:
-            stream.write("\n" + status_line(r) + "\n")
+            line = _status.final(r)
+            if r.error is not None and r.status != "cancelled":
+                line += f"\n{r.error}"
+            stream.write("\n" + line + "\n")
         stream.flush()
 
     run.subscribe(on_events)
-
-
-def status_line(run: Run) -> str:
-    """``demo · TTFT 0.25 s · 153 tokens · 61.2 tok/s · finish stop`` and a verdict if not ok."""
-    parts = [run.response_model or run.model or run.api or "stream"]
-    first = next((rec.message.t_ns for rec in run.records
-                  if any(type(e) in (TextDelta, ReasoningDelta) for e in rec.events)), None)
-    if first is not None:
-        parts.append(f"TTFT {(first - run.t0_ns) / 1e9:.2f} s")
-    tokens = run.usage.output_tokens if run.usage and run.usage.output_tokens is not None else None
-    if tokens is not None:
-        parts.append(f"{tokens} tokens")
-        end = run.t_end_ns
-        if first is not None and end is not None and end > first and tokens > 1:
-            parts.append(f"{(tokens - 1) / ((end - first) / 1e9):.1f} tok/s")
-    if run.finish_reason:
-        parts.append(f"finish {run.finish_reason}")
-    if run.status != "done":
-        verdict = {"cancelled": "stopped", "error": "error", "incomplete": "incomplete",
-                   "streaming": "streaming"}[run.status]
-        parts.append(verdict + (f": {run.error}" if run.error else ""))
-    return " · ".join(parts)

@@ -56,6 +56,8 @@ async def drive(run: Run, work: Callable[[], Awaitable[None]]) -> Run:
         run._finish(cancelled=True)
         raise
     except errors.NBStreamError as exc:
+        if isinstance(exc, errors.HTTPStatusError):
+            run.http_status = exc.status
         run._finish(error=exc)
     except Exception as exc:  # a user iterator or SDK object failing: keep the partial
         err = errors.SourceError(f"the stream source raised {type(exc).__name__}: {exc}")

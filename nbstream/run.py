@@ -81,6 +81,7 @@ class Run:
         self.response_id: str | None = None
         self.response_model: str | None = None
         self.reconnects = 0
+        self.label: str | None = None  # a short name for side-by-side views (model · T=…)
         self._reads = 0  # network reads so far (read_idx of the next one)
         self.events: list[Event] = []
         self.records: list[Record] = []
@@ -195,6 +196,12 @@ class Run:
         if self.done:
             self._row = row
         return row
+
+    def save(self, path) -> str:
+        """Save the raw timed wire messages to ``path`` (JSONL) for ``nbstream.replay``."""
+        from . import _replay
+
+        return str(_replay.save(self, path))
 
     def plot(self, ax=None):
         """Token arrivals over time with TTFT marked, and the ITL distribution (matplotlib)."""

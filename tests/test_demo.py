@@ -732,3 +732,26 @@ def test_python_m_nbstream_demo_serves_until_ctrl_c():
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+# -- the request log over HTTP ----------------------------------------------------------
+
+
+def test_get_demo_requests_returns_the_server_write_log_as_json(client, server):
+    body = {"model": "demo", "messages": HELLO, "stream": True, "demo": {"text": "one two three"}}
+    streamed = client.post("/chat/completions", json=body)
+    request_id = streamed.headers["x-request-id"]
+    log = next(r for r in server.requests if r.id == request_id)
+    assert log.wait(5)
+
+    listed = client.get("/demo/requests", params={"last": 1}).json()["data"]
+    by_id = client.get(f"/demo/requests/{request_id}").json()
+
+    assert [entry["id"] for entry in listed] == [request_id]  # the GET itself is not listed
+    assert by_id == listed[0]
+    assert by_id["model"] == "demo" and by_id["finished"] is True
+    assert by_id["t_start_ns"] == log.t_start_ns
+    assert by_id["writes"] == [[t, kind, n] for t, kind, n in log.writes]
+    assert sum(n for _, kind, n in by_id["writes"] if kind == "content") == 3
+    assert client.get("/demo/requests/req_nope").status_code == 404
+    assert client.get("/demo/requests", params={"last": "0"}).status_code == 400

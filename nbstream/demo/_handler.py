@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
 from ._chat import ChatRenderer
+from . import _introspect
 from ._errors import DemoError
 from ._log import RequestLog
 from ._models import model_info, model_list, ollama_tags
@@ -42,7 +43,7 @@ _GENERATE: dict[str, tuple[Callable[[dict[str, Any]], Conversation], type]] = {
 }
 _LIST: dict[str, Callable[[], dict[str, Any]]] = {"/v1/models": model_list, "/api/tags": ollama_tags}
 _ENDPOINTS = ("GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /api/chat, "
-              "POST /api/generate")
+              "POST /api/generate, GET /v1/demo/requests")
 
 
 def _scenario_error(scenario: Scenario, knobs: Knobs) -> DemoError:
@@ -190,6 +191,12 @@ class DemoHandler(BaseHTTPRequestHandler):
             else:
                 parse, renderer = _GENERATE[path]
                 self._generate(parse, renderer, raw, log)
+            return
+        if path == _introspect.PREFIX or path.startswith(_introspect.PREFIX + "/"):
+            if method != "GET":
+                raise DemoError(405, f"Use GET for {path}, not {method}.", headers={"Allow": "GET"})
+            self._send_json(200, _introspect.answer(self.server.requests, path, urlsplit(self.path).query),
+                            log, "body")
             return
         hint = ""
         if "/v1" + path in _GENERATE or "/v1" + path in _LIST:

@@ -1,0 +1,365 @@
+"""Benchmark nbstream against a real HTTP server: loopback throughput, timing accuracy,
+and 100 concurrent streams on one event loop.
+
+Run: ``python bench/concurrency.py [--reps N] [--batches B] [--streams S]``.
+
+The demo endpoint runs in its own process (``python -m nbstream.demo --port 0``), so it
+does not share the client's GIL; its write log (``GET /v1/demo/requests``) is the truth.
+``perf_counter_ns`` is CLOCK_MONOTONIC on Linux, shared by both processes, so the
+server's write times and nbstream's arrival stamps are directly comparable.
+
+1. Loopback end-to-end: ``demo-long`` (~2,000 tokens) with no delays, through
+   ``nbstream.stream``, the openai SDK's ``Stream``, and ``nbstream.show`` on that Stream.
+2. Timing accuracy: 100 tok/s, TTFT 0.3 s, jitter 0.2; nbstream's ``ttft_s`` and token
+   gaps vs the server's write times (p50 / p99 / max error, ms).
+3. Concurrency: S streams (default 100) at 50 tok/s, TTFT 0.2 s, ~150 tokens each, all
+   via ``asyncio.gather(nbstream.astream(...))``: lost events, client CPU, wall time and
+   per-stream timing error. For where the CPU goes, the same load through httpx alone
+   (nbstream's transport, no parsing), a minimal asyncio-streams HTTP client alone, and
+   that client feeding ``nbstream.ashow``, interleaved batch by batch.
+
+Other processes' CPU use during each part is printed: on a shared machine it explains
+outliers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from _common import DemoProcess, machine_busy_s, machine_header, percentiles_ms, table
+
+import httpx
+import numpy as np
+import openai
+
+import nbstream
+from nbstream.demo import count_tokens
+
+PACKAGES = ["nbstream", "httpx", "openai", "httpx2", "orjson", "pandas", "numpy"]
+FASTEST = {"ttft": 0.0, "tps": 1e6, "jitter": 0.0}
+ACCURACY = {"ttft": 0.3, "tps": 100, "jitter": 0.2}
+CONCURRENT = {"ttft": 0.2, "tps": 50, "jitter": 0.1}
+TOKEN_KINDS = ("content", "reasoning")
+PROMPT = "Explain Server-Sent Events"
+MESSAGES = [{"role": "user", "content": PROMPT}]
+
+
+# ---- the truth side ------------------------------------------------------------------------
+def truth_ns(log: dict[str, Any]) -> list[int]:
+    """The server's write times (ns) of the token-bearing events of one request."""
+    return [t for t, kind, _ in log["writes"] if kind in TOKEN_KINDS]
+
+
+def errors_vs_truth(run: nbstream.Run, log: dict[str, Any]) -> tuple[float, list[float], list[float]]:
+    """(TTFT error, gap errors, per-token delivery latencies), seconds, measured - truth."""
+    truth = np.array([(t - run.t0_ns) / 1e9 for t in truth_ns(log)])
+    c = run.chunks
+    measured = c.loc[c["is_token"], "t_recv_s"].to_numpy(dtype=float)
+    if len(measured) != len(truth):
+        raise AssertionError(f"{len(measured)} token chunks received, the server wrote {len(truth)}")
+    ttft_error = float(run.summary["ttft_s"] - truth[0])
+    gaps = (np.diff(measured) - np.diff(truth)).tolist()
+    return ttft_error, gaps, (measured - truth).tolist()
+
+
+def _ms(values: tuple[float, float, float]) -> list[str]:
+    return [f"{v:.3f}" for v in values]
+
+
+# ---- 1. loopback throughput ----------------------------------------------------------------
+def loopback(demo: DemoProcess, reps: int) -> tuple[list[list[str]], dict[str, float]]:
+    client = openai.OpenAI(base_url=demo.base_url, api_key="demo", max_retries=0)
+
+    def sdk_stream():
+        return client.chat.completions.create(model="demo-long", messages=MESSAGES, stream=True,
+                                              stream_options={"include_usage": True},
+                                              extra_body={"demo": FASTEST})
+
+    def via_nbstream() -> tuple[int, str]:
+        run = nbstream.stream(PROMPT, base_url=demo.base_url, api_key="demo", model="demo-long", demo=FASTEST)
+        assert run.status == "done", run.error
+        return len(run.records), run.text
+
+    def via_sdk() -> tuple[int, str]:
+        n, out = 1, []  # the SDK swallows `data: [DONE]`: count it
+        for chunk in sdk_stream():
+            n += 1
+            if chunk.choices and chunk.choices[0].delta.content:
+                out.append(chunk.choices[0].delta.content)
+        return n, "".join(out)
+
+    def via_show_sdk() -> tuple[int, str]:
+        run = nbstream.show(sdk_stream(), display=False)
+        assert run.status == "done", run.error
+        return len(run.records), run.text
+
+    runners = {"nbstream.stream": via_nbstream, "openai SDK Stream": via_sdk,
+               "nbstream.show(SDK Stream)": via_show_sdk}
+    for fn in runners.values():  # warm up: connections, imports, caches
+        fn()
+    wall: dict[str, list[float]] = {k: [] for k in runners}
+    cpu: dict[str, list[float]] = {k: [] for k in runners}
+    server_cpu: dict[str, list[float]] = {k: [] for k in runners}
+    server_span: dict[str, list[float]] = {k: [] for k in runners}
+    n_events: dict[str, int] = {}
+    texts: set[str] = set()
+    names = list(runners)
+    for r in range(reps):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            s0, c0, t0 = demo.cpu_s(), time.process_time(), time.perf_counter()
+            n, text = runners[name]()
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+            log = demo.requests(last=1)[0]
+            server_cpu[name].append(demo.cpu_s() - s0)
+            server_span[name].append((log["writes"][-1][0] - log["t_start_ns"]) / 1e9)
+            assert n == len(log["writes"]), (name, n, len(log["writes"]))
+            n_events[name] = n
+            texts.add(text)
+    assert len(texts) == 1, "the clients disagree on the answer text"
+    rows = []
+    rates = {}
+    for name in names:
+        n = n_events[name]
+        w = statistics.median(wall[name])
+        rates[name] = n / w
+        rows.append([name, f"{n:,}", f"{n / w:,.0f}", f"{w * 1e3:.1f}",
+                     f"{statistics.median(cpu[name]) / n * 1e6:.1f}",
+                     f"{statistics.median(server_span[name]) * 1e3:.1f}",
+                     f"{statistics.median(server_cpu[name]) / n * 1e6:.0f}"])
+    return rows, rates
+
+
+# ---- 2. timing accuracy --------------------------------------------------------------------
+def accuracy(demo: DemoProcess, reps: int) -> tuple[list[list[str]], dict[str, tuple]]:
+    rows = []
+    all_ttft, all_gaps, all_lat = [], [], []
+    m0, s0, c0, t0 = machine_busy_s(), demo.cpu_s(), time.process_time(), time.perf_counter()
+    for i in range(reps):
+        run = nbstream.stream(PROMPT, base_url=demo.base_url, api_key="demo", model="demo", demo=ACCURACY)
+        assert run.status == "done", run.error
+        log = demo.requests(last=1)[0]
+        assert log["model"] == "demo" and log["finished"], log["id"]
+        ttft_err, gaps, lat = errors_vs_truth(run, log)
+        all_ttft.append(ttft_err)
+        all_gaps += gaps
+        all_lat += lat
+        rows.append([f"run {i + 1}", f"{len(gaps) + 1}", f"{run.summary['ttft_s'] * 1e3:.1f}",
+                     f"{ttft_err * 1e3:.3f}", *_ms(percentiles_ms(gaps)), *_ms(percentiles_ms(lat)[:2])])
+    others = machine_busy_s() - m0 - (time.process_time() - c0) - (demo.cpu_s() - s0)
+    pooled = {"ttft": percentiles_ms(all_ttft), "gaps": percentiles_ms(all_gaps), "latency": percentiles_ms(all_lat),
+              "others": (max(others, 0.0), time.perf_counter() - t0)}
+    rows.append(["all", f"{len(all_gaps) + reps}", "", f"{pooled['ttft'][2]:.3f} max",
+                 *_ms(pooled["gaps"]), *_ms(pooled["latency"][:2])])
+    return rows, pooled
+
+
+# ---- 3. many streams on one loop -----------------------------------------------------------
+def answer_text(i: int) -> str:
+    """A distinct ~150-token answer for stream ``i`` (the server streams it verbatim)."""
+    words = ("streams", "arrive", "in", "order", "and", "every", "token", "is", "recorded", "with", "its",
+             "arrival", "time", "so", "the", "notebook", "can", "plot", "latency", "later")
+    body = " ".join(words[(i + k) % len(words)] for k in range(140))
+    return f"Stream {i:03d}: {body}."
+
+
+def _body(text: str) -> dict[str, Any]:
+    return {"model": "demo", "messages": MESSAGES, "stream": True, "stream_options": {"include_usage": True},
+            "demo": {**CONCURRENT, "text": text}}
+
+
+async def _with_nbstream(demo: DemoProcess, texts: list[str]) -> list[nbstream.Run]:
+    return await asyncio.gather(*(
+        nbstream.astream(PROMPT, base_url=demo.base_url, api_key="demo", model="demo",
+                         demo={**CONCURRENT, "text": text})
+        for text in texts))
+
+
+async def _httpx_only(demo: DemoProcess, texts: list[str]) -> list[int]:
+    """The transport alone, configured as nbstream's: count SSE events, parse nothing."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=32)
+    async with httpx.AsyncClient(timeout=None, limits=limits) as http:
+        async def one(text: str) -> int:
+            n, tail = 0, b""
+            async with http.stream("POST", f"{demo.base_url}/chat/completions", json=_body(text)) as response:
+                async for chunk in response.aiter_bytes():
+                    parts = (tail + chunk).split(b"\n\n")
+                    tail = parts.pop()
+                    n += len(parts)
+            return n
+        return await asyncio.gather(*(one(text) for text in texts))
+
+
+async def _raw_request(demo: DemoProcess, text: str) -> tuple[asyncio.StreamWriter, AsyncIterator[bytes]]:
+    """A minimal HTTP/1.1 client on asyncio streams: send, check the head, de-chunk the body."""
+    url = httpx.URL(demo.base_url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    payload = json.dumps(_body(text)).encode()
+    writer.write(b"POST %s/chat/completions HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+                 b"Accept: text/event-stream\r\nContent-Length: %d\r\n\r\n%s"
+                 % (url.path.encode(), url.host.encode(), url.port, len(payload), payload))
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"chunked" in head.lower(), head[:200]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                return
+            data = await reader.readexactly(size + 2)
+            yield data[:-2]
+
+    return writer, chunks()
+
+
+async def _raw_only(demo: DemoProcess, texts: list[str]) -> list[int]:
+    """The asyncio-streams floor: de-chunk and count SSE events, parse nothing."""
+    async def one(text: str) -> int:
+        writer, chunks = await _raw_request(demo, text)
+        n, tail = 0, b""
+        try:
+            async for chunk in chunks:
+                parts = (tail + chunk).split(b"\n\n")
+                tail = parts.pop()
+                n += len(parts)
+        finally:
+            writer.close()
+        return n
+
+    return await asyncio.gather(*(one(text) for text in texts))
+
+
+async def _raw_asyncio(demo: DemoProcess, texts: list[str]) -> list[nbstream.Run]:
+    """The asyncio-streams client feeding ``nbstream.ashow``: nbstream's pipeline without
+    httpx/httpcore/h11/anyio underneath."""
+    async def one(text: str) -> nbstream.Run:
+        writer, chunks = await _raw_request(demo, text)
+        try:
+            return await nbstream.ashow(chunks, display=False)
+        finally:
+            writer.close()
+
+    return await asyncio.gather(*(one(text) for text in texts))
+
+
+CLIENTS = {
+    "nbstream.astream": _with_nbstream,
+    "httpx alone (no parsing)": _httpx_only,
+    "raw asyncio alone (no parsing)": _raw_only,
+    "raw asyncio + nbstream.ashow": _raw_asyncio,
+}
+
+
+def _check_batch(results: list[Any], texts: list[str], logs: dict[str, dict]) -> dict[str, Any]:
+    """Lost events, bad runs and timing errors of one batch, against the server's logs."""
+    out: dict[str, Any] = {"lost": 0, "bad": 0, "events": 0, "ttft": [], "gaps": []}
+    for text, result in zip(texts, results):
+        log = logs[text]
+        written = len(log["writes"])
+        if isinstance(result, int):  # httpx alone: an event count
+            out["events"] += result
+            out["lost"] += written - result
+            continue
+        run = result
+        out["events"] += len(run.records)
+        out["lost"] += written - len(run.records)
+        n_tok = int(run.chunks["is_token"].sum())
+        out["lost"] += abs(len(truth_ns(log)) - n_tok)  # token-bearing events: one for one
+        out["bad"] += (run.text != text) + (run.status != "done")
+        if n_tok == len(truth_ns(log)):
+            ttft_err, gaps, _ = errors_vs_truth(run, log)
+            out["ttft"].append(ttft_err)
+            out["gaps"] += gaps
+    return out
+
+
+def concurrency(demo: DemoProcess, n_streams: int, batches: int) -> tuple[list[list[str]], dict[str, Any]]:
+    texts = [answer_text(i) for i in range(n_streams)]
+    tokens = [count_tokens(t) for t in texts]
+    rows = []
+    pooled: dict[str, Any] = {"ttft": [], "gaps": [], "lost": 0, "bad": 0, "cpu_per_event": {}}
+    cpu_per_event: dict[str, list[float]] = {name: [] for name in CLIENTS}
+    names = list(CLIENTS)
+    for b in range(batches):
+        for name in names[b % len(names):] + names[: b % len(names)]:
+            m0, s0, c0, t0 = machine_busy_s(), demo.cpu_s(), time.process_time(), time.perf_counter()
+            results = asyncio.run(CLIENTS[name](demo, texts))
+            wall = time.perf_counter() - t0
+            cpu = time.process_time() - c0
+            server_cpu = demo.cpu_s() - s0
+            others = machine_busy_s() - m0 - cpu - server_cpu
+            logs = {log["knobs"]["text"]: log for log in demo.requests(last=n_streams)}
+            assert len(logs) == n_streams, f"{len(logs)} distinct requests logged, expected {n_streams}"
+            got = _check_batch(results, texts, logs)
+            cpu_per_event[name].append(cpu / got["events"] * 1e6)
+            timing = ["-"] * 5
+            if got["ttft"]:
+                tt, gp = percentiles_ms(got["ttft"]), percentiles_ms(got["gaps"])
+                timing = [f"{tt[0]:.2f}", f"{tt[1]:.2f}", f"{gp[0]:.2f}", f"{gp[1]:.2f}", f"{gp[2]:.1f}"]
+            rows.append([f"{name} #{b + 1}", f"{got['events']:,}", f"{got['lost']}", f"{got['bad']}",
+                         f"{wall:.2f}", f"{cpu:.2f}", f"{cpu / got['events'] * 1e6:.0f}", f"{server_cpu:.2f}",
+                         f"{max(others, 0):.2f}", *timing])
+            if name == "nbstream.astream":
+                pooled["ttft"] += got["ttft"]
+                pooled["gaps"] += got["gaps"]
+            pooled["lost"] += got["lost"]
+            pooled["bad"] += got["bad"]
+    rows.sort(key=lambda row: names.index(row[0].rsplit(" #", 1)[0]))
+    pooled["tokens"] = (min(tokens), max(tokens))
+    pooled["cpu_per_event"] = {name: statistics.median(v) for name, v in cpu_per_event.items()}
+    return rows, pooled
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=8, help="repetitions of parts 1 and 2 (default 8)")
+    parser.add_argument("--batches", type=int, default=3, help="batches of concurrent streams (default 3)")
+    parser.add_argument("--streams", type=int, default=100, help="concurrent streams per batch (default 100)")
+    args = parser.parse_args()
+
+    print(machine_header("nbstream concurrency and timing benchmark", PACKAGES))
+    with DemoProcess() as demo:
+        print(f"demo endpoint: {demo.base_url} (separate process, pid {demo.proc.pid})")
+
+        print(f"\n1. loopback end-to-end, demo-long, {FASTEST}, median of {args.reps} interleaved reps")
+        rows, rates = loopback(demo, args.reps)
+        print(table(["client", "events", "events/s", "wall ms", "client CPU µs/ev", "server write span ms",
+                     "server CPU µs/ev"], rows))
+
+        print(f"\n2. timing accuracy, model demo, {ACCURACY}; |error| in ms vs the server's write times")
+        rows, acc = accuracy(demo, args.reps)
+        print(table(["run", "tokens", "ttft ms", "ttft err", "gap p50", "gap p99", "gap max", "latency p50",
+                     "latency p99"], rows))
+        print(f"   latency = server write -> nbstream's arrival stamp, per token; other processes used "
+              f"{acc['others'][0]:.1f} CPU s during these {acc['others'][1]:.0f} s")
+
+        print(f"\n3. {args.streams} concurrent streams on one event loop (asyncio.gather(...)), {CONCURRENT}; "
+              f"{args.batches} interleaved batches per client; errors in ms")
+        rows, conc = concurrency(demo, args.streams, args.batches)
+        lo, hi = conc["tokens"]
+        print(f"   answers of {lo}..{hi} tokens, each stream a distinct text; 'others CPU' = CPU other processes "
+              "of the machine used meanwhile")
+        print(table(["client #batch", "events", "lost", "bad runs", "wall s", "client CPU s", "CPU µs/ev",
+                     "server CPU s", "others CPU s", "ttft p50", "ttft p99", "gap p50", "gap p99", "gap max"], rows))
+
+    tt, gp = percentiles_ms(conc["ttft"]), percentiles_ms(conc["gaps"])
+    print()
+    print(f"summary: loopback nbstream.stream {rates['nbstream.stream']:,.0f} events/s = "
+          f"{rates['nbstream.stream'] / rates['openai SDK Stream']:.1f}x the openai SDK; single-stream timing error "
+          f"ttft max {acc['ttft'][2]:.2f} ms, gap p99 {acc['gaps'][1]:.2f} ms; {args.batches}x{args.streams} "
+          f"concurrent streams via nbstream.astream: {conc['lost']} lost events, {conc['bad']} bad runs, "
+          f"{conc['cpu_per_event']['nbstream.astream']:.0f} µs client CPU/event "
+          f"({conc['cpu_per_event']['httpx alone (no parsing)']:.0f} in httpx alone; raw asyncio "
+          f"{conc['cpu_per_event']['raw asyncio alone (no parsing)']:.0f} alone, "
+          f"{conc['cpu_per_event']['raw asyncio + nbstream.ashow']:.0f} with nbstream), "
+          f"ttft p99 {tt[1]:.2f} ms, gap p99 {gp[1]:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The status line every view shows: live while streaming (model, state, TTFT, tokens so
+far, tokens/s) and final at the end (finish reason, exact usage, a verdict when the run
+did not end well). One wording for the terminal, the widget and the saved notebook."""
+
+from __future__ import annotations
+
+import time
+
+from .run import Run
+
+VERDICTS = {"cancelled": "⏹ stopped", "error": "⚠ error", "incomplete": "⚠ incomplete"}
+
+
+def live(run: Run, *, first_token_ns: int | None, n_token_chunks: int) -> str:
+    """``demo · streaming · TTFT 0.25 s · ≈42 tok · 58.1 tok/s`` (chunks ≈ tokens until usage)."""
+    if run.api == "sse":
+        return feed(run)
+    parts = [run.response_model or run.model or "stream", "streaming"]
+    if first_token_ns is None:
+        parts.append("waiting for the first token")
+        return " · ".join(parts)
+    parts.append(f"TTFT {_secs((first_token_ns - run.t0_ns) / 1e9)}")
+    parts.append(f"≈{n_token_chunks} tok")
+    elapsed = (time.perf_counter_ns() - first_token_ns) / 1e9
+    if n_token_chunks > 1 and elapsed > 0:
+        parts.append(f"{(n_token_chunks - 1) / elapsed:.1f} tok/s")
+    return " · ".join(parts)
+
+
+def final(run: Run) -> str:
+    """``demo · TTFT 0.25 s · 176 tokens · 59.6 tok/s · finish stop · 2.9 s``, plus a verdict."""
+    if run.api == "sse":
+        line = feed(run)
+        return line + (f" · {VERDICTS[run.status]}" if run.status in VERDICTS else "")
+    row = run.summary_row()
+    parts = [run.response_model or run.model or run.api or "stream"]
+    if row["n_token_chunks"]:
+        parts.append(f"TTFT {_secs(row['ttft_s'])}")
+        approx = "" if row["n_output_tokens_exact"] else "≈"
+        parts.append(f"{approx}{row['n_output_tokens']} tokens")
+        if row["decode_tps"] == row["decode_tps"]:  # not NaN
+            parts.append(f"{row['decode_tps']:.1f} tok/s")
+    if run.finish_reason:
+        parts.append(f"finish {run.finish_reason}")
+    if run.t_end_ns:
+        parts.append(_secs((run.t_end_ns - run.t0_ns) / 1e9))
+    if run.status in VERDICTS:
+        verdict = VERDICTS[run.status]
+        if run.status == "cancelled":
+            verdict += f" after {row['n_output_tokens']} tokens"
+        parts.append(verdict)
+    return " · ".join(parts)
+
+
+def feed(run: Run) -> str:
+    """``http://…/events · 120 events · 9.8/s · 1 reconnection`` for generic SSE feeds."""
+    n = len(run.records)
+    end = run.t_end_ns or time.perf_counter_ns()
+    seconds = (end - run.t0_ns) / 1e9
+    parts = [run.base_url or "feed", f"{n} events"]
+    if seconds > 0:
+        parts.append(f"{n / seconds:.1f}/s")
+    parts.append(f"{run.reconnects} reconnection{'s' if run.reconnects != 1 else ''}")
+    return " · ".join(parts)
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"

@@ -1,0 +1,52 @@
+"""Prompt templating that cannot break on code.
+
+``{name}``, ``{obj.attr}``, ``{d["k"]}``, ``{xs[0]}`` (and chains of these) are filled
+from the notebook's namespace — but only when the name exists there; every other brace
+stays literal, so JSON, f-string text, dict comprehensions and TypeScript in a prompt
+are safe. ``{{`` and ``}}`` stand for literal braces. Nothing is ever ``eval``-ed:
+attributes are read with ``getattr`` (no ``_private`` ones) and subscripts must be
+literals.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*|\[[^\[\]{}]+\])*)\}")
+_STEP = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)|\[([^\[\]{}]+)\]")
+_MISSING = object()
+
+
+def fill(text: str, namespace: Mapping[str, Any]) -> str:
+    """``text`` with every resolvable ``{field}`` replaced by ``str(value)``."""
+
+    def replace(match: re.Match) -> str:
+        token = match.group(0)
+        if token == "{{":
+            return "{"
+        if token == "}}":
+            return "}"
+        value = _resolve(match.group(1), namespace)
+        return token if value is _MISSING else str(value)
+
+    return _FIELD.sub(replace, text)
+
+
+def _resolve(expr: str, namespace: Mapping[str, Any]) -> Any:
+    name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", expr).group(0)
+    if name not in namespace:
+        return _MISSING
+    value = namespace[name]
+    for step in _STEP.finditer(expr, len(name)):
+        attr, key = step.groups()
+        try:
+            if attr is not None:
+                value = getattr(value, attr)
+            else:
+                value = value[ast.literal_eval(key)]
+        except Exception:  # not resolvable: the braces stay as the user wrote them
+            return _MISSING
+    return value

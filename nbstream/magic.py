@@ -1,0 +1,283 @@
+"""``%load_ext nbstream`` → ``%%stream``: the cell body is the prompt; the answer
+streams into the cell and the Run lands in a variable.
+
+Event loop: measured on ipykernel 7 (../shared/research/jupyter_runtime.md), a cell that
+runs as top-level ``await`` on the kernel's own loop blocks the way Run All, nbclient
+and nbval expect, turns the kernel's Interrupt into a clean cancellation, needs no
+thread or patching, and on ipykernel >= 7.4 lets widget clicks (Stop) through while it
+streams. So an input transformer rewrites a ``%%stream`` cell into
+``await nbstream.magic.run_cell(line, body)``. Where that cannot apply (autoawait off,
+``run_cell_magic`` calls, exported scripts) the registered cell magic runs the same
+thing blocking on nbstream's I/O thread. Never nest_asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import shlex
+from typing import Any
+
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from . import _api, _config, _loop, _pump, _replay, _template, _views
+from .run import Run
+
+_conversations: dict[str, list[dict[str, Any]]] = {}
+
+
+@magic_arguments()
+@argument("-m", "--model", action="append", help="model name; repeat with --compare to stream several side by side")
+@argument("--base-url", help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1 (default: config, "
+                             "OPENAI_BASE_URL, else the embedded demo endpoint)")
+@argument("--api", choices=["chat", "responses", "ollama"], help="wire API (default chat)")
+@argument("-s", "--system", help="system prompt (quote it: -s \"Be brief.\")")
+@argument("-t", "--temperature", type=float, action="append", help="sampling temperature; repeat with --compare")
+@argument("--max-tokens", type=int, help="cap on generated tokens")
+@argument("-o", "--out", metavar="NAME", help="store the Run (a list with --compare) in this variable; _ works too")
+@argument("--chat", metavar="NAME", help="multi-turn conversation remembered across cells; %%stream_reset NAME")
+@argument("--compare", action="store_true",
+          help="stream every combination of -m, -t and prompt variants (separated by a line '---') at once")
+@argument("--raw", action="store_true", help="show the wire: the raw SSE events beside the answer")
+@argument("--bg", action="store_true", help="return at once, keep streaming in the background (Stop button)")
+@argument("--no-render", action="store_true", help="plain text instead of Markdown")
+@argument("--json", action="store_true", help="the body is a raw JSON request object, sent as is")
+@argument("--record", metavar="FILE", help="save the raw timed events to FILE (JSONL)")
+@argument("--replay", metavar="FILE", help="re-stream a recording offline (no network, no key)")
+@argument("--speed", type=float, default=1.0, help="replay speed factor (default 1; 0 = at once)")
+@argument("--no-template", action="store_true", help="send {braces} literally (no {name} filling)")
+@argument("--sse", metavar="URL", help="follow a generic Server-Sent-Events feed instead of asking a model")
+@argument("--raise", dest="raise_error", action="store_true", help="raise the error instead of showing a banner")
+def stream(line: str, cell: str) -> None:
+    """Stream an LLM answer to the cell body (the prompt) live into this cell.
+
+    ``{name}``, ``{obj.attr}`` and ``{d["k"]}`` in the body are filled from the notebook's
+    variables when they exist; other braces stay literal (``{{``/``}}`` escape). The Run is
+    in ``_`` afterwards (and in ``-o NAME``). Interrupt the kernel to stop: the partial
+    answer is kept.
+    """
+    future = _loop.submit(run_cell(line, cell))
+    _loop.wait(future, on_interrupt=future.cancel)
+
+
+async def run_cell(line: str, cell: str, *, expand: bool = False) -> None:
+    """What a ``%%stream`` cell does (awaited on the kernel's loop by the transformer, which
+    asks to ``expand`` ``{var}``/``$var`` in the options line as IPython does for magics)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    ns = shell.user_ns if shell is not None else {}
+    if expand and shell is not None:
+        line = shell.var_expand(line)
+    try:
+        args = parse_argstring(stream, line)
+    except Exception as exc:  # argparse's UsageError: one line, no traceback
+        _say(f"%%stream: {exc}  (see %%stream? for the options)")
+        return
+    try:
+        jobs = _jobs(args, cell, ns)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        if args.raise_error:
+            raise
+        _say(f"%%stream: {exc}")
+        return
+    runs = [job[0] for job in jobs]
+    result: Any = runs if args.compare else runs[0]
+    if args.out:
+        ns[args.out] = result
+    ns["_"] = result
+    views = _show(jobs, args)
+    tasks = [asyncio.ensure_future(_pump.drive(run, work)) for run, work, _ in jobs]
+    for run, task in zip(runs, tasks):
+        run._task = task
+        run._canceller = _api._threadsafe_cancel(task)
+    if args.bg:
+        return
+    try:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    except asyncio.CancelledError:  # the kernel's Interrupt: stop, keep the partials, no traceback
+        for run in runs:
+            run.cancel()
+        await asyncio.wait(tasks, timeout=5)
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+    if views is not None:
+        await views.finished()
+    _after(args, runs)
+
+
+def _jobs(args, cell: str, ns: dict) -> list[tuple[Run, Any, str | None]]:
+    """(run, work, shown prompt) for every stream this cell starts."""
+    if args.replay:
+        header, items = _replay.load(args.replay)
+        run = Run(model=header.get("model"), api=header.get("api"), base_url=f"replay:{args.replay}")
+        from ._adapters import make_adapter
+
+        adapter = make_adapter(header.get("api") if header.get("api") in ("chat", "responses", "ollama", "sse")
+                               else "auto")
+        return [(run, lambda: _pump.consume(run, _replay.messages(items, args.speed, run), adapter), None)]
+    if args.sse:
+        run, req = _api._prepare(url=args.sse)
+        return [(run, lambda: _pump.request_work(run, req), None)]
+    body = cell if args.no_template else _template.fill(cell, ns)
+    if args.json:
+        try:
+            request = json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--json: the cell is not a JSON object ({exc.msg} at line {exc.lineno})") from None
+        run, req = _api._prepare(model=(args.model or [None])[0], base_url=args.base_url, api=args.api,
+                                 request_body=request)
+        return [(run, lambda: _pump.request_work(run, req), None)]
+    prompts = [p.strip() for p in body.split("\n---\n")] if args.compare else [body.strip()]
+    if not any(prompts):
+        raise ValueError("the cell body is the prompt, and it is empty")
+    models = args.model or [None]
+    temps = args.temperature or [None]
+    if not args.compare and (len(models) > 1 or len(temps) > 1):
+        raise ValueError("several -m or -t values need --compare")
+    jobs = []
+    for model, temp, prompt in itertools.product(models, temps, prompts):
+        params: dict[str, Any] = {}
+        if temp is not None:
+            params["temperature"] = temp
+        if args.max_tokens is not None:
+            params["max_tokens"] = args.max_tokens
+        messages = None
+        if args.chat:
+            history = _conversations.setdefault(args.chat, [])
+            if args.system and not history:
+                history.append({"role": "system", "content": args.system})
+            messages = [*history, {"role": "user", "content": prompt}]
+        run, req = _api._prepare(prompt=None if messages else prompt, messages=messages, model=model,
+                                 base_url=args.base_url, api=args.api,
+                                 system=None if args.chat else args.system, params=params)
+        label = " · ".join(str(x) for x in (run.model, f"T={temp}" if temp is not None else None,
+                                             prompt[:40] if len(prompts) > 1 else None) if x)
+        run.label = label
+        shown = prompt if body != cell else None  # the filled-in prompt, when templating changed it
+        jobs.append((run, _work(run, req), shown))
+    return jobs
+
+
+def _work(run: Run, req):
+    return lambda: _pump.request_work(run, req)
+
+
+def _show(jobs, args):
+    """Attach the views: one live view per run (a wrapping grid with --compare)."""
+    if not _views.in_notebook():
+        if len(jobs) == 1:
+            _views.attach(jobs[0][0])
+        else:
+            for run, _, _ in jobs:
+                _views.attach(run)
+        return None
+    from ._compare import CompareView
+    from ._feed import FeedBody
+    from ._live import NotebookView
+
+    if args.sse:
+        NotebookView(jobs[0][0], body=FeedBody(), raw=args.raw, stop_button=args.bg).start()
+        return None
+    if len(jobs) == 1 and not args.compare:
+        run, _, prompt = jobs[0]
+        NotebookView(run, prompt=prompt, raw=args.raw, stop_button=args.bg, render=not args.no_render).start()
+        return None
+    return CompareView([(run, prompt) for run, _, prompt in jobs], raw=args.raw, stop_button=args.bg,
+                       render=not args.no_render).start()
+
+
+def _after(args, runs: list[Run]) -> None:
+    """Conversation memory, recording and --raise, once the runs have ended."""
+    run = runs[0]
+    if args.chat and run.text:
+        history = _conversations.setdefault(args.chat, [])
+        user = run.prompt[-1] if isinstance(run.prompt, list) else {"role": "user", "content": run.prompt}
+        history.extend([user, {"role": "assistant", "content": run.text}])
+    if args.record:
+        _replay.save(run, args.record)
+    if args.raise_error:
+        for r in runs:
+            r.raise_for_status()
+
+
+def _say(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr)
+
+
+# ---- line magics -----------------------------------------------------------------------
+def stream_config(line: str) -> Any:
+    """``%stream_config model=gpt-4o-mini base_url=http://localhost:11434/v1 api=chat``:
+    set nbstream's defaults for this session (no arguments: show them). Keys: model,
+    base_url, api_key, api, connect_timeout, first_byte_timeout, idle_timeout,
+    keep_runs, tokenizer."""
+    cfg = _config.config
+    if not line.strip():
+        return cfg
+    for item in shlex.split(line):
+        key, sep, value = item.partition("=")
+        if not sep or not hasattr(cfg, key):
+            raise ValueError(f"%stream_config: expected key=value with key one of "
+                             f"{', '.join(cfg.__dataclass_fields__)}; got {item!r}")
+        current = getattr(cfg, key)
+        if value.lower() in ("none", ""):
+            converted: Any = None
+        elif isinstance(current, bool):
+            converted = value.lower() in ("1", "true", "yes")
+        elif isinstance(current, int) and not isinstance(current, bool):
+            converted = int(value)
+        elif isinstance(current, float):
+            converted = float(value)
+        else:
+            converted = value
+        if key == "api" and converted not in _config.APIS:
+            raise ValueError(f"%stream_config: api must be one of {', '.join(_config.APIS)}")
+        setattr(cfg, key, converted)
+    return None
+
+
+def stream_reset(line: str) -> None:
+    """``%stream_reset NAME`` forgets the ``--chat NAME`` conversation (no NAME: all)."""
+    name = line.strip()
+    if name:
+        _conversations.pop(name, None)
+    else:
+        _conversations.clear()
+
+
+# ---- registration ------------------------------------------------------------------------
+def _transform(lines: list[str]) -> list[str]:
+    """Rewrite a ``%%stream`` cell into an awaited call (top-level await on the kernel loop)."""
+    if not lines or not lines[0].startswith("%%stream"):
+        return lines
+    first = lines[0].rstrip("\n")
+    head = first.split(None, 1)[0]
+    if head != "%%stream" or first.rstrip().endswith("?"):
+        return lines
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None or not getattr(shell, "autoawait", False) or getattr(shell, "kernel", None) is None:
+        return lines  # the registered cell magic handles it, blocking on the I/O thread
+    line = first[len("%%stream"):].strip()
+    body = "".join(lines[1:])
+    return [f"await __import__('nbstream.magic').magic.run_cell({line!r}, {body!r}, expand=True)\n"]
+
+
+def load_ipython_extension(shell) -> None:
+    """``%load_ext nbstream``: register %%stream, %stream_config and %stream_reset."""
+    shell.register_magic_function(stream, "cell", "stream")
+    shell.register_magic_function(stream_config, "line", "stream_config")
+    shell.register_magic_function(stream_reset, "line", "stream_reset")
+    cleanup = shell.input_transformers_cleanup
+    if _transform not in cleanup:
+        cleanup.append(_transform)
+
+
+def unload_ipython_extension(shell) -> None:
+    if _transform in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.remove(_transform)
