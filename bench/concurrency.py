@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import time
@@ -256,6 +257,37 @@ CLIENTS = {
 }
 
 
+class _Stalls:
+    """The longest event-loop stall (a 5 ms ticker's worst lateness) and the longest
+    full (generation 2) cyclic-GC pause during one batch."""
+
+    def __init__(self) -> None:
+        self.loop_max = 0.0
+        self.gc2_max = 0.0
+        self._gc_start = 0.0
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        elif info["generation"] == 2:
+            self.gc2_max = max(self.gc2_max, time.perf_counter() - self._gc_start)
+
+    async def _ticker(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.loop_max = max(self.loop_max, time.perf_counter() - t0 - 0.005)
+
+    async def watch(self, work: Any) -> Any:
+        ticker = asyncio.ensure_future(self._ticker())
+        gc.callbacks.append(self._on_gc)
+        try:
+            return await work
+        finally:
+            gc.callbacks.remove(self._on_gc)
+            ticker.cancel()
+
+
 def _check_batch(results: list[Any], texts: list[str], logs: dict[str, dict]) -> dict[str, Any]:
     """Lost events, bad runs and timing errors of one batch, against the server's logs."""
     out: dict[str, Any] = {"lost": 0, "bad": 0, "events": 0, "ttft": [], "gaps": []}
@@ -289,7 +321,8 @@ def concurrency(demo: DemoProcess, n_streams: int, batches: int) -> tuple[list[l
     for b in range(batches):
         for name in names[b % len(names):] + names[: b % len(names)]:
             m0, s0, c0, t0 = machine_busy_s(), demo.cpu_s(), time.process_time(), time.perf_counter()
-            results = asyncio.run(CLIENTS[name](demo, texts))
+            stalls = _Stalls()
+            results = asyncio.run(stalls.watch(CLIENTS[name](demo, texts)))
             wall = time.perf_counter() - t0
             cpu = time.process_time() - c0
             server_cpu = demo.cpu_s() - s0
@@ -304,7 +337,8 @@ def concurrency(demo: DemoProcess, n_streams: int, batches: int) -> tuple[list[l
                 timing = [f"{tt[0]:.2f}", f"{tt[1]:.2f}", f"{gp[0]:.2f}", f"{gp[1]:.2f}", f"{gp[2]:.1f}"]
             rows.append([f"{name} #{b + 1}", f"{got['events']:,}", f"{got['lost']}", f"{got['bad']}",
                          f"{wall:.2f}", f"{cpu:.2f}", f"{cpu / got['events'] * 1e6:.0f}", f"{server_cpu:.2f}",
-                         f"{max(others, 0):.2f}", *timing])
+                         f"{max(others, 0):.2f}", *timing, f"{stalls.loop_max * 1e3:.0f}",
+                         f"{stalls.gc2_max * 1e3:.0f}" if stalls.gc2_max else "-"])
             if name == "nbstream.astream":
                 pooled["ttft"] += got["ttft"]
                 pooled["gaps"] += got["gaps"]
@@ -344,9 +378,11 @@ def main() -> None:
         rows, conc = concurrency(demo, args.streams, args.batches)
         lo, hi = conc["tokens"]
         print(f"   answers of {lo}..{hi} tokens, each stream a distinct text; 'others CPU' = CPU other processes "
-              "of the machine used meanwhile")
+              "of the machine used meanwhile;\n   loop stall = worst lateness of a 5 ms ticker on the same loop; "
+              "gc2 pause = longest full cyclic-GC collection (ms)")
         print(table(["client #batch", "events", "lost", "bad runs", "wall s", "client CPU s", "CPU µs/ev",
-                     "server CPU s", "others CPU s", "ttft p50", "ttft p99", "gap p50", "gap p99", "gap max"], rows))
+                     "server CPU s", "others CPU s", "ttft p50", "ttft p99", "gap p50", "gap p99", "gap max",
+                     "loop stall max", "gc2 pause max"], rows))
 
     tt, gp = percentiles_ms(conc["ttft"]), percentiles_ms(conc["gaps"])
     print()

@@ -59,7 +59,7 @@ class CompareView:
                     pane.widget.close()
             self._box.close()
         for pane in self.panes:
-            bundle, metadata = static_output(pane.run, prompt=pane.prompt, title=pane.run.label)
+            bundle, metadata = static_output(pane.run, prompt=pane.prompt, title=pane.run.label, raw=pane.raw)
             display(bundle, raw=True, metadata=metadata)
         self._done.set()
 

@@ -212,7 +212,7 @@ class NotebookView:
         if self._widget is not None:
             self._widget.close()
             self._widget = None
-        bundle, metadata = static_output(self.run, prompt=self.prompt)
+        bundle, metadata = static_output(self.run, prompt=self.prompt, raw=self.raw)
         display(bundle, raw=True, metadata=metadata)
 
 
@@ -265,8 +265,8 @@ def _wire_lines(message) -> list[str]:
 
 
 # ---- the static answer -------------------------------------------------------------------
-def static_output(run: Run, *, prompt: str | None = None,
-                  title: str | None = None) -> tuple[dict[str, str], dict[str, Any]]:
+def static_output(run: Run, *, prompt: str | None = None, title: str | None = None,
+                  raw: bool = False) -> tuple[dict[str, str], dict[str, Any]]:
     """The saved form of a run: ``text/markdown`` + ``text/plain`` and nbstream metadata.
 
     Model text is untrusted: raw HTML in it is escaped and dangerous link schemes are
@@ -290,6 +290,8 @@ def static_output(run: Run, *, prompt: str | None = None,
         parts.append(f"**🔧 {html.escape(call.name or 'tool call')}**\n\n```json\n{call.arguments}\n```")
     if run.refusal:
         parts.append(f"> **Refused:** {safe_markdown(run.refusal)}")
+    if raw:
+        parts.append(_wire_details(run))
     status = _status.final(run)
     if run.error is not None and run.status != "cancelled":
         parts.append(f"> ⚠ **{type(run.error).__name__}:** {html.escape(str(run.error))}")
@@ -297,6 +299,18 @@ def static_output(run: Run, *, prompt: str | None = None,
     markdown = "\n\n".join(parts)
     plain = "\n\n".join(p for p in (run.text, status if not run.text else f"[{status}]") if p)
     return {"text/markdown": markdown, "text/plain": plain}, {"nbstream": _metadata(run)}
+
+
+WIRE_LINES = 400
+
+
+def _wire_details(run: Run) -> str:
+    """The raw events as they came (``--raw``), in a collapsible code block."""
+    lines = [line for rec in run.records for line in _wire_lines(rec.message) + [""]]
+    more = len(lines) - WIRE_LINES
+    shown = lines[:WIRE_LINES] + ([f"… {more} more lines (all of them: run.records)"] if more > 0 else [])
+    body = "\n".join(shown).replace("```", "ˋˋˋ")
+    return _details(f"Wire ({len(run.records)} events)", f"```text\n{body}\n```")
 
 
 def _details(summary: str, body: str) -> str:

@@ -35,6 +35,9 @@ _conversations: dict[str, list[dict[str, Any]]] = {}
 @argument("-s", "--system", help="system prompt (quote it: -s \"Be brief.\")")
 @argument("-t", "--temperature", type=float, action="append", help="sampling temperature; repeat with --compare")
 @argument("--max-tokens", type=int, help="cap on generated tokens")
+@argument("-p", "--param", action="append", metavar="KEY=VALUE",
+          help="any other request field; the value is read as JSON when it parses; dots nest "
+               "(-p seed=1 -p top_p=0.9 -p demo.tps=500)")
 @argument("-o", "--out", metavar="NAME", help="store the Run (a list with --compare) in this variable; _ works too")
 @argument("--chat", metavar="NAME", help="multi-turn conversation remembered across cells; %%stream_reset NAME")
 @argument("--compare", action="store_true",
@@ -144,6 +147,7 @@ def _jobs(args, cell: str, ns: dict) -> list[tuple[Run, Any, str | None]]:
             params["temperature"] = temp
         if args.max_tokens is not None:
             params["max_tokens"] = args.max_tokens
+        params.update(_params(args.param))
         messages = None
         if args.chat:
             history = _conversations.setdefault(args.chat, [])
@@ -159,6 +163,24 @@ def _jobs(args, cell: str, ns: dict) -> list[tuple[Run, Any, str | None]]:
         shown = prompt if body != cell else None  # the filled-in prompt, when templating changed it
         jobs.append((run, _work(run, req), shown))
     return jobs
+
+
+def _params(items: list[str] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"-p takes KEY=VALUE, got {item!r}")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        *parents, leaf = key.split(".")  # -p demo.tps=500 sets {"demo": {"tps": 500}}
+        target = params
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = parsed
+    return params
 
 
 def _work(run: Run, req):
