@@ -184,7 +184,8 @@ def main() -> None:
     runs = [(answer, 5_000, 1), (answer, 50_000, 1), (big, 50_000, 20)]
     for text, n, sample in runs:
         if text is big:
-            print(f"\n10x answer: {len(big.encode()):,} bytes of Markdown (naive estimated from every 20th flush)")
+            print(f"\n10x answer: {len(big.encode()):,} bytes of Markdown "
+                  "(naive estimated from every 20th flush)")
         deltas = split(text, n)
         s = run_streaming(deltas)
         v = run_naive(deltas, sample)

@@ -9,6 +9,8 @@ rendered. The cost of a flush therefore depends on the size of the tail, not of 
 Block finality (top-level blocks, CommonMark parses blocks forwards, line by line):
 
 * a block followed by the start of another top-level block (on a complete line) is final;
+  so is a list or indented code block followed by a blank line and then a partial line that
+  starts at column 0 with anything but a list marker or digit (it cannot continue them);
 * a paragraph, table or block quote followed by a blank line is final (a blank line closes
   them; a ``>`` after it starts a new quote, ``===`` after it is a new paragraph);
 * an ATX or setext heading and a thematic break are final once their line is complete;
@@ -22,11 +24,14 @@ is dropped as soon as the first non-blank line is complete, the inside is parsed
 *it*, not the wrapper), and at ``finish()`` a final unclosed bare fence whose marker matches
 the wrapper is taken to be the wrapper's closing line and dropped (text after it stays).
 
-Equivalence: the concatenation of every block HTML returned by ``flush()``/``finish()`` is
-exactly ``"".join(render(b) for b in md.blocks)`` and, because block boundaries are the
-boundaries of the whole-document parse, also ``render(md.text)``. The one exception is link
-reference definitions: ``[x]: url`` applies to the block it is in and to later blocks, not to
-blocks sent before it arrived (those cannot change any more).
+Equivalence (property-tested): the concatenation of every block HTML returned by ``flush()``
+and ``finish()`` is exactly ``render(md.text)`` and exactly ``"".join(render(b) for b in
+md.blocks)`` -- no text normalisation is needed, because final blocks are cut at the
+boundaries of the whole-document parse (ordered lists keep their ``start``, loose lists stay
+loose). One deliberate difference: link reference definitions (``[x]: url``) are carried
+forward, so a block is rendered with the definitions of the blocks before it (``render(b)``
+alone would not know them), and a definition arriving *after* a block that uses it does not
+change that block, which was already sent.
 """
 
 from __future__ import annotations

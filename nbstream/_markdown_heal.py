@@ -16,8 +16,10 @@ nothing here can make output less safe) and only ever touches the end of the tex
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
+from typing import Any
 
 from ._markdown_render import fence_is_closed, line_offsets, parse_blocks, top_blocks
 
@@ -79,11 +81,15 @@ def _heal_end(src: str, content: str) -> str:
 
 
 def _common_prefix(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+    """Length of the common prefix (binary search on slices: the compares run in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def heal_inline(text: str) -> str:
@@ -95,48 +101,41 @@ def heal_inline(text: str) -> str:
 
 # --- code spans and math ------------------------------------------------------------------
 
-
-def _backtick_runs(text: str) -> list[tuple[int, int]]:
-    """(start, length) of each backtick run, skipping runs whose first tick is escaped."""
-    runs = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "`":
-            j = i
-            while j < n and text[j] == "`":
-                j += 1
-            runs.append((i, j - i))
-            i = j
-            continue
-        i += 1
-    return runs
+_TICKS_RE = re.compile(r"`+")
+_DOLLAR_RE = re.compile(r"\\[\s\S]|\$\$?")
+_MARKER_RE = re.compile(r"\\[\s\S]|[*_~]+")
 
 
 def _code_spans(text: str) -> tuple[list[tuple[int, int]], int | None]:
-    """Closed code spans as [start, end) and the start of an unclosed opener (or None)."""
-    runs = _backtick_runs(text)
+    """Closed code spans as [start, end) and the start of an open span (or None).
+
+    CommonMark: an opening backtick run is closed by the next run of exactly its length;
+    a run without such a partner is literal. In a partial text the partner may still come,
+    so the first unmatched opener *of the last line* counts as a span open to the end
+    (an unmatched run on an earlier line is taken as a literal backtick).
+    """
+    runs = [(m.start(), m.end() - m.start()) for m in _TICKS_RE.finditer(text)]
+    by_len: dict[int, list[int]] = {}
+    for k, (_, length) in enumerate(runs):
+        by_len.setdefault(length, []).append(k)
+    line_start = text.rfind("\n") + 1
     spans: list[tuple[int, int]] = []
-    open_at = None
     k = 0
     while k < len(runs):
         start, length = runs[k]
-        close = next((m for m in range(k + 1, len(runs)) if runs[m][1] == length), None)
-        if close is None:
-            if open_at is None:
-                open_at = start
-            k += 1
+        if _escaped(text, start):  # "\\``x": the first tick is literal, the rest may open
+            start, length = start + 1, length - 1
+        same = by_len.get(length, [])
+        nxt = bisect.bisect_right(same, k)
+        if length and nxt < len(same):
+            close = same[nxt]
+            spans.append((start, runs[close][0] + length))
+            k = close + 1
             continue
-        spans.append((start, runs[close][0] + length))
-        k = close + 1
-    if open_at is not None and any(s < open_at < e for s, e in spans):
-        open_at = None
-    if open_at is not None:
-        spans = [(s, e) for s, e in spans if e <= open_at]
-    return spans, open_at
+        if length and start >= line_start:
+            return spans, start
+        k += 1
+    return spans, None
 
 
 def _close_code(text: str) -> str:
@@ -153,44 +152,27 @@ def _close_code(text: str) -> str:
     return text[: open_at + length] + stripped + "`" * length
 
 
-def _protected(text: str) -> list[tuple[int, int]]:
-    """Regions where Markdown markers are literal: code spans and (approximate) $math$."""
+def _protected(text: str) -> bytearray:
+    """Mask of positions where Markdown markers are literal: code spans and (roughly) $math$."""
+    n = len(text)
+    mask = bytearray(n)
     spans, open_at = _code_spans(text)
     if open_at is not None:
-        spans.append((open_at, len(text)))
-    spans.sort()
-    out = list(spans)
-    i, n = 0, len(text)
-    si = 0
-    while i < n:
-        while si < len(spans) and spans[si][1] <= i:
-            si += 1
-        if si < len(spans) and spans[si][0] <= i:
-            i = spans[si][1]
+        spans.append((open_at, n))
+    for start, end in spans:
+        mask[start:end] = b"\x01" * (end - start)
+    done = 0
+    for m in _DOLLAR_RE.finditer(text):
+        i, width = m.start(), len(m.group())
+        if i < done or mask[i] or text[i] == "\\":
             continue
-        c = text[i]
-        if c == "\\":
-            i += 2
+        after = text[i + width : i + width + 1]
+        if not after or after.isspace() or (width == 1 and after.isdigit()):
             continue
-        if c == "$":
-            double = text.startswith("$$", i)
-            width = 2 if double else 1
-            after = text[i + width : i + width + 1]
-            if not after or after.isspace() or (not double and after.isdigit()):
-                i += width
-                continue
-            close = text.find("$$" if double else "$", i + width)
-            end = n if close < 0 else close + width
-            out.append((i, end))
-            i = end
-            continue
-        i += 1
-    out.sort()
-    return out
-
-
-def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
-    return any(s <= pos < e for s, e in spans)
+        close = text.find("$" * width, i + width)
+        done = n if close < 0 else close + width
+        mask[i:done] = b"\x01" * (done - i)
+    return mask
 
 
 # --- links ---------------------------------------------------------------------------------
@@ -201,7 +183,7 @@ def _heal_link_tail(text: str) -> str:
     protected = _protected(text)
     pos = text.rfind("[")
     while pos >= 0:
-        if not _inside(pos, protected) and not _escaped(text, pos):
+        if not protected[pos] and not _escaped(text, pos):
             match = _PARTIAL_LINK_RE.fullmatch(text, pos)
             if match:
                 if pos > 0 and text[pos - 1] == "!" and not _escaped(text, pos - 1):
@@ -210,7 +192,7 @@ def _heal_link_tail(text: str) -> str:
             break
         pos = text.rfind("[", 0, pos)
     lt = text.rfind("<")
-    if lt >= 0 and not _inside(lt, protected) and not _escaped(text, lt):
+    if lt >= 0 and not protected[lt] and not _escaped(text, lt):
         match = _PARTIAL_AUTOLINK_RE.fullmatch(text, lt)
         if match:
             return text[:lt] + match.group(1)
@@ -241,7 +223,7 @@ def _close_emphasis(text: str) -> str:
     protected = _protected(text)
     # a trailing run of markers, or a lone trailing backslash, has nothing after it yet
     end = len(text)
-    while end and text[end - 1] in "*_~" and not _inside(end - 1, protected):
+    while end and text[end - 1] in "*_~" and not protected[end - 1]:
         end -= 1
     if end < len(text) and not _escaped(text, end):
         text = text[:end].rstrip()
@@ -249,22 +231,16 @@ def _close_emphasis(text: str) -> str:
         text = text[:-1].rstrip()
     protected = _protected(text)
     line_start = text.rfind("\n") + 1
-    stack: list[list] = []  # [char, count, start]
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if _inside(i, protected):
-            i += 1
+    stack: list[list[Any]] = []  # [char, count, start] of openers not closed yet
+    n = len(text)
+    for m in _MARKER_RE.finditer(text):
+        i, j, c = m.start(), m.end(), text[m.start()]
+        if c == "\\" or protected[i]:
             continue
-        if c == "\\":
-            i += 2
-            continue
-        if c not in "*_~":
-            i += 1
-            continue
-        j = i
-        while j < n and text[j] == c and not _inside(j, protected):
-            j += 1
+        if len(set(m.group())) > 1:  # "*_" is two runs; take the first, leave the rest literal
+            j = i + len(m.group()) - len(m.group().lstrip(c))
+        while j > i and protected[j - 1]:
+            j -= 1
         count = j - i if c != "~" else (j - i) // 2
         prev = text[i - 1] if i else ""
         nxt = text[j] if j < n else ""
@@ -275,20 +251,18 @@ def _close_emphasis(text: str) -> str:
             can_close = right and (not left or _is_punct(nxt))
         else:
             can_open, can_close = left, right
-        if count and can_close:
-            while count:
-                idx = next((k for k in range(len(stack) - 1, -1, -1) if stack[k][0] == c), None)
-                if idx is None:
-                    break
-                del stack[idx + 1 :]
-                used = min(count, stack[idx][1])
-                stack[idx][1] -= used
-                count -= used
-                if not stack[idx][1]:
-                    stack.pop()
+        while count and can_close:
+            idx = next((k for k in range(len(stack) - 1, -1, -1) if stack[k][0] == c), None)
+            if idx is None:
+                break
+            del stack[idx + 1 :]  # openers between a matched pair stay literal
+            used = min(count, stack[idx][1])
+            stack[idx][1] -= used
+            count -= used
+            if not stack[idx][1]:
+                stack.pop()
         if count and can_open and not _in_url(text, i):
             stack.append([c, count, i])
-        i = j
     suffix = ""
     for c, count, start in reversed(stack):
         if start >= line_start:

@@ -64,6 +64,10 @@ def stream(line: str, cell: str) -> None:
     _loop.wait(future, on_interrupt=future.cancel)
 
 
+stream.__doc__ = stream.__doc__.replace("%stream [", "%%stream [")  # it is a cell magic
+stream.parser.prog = "%%stream"
+
+
 async def run_cell(line: str, cell: str, *, expand: bool = False) -> None:
     """What a ``%%stream`` cell does (awaited on the kernel's loop by the transformer, which
     asks to ``expand`` ``{var}``/``$var`` in the options line as IPython does for magics)."""

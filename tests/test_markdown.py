@@ -166,6 +166,18 @@ def test_reference_definitions_apply_to_later_blocks():
     assert '<a href="https://example.com"' in "".join(sent)
 
 
+def test_reference_definition_after_its_use_does_not_change_a_sent_block():
+    sent, md = stream("See [r].\n\n[r]: https://example.com\n")
+    assert sent == ["<p>See [r].</p>\n"]  # render(md.text) would link it; that block was already sent
+
+
+def test_http_images_load_lazily_without_referrer():
+    assert render("![cat](https://example.com/cat.png)") == (
+        '<p><img src="https://example.com/cat.png" alt="cat" loading="lazy" referrerpolicy="no-referrer" />'
+        "</p>\n"
+    )
+
+
 def test_a_long_answer_keeps_the_tail_to_one_block():
     """Typical answer shapes: at every flush the tail renders as at most one top-level element."""
     from html.parser import HTMLParser
@@ -264,6 +276,14 @@ HEALING = [
 @pytest.mark.parametrize("tail, shown", HEALING, ids=[repr(t) for t, _ in HEALING])
 def test_open_tail_is_healed(tail, shown):
     assert tail_of(tail) == shown
+
+
+def test_literal_backticks_on_an_earlier_line_do_not_open_code():
+    assert tail_of("I type ``` here\nand **b") == "<p>I type ``` here\nand <strong>b</strong></p>\n"
+
+
+def test_emphasis_opened_on_an_earlier_line_is_not_closed():
+    assert tail_of("**a\nb") == "<p>**a\nb</p>\n"
 
 
 @pytest.mark.parametrize(

@@ -2,18 +2,17 @@
 // Python sends throttled deltas ({seq, blocks, tail, reasoning, tools, status, ...}); finished
 // Markdown blocks arrive once as sanitized HTML, only the open tail is replaced. Everything
 // else (reasoning, tool arguments, status, errors, wire lines) is set as text, never as HTML.
-// State lives at the model level so a view rendered late still shows everything.
+// Each view keeps its own state and asks Python for the full state when it starts (and when
+// it sees a gap in seq), so a view rendered late still shows everything. (State cannot live
+// on `model`: anywidget hands initialize() and render() different proxies of the model.)
 
 function newState() {
   return { seq: -1, blocks: [], tail: "", reasoning: "", reasoningDone: false, tools: {},
-           status: "", state: "streaming", error: "", raw: [], elapsed0: null, views: new Set() };
+           status: "", state: "streaming", error: "", raw: [], elapsed0: null };
 }
 
 function applyMsg(st, msg) {
-  if (msg.t === "reset") {
-    const views = st.views;
-    Object.assign(st, newState(), { views });
-  }
+  if (msg.t === "reset") Object.assign(st, newState(), { raw: st.raw, elapsed0: st.elapsed0 });  // raw is not resent
   if (typeof msg.seq === "number") st.seq = msg.seq;
   if (msg.blocks) st.blocks.push(...msg.blocks);
   if (msg.tail !== undefined) st.tail = msg.tail;
@@ -47,7 +46,7 @@ function makeView(model, root) {
   const reasoningSummary = el("summary", null, reasoning);
   const reasoningBody = el("div", "nbs-reasoning-body", reasoning);
   const tools = el("div", "nbs-tools", root);
-  const answer = el("div", "nbs-answer", root);
+  const answer = el("div", "nbs-answer jp-RenderedHTMLCommon", root);  // Lab's Markdown look, as the final answer
   const blocks = el("div", "nbs-blocks", answer);
   const tail = el("div", "nbs-tail", answer);
   const error = el("div", "nbs-error", root);
@@ -120,30 +119,32 @@ function elapsedLabel(st) {
 }
 
 export default {
-  initialize({ model }) {
-    const st = newState();
-    model.__nbs = st;
-    const onMsg = (msg) => {
-      if (typeof msg.seq === "number" && msg.t !== "reset" && msg.seq !== st.seq + 1) {
-        model.send({ t: "resync", seen: st.seq });  // a message went missing: ask for the full state
-      }
-      applyMsg(st, msg);
-      for (const view of st.views) view();
-    };
-    model.on("msg:custom", onMsg);
-    return () => model.off("msg:custom", onMsg);
-  },
   render({ model, el: root }) {
-    const st = model.__nbs || (model.__nbs = newState());
+    const st = newState();
     const update = makeView(model, root);
     const elapsed = root.querySelector(".nbs-elapsed");
     const refresh = () => update(st);
-    st.views.add(refresh);
+    let resyncing = false;
+    const resync = () => { resyncing = true; model.send({ t: "resync", seen: st.seq }); };
+    const onMsg = (msg) => {
+      if (msg.t === "reset") resyncing = false;
+      else if (typeof msg.seq === "number" && msg.seq !== st.seq + 1 && !resyncing) resync();  // a gap
+      applyMsg(st, msg);
+      refresh();
+    };
+    model.on("msg:custom", onMsg);
+    resync();  // what was sent before this view existed
     refresh();
     const timer = setInterval(() => { elapsed.textContent = elapsedLabel(st); }, 100);
     model.on("change:show_stop", refresh);
     model.on("change:show_raw", refresh);
     model.on("change:prompt_html", refresh);
-    return () => { clearInterval(timer); st.views.delete(refresh); };
+    return () => {
+      clearInterval(timer);
+      model.off("msg:custom", onMsg);
+      model.off("change:show_stop", refresh);
+      model.off("change:show_raw", refresh);
+      model.off("change:prompt_html", refresh);
+    };
   },
 };
