@@ -1,0 +1,38 @@
+"""README.md's two set-up commands are the ones that work: the test command is exactly
+what .ci/run runs, and the main job's command runs (headless variant, as CI has no
+browser) — so a newcomer can type them verbatim."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def commands() -> list[str]:
+    """The shell commands in README's 'Set up' section, in order."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.+?)\n```", section)
+
+
+def test_readme_names_exactly_two_setup_commands():
+    assert len(commands()) == 2
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    test_command = commands()[1]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci
+
+
+def test_the_ask_command_streams_an_answer_from_the_demo_endpoint():
+    out = subprocess.run([sys.executable, "-m", "nbstream", "ask", "Explain SSE"], capture_output=True,
+                         text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "embedded demo endpoint" in out.stderr
+    last = out.stdout.strip().splitlines()[-1]
+    assert last.startswith("demo · TTFT") and "finish stop" in last
