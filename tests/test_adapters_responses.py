@@ -305,3 +305,13 @@ def test_invalid_json_is_a_recoverable_error_and_the_stream_goes_on():
 def test_event_of_unexpected_shape_is_a_recoverable_error_not_an_exception():
     [err] = make_adapter("responses").feed("", ev("response.output_item.added", output_index=0, item="fc_1"))
     assert (err.fatal, err.message.startswith("unexpected shape of stream event: ")) == (False, True)
+
+
+def test_llama_cpp_timings_beside_the_response_become_server_figures():
+    ad = make_adapter("responses")
+    events = ad.feed("response.completed", {
+        "type": "response.completed",
+        "response": {"id": "r", "status": "completed", "usage": {"input_tokens": 21, "output_tokens": 4}},
+        "timings": {"prompt_n": 5, "predicted_n": 4, "predicted_ms": 110.5}})
+    (usage,) = [e for e in events if isinstance(e, Usage)]
+    assert usage.output_tokens == 4 and usage.server == {"prompt_n": 5, "predicted_n": 4, "predicted_ms": 110.5}

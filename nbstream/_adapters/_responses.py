@@ -198,26 +198,20 @@ class ResponsesAdapter:
 
     def _completed(self, obj: dict, kind: str) -> list[Event]:
         resp = obj.get("response") or {}
-        out: list[Event] = []
-        if resp.get("usage"):
-            out.append(usage_event(resp["usage"]))
+        out: list[Event] = _usage(obj, resp)
         out.append(Finish("completed"))
         return self._end_with(out, "completed")
 
     def _incomplete(self, obj: dict, kind: str) -> list[Event]:
         resp = obj.get("response") or {}
-        out: list[Event] = []
-        if resp.get("usage"):
-            out.append(usage_event(resp["usage"]))
+        out: list[Event] = _usage(obj, resp)
         details = resp.get("incomplete_details") or {}
         out.append(Finish(details.get("reason") or "incomplete"))
         return self._end_with(out, "incomplete")
 
     def _failed(self, obj: dict, kind: str) -> list[Event]:
         resp = obj.get("response") or {}
-        out: list[Event] = []
-        if resp.get("usage"):
-            out.append(usage_event(resp["usage"]))
+        out: list[Event] = _usage(obj, resp)
         err = resp.get("error")
         if err:
             out.append(error_event(err))
@@ -238,3 +232,11 @@ class ResponsesAdapter:
         ev = error_event(obj)
         # the flat shape's "type" is the event type ("error"), not an error type
         return [ErrorEvent(message=ev.message, code=ev.code)]
+
+
+def _usage(obj: dict, resp: dict) -> list[Event]:
+    """The terminal event's usage, plus llama.cpp's ``timings`` (sent beside ``response``)."""
+    timings = obj.get("timings")
+    if resp.get("usage") or isinstance(timings, dict):
+        return [usage_event(resp.get("usage"), timings if isinstance(timings, dict) else None)]
+    return []

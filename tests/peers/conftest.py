@@ -1,0 +1,120 @@
+"""Fixtures for tests against real peers: a llama.cpp ``llama-server`` serving a real
+model (gemma3-270m), started once per session and stopped by its PID.
+
+The binary and the model come from ``.ci/llama.sh``, which prints the two environment
+variables read here. Without them the tests fail in CI (``CI=true``) and are skipped on
+a laptop, with a message saying how to get them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: _kernel, _servers
+
+MODEL_ALIAS = "gemma3-270m"
+HEALTH_TIMEOUT_S = 120.0
+_HOW = ('run `eval "$(.ci/llama.sh)"` first: it builds llama-server and assembles the model, '
+        "then sets NBSTREAM_LLAMA_SERVER and NBSTREAM_LLAMA_MODEL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "peers: against real third-party servers (llama.cpp llama-server); needs .ci/llama.sh")
+
+
+@dataclass
+class LlamaServer:
+    """A running llama-server: where to send requests and where its log is."""
+
+    base_url: str  # ends in /v1
+    root: str
+    pid: int
+    log: Path
+    model: str = MODEL_ALIAS
+
+
+def _missing(message: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _paths() -> tuple[Path, Path]:
+    server = os.environ.get("NBSTREAM_LLAMA_SERVER")
+    model = os.environ.get("NBSTREAM_LLAMA_MODEL")
+    if not server or not model:
+        _missing(f"NBSTREAM_LLAMA_SERVER / NBSTREAM_LLAMA_MODEL are not set; {_HOW}")
+    for name, path in (("NBSTREAM_LLAMA_SERVER", server), ("NBSTREAM_LLAMA_MODEL", model)):
+        if not Path(path).is_file():
+            _missing(f"{name}={path} does not exist; {_HOW}")
+    return Path(server), Path(model)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, n: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def _wait_healthy(proc: subprocess.Popen, root: str, log: Path) -> None:
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"llama-server exited with code {proc.returncode} while starting; "
+                               f"its log ({log}):\n{_tail(log)}")
+        try:
+            if httpx.get(root + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"llama-server was not healthy within {HEALTH_TIMEOUT_S:.0f} s; "
+                       f"its log ({log}):\n{_tail(log)}")
+
+
+@pytest.fixture(scope="session")
+def llama(tmp_path_factory: pytest.TempPathFactory):
+    """One llama-server for the session (one slot, two threads, 4k context)."""
+    binary, model = _paths()
+    port = _free_port()
+    root = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("llama") / "llama-server.log"
+    cmd = [str(binary), "-m", str(model), "-a", MODEL_ALIAS, "--no-jinja", "--chat-template", "gemma",
+           "-c", "4096", "-np", "1", "-t", "2", "--host", "127.0.0.1", "--port", str(port)]
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        _wait_healthy(proc, root, log)
+        yield LlamaServer(base_url=root + "/v1", root=root, pid=proc.pid, log=log)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    finally:
+        _stop(proc)
