@@ -17,40 +17,12 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import nbstream  # noqa: E402
-from nbstream._framing import Message  # noqa: E402
+from _timeline import REASONING_RUN, T0, timeline  # noqa: E402
 from nbstream.events import Done, Finish, Meta, ReasoningDelta, TextDelta, Usage  # noqa: E402
 from nbstream.plots import plot_run, plot_runs  # noqa: E402
 from nbstream.run import Run  # noqa: E402
 
-T0 = 5_000_000_000
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-def timeline(steps, *, model="m", api="chat", cancel=False):
-    """A finished Run from ``(t_seconds, read_idx, [events])`` steps (as in test_record.py)."""
-    run = Run(model=model, api=api, prompt="p", base_url="http://x/v1")
-    run.t0_ns = T0
-    for t, read_idx, events in steps:
-        run._receive(Message(T0 + round(t * 1e9), read_idx, "", "{}", None, 10), list(events))
-    if cancel:
-        run.cancel()
-    run._finish()
-    run.t_end_ns = T0 + round(steps[-1][0] * 1e9)
-    run._row = None
-    return run
-
-
-REASONING_RUN = [
-    (0.100, 0, [Meta("role", id="r1", model="m-1", role="assistant")]),
-    (0.300, 1, [ReasoningDelta("think")]),
-    (0.350, 2, [ReasoningDelta(" more")]),
-    (0.500, 3, [TextDelta("Hello")]),
-    (0.520, 3, [TextDelta(" world")]),
-    (0.600, 4, [TextDelta("!")]),
-    (0.610, 5, [Finish("stop")]),
-    (0.620, 5, [Usage(input_tokens=10, output_tokens=12, reasoning_tokens=4, total_tokens=22)]),
-    (0.630, 5, [Done()]),
-]
 
 
 def answer_run(ttft=0.2, gaps=(0.1, 0.1, 0.1), *, model="m", finish=True, cancel=False):

@@ -12,39 +12,10 @@ import pandas as pd
 import pytest
 
 import nbstream
+from _timeline import REASONING_RUN, T0, timeline
 from nbstream._framing import Message
 from nbstream.events import Done, Finish, Meta, ReasoningDelta, TextDelta, ToolCallDelta, Usage
 from nbstream.run import Run
-
-T0 = 5_000_000_000
-
-
-def timeline(steps, *, status_ok=True, api="chat", started=None):
-    """A finished Run from ``(t_seconds, read_idx, [events])`` steps."""
-    run = Run(model="m", api=api, prompt="p", base_url="http://x/v1")
-    run.t0_ns = T0
-    if started is not None:
-        run.started_at = started
-    for t, read_idx, events in steps:
-        run._receive(Message(T0 + round(t * 1e9), read_idx, "", "{}", None, 10), list(events))
-    run._finish()
-    run.t_end_ns = T0 + round(steps[-1][0] * 1e9)
-    run._row = None
-    return run
-
-
-REASONING_RUN = [
-    (0.100, 0, [Meta("role", id="r1", model="m-1", role="assistant")]),
-    (0.300, 1, [ReasoningDelta("think")]),
-    (0.350, 2, [ReasoningDelta(" more")]),
-    (0.500, 3, [TextDelta("Hello")]),
-    (0.520, 3, [TextDelta(" world")]),
-    (0.600, 4, [TextDelta("!")]),
-    (0.610, 5, [Finish("stop")]),
-    (0.620, 5, [Usage(input_tokens=10, output_tokens=12, reasoning_tokens=4, total_tokens=22)]),
-    (0.630, 5, [Done()]),
-]
-
 
 @pytest.fixture()
 def run():
