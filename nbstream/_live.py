@@ -24,7 +24,7 @@ from IPython.display import display
 
 from . import _markdown, _status
 from ._markdown_safe import safe_markdown
-from .events import Event, Other, ReasoningDelta, TextDelta, ToolCallDelta
+from .events import Event, Other, ReasoningDelta, Step, TextDelta, ToolCallDelta
 from .run import Run
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -286,8 +286,12 @@ def static_output(run: Run, *, prompt: str | None = None, title: str | None = No
         from ._feed import feed_markdown
 
         parts.append(feed_markdown(run))
-    for call in run.tool_calls:
-        parts.append(f"**🔧 {html.escape(call.name or 'tool call')}**\n\n```json\n{call.arguments}\n```")
+    steps = [ev for ev in run.events if type(ev) is Step]
+    if steps:
+        parts.append(_details(f"Agent steps ({len(steps)})", "\n".join(_step_line(ev) for ev in steps)))
+    else:
+        for call in run.tool_calls:
+            parts.append(f"**🔧 {html.escape(call.name or 'tool call')}**\n\n```json\n{call.arguments}\n```")
     if run.refusal:
         parts.append(f"> **Refused:** {safe_markdown(run.refusal)}")
     if raw:
@@ -311,6 +315,22 @@ def _wire_details(run: Run) -> str:
     shown = lines[:WIRE_LINES] + ([f"… {more} more lines (all of them: run.records)"] if more > 0 else [])
     body = "\n".join(shown).replace("```", "ˋˋˋ")
     return _details(f"Wire ({len(run.records)} events)", f"```text\n{body}\n```")
+
+
+_STEP_ICONS = {"tool_called": "🔧", "tool_output": "↩", "handoff_requested": "🤝", "handoff": "🤝",
+               "agent_updated": "🤖", "message_output": "💬", "reasoning": "💭"}
+
+
+def _step_line(step: Step) -> str:
+    """One agent step as a Markdown list item; names and details are untrusted text."""
+    icon = _STEP_ICONS.get(step.kind, "•")
+    label = step.kind.replace("_", " ")
+    name = f" **{html.escape(step.name)}**" if step.name else ""
+    detail = ""
+    if step.detail and step.kind != "message_output":
+        text = step.detail.replace("`", "ˋ").replace("\n", " ")
+        detail = f": `{text[:200]}`"
+    return f"- {icon} {label}{name}{detail}"
 
 
 def _details(summary: str, body: str) -> str:

@@ -3,7 +3,8 @@
 ``{name}``, ``{obj.attr}``, ``{d["k"]}``, ``{xs[0]}`` (and chains of these) are filled
 from the notebook's namespace — but only when the name exists there; every other brace
 stays literal, so JSON, f-string text, dict comprehensions and TypeScript in a prompt
-are safe. ``{{`` and ``}}`` stand for literal braces. Nothing is ever ``eval``-ed:
+are safe. ``{{name}}`` stands for a literal ``{name}``; a lone ``{{`` or ``}}`` (the end
+of nested JSON, say) stays as written. Nothing is ever ``eval``-ed:
 attributes are read with ``getattr`` (no ``_private`` ones) and subscripts must be
 literals.
 """
@@ -15,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*|\[[^\[\]{}]+\])*)\}")
+_FIELD = re.compile(r"\{\{([^{}]*)\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*|\[[^\[\]{}]+\])*)\}")
 _STEP = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)|\[([^\[\]{}]+)\]")
 _MISSING = object()
 
@@ -24,13 +25,11 @@ def fill(text: str, namespace: Mapping[str, Any]) -> str:
     """``text`` with every resolvable ``{field}`` replaced by ``str(value)``."""
 
     def replace(match: re.Match) -> str:
-        token = match.group(0)
-        if token == "{{":
-            return "{"
-        if token == "}}":
-            return "}"
-        value = _resolve(match.group(1), namespace)
-        return token if value is _MISSING else str(value)
+        escaped, expr = match.groups()
+        if escaped is not None:
+            return "{" + escaped + "}"
+        value = _resolve(expr, namespace)
+        return match.group(0) if value is _MISSING else str(value)
 
     return _FIELD.sub(replace, text)
 

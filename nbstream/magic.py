@@ -19,7 +19,7 @@ import json
 import shlex
 from typing import Any
 
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import _api, _config, _loop, _pump, _replay, _template, _views
 from .run import Run
@@ -77,8 +77,8 @@ async def run_cell(line: str, cell: str, *, expand: bool = False) -> None:
     ns = shell.user_ns if shell is not None else {}
     if expand and shell is not None:
         line = shell.var_expand(line)
-    try:
-        args = parse_argstring(stream, line)
+    try:  # POSIX quoting, so -s "Be brief." sends Be brief. (IPython's own split keeps quotes)
+        args = stream.parser.parse_args(shlex.split(line))
     except Exception as exc:  # argparse's UsageError: one line, no traceback
         _say(f"%%stream: {exc}  (see %%stream? for the options)")
         return

@@ -95,7 +95,8 @@ class Run:
         self._refusal: list[str] = []
         self._tools: dict[int, ToolCall] = {}
         self._terminal: str | None = None  # the Done status the protocol sent
-        self._finished = threading.Event()
+        self._ended = False  # the status is settled (listeners are told next)
+        self._finished = threading.Event()  # ...and every listener has finished (views included)
         self._cancel_requested = False
         self._canceller: Callable[[], None] | None = None
         self._listeners: list[Listener] = []
@@ -128,7 +129,7 @@ class Run:
     @property
     def done(self) -> bool:
         """True once the run has ended, whatever its status."""
-        return self._finished.is_set()
+        return self._ended
 
     def wait(self, timeout: float | None = None) -> "Run":
         """Block until the run ends (for runs started with ``block=False``)."""
@@ -270,7 +271,7 @@ class Run:
         ``error`` is what ended the transport (None for a clean end of stream); an
         ``IncompleteStreamError`` there means the connection dropped mid-answer.
         """
-        if self._finished.is_set():
+        if self._ended:
             return
         self.t_end_ns = time.perf_counter_ns()
         dropped = isinstance(error, errors.IncompleteStreamError)
@@ -291,12 +292,15 @@ class Run:
             self.error = error or errors.IncompleteStreamError(
                 "the stream ended before the server said it was finished "
                 f"({len(self.text)} characters received, kept in run.text)")
-        self._finished.set()
+        self._ended = True
         from ._config import config
 
         _history.add(self, config.keep_runs)
-        for listener in self._listeners:
-            listener(self, [])
+        try:
+            for listener in self._listeners:
+                listener(self, [])
+        finally:
+            self._finished.set()  # wait() returns only once the views are done too
 
 
 def _merge_usage(old: Usage | None, new: Usage, *, add: bool) -> Usage:

@@ -184,3 +184,16 @@ def test_sse_feed_shows_a_table_of_its_events():
     assert nb.cells[3]["outputs"][0]["text"].strip() == "done ['one', 'two', 'three']"
     md = static(nb.cells[2])["data"]["text/markdown"]
     assert "**3 events**" in md and "| message |" in md
+
+
+def test_quoted_option_values_lose_their_quotes():
+    nb = execute(['%%stream -p "demo.text=Hello there, reader." -s "Be brief." -o q\nhi',
+                  "print(repr(q.text))"])
+    assert nb.cells[2]["outputs"][0]["text"].strip() == "'Hello there, reader.'"
+
+
+def test_a_non_blocking_stream_waited_in_the_same_cell_saves_its_answer():
+    nb = execute(['run = nbstream.stream("Explain SSE", block=False, display=True)\nrun.wait(30)\nNone'])
+    answers = [o for o in nb.cells[1]["outputs"] if o["output_type"] == "display_data" and
+               "text/markdown" in o.get("data", {})]
+    assert len(answers) == 1 and answers[0]["metadata"]["nbstream"]["status"] == "done"

@@ -12,7 +12,9 @@ function newState() {
 }
 
 function applyMsg(st, msg) {
-  if (msg.t === "reset") Object.assign(st, newState(), { raw: st.raw, elapsed0: st.elapsed0 });  // raw is not resent
+  if (msg.t === "reset") {  // the full state (raw lines are not resent); views redraw the blocks
+    Object.assign(st, newState(), { raw: st.raw, elapsed0: st.elapsed0, resets: (st.resets || 0) + 1 });
+  }
   if (typeof msg.seq === "number") st.seq = msg.seq;
   if (msg.blocks) st.blocks.push(...msg.blocks);
   if (msg.tail !== undefined) st.tail = msg.tail;
@@ -46,9 +48,10 @@ function makeView(model, root) {
   const reasoningSummary = el("summary", null, reasoning);
   const reasoningBody = el("div", "nbs-reasoning-body", reasoning);
   const tools = el("div", "nbs-tools", root);
-  const answer = el("div", "nbs-answer jp-RenderedHTMLCommon", root);  // Lab's Markdown look, as the final answer
-  const blocks = el("div", "nbs-blocks", answer);
-  const tail = el("div", "nbs-tail", answer);
+  const answer = el("div", "nbs-answer", root);
+  // JupyterLab's Markdown classes (style only), so the live answer looks like the final one
+  const blocks = el("div", "nbs-blocks jp-RenderedHTMLCommon jp-RenderedMarkdown", answer);
+  const tail = el("div", "nbs-tail jp-RenderedHTMLCommon jp-RenderedMarkdown", answer);
   const error = el("div", "nbs-error", root);
   const raw = el("details", "nbs-raw", root);
   el("summary", null, raw).textContent = "Wire (raw events)";
@@ -59,7 +62,7 @@ function makeView(model, root) {
   const stop = el("button", "nbs-stop", bar);
   stop.textContent = "Stop";
   stop.addEventListener("click", () => { stop.disabled = true; model.send({ t: "stop" }); });
-  let shownBlocks = 0, shownRaw = 0, reasoningOpened = false;
+  let shownBlocks = 0, shownResets = 0, shownRaw = 0, reasoningOpened = false;
 
   return function update(st) {
     const promptHtml = model.get("prompt_html");
@@ -90,10 +93,11 @@ function makeView(model, root) {
       card.firstChild.textContent = "🔧 " + (st.tools[id].name || "tool call");
       card.lastChild.textContent = st.tools[id].args;
     }
-    if (shownBlocks > st.blocks.length) { blocks.textContent = ""; shownBlocks = 0; }
+    if (shownBlocks > st.blocks.length || shownResets !== (st.resets || 0)) {
+      blocks.textContent = ""; shownBlocks = 0; shownResets = st.resets || 0;
+    }
     for (; shownBlocks < st.blocks.length; shownBlocks++) {
-      const div = el("div", "nbs-block", blocks);
-      div.innerHTML = st.blocks[shownBlocks];  // rendered and sanitized by nbstream
+      blocks.insertAdjacentHTML("beforeend", st.blocks[shownBlocks]);  // rendered and sanitized by nbstream
     }
     if (tail.dataset.src !== st.tail) { tail.innerHTML = st.tail; tail.dataset.src = st.tail; }
     error.hidden = !st.error;
@@ -115,7 +119,7 @@ function makeView(model, root) {
 function elapsedLabel(st) {
   if (!st.elapsed0 || st.state !== "streaming") return "";
   const secs = st.elapsed0.value + (performance.now() - st.elapsed0.at) / 1000;
-  return ` · ${secs.toFixed(1)} s`;
+  return `· ${secs.toFixed(1)} s`;  // the status bar's flex gap is the space before it
 }
 
 export default {

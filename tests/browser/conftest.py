@@ -1,0 +1,463 @@
+"""A real JupyterLab / Notebook 7 server and a headless Chromium driven by Playwright.
+
+The servers run on 127.0.0.1 with a token, a temporary root dir and temporary
+JUPYTER_* / IPYTHONDIR / HOME directories (nothing of the user's configuration leaks
+in), with the venv's python kernel, and expose ``window.jupyterapp`` so tests run
+cells through the app's command registry. Chromium is Debian's (``.ci/browser.sh``),
+launched through Playwright's ``executable_path``: Playwright's own browser download
+is not used. Missing pieces skip these tests on a laptop and fail them in CI.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nbformat
+import pytest
+
+CHROMIUM = os.environ.get("NBSTREAM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+SERVER_START_TIMEOUT = 60.0
+APP_READY_TIMEOUT = 60_000  # ms, Playwright's unit
+STATIC = '.jp-RenderedMarkdown[data-mime-type="text/markdown"]'  # nbstream's static answer as Lab renders it
+
+SETUP_CELL = """\
+import nbstream
+from nbstream import demo
+server = demo.serve()
+nbstream.config.base_url = server.base_url
+nbstream.config.model = "demo"
+%load_ext nbstream"""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "browser: drives a real JupyterLab / Notebook 7 in headless Chromium (set up: .ci/browser.sh)")
+
+
+def _missing() -> list[str]:
+    missing = [f"the Python package {name!r}" for name in ("playwright", "jupyterlab", "notebook")
+               if importlib.util.find_spec(name) is None]
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append(f"Chromium at {CHROMIUM}")
+    return missing
+
+
+@pytest.fixture(scope="session")
+def browser_prerequisites() -> None:
+    """Skip (laptop) or fail (CI=true) when Chromium, Playwright or Jupyter is missing."""
+    missing = _missing()
+    if missing:
+        message = (f"browser tests need {', '.join(missing)}: run `bash .ci/browser.sh` (Debian's chromium) "
+                   f"and `pip install -e '.[browser]'`")
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+# ---- the Jupyter server ---------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class JupyterServer:
+    """``jupyter lab`` or ``jupyter notebook`` in a subprocess, isolated in ``home``."""
+
+    def __init__(self, app: str, home: Path) -> None:
+        self.app = app
+        self.home = home
+        self.root = home / "root"
+        self.root.mkdir(parents=True)
+        self.port = _free_port()
+        self.token = secrets.token_hex(16)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = home / f"{app}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("JUPYTER", "IPYTHON", "OPENAI_", "NBSTREAM_", "PYTHONSTARTUP", "MPLBACKEND"))}
+        dirs = {"HOME": "home", "JUPYTER_CONFIG_DIR": "config", "JUPYTER_DATA_DIR": "data",
+                "JUPYTER_RUNTIME_DIR": "runtime", "IPYTHONDIR": "ipython", "JUPYTERLAB_SETTINGS_DIR": "settings",
+                "JUPYTERLAB_WORKSPACES_DIR": "workspaces", "XDG_CONFIG_HOME": "xdg-config",
+                "XDG_CACHE_HOME": "xdg-cache", "XDG_DATA_HOME": "xdg-data", "MPLCONFIGDIR": "mpl"}
+        for var, sub in dirs.items():
+            path = self.home / sub
+            path.mkdir(exist_ok=True)
+            env[var] = str(path)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        news = self.home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        news.parent.mkdir(parents=True, exist_ok=True)
+        news.write_text(json.dumps({"fetchNews": "false"}))  # no "get notified about Jupyter news?" toast
+        env["JUPYTER_PLATFORM_DIRS"] = "1"
+        return env
+
+    def start(self) -> "JupyterServer":
+        app_class = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}[self.app]
+        cmd = [sys.executable, "-m", "jupyter", self.app, "--no-browser", "--allow-root",
+               "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
+               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
+               f"--{app_class}.expose_app_in_browser=True",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+               "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
+               "--MappingKernelManager.default_kernel_name=python3"]
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(cmd, env=self._env(), cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jupyter {self.app} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if self.api("GET", "/api/status").status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"jupyter {self.app} did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{self.log_tail()}")
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, self.base + path, headers={"Authorization": f"token {self.token}"},
+                             timeout=10, **kwargs)
+
+    def shutdown_kernels(self) -> None:
+        """Stop every kernel (two cores: idle kernels from earlier tests still cost memory)."""
+        try:
+            for session in self.api("GET", "/api/sessions").json():
+                self.api("DELETE", f"/api/sessions/{session['id']}")
+        except httpx.HTTPError:
+            pass
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.shutdown_kernels()
+        self.proc.send_signal(signal.SIGTERM)  # jupyter_server shuts its kernels down on SIGTERM
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def write_notebook(self, name: str, cells: list[str]) -> Path:
+        """A notebook in the server's root: the demo setup cell, then ``cells``."""
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_code_cell(src) for src in [SETUP_CELL, *cells]]
+        path = self.root / name
+        nbformat.write(nb, path)
+        return path
+
+
+def _server(app: str, tmp_path_factory: pytest.TempPathFactory):
+    server = JupyterServer(app, tmp_path_factory.mktemp(f"jupyter-{app}")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_server(browser_prerequisites, tmp_path_factory):
+    """``jupyter lab`` for the whole session."""
+    yield from _server("lab", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def notebook_server(browser_prerequisites, tmp_path_factory):
+    """``jupyter notebook`` (Notebook 7) for the whole session."""
+    yield from _server("notebook", tmp_path_factory)
+
+
+# ---- the browser ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser_context(browser_prerequisites, tmp_path_factory):
+    """One headless Chromium with a fresh profile (Playwright's persistent context)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 1000})
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """``test-artifacts/browser/`` (git-ignored): screenshots for people to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+# In-page helpers, installed once per page: find the notebook panel, run cells, read
+# outputs, sample the live view on a timer, execute code in the kernel and read stdout.
+_HELPERS = """
+() => {
+  const app = window.jupyterapp;
+  const STATIC = '%(static)s';
+  const panelFor = (path) => {
+    const widgets = app.shell.widgets ? Array.from(app.shell.widgets('main')) : [];
+    return widgets.find((w) => w.context && w.context.path === path)
+      || (app.shell.currentWidget && app.shell.currentWidget.context
+          && app.shell.currentWidget.context.path === path ? app.shell.currentWidget : null);
+  };
+  const outputOf = (path, i) => panelFor(path).content.widgets[i].node.querySelector('.jp-OutputArea');
+  window.__nbs = {
+    panelFor,
+    outputOf,
+    ready(path) {  // synchronous: wait_for_function does not await promises
+      const panel = panelFor(path);
+      if (!panel || !panel.context.isReady || panel.content.widgets.length === 0) return false;
+      const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+      return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+    },
+    run(path, i) {  // resolves when the cell has finished
+      const panel = panelFor(path);
+      panel.content.activeCellIndex = i;
+      panel.content.deselectAll();
+      app.shell.activateById(panel.id);
+      return app.commands.execute('notebook:run-cell');
+    },
+    mark(path, i, name) { panelFor(path).content.widgets[i].node.setAttribute('data-nbs-test', name); },
+    sample(path, i, every) {
+      const samples = [];
+      const t0 = performance.now();
+      const timer = setInterval(() => {
+        const out = outputOf(path, i);
+        const answer = out && out.querySelector('.nbs .nbs-answer');
+        const status = out && out.querySelector('.nbs .nbs-status-text');
+        samples.push({ t: performance.now() - t0, live: answer ? answer.innerText.length : null,
+                       status: status ? status.textContent : null, final: !!(out && out.querySelector(STATIC)),
+                       xss: typeof window.__xss === 'undefined' ? null : String(window.__xss) });
+      }, every);
+      return { samples, stop: () => clearInterval(timer) };
+    },
+    answerText(path, i) {  // the static answer as read, minus math markup, status line and <details>
+      const out = outputOf(path, i);
+      const md = out && out.querySelector(STATIC);
+      if (!md) return null;
+      const copy = md.cloneNode(true);
+      copy.querySelectorAll('mjx-container, .MathJax, script, sub, details, .jp-InternalAnchorLink')
+        .forEach((n) => n.remove());
+      document.body.appendChild(copy);  // innerText needs layout
+      const text = copy.innerText;
+      copy.remove();
+      return text;
+    },
+    execute(path, code) {  // run code in the notebook's kernel (no cell); stdout as a string
+      const kernel = panelFor(path).sessionContext.session.kernel;
+      const future = kernel.requestExecute({ code, silent: false, store_history: false });
+      let out = '';
+      future.onIOPub = (msg) => {
+        if (msg.header.msg_type === 'stream') out += msg.content.text;
+        if (msg.header.msg_type === 'error') out += 'ERROR ' + msg.content.ename + ': ' + msg.content.evalue;
+      };
+      return future.done.then(() => out);
+    },
+  };
+  return true;
+}
+""" % {"static": STATIC}
+
+_page_ids = itertools.count()
+
+
+def _without_math(text: str) -> str:
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+    return re.sub(r"\$[^$\n]+\$", " ", text)
+
+
+def _within(promise: str, seconds: float, what: str) -> str:
+    """A JS expression: ``promise``, or a rejection naming ``what`` after ``seconds``."""
+    return (f"Promise.race([{promise}, new Promise((_, no) => setTimeout(() => "
+            f"no(new Error({json.dumps(what)})), {int(seconds * 1000)}))])")
+
+
+class NotebookPage:
+    """One notebook open in one browser page of a Jupyter front end (Lab or Notebook 7)."""
+
+    def __init__(self, page, server: JupyterServer, name: str) -> None:
+        self.page = page
+        self.server = server
+        self.name = name
+
+    def open(self) -> "NotebookPage":
+        url = (f"{self.server.base}/lab/workspaces/t{next(_page_ids)}/tree/{self.name}"
+               if self.server.app == "lab" else f"{self.server.base}/notebooks/{self.name}")
+        self.page.goto(f"{url}?token={self.server.token}", timeout=APP_READY_TIMEOUT)
+        self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=APP_READY_TIMEOUT)
+        self.page.evaluate(_HELPERS)
+        self.page.wait_for_function("(p) => window.__nbs.ready(p)", arg=self.name, timeout=APP_READY_TIMEOUT,
+                                    polling=250)
+        return self
+
+    # ---- running things -------------------------------------------------------------------
+    def js(self, expression: str, arg: Any = None) -> Any:
+        return self.page.evaluate(expression, arg)
+
+    def run_cell(self, index: int, *, wait: bool = True, timeout: float = 60) -> None:
+        """Run cell ``index`` through the command registry; with ``wait``, until it has finished."""
+        if wait:
+            self.js(f"(a) => {_within('window.__nbs.run(a.p, a.i)', timeout, f'cell {index} did not finish')}",
+                    {"p": self.name, "i": index})
+        else:
+            self.js("(a) => { window.__nbs.run(a.p, a.i); }", {"p": self.name, "i": index})
+
+    def setup(self) -> None:
+        """Run the demo setup cell (cell 0)."""
+        self.run_cell(0, timeout=60)
+        shown = self.output_text(0)
+        assert "Error" not in shown, shown
+
+    def kernel(self, code: str, timeout: float = 30) -> str:
+        """stdout of ``code`` run in this notebook's kernel (not as a cell)."""
+        return self.js(f"(a) => {_within('window.__nbs.execute(a.p, a.code)', timeout, 'the kernel did not answer')}",
+                       {"p": self.name, "code": code})
+
+    def kernel_json(self, expression: str) -> Any:
+        """The value of a Python ``expression`` in the kernel, through JSON."""
+        out = self.kernel(f"import json as _j; print(_j.dumps({expression}))")
+        try:
+            return json.loads(out)
+        except json.JSONDecodeError:
+            raise AssertionError(f"the kernel printed {out!r} for {expression}") from None
+
+    def command(self, name: str, args: dict | None = None) -> None:
+        """Execute a front-end command (it must exist) with this notebook as the current widget."""
+        assert self.js("(n) => window.jupyterapp.commands.hasCommand(n)", name), f"no command {name}"
+        self.js("(a) => { window.jupyterapp.shell.activateById(window.__nbs.panelFor(a.p).id); "
+                "window.jupyterapp.commands.execute(a.n, a.args); }", {"p": self.name, "n": name, "args": args or {}})
+
+    # ---- reading the page -----------------------------------------------------------------
+    def cell(self, index: int):
+        """A Playwright locator for cell ``index`` (for clicks and screenshots)."""
+        tag = f"{self.name}-{index}"
+        self.js("(a) => window.__nbs.mark(a.p, a.i, a.tag)", {"p": self.name, "i": index, "tag": tag})
+        return self.page.locator(f'[data-nbs-test="{tag}"]')
+
+    def static(self, index: int):
+        """A locator for the static answer in cell ``index`` (Lab's Markdown rendering)."""
+        return self.cell(index).locator(STATIC)
+
+    def output_text(self, index: int) -> str:
+        return self.js("(a) => { const o = window.__nbs.outputOf(a.p, a.i); return o ? o.innerText : ''; }",
+                       {"p": self.name, "i": index})
+
+    def answer_words(self, index: int) -> list[str]:
+        """The words of the static answer as a reader sees them (no math, status line, <details>)."""
+        text = self.js("(a) => window.__nbs.answerText(a.p, a.i)", {"p": self.name, "i": index}) or ""
+        return re.findall(r"\w+", _without_math(text))  # math not typeset yet is still $...$ text
+
+    @staticmethod
+    def markdown_words(md: str) -> list[str]:
+        """The words a reader sees when ``md`` is rendered: no math, fence lines or list markers."""
+        md = _without_math(md)
+        lines = [re.sub(r"^\s*(\d+\.|[-*+])\s+", "", line) for line in md.splitlines()
+                 if not line.lstrip().startswith("```")]
+        return re.findall(r"\w+", "\n".join(lines))
+
+    def start_sampler(self, index: int, every_ms: int = 150) -> None:
+        """Record the live answer's length, the status line and ``window.__xss`` on a timer."""
+        self.js("(a) => { window.__sampler = window.__nbs.sample(a.p, a.i, a.every); }",
+                {"p": self.name, "i": index, "every": every_ms})
+
+    def stop_sampler(self) -> list[dict]:
+        return self.js("() => { window.__sampler.stop(); return window.__sampler.samples; }")
+
+    # ---- waiting --------------------------------------------------------------------------
+    def wait_for(self, expression: str, timeout: float = 30, arg: Any = None) -> Any:
+        """Wait until the JS ``expression`` (a function of ``{p, arg}``) is truthy; its value."""
+        handle = self.page.wait_for_function(expression, arg={"p": self.name, "arg": arg},
+                                             timeout=timeout * 1000, polling=100)
+        return handle.json_value()
+
+    def wait_live(self, index: int, chars: int, timeout: float = 30) -> None:
+        """Until the live answer in cell ``index`` shows at least ``chars`` characters."""
+        self.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg.i); "
+                      "const ans = o && o.querySelector('.nbs .nbs-answer'); "
+                      "return ans && ans.innerText.length >= a.arg.n; }", timeout, {"i": index, "n": chars})
+
+    def wait_final(self, index: int, timeout: float = 60) -> None:
+        """Until cell ``index`` shows nbstream's static answer, rendered down to its status line."""
+        self.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg.i); "
+                      "return !!(o && o.querySelector(a.arg.s + ' sub')); }", timeout, {"i": index, "s": STATIC})
+
+    def wait_finished(self, index: int, timeout: float = 30) -> None:
+        """Until cell ``index`` no longer shows ``[*]`` and the kernel is idle."""
+        self.wait_for("(a) => { const panel = window.__nbs.panelFor(a.p); "
+                      "const prompt = panel.content.widgets[a.arg].node.querySelector('.jp-InputPrompt'); "
+                      "return prompt && !prompt.innerText.includes('*') "
+                      "&& panel.sessionContext.session.kernel.status === 'idle'; }", timeout, index)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.nbs_failed = report.failed
+    return report
+
+
+def _opener(request, server: JupyterServer, context):
+    pages = []
+
+    def open_notebook(name: str, cells: list[str]) -> NotebookPage:
+        """Write a notebook (setup cell + ``cells``) into the root and open it in a new page."""
+        if not (server.root / name).exists():
+            server.write_notebook(name, cells)
+        page = context.new_page()
+        pages.append(page)
+        return NotebookPage(page, server, name).open()
+
+    try:
+        yield open_notebook
+    finally:
+        for n, page in enumerate(pages):
+            if getattr(request.node, "nbs_failed", False):  # what the page showed when the test failed
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                try:
+                    page.screenshot(path=ARTIFACTS / f"FAILED-{request.node.name}-{n}.png", full_page=True)
+                except Exception:  # noqa: BLE001 - a screenshot must not hide the failure
+                    pass
+            page.close()
+        server.shutdown_kernels()
+
+
+@pytest.fixture
+def lab(request, lab_server, browser_context):
+    """``lab(name, cells)``: a NotebookPage in JupyterLab, its setup cell not yet run."""
+    yield from _opener(request, lab_server, browser_context)
+
+
+@pytest.fixture
+def nb7(request, notebook_server, browser_context):
+    """``nb7(name, cells)``: a NotebookPage in Notebook 7, its setup cell not yet run."""
+    yield from _opener(request, notebook_server, browser_context)
+

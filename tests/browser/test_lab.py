@@ -1,0 +1,181 @@
+"""nbstream in a real JupyterLab in headless Chromium: the answer grows live, the final
+Markdown is the Run's text, Interrupt and Stop end a stream cleanly, untrusted HTML
+stays inert, reasoning and tool calls show while they stream, a view opened mid-stream
+catches up, and the saved notebook reopens with the answer rendered. Screenshots go to
+test-artifacts/browser/ (look at them)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import nbformat
+import pytest
+
+pytestmark = pytest.mark.browser
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+SLOW_LONG = "-m demo-long -p demo.tps=30"
+
+NO_TRACEBACK_JS = """(a) => {
+  const out = window.__nbs.outputOf(a.p, a.i);
+  return !out.querySelector('[data-mime-type="application/vnd.jupyter.stderr"], '
+                            + '[data-mime-type="application/vnd.jupyter.error"]')
+    && !/Traceback|KeyboardInterrupt|CancelledError/.test(out.innerText);
+}"""
+
+
+def test_the_answer_grows_live_with_a_status_line(lab, artifacts):
+    nb = lab("live.ipynb", ["%%stream -o run -p demo.tps=40 -p demo.ttft=0.3\nExplain Server-Sent Events"])
+    nb.setup()
+    nb.start_sampler(1)
+    nb.run_cell(1, wait=False)
+    nb.wait_live(1, 400)
+    nb.page.screenshot(path=artifacts / "lab_live.png")
+    nb.wait_final(1)
+    samples = nb.stop_sampler()
+    live = [s for s in samples if s["live"] and not s["final"]]
+    steps = sum(1 for a, b in zip(live, live[1:]) if b["live"] > a["live"])
+    assert steps >= 5, f"the answer grew in {steps} steps: {[s['live'] for s in live]}"
+    assert live[0]["live"] < live[-1]["live"] / 2
+    statuses = [s["status"] or "" for s in live]
+    assert any(re.search(r"TTFT \d+ ms .* [\d.]+ tok/s", s) for s in statuses), statuses
+    nb.cell(1).screenshot(path=artifacts / "lab_final.png")
+
+
+def test_the_final_markdown_shows_exactly_the_runs_text(lab):
+    nb = lab("exact.ipynb", ["%%stream -o run -p demo.tps=400\nExplain Server-Sent Events"])
+    nb.setup()
+    nb.run_cell(1)
+    nb.wait_final(1)
+    text = nb.kernel_json("run.text")
+    assert len(text) > 300
+    assert nb.answer_words(1) == nb.markdown_words(text)
+
+
+def test_interrupt_keeps_the_partial_answer_and_shows_no_traceback(lab, artifacts):
+    nb = lab("interrupt.ipynb", [f"%%stream -o cut {SLOW_LONG}\nExplain SSE slowly"])
+    nb.setup()
+    nb.run_cell(1, wait=False)
+    nb.wait_live(1, 200)
+    nb.command("kernelmenu:interrupt")
+    nb.wait_final(1, timeout=20)
+    nb.wait_finished(1)
+    nb.cell(1).screenshot(path=artifacts / "lab_interrupted.png")
+    assert "stopped after" in nb.output_text(1)
+    assert nb.js(NO_TRACEBACK_JS, {"p": nb.name, "i": 1}), nb.output_text(1)
+    status, text = nb.kernel_json("[cut.status, cut.text]")
+    assert status == "cancelled"
+    shown = nb.answer_words(1)
+    assert len(shown) > 20 and shown == nb.markdown_words(text)[:len(shown)]
+
+
+def test_the_stop_button_stops_a_background_stream(lab, artifacts):
+    nb = lab("stop.ipynb", [f"%%stream --bg -o bg {SLOW_LONG}\nExplain SSE slowly"])
+    nb.setup()
+    nb.run_cell(1)  # --bg: the cell returns at once, the stream goes on
+    nb.wait_live(1, 200)
+    stop = nb.cell(1).locator(".nbs-stop")
+    assert stop.is_visible()
+    nb.page.screenshot(path=artifacts / "lab_bg_live.png")
+    stop.click()
+    nb.wait_final(1, timeout=20)
+    assert nb.kernel_json("bg.status") == "cancelled"
+    assert "stopped after" in nb.output_text(1)
+    nb.cell(1).screenshot(path=artifacts / "lab_bg_stopped.png")
+
+
+def test_untrusted_html_never_runs_live_saved_or_clicked(lab, artifacts):
+    nb = lab("xss.ipynb", ["%%stream -m demo-xss -p demo.tps=30\nShow me HTML"])
+    nb.setup()
+    nb.start_sampler(1)
+    nb.run_cell(1, wait=False)
+    nb.wait_live(1, 200)
+    assert "<script>window.__xss=1</script>" in nb.output_text(1)  # shown as text while live
+    nb.wait_final(1)
+    samples = nb.stop_sampler()
+    assert any(s["live"] for s in samples) and any(s["final"] for s in samples)
+    assert [s["xss"] for s in samples if s["xss"] is not None] == []
+    shown = nb.output_text(1)
+    assert "<script>window.__xss=1</script>" in shown and 'onerror="window.__xss=1"' in shown
+    link = nb.static(1).locator("a", has_text="click")
+    assert link.count() == 1
+    nb.js("() => { window.__same_page = true; }")  # gone if the click navigated away
+    link.click()
+    time.sleep(0.5)
+    assert nb.js("() => [window.__same_page, typeof window.__xss]") == [True, "undefined"]
+    nb.cell(1).screenshot(path=artifacts / "lab_xss_final.png")
+
+
+def test_reasoning_streams_open_then_folds_when_the_answer_starts(lab, artifacts):
+    nb = lab("reasoning.ipynb", ["%%stream -m demo-reasoning -p demo.tps=40\nWhy stream?"])
+    nb.setup()
+    nb.run_cell(1, wait=False)
+    reasoning = nb.cell(1).locator(".nbs-reasoning")
+    nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg); "
+                "const r = o && o.querySelector('.nbs-reasoning'); "
+                "return r && !r.hidden && r.open && r.innerText.length > 80; }", 20, 1)
+    assert reasoning.locator("summary").inner_text() == "Reasoning…"
+    nb.cell(1).screenshot(path=artifacts / "lab_reasoning_live.png")
+    nb.wait_live(1, 200)
+    assert reasoning.evaluate("(r) => r.open") is False
+    assert reasoning.locator("summary").inner_text() == "Reasoning"
+    nb.page.screenshot(path=artifacts / "lab_reasoning_answer_live.png")
+    nb.wait_final(1)
+    assert nb.static(1).locator("details summary").first.inner_text() == "Reasoning"
+    nb.cell(1).screenshot(path=artifacts / "lab_reasoning_final.png")
+
+
+def test_a_tool_call_fills_in_a_card_live(lab, artifacts):
+    nb = lab("tools.ipynb", ["%%stream -m demo-tools -p demo.tps=4\nWhat is the weather in Paris?"])
+    nb.setup()
+    nb.run_cell(1, wait=False)
+    card = nb.cell(1).locator(".nbs-tool")
+    card.wait_for(state="visible", timeout=20_000)
+    assert "get_weather" in card.locator(".nbs-tool-name").inner_text()
+    first_args = card.locator(".nbs-tool-args").inner_text()
+    nb.cell(1).screenshot(path=artifacts / "lab_tool_live.png")
+    nb.wait_final(1)
+    assert first_args != '{"city": "Paris"}', "the arguments arrived all at once"
+    final = nb.output_text(1)
+    assert "get_weather" in final and '{"city": "Paris"}' in final
+    nb.cell(1).screenshot(path=artifacts / "lab_tool_final.png")
+
+
+def test_a_view_opened_mid_stream_shows_the_answer_so_far(lab, artifacts):
+    nb = lab("late.ipynb", [f"%%stream {SLOW_LONG}\nExplain SSE slowly"])
+    nb.setup()
+    nb.run_cell(1, wait=False)
+    nb.wait_live(1, 300)
+    nb.command("notebook:create-output-view")  # Lab's "Create New View for Output"
+    late = nb.page.locator(".jp-LinkedOutputView .nbs .nbs-answer")
+    late.wait_for(timeout=10_000)
+    nb.wait_for("() => { const v = document.querySelector('.jp-LinkedOutputView .nbs .nbs-answer');"
+                " return v && v.innerText.length > 300; }", 10)
+    original = nb.cell(1).locator(".nbs .nbs-answer").inner_text()
+    copy = late.inner_text()
+    assert copy[:300] == original[:300]
+    nb.page.screenshot(path=artifacts / "lab_late_view.png")
+    nb.command("kernelmenu:interrupt")
+    nb.wait_final(1, timeout=20)
+
+
+def test_a_saved_notebook_reopens_with_the_answer_rendered(lab, lab_server, artifacts):
+    nb = lab("saved.ipynb", ["%%stream -p demo.tps=400\nExplain Server-Sent Events"])
+    nb.setup()
+    nb.run_cell(1)
+    nb.wait_final(1)
+    nb.command("docmanager:save")
+    path = lab_server.root / "saved.ipynb"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not nbformat.read(path, as_version=4).cells[1].outputs:
+        time.sleep(0.2)
+    outputs = nbformat.read(path, as_version=4).cells[1].outputs
+    assert "text/markdown" in outputs[-1]["data"] and WIDGET_MIME not in outputs[-1]["data"]
+    nb.page.close()
+    again = lab("saved.ipynb", [])
+    answer = again.static(1)
+    answer.locator("h2").wait_for(timeout=20_000)
+    assert answer.locator("table td").count() >= 4
+    assert "Error displaying widget" not in again.output_text(1)
+    again.cell(1).screenshot(path=artifacts / "lab_reopened.png")
