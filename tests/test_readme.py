@@ -36,3 +36,11 @@ def test_the_ask_command_streams_an_answer_from_the_demo_endpoint():
     assert "embedded demo endpoint" in out.stderr
     last = out.stdout.strip().splitlines()[-1]
     assert last.startswith("demo · TTFT") and "finish stop" in last
+
+
+def test_the_main_job_runs_headless_on_the_quickstart():
+    out = subprocess.run([sys.executable, "-m", "nbstream", "demo", "--headless"], capture_output=True,
+                         text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "── %%stream" in out.stdout and "finish stop" in out.stdout
+    assert out.stdout.strip().endswith("done")
