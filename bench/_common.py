@@ -138,21 +138,31 @@ def network_chunks(body: bytes, seed: int = SEED, low: int = 1, high: int = 16 *
 # ---- timing --------------------------------------------------------------------------------
 def interleaved(runners: dict[str, Callable[[], Any]], rounds: int,
                 check: Callable[[str, Any], None] | None = None) -> dict[str, list[float]]:
-    """Seconds per call of each runner over ``rounds`` rounds, each round running every
-    runner once in a rotating order (so drift on a shared machine hits all alike)."""
+    """CPU seconds per call of each runner over ``rounds`` rounds, each round running every
+    runner once in a rotating order (so drift on a shared machine hits all alike).
+
+    CPU time (``time.thread_time``: every runner is single-threaded) rather than wall time,
+    so other processes competing for the cores do not count; ``wall_times`` keeps the wall
+    clock of the same calls.
+    """
     names = list(runners)
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[r % len(names):] + names[: r % len(names)]
         for name in order:
             gc.collect()
-            t0 = time.perf_counter()
+            w0, t0 = time.perf_counter(), time.thread_time()
             result = runners[name]()
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(time.thread_time() - t0)
+            wall_times.setdefault(name, []).append(time.perf_counter() - w0)
             if check is not None:
                 check(name, result)
             del result
     return times
+
+
+#: wall-clock seconds of every call ``interleaved`` timed, by runner name
+wall_times: dict[str, list[float]] = {}
 
 
 def median(values: list[float]) -> float:

@@ -358,6 +358,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(machine_header("nbstream concurrency and timing benchmark", PACKAGES))
+    m0, c0, t0 = machine_busy_s(), time.process_time(), time.perf_counter()
     with DemoProcess() as demo:
         print(f"demo endpoint: {demo.base_url} (separate process, pid {demo.proc.pid})")
 
@@ -376,6 +377,7 @@ def main() -> None:
         print(f"\n3. {args.streams} concurrent streams on one event loop (asyncio.gather(...)), {CONCURRENT}; "
               f"{args.batches} interleaved batches per client; errors in ms")
         rows, conc = concurrency(demo, args.streams, args.batches)
+        server_cpu = demo.cpu_s()
         lo, hi = conc["tokens"]
         print(f"   answers of {lo}..{hi} tokens, each stream a distinct text; 'others CPU' = CPU other processes "
               "of the machine used meanwhile;\n   loop stall = worst lateness of a 5 ms ticker on the same loop; "
@@ -385,7 +387,9 @@ def main() -> None:
                      "loop stall max", "gc2 pause max"], rows))
 
     tt, gp = percentiles_ms(conc["ttft"]), percentiles_ms(conc["gaps"])
-    print()
+    others = max(machine_busy_s() - m0 - (time.process_time() - c0) - server_cpu, 0.0)
+    print(f"\nother processes used {others:.1f} CPU s of the machine during these {time.perf_counter() - t0:.0f} s "
+          "(a quiet 2-core box: ~0)")
     print(f"summary: loopback nbstream.stream {rates['nbstream.stream']:,.0f} events/s = "
           f"{rates['nbstream.stream'] / rates['openai SDK Stream']:.1f}x the openai SDK; single-stream timing error "
           f"ttft max {acc['ttft'][2]:.2f} ms, gap p99 {acc['gaps'][1]:.2f} ms; {args.batches}x{args.streams} "

@@ -20,7 +20,7 @@ class Message(NamedTuple):
     name: str  # SSE ``event:`` field; "" for NDJSON lines and objects
     data: Any  # payload text, or a decoded object
     id: str | None  # SSE last event id
-    n_bytes: int  # payload size in UTF-8 bytes (SSE framing not counted)
+    n_bytes: int  # size on the wire: UTF-8 payload plus its framing (see SSEFramer)
 
 
 class SSEFramer:
@@ -30,11 +30,19 @@ class SSEFramer:
         self.decoder = SSEDecoder()
 
     def feed(self, chunk: bytes, t_ns: int, read_idx: int) -> list[Message]:
-        return [Message(t_ns, read_idx, ev.event, ev.data, ev.id or None, len(ev.data))
+        return [Message(t_ns, read_idx, ev.event, ev.data, ev.id or None, _sse_size(ev.event, ev.data))
                 for ev in self.decoder.feed(chunk)]
 
     def restart(self) -> None:
         self.decoder.restart()
+
+
+def _sse_size(event: str, data: str) -> int:
+    """Bytes of the event as usually framed: ``event: …\n`` (if named), one ``data: …\n``
+    per line, and the blank line. (Comments, ``id:`` lines and CRLF variants are not
+    seen by the decoder's output, so they are not counted.)"""
+    size = (len(data) if data.isascii() else len(data.encode())) + 7 * (data.count("\n") + 1) + 1
+    return size if event == "message" else size + 8 + len(event)
 
 
 class NDJSONFramer:

@@ -1,11 +1,16 @@
 """Every run of this Python session, for ``nbstream.runs()``: the last
 ``nbstream.config.keep_runs`` runs are kept whole (chunk tables included); older ones
-only as their summary row, so memory stays bounded however long the session runs."""
+only as their summary row, so memory stays bounded however long the session runs.
+
+An evicted run's row is computed on a worker thread, not on the event loop that is
+streaming the next runs (the first one also loads the tokenizer, ~0.2 s).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -13,7 +18,8 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _recent: deque[Run] = deque()
-_evicted_rows: list[dict[str, Any]] = []
+_evicted_rows: list[Future] = []
+_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbstream-history")
 
 
 def add(run: Run, keep: int) -> None:
@@ -21,7 +27,7 @@ def add(run: Run, keep: int) -> None:
     with _lock:
         _recent.append(run)
         while len(_recent) > max(keep, 0):
-            _evicted_rows.append(_recent.popleft().summary_row())
+            _evicted_rows.append(_worker.submit(_recent.popleft().summary_row))
 
 
 def rows() -> list[dict[str, Any]]:
@@ -29,7 +35,7 @@ def rows() -> list[dict[str, Any]]:
     with _lock:
         recent = list(_recent)
         old = list(_evicted_rows)
-    return old + [run.summary_row() for run in recent]
+    return [future.result() for future in old] + [run.summary_row() for run in recent]
 
 
 def recent() -> list[Run]:

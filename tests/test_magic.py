@@ -197,3 +197,15 @@ def test_a_non_blocking_stream_waited_in_the_same_cell_saves_its_answer():
     answers = [o for o in nb.cells[1]["outputs"] if o["output_type"] == "display_data" and
                "text/markdown" in o.get("data", {})]
     assert len(answers) == 1 and answers[0]["metadata"]["nbstream"]["status"] == "done"
+
+
+def test_the_plain_cell_magic_path_works_where_the_transformer_cannot_apply():
+    nb = execute([
+        "get_ipython().run_cell_magic('stream', '-o fb1', 'Explain SSE')",
+        "%autoawait False",
+        "%%stream -o fb2\nExplain SSE",
+        "print(fb1.status, fb2.status, fb1.text == fb2.text)",
+    ])
+    assert nb.cells[4]["outputs"][0]["text"].strip() == "done done True"
+    for index in (1, 3):
+        assert static(nb.cells[index])["metadata"]["nbstream"]["status"] == "done"
