@@ -51,6 +51,9 @@ class CompareView:
             self._finish()
 
     def _finish(self) -> None:
+        for pane in self.panes:  # static answers first: the cell is never blank
+            bundle, metadata = static_output(pane.run, prompt=pane.prompt, title=pane.run.label, raw=pane.raw)
+            display(bundle, raw=True, metadata=metadata)
         if self._handle is not None:
             self._handle.update({}, raw=True)
         if self._box is not None:
@@ -58,9 +61,6 @@ class CompareView:
                 if pane.widget is not None:
                     pane.widget.close()
             self._box.close()
-        for pane in self.panes:
-            bundle, metadata = static_output(pane.run, prompt=pane.prompt, title=pane.run.label, raw=pane.raw)
-            display(bundle, raw=True, metadata=metadata)
         self._done.set()
 
     async def finished(self) -> None:

@@ -207,13 +207,15 @@ class NotebookView:
                 error = str(self.run.error) if self.run.error is not None and self.run.status != "cancelled" else ""
                 self._send({"status": _status.final(self.run), "state": self.run.status, "error": error})
             return
+        # the static answer first, so the front end starts rendering it before the live
+        # view goes: the cell is never blank (the saved structure is the same either way)
+        bundle, metadata = static_output(self.run, prompt=self.prompt, raw=self.raw)
+        display(bundle, raw=True, metadata=metadata)
         if self._handle is not None:
             self._handle.update({}, raw=True)
         if self._widget is not None:
             self._widget.close()
             self._widget = None
-        bundle, metadata = static_output(self.run, prompt=self.prompt, raw=self.raw)
-        display(bundle, raw=True, metadata=metadata)
 
 
 def widget_bundle(widget) -> dict[str, Any]:

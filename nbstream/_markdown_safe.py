@@ -25,7 +25,11 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*:")
 
 
 def safe_markdown(text: str) -> str:
-    """``text`` with raw HTML and dangerous link destinations neutralised outside code."""
+    """``text`` with raw HTML and dangerous link destinations neutralised outside code.
+
+    A code fence left open (an answer cut off mid-block) is closed, so that what
+    follows the answer in the same output — banner, status line — stays outside it.
+    """
     out: list[str] = []
     fence: str | None = None
     for line in text.splitlines(keepends=True):
@@ -41,6 +45,8 @@ def safe_markdown(text: str) -> str:
             out.append(line)
             continue
         out.append(_safe_line(line))
+    if fence is not None:
+        out.append(("" if not out or out[-1].endswith("\n") else "\n") + fence + "\n")
     return "".join(out)
 
 

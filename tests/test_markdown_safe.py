@@ -94,3 +94,11 @@ def test_code_is_left_exactly_as_written(markdown):
 def test_safe_links_are_kept():
     text = "[a](https://example.com) [b](/relative) [c](mailto:x@example.com) [d](#anchor)"
     assert safe_markdown(text) == text
+
+
+def test_a_fence_left_open_by_a_cut_off_answer_is_closed():
+    cut = "Here:\n\n```python\nx = 1"
+    safe = safe_markdown(cut)
+    assert safe == cut + "\n```\n"
+    html = TRUSTING.render(safe + "\n\n<sub>status</sub>")
+    assert "<sub>status</sub>" in html  # what follows the answer is no longer inside the code block

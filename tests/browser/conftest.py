@@ -194,9 +194,11 @@ def notebook_server(browser_prerequisites, tmp_path_factory):
 
 
 # ---- the browser ----------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_context(browser_prerequisites, tmp_path_factory):
-    """One headless Chromium with a fresh profile (Playwright's persistent context)."""
+    """One headless Chromium with a fresh profile (Playwright's persistent context), per
+    module: Playwright's sync API keeps an event loop running on the main thread while it
+    is open, which would make every later ``asyncio.run`` in the session fail."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
