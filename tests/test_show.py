@@ -16,15 +16,6 @@ FAST = {"ttft": 0.01, "tps": 2000, "jitter": 0}
 
 
 @pytest.fixture(scope="module")
-def demo():
-    from nbstream import demo as demo_mod
-
-    server = demo_mod.serve()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def expected(demo):
     """The demo's answer to 'Explain SSE', as nbstream's own client receives it."""
     return nbstream.stream("Explain SSE", base_url=demo.base_url, model="demo", demo=FAST).text

@@ -18,15 +18,6 @@ from _servers import FullBacklogServer, SilentServer, closed_port
 FAST = {"ttft": 0.01, "tps": 2000, "jitter": 0}
 
 
-@pytest.fixture(scope="module")
-def demo():
-    from nbstream import demo as demo_mod
-
-    server = demo_mod.serve()
-    yield server
-    server.stop()
-
-
 def go(server, prompt="Explain SSE", **kw):
     kw.setdefault("model", "demo")
     kw.setdefault("demo", dict(FAST))

@@ -13,13 +13,6 @@ import nbstream
 TOKEN_KINDS = ("content", "reasoning")
 
 
-@pytest.fixture(scope="module")
-def demo():
-    server = nbstream.demo.serve()
-    yield server
-    server.stop()
-
-
 def _truth(log, run):
     """Seconds from the client's t0 to each token-bearing write."""
     return np.array([(t - run.t0_ns) / 1e9 for t, kind, _ in log.writes if kind in TOKEN_KINDS])
