@@ -50,11 +50,11 @@ def _ask(argv: list[str]) -> int:
 def _demo(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="nbstream demo", description="Open the quickstart notebook in "
                                      "JupyterLab, ready to run offline against the embedded demo endpoint.")
-    parser.add_argument("--headless", action="store_true",
+    parser.add_argument("--headless", action="store_true",  # other options are passed to jupyter lab
                         help="no browser: execute the quickstart and print the answers and their timing")
     parser.add_argument("--notebooks", type=Path, help="folder of the teaching notebooks (default: found "
                         "next to the package or in the current folder)")
-    args = parser.parse_args(argv)
+    args, lab_args = parser.parse_known_args(argv)  # the rest goes to jupyter lab (--no-browser, --port…)
     folder = args.notebooks or _find_notebooks()
     if folder is None or not (folder / QUICKSTART).exists():
         parser.error(f"cannot find notebooks/{QUICKSTART}: run this from a checkout of nbstream, or pass "
@@ -65,7 +65,9 @@ def _demo(argv: list[str]) -> int:
         import jupyterlab  # noqa: F401
     except ImportError:
         parser.error("JupyterLab is not installed: pip install 'nbstream[lab]' (or use --headless)")
-    return subprocess.call([sys.executable, "-m", "jupyter", "lab", str(folder / QUICKSTART)])
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in lab_args:
+        lab_args.append("--allow-root")  # containers and CI machines run as root; Lab refuses otherwise
+    return subprocess.call([sys.executable, "-m", "jupyter", "lab", str(folder / QUICKSTART), *lab_args])
 
 
 def _find_notebooks() -> Path | None:

@@ -44,3 +44,36 @@ def test_the_main_job_runs_headless_on_the_quickstart():
     assert out.returncode == 0, out.stdout + out.stderr
     assert "── %%stream" in out.stdout and "finish stop" in out.stdout
     assert out.stdout.strip().endswith("done")
+
+
+def test_the_main_job_starts_jupyterlab_on_the_quickstart(tmp_path):
+    import os
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+           "JUPYTER_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen([sys.executable, "-m", "nbstream", "demo", "--no-browser", "--ip=127.0.0.1",
+                             f"--port={port}", "--IdentityProvider.token=t0k"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        answer = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/contents/01-quickstart.ipynb?content=0",
+                                   headers={"Authorization": "token t0k"}, timeout=5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        assert answer is not None and answer.status_code == 200, proc.stdout.read1().decode() if proc.poll() else ""
+        assert answer.json()["name"] == "01-quickstart.ipynb"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
