@@ -265,3 +265,22 @@ def test_summarize_counts_failed_runs_as_failed_only():
 def test_summarize_rejects_an_unknown_style():
     with pytest.raises(ValueError, match="'vllm' or 'aiperf'"):
         nbstream.summarize(nbstream.runs(), style="guesswork")
+
+
+def test_estimate_is_compared_with_the_exact_count_and_cached_prompt_tokens_are_kept(monkeypatch):
+    monkeypatch.setattr(nbstream.config, "tokenizer", "chars/4")
+    run = timeline([(0.1, 0, [TextDelta("x" * 40)]),
+                    (0.2, 1, [Finish("stop"), Usage(input_tokens=30, cached_tokens=20, output_tokens=8)]),
+                    (0.3, 1, [Done()])])
+    s = run.summary
+    assert s["n_output_tokens"] == 8 and s["n_output_tokens_est"] == 10
+    assert s["token_count_diff_pct"] == pytest.approx(25.0)
+    assert s["n_cached_prompt_tokens"] == 20 and s["n_prompt_tokens"] == 30
+
+
+def test_run_identity_columns():
+    run = timeline(REASONING_RUN)
+    s = run.summary
+    assert s["model"] == "m" and s["response_model"] == "m-1" and s["response_id"] == "r1"
+    assert s["prompt"] == "p" and len(s["prompt_hash"]) == 16 and s["api"] == "chat"
+    assert s["status"] == "done" and s["finish_reason"] == "stop" and s["error"] is pd.NA
