@@ -14,10 +14,12 @@ next to theirs (../shared/research/metrics.md §2–§5).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _AIPERF_STATS = ("avg", "min", "max", "std", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99")
 
@@ -29,6 +31,8 @@ def summarize(runs: pd.DataFrame, chunks: pd.DataFrame | None = None, *, style: 
     ITL statistics need the chunk rows: pass ``chunks`` (``nbstream.chunks(...)``) or
     leave it None to use the chunk tables nbstream still holds for those runs.
     """
+    import pandas as pd
+
     if style not in ("vllm", "aiperf"):
         raise ValueError(f"unknown style {style!r}: use 'vllm' or 'aiperf'")
     if not isinstance(runs, pd.DataFrame) or "run_id" not in runs:
@@ -123,6 +127,8 @@ def _pooled_gaps(chunks: pd.DataFrame, flag: str) -> np.ndarray:
 
 def _duration(runs: pd.DataFrame) -> float:
     """The batch's wall time: first request sent to last stream closed."""
+    import pandas as pd
+
     if runs.empty:
         return float("nan")
     start = pd.to_datetime(runs["started_at"], utc=True)
