@@ -11,6 +11,7 @@ import time
 
 import nbformat
 import pytest
+from _checks import streams_live
 
 pytestmark = pytest.mark.browser
 
@@ -27,20 +28,7 @@ NO_TRACEBACK_JS = """(a) => {
 
 def test_the_answer_grows_live_with_a_status_line(lab, artifacts):
     nb = lab("live.ipynb", ["%%stream -o run -p demo.tps=40 -p demo.ttft=0.3\nExplain Server-Sent Events"])
-    nb.setup()
-    nb.start_sampler(1)
-    nb.run_cell(1, wait=False)
-    nb.wait_live(1, 400)
-    nb.page.screenshot(path=artifacts / "lab_live.png")
-    nb.wait_final(1)
-    samples = nb.stop_sampler()
-    live = [s for s in samples if s["live"] and not s["final"]]
-    steps = sum(1 for a, b in zip(live, live[1:]) if b["live"] > a["live"])
-    assert steps >= 5, f"the answer grew in {steps} steps: {[s['live'] for s in live]}"
-    assert live[0]["live"] < live[-1]["live"] / 2
-    statuses = [s["status"] or "" for s in live]
-    assert any(re.search(r"TTFT \d+ ms .* [\d.]+ tok/s", s) for s in statuses), statuses
-    nb.cell(1).screenshot(path=artifacts / "lab_final.png")
+    streams_live(nb, artifacts, "lab")
 
 
 def test_the_final_markdown_shows_exactly_the_runs_text(lab):

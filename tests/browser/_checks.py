@@ -1,0 +1,26 @@
+"""Checks shared by the JupyterLab and Notebook 7 tests."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+def streams_live(nb, artifacts: Path, shot: str) -> None:
+    """Run cell 1 (a ``%%stream`` cell) while sampling the page: the answer must grow in
+    several steps before the static answer replaces it, with a status line showing the
+    TTFT and tokens/s. Screenshots ``{shot}_live.png`` and ``{shot}_final.png``."""
+    nb.setup()
+    nb.start_sampler(1)
+    nb.run_cell(1, wait=False)
+    nb.wait_live(1, 400)
+    nb.page.screenshot(path=artifacts / f"{shot}_live.png")
+    nb.wait_final(1)
+    samples = nb.stop_sampler()
+    live = [s for s in samples if s["live"] and not s["final"]]
+    steps = sum(1 for a, b in zip(live, live[1:]) if b["live"] > a["live"])
+    assert steps >= 5, f"the answer grew in {steps} steps: {[s['live'] for s in live]}"
+    assert live[0]["live"] < live[-1]["live"] / 2
+    statuses = [s["status"] or "" for s in live]
+    assert any(re.search(r"TTFT \d+ ms .* [\d.]+ tok/s", s) for s in statuses), statuses
+    nb.page.screenshot(path=artifacts / f"{shot}_final.png")
