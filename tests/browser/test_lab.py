@@ -6,7 +6,6 @@ test-artifacts/browser/ (look at them)."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import nbformat
