@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from _common import network_chunks  # noqa: E402
 from httpx._decoders import TextDecoder  # noqa: E402
 from httpx_sse._decoders import SSEDecoder as HttpxSSEDecoder  # noqa: E402
 from httpx_sse._decoders import SSELineDecoder  # noqa: E402
@@ -162,16 +163,6 @@ def chat_stream(n_events: int, seed: int) -> bytes:
     parts.append(chunk({}, "stop"))
     parts.append(b"data: [DONE]\n\n")
     return b"".join(parts)
-
-
-def network_chunks(body: bytes, seed: int, low: int = 1, high: int = 16 * 1024) -> list[bytes]:
-    rng = random.Random(seed)
-    out, i = [], 0
-    while i < len(body):
-        size = rng.randint(low, high)
-        out.append(body[i : i + size])
-        i += size
-    return out
 
 
 def throughput(chunks: list[bytes], n_events: int) -> dict[str, float]:

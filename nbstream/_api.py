@@ -115,18 +115,9 @@ async def ashow(source: Any, *, display: bool = True, raise_on_error: bool = Fal
 def replay(path: str, *, speed: float = 1.0, display: bool = False, block: bool = True) -> Run:
     """Re-stream a recording made with ``%%stream --record FILE`` (or ``run.save(FILE)``)
     at its original pace (``speed=2`` twice as fast, ``0`` at once) — no network, no key."""
-    header, items = _replay.load(path)
-    api = header.get("api")
-    run = Run(model=header.get("model"), api=api, base_url=f"replay:{path}")
-    if api in ("chat", "responses", "ollama", "sse"):
-        adapter = make_adapter(api)
-    elif api == "text":
-        adapter = _sources.ObjectAdapter()
-    else:
-        adapter = make_adapter("auto")
+    run, work = _prepare_replay(path, speed)
     if display:
         _views.attach(run)
-    work = lambda: _pump.consume(run, _replay.messages(items, speed, run), adapter)  # noqa: E731
     future = _loop.submit(_pump.drive(run, work))
     run._canceller = future.cancel
     if block:
@@ -189,6 +180,20 @@ def _prepare(prompt=None, messages=None, model=None, base_url=None, api_key=None
               prompt=prompt if prompt is not None else msgs, params=params)
     return run, _pump.Request("POST", root + _build.PATHS[api], api, base_url=endpoint.base_url, body=body,
                               headers=hdrs, key_source=endpoint.key_source, timeouts=tmo)
+
+
+def _prepare_replay(path: str, speed: float) -> tuple[Run, Any]:
+    """The Run and the work that re-streams a recording (shared with ``%%stream --replay``)."""
+    header, items = _replay.load(path)
+    api = header.get("api")
+    run = Run(model=header.get("model"), api=api, base_url=f"replay:{path}")
+    if api in ("chat", "responses", "ollama", "sse"):
+        adapter = make_adapter(api)
+    elif api == "text":
+        adapter = _sources.ObjectAdapter()
+    else:
+        adapter = make_adapter("auto")
+    return run, lambda: _pump.consume(run, _replay.messages(items, speed, run), adapter)
 
 
 async def _run_here(run: Run, work) -> None:

@@ -118,13 +118,8 @@ async def run_cell(line: str, cell: str, *, expand: bool = False) -> None:
 def _jobs(args, cell: str, ns: dict) -> list[tuple[Run, Any, str | None]]:
     """(run, work, shown prompt) for every stream this cell starts."""
     if args.replay:
-        header, items = _replay.load(args.replay)
-        run = Run(model=header.get("model"), api=header.get("api"), base_url=f"replay:{args.replay}")
-        from ._adapters import make_adapter
-
-        adapter = make_adapter(header.get("api") if header.get("api") in ("chat", "responses", "ollama", "sse")
-                               else "auto")
-        return [(run, lambda: _pump.consume(run, _replay.messages(items, args.speed, run), adapter), None)]
+        run, work = _api._prepare_replay(args.replay, args.speed)
+        return [(run, work, None)]
     if args.sse:
         run, req = _api._prepare(url=args.sse)
         return [(run, lambda: _pump.request_work(run, req), None)]
