@@ -388,8 +388,22 @@ def test_demo_no_browser_prints_a_url_that_opens_the_quickstart(tmp_path):
         _cleanup(proc, pids)
 
 
+def _kernel_pid(kernel_id: str) -> int | None:
+    """The pid of the kernel process started for ``kernel_id`` (its connection file names it)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"kernel-{kernel_id}.json".encode() in cmdline:
+            return int(proc.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the kernel's pid in /proc (Linux)")
 @pytest.mark.timeout(300)
-def test_kill_of_nbstream_demo_stops_jupyterlab_and_closes_its_port(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
+def test_stopping_nbstream_demo_stops_jupyterlab_and_its_kernels(tmp_path, signum):
     proc, lines, port = _start_demo(tmp_path)
     pids: list[int] = []
     try:
@@ -401,9 +415,13 @@ def test_kill_of_nbstream_demo_stops_jupyterlab_and_closes_its_port(tmp_path):
         status = _wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=30),
                            "Jupyter's /api/status")
         assert status.status_code == 200
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(DEADLINE) == 128 + signal.SIGTERM
+        kernel = httpx.post(f"http://127.0.0.1:{port}/api/kernels?token={token}", json={}, timeout=60).json()
+        kernel_pid = _wait_for(lambda: _kernel_pid(kernel["id"]), "the kernel process")
+        pids.append(kernel_pid)
+        os.kill(proc.pid, signum)
+        assert proc.wait(DEADLINE) == 128 + signum
         _wait_for(lambda: not _alive(lab), "the Jupyter server process to end")
         _wait_for(lambda: not _port_open(port), "the Jupyter port to close")
+        _wait_for(lambda: not _alive(kernel_pid), "the kernel to end")
     finally:
         _cleanup(proc, pids)

@@ -4,9 +4,9 @@ and its answers printed.
 
 JupyterLab runs as a child in its own process group, so a terminal's Ctrl-C reaches it
 once (through us) and ``kill <nbstream pid>`` does not orphan it: SIGINT, SIGTERM and
-SIGHUP are forwarded to the group, and we wait for it to shut down. Its standard input is
-not the terminal, so one Ctrl-C stops it without Jupyter's "Shutdown this server (y/[n])?"
-prompt (a background process group reading the terminal would be stopped by SIGTTIN).
+SIGHUP are passed on to the group, and we wait for it to shut down. One Ctrl-C stops it,
+without Jupyter's "Shutdown this server (y/[n])?" prompt (its standard input is not the
+terminal: a background process group reading the terminal would be stopped by SIGTTIN).
 """
 
 from __future__ import annotations
@@ -79,21 +79,23 @@ def _lab_command(folder: Path, args: argparse.Namespace) -> list[str]:
 
 
 def run_lab(cmd: list[str]) -> int:
-    """Run ``cmd`` in its own process group, forward the stop signals to it, wait for it.
-    The exit code is 128 + the signal that stopped us, else JupyterLab's own."""
+    """Run ``cmd`` in its own process group and wait for it. The first SIGINT, SIGTERM or
+    SIGHUP becomes a SIGTERM to the group — Jupyter's clean shutdown, which also stops its
+    kernels (left alone, SIGHUP would kill the server and orphan them); a second one is a
+    SIGKILL. The exit code is 128 + the first signal received, else JupyterLab's own."""
     received: list[int] = []
     child: list[subprocess.Popen] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         if child:
-            _signal_group(child[0], signum)
+            _signal_group(child[0], signal.SIGTERM if len(received) == 1 else signal.SIGKILL)
 
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
         child.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, process_group=0))
-        for signum in received:  # a signal that came before the child existed
-            _signal_group(child[0], signum)
+        if received:  # a signal that came before the child existed
+            _signal_group(child[0], signal.SIGTERM)
         code = child[0].wait()
     finally:
         for sig, handler in previous.items():
