@@ -148,7 +148,7 @@ def test_headless_demo_takes_no_jupyterlab_options():
 @pytest.mark.parametrize("args", [
     ("ask", "hi", "-t", "nan"), ("ask", "hi", "-t", "-1"), ("ask", "hi", "--max-tokens", "0"),
     ("ask", "hi", "-p", "no-equals-sign"), ("ask", "hi", "--api", "soap"), ("replay", "x.jsonl", "--speed", "-2"),
-    ("serve", "--port", "70000"),
+    ("serve", "--port", "70000"), ("serve", "--tps", "-5"), ("serve", "--jitter", "7"), ("serve", "--ttft", "soon"),
 ])
 def test_bad_option_values_are_usage_errors(args):
     out = nbstream(*args)

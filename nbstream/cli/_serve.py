@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from collections.abc import Callable
 
 
 def add_serve(sub: argparse._SubParsersAction) -> None:
@@ -14,9 +15,9 @@ def add_serve(sub: argparse._SubParsersAction) -> None:
                                    "routes with canned answers at a chosen pace; no key, no network.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=0, help="port to listen on (default 0: any free port)")
-    p.add_argument("--ttft", type=float, help="seconds to the first token (default 0.25)")
-    p.add_argument("--tps", type=float, help="tokens per second (default 60)")
-    p.add_argument("--jitter", type=float, help="random share of each gap, 0..1 (default 0.1)")
+    p.add_argument("--ttft", type=_knob("ttft"), help="seconds to the first token (default 0.25)")
+    p.add_argument("--tps", type=_knob("tps"), help="tokens per second (default 60)")
+    p.add_argument("--jitter", type=_knob("jitter"), help="random share of each gap, 0..1 (default 0.1)")
     p.add_argument("--api-key", help="require 'Authorization: Bearer <key>' on every request")
     p.set_defaults(run=serve)
 
@@ -39,6 +40,23 @@ def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     finally:
         server.stop()
     return 0  # not reached: only Ctrl-C (KeyboardInterrupt) or a signal ends the wait
+
+
+def _knob(name: str) -> Callable[[str], float]:
+    """A demo knob's value, checked by the demo endpoint's own rules."""
+    def parse(text: str) -> float:
+        from ..demo._scenarios import check_knobs
+
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        try:
+            return check_knobs({name: value}, "nbstream serve")[name]
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
 def _port(text: str) -> int:
