@@ -274,6 +274,17 @@ def test_ctrl_c_stops_the_stream_keeps_the_partial_and_exits_130():
     assert "Traceback" not in proc.stderr.read().decode()
 
 
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    proc = subprocess.Popen([sys.executable, "-m", "nbstream", "ask", "Explain SSE", "-p", "demo.tps=500"],
+                            cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    proc.stdout.close()  # the reader is gone before the first byte, like `nbstream ask … | true`
+    code = proc.wait(DEADLINE)
+    stderr = proc.stderr.read().decode()
+    assert code == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
 def test_record_then_replay_shows_the_same_answer(tmp_path):
     recording = tmp_path / "answer.jsonl"
     asked = nbstream("ask", "Explain SSE", "--max-tokens", "30", "--record", str(recording))
