@@ -17,6 +17,9 @@ from . import _secrets
 
 APIS = ("chat", "responses", "ollama")
 DEMO_MODEL = "demo"
+DEMO_NOTICE = ("nbstream: no API key or base URL configured, so this uses the embedded demo endpoint "
+               "(offline, canned answers). Set OPENAI_API_KEY / OPENAI_BASE_URL or pass base_url= and model= "
+               "to talk to a real model.")  # the CLI words its own
 
 
 @dataclass
@@ -42,6 +45,16 @@ class Settings:
 
 
 config = Settings()
+
+
+class NoModelError(ValueError):
+    """A configured endpoint but no model; ``url`` names it, so a front end (the CLI) can
+    word its own hint."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"no model given for {url}: pass model=... (for example model='gpt-4o-mini'), "
+                         "set nbstream.config.model, or set NBSTREAM_MODEL")
+        self.url = url
 
 
 @dataclass(frozen=True)
@@ -70,9 +83,7 @@ def resolve(*, base_url: str | None, api_key: str | None, model: str | None) -> 
     if url is None:
         url = "https://api.openai.com/v1"
     if chosen_model is None:
-        raise ValueError(
-            f"no model given for {url}: pass model=... (for example model='gpt-4o-mini'), "
-            "set nbstream.config.model, or set NBSTREAM_MODEL")
+        raise NoModelError(url)
     return Endpoint(url.rstrip("/"), key, key_source, chosen_model)
 
 
@@ -95,7 +106,5 @@ def _demo_base_url() -> str:
             from . import demo
 
             _demo_server = demo.serve()
-            print("nbstream: no API key or base URL configured, so this uses the embedded demo "
-                  "endpoint (offline, canned answers). Set OPENAI_API_KEY / OPENAI_BASE_URL or pass "
-                  "base_url= and model= to talk to a real model.", file=sys.stderr)
+            print(DEMO_NOTICE, file=sys.stderr)
         return _demo_server.base_url
