@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -74,23 +73,21 @@ def browser_prerequisites() -> None:
 
 
 # ---- the Jupyter server ---------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class JupyterServer:
-    """``jupyter lab`` or ``jupyter notebook`` in a subprocess, isolated in ``home``."""
+    """``jupyter lab`` or ``jupyter notebook`` in a subprocess, isolated in ``home``.
+
+    It listens on a port the OS picks (``--port=0``) and read back from the server's
+    ``jpserver-*.json``: no window in which another process could take a port chosen here.
+    """
 
     def __init__(self, app: str, home: Path) -> None:
         self.app = app
         self.home = home
         self.root = home / "root"
         self.root.mkdir(parents=True)
-        self.port = _free_port()
+        self.port = 0
         self.token = secrets.token_hex(16)
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = ""
         self.log_path = home / f"{app}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -115,7 +112,7 @@ class JupyterServer:
     def start(self) -> "JupyterServer":
         app_class = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}[self.app]
         cmd = [sys.executable, "-m", "jupyter", self.app, "--no-browser", "--allow-root",
-               "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
+               "--ip=127.0.0.1", "--port=0", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
                f"--{app_class}.expose_app_in_browser=True",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -128,14 +125,24 @@ class JupyterServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"jupyter {self.app} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if not self.port:
+                self._read_port()
             try:
-                if self.api("GET", "/api/status").status_code == 200:
+                if self.port and self.api("GET", "/api/status").status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.25)
         self.stop()
         raise RuntimeError(f"jupyter {self.app} did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{self.log_tail()}")
+
+    def _read_port(self) -> None:
+        for info in (self.home / "runtime").glob("jpserver-*.json"):
+            try:
+                self.port = int(json.loads(info.read_text())["port"])
+            except (OSError, ValueError, KeyError):
+                continue  # still being written
+            self.base = f"http://127.0.0.1:{self.port}"
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.request(method, self.base + path, headers={"Authorization": f"token {self.token}"},
