@@ -152,7 +152,7 @@ def slot_busy(llama) -> bool:
 def decodes(llama) -> int:
     """llama_decode() calls so far (llamacpp:n_decode_total): one per token the model made."""
     metrics = httpx.get(llama.root + "/metrics", timeout=60).text
-    return int(float(re.search(r"^llamacpp:n_decode_total (\S+)$", metrics, re.M).group(1)))
+    return int(float(re.search(r"^llamacpp:n_decode_total (\S+)$", metrics, re.MULTILINE).group(1)))
 
 
 def wait_idle(llama) -> None:
