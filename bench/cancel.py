@@ -21,12 +21,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from _common import DemoProcess, machine_header, percentiles_ms, table  # noqa: E402
+import httpx
+import openai
+from _common import DemoProcess, machine_header, percentiles_ms, table
 
-import httpx  # noqa: E402
-import openai  # noqa: E402
-
-import nbstream  # noqa: E402
+import nbstream
 
 ROUNDS = 20
 KERNEL_ROUNDS = 5
