@@ -215,6 +215,7 @@ def browser_context(browser_prerequisites, tmp_path_factory):
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
             args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 1000})
+        context.set_default_timeout(STATE_TIMEOUT * 1000)  # clicks, locators: Playwright's 30 s is tight here
         try:
             yield context
         finally:
