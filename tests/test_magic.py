@@ -94,7 +94,7 @@ def faults():
         '%%stream -m demo-error\nhi',
         "%%stream -m demo-disconnect\nhi",
         "%%stream -m demo-malformed -o mal\nhi",
-        "nbstream.config.idle_timeout = 0.5",
+        "nbstream.config.idle_timeout = 1.5",  # demo-stall goes silent for 5 s
         "%%stream -m demo-stall -o st\nhi",
         "print(st.status, type(st.error).__name__, len(st.text) > 0, mal.status)",
     ])
