@@ -47,25 +47,31 @@ def test_the_main_job_runs_headless_on_the_quickstart():
 
 
 def test_the_main_job_starts_jupyterlab_on_the_quickstart(tmp_path):
+    import json
     import os
     import signal
-    import socket
     import time
 
     import httpx
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
            "JUPYTER_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.Popen([sys.executable, "-m", "nbstream", "demo", "--no-browser", f"--port={port}", "--",
+    # --port=0: the OS picks a free port, read back from the server's jpserver-*.json
+    proc = subprocess.Popen([sys.executable, "-m", "nbstream", "demo", "--no-browser", "--port=0", "--",
                              "--ip=127.0.0.1", "--IdentityProvider.token=t0k"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 90
         answer = None
         while time.monotonic() < deadline and proc.poll() is None:
+            infos = list((tmp_path / "rt").glob("jpserver-*.json"))
+            try:
+                port = json.loads(infos[0].read_text())["port"] if infos else None
+            except (OSError, ValueError, KeyError):
+                port = None  # the file is being written
+            if not port:
+                time.sleep(0.2)
+                continue
             try:
                 answer = httpx.get(f"http://127.0.0.1:{port}/api/contents/notebooks/01-quickstart.ipynb?content=0",
                                    headers={"Authorization": "token t0k"}, timeout=5)

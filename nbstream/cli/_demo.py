@@ -31,7 +31,7 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--headless", action="store_true",
                    help="no JupyterLab: execute the quickstart in a kernel and print each answer and its timing")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser; print the notebook's URL")
-    p.add_argument("--port", type=int, help="port for JupyterLab (default 8888, or the next free one)")
+    p.add_argument("--port", type=int, help="port for JupyterLab (default 8888, or the next free one; 0: any free port)")
     p.add_argument("--notebooks", type=Path, help="folder of the teaching notebooks (default: notebooks/ "
                                                   "in the current folder or next to the package)")
     p.set_defaults(run=demo)
@@ -55,8 +55,8 @@ def demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.no_browser or args.port is not None or args.passthrough:
             parser.error("--headless starts no JupyterLab: it takes no --no-browser, --port or options after --")
         return _headless(folder / QUICKSTART)
-    if args.port is not None and not 1 <= args.port <= 65535:
-        parser.error(f"--port: expected 1..65535, got {args.port}")
+    if args.port is not None and not 0 <= args.port <= 65535:
+        parser.error(f"--port: expected 0..65535 (0: any free port), got {args.port}")
     try:
         import jupyterlab  # noqa: F401
     except ImportError:
