@@ -5,6 +5,11 @@ tokens/s with ``no data for N s``. Clocks are explicit (``now_ns``): nothing sle
 from __future__ import annotations
 
 import io
+import os
+import pty
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -119,3 +124,40 @@ def test_a_terminal_stall_hint_sits_after_the_text_and_goes_before_the_next():
     assert out.getvalue() == "Hello\x1b7\x1b[2m  ⋯ no data for 3 s\x1b[0m\x1b8"
     ticker.write(" world", [TextDelta(" world")], done=False)
     assert out.getvalue().endswith("\x1b8\x1b[K world")
+
+
+TTY_SCRIPT = """
+import sys
+import nbstream
+from nbstream import demo
+server = demo.serve()
+run = nbstream.stream("hi", base_url=server.base_url, model="demo-stall", display=True,
+                      demo={"ttft": 4, "stall": 4, "after": 5, "tps": 100})
+open(sys.argv[1], "w").write(run.text)
+"""
+
+
+def test_on_a_real_terminal_the_waiting_line_and_stall_hint_come_and_go_leaving_the_answer(tmp_path):
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", TTY_SCRIPT, str(tmp_path / "text")], stdout=child,
+                            stderr=child, stdin=subprocess.DEVNULL)
+    os.close(child)
+    out = b""
+    while True:  # until the child exits and closes its end
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=60) == 0, out[-2000:]
+    shown = out.decode().replace("\r\n", "\n")
+    assert "demo-stall · streaming · headers received, waiting for the first token · " in shown
+    assert re.search(r"\x1b7\x1b\[2m  ⋯ no data for \d s\x1b\[0m\x1b8", shown)
+    # what stays on screen: each rewritten line and each hint is erased before the text goes on
+    kept = re.sub(r"\x1b7.*?\x1b8\x1b\[K", "", shown)
+    kept = re.sub(r"[^\n]*\r\x1b\[2K", "", kept)
+    answer = (tmp_path / "text").read_text()
+    assert kept.startswith(answer.replace("\r\n", "\n")) and "\x1b" not in kept
+    assert kept[len(answer):].startswith("\ndemo-stall · TTFT ")
