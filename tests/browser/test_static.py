@@ -38,6 +38,14 @@ def _page_with(context, html: str, *, csp: str | None):
     return page
 
 
+PROBE = "<script>window.__probe = 1</script>"  # proves the policy held: it must not run
+
+
+def assert_no_script_ran(page) -> None:
+    assert page.evaluate("() => [typeof window.__probe, typeof window.require, typeof window.MathJax]") == [
+        "undefined", "undefined", "undefined"]
+
+
 def assert_reads_as_the_answer(page) -> None:
     """The default demo answer: a paragraph, a table and a code block, as HTML elements."""
     body = page.locator("body").inner_text()
@@ -65,9 +73,10 @@ def test_with_live_off_the_saved_notebook_holds_no_widget_and_reads_without_scri
     assert not [o for c in nb.cells for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json"
                 in o.get("data", {}) or o["output_type"] == "error"]
     html, _ = HTMLExporter().from_notebook_node(nb)
-    page = _page_with(browser_context, html, csp=NO_SCRIPTS)
+    page = _page_with(browser_context, html.replace("</body>", PROBE + "</body>"), csp=NO_SCRIPTS)
     try:
         assert_reads_as_the_answer(page)
+        assert_no_script_ran(page)
     finally:
         page.close()
 
@@ -78,9 +87,10 @@ def test_nbconvert_html_of_a_live_notebook_reads_without_scripts(executed, brows
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(path)], check=True,
                    capture_output=True, timeout=120)
     html = path.with_suffix(".html").read_text()
-    page = _page_with(browser_context, html, csp=NO_SCRIPTS)
+    page = _page_with(browser_context, html.replace("</body>", PROBE + "</body>"), csp=NO_SCRIPTS)
     try:
         assert_reads_as_the_answer(page)
+        assert_no_script_ran(page)
     finally:
         page.close()
 
