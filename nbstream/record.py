@@ -278,6 +278,7 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
         "finish_reason": run.finish_reason,
         "n_events": len(c["seq"]),
         "n_token_chunks": len(tok),
+        "t_sent_s": (run.t_sent_ns - run.t0_ns) / 1e9 if run.t_sent_ns else math.nan,
         "t_headers_s": (run.t_headers_ns - run.t0_ns) / 1e9 if run.t_headers_ns else math.nan,
         "t_first_chunk_s": t[with_choices[0]] if with_choices else math.nan,
         "ttft_s": ttft,

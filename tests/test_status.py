@@ -10,9 +10,12 @@ import pty
 import re
 import subprocess
 import sys
+import time
 
 import pytest
+from _servers import FullBacklogServer, SilentServer
 
+import nbstream
 from nbstream import _console, _status
 from nbstream._framing import Message
 from nbstream.events import TextDelta
@@ -84,6 +87,47 @@ def test_a_feed_says_how_long_it_has_been_silent():
     run = Run(api="sse", base_url="http://127.0.0.1:1/events")
     run.t0_ns = T0
     assert at(run, 5.5).endswith("0 reconnections · no data for 5 s")
+
+
+# ---- the phases of a real request over loopback --------------------------------------------
+def wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the state was never reached"
+        time.sleep(0.01)
+
+
+def test_a_real_request_records_when_it_was_sent_and_when_headers_came(demo):
+    run = nbstream.stream("hi", base_url=demo.base_url, model="demo", demo={"ttft": 0.05, "tps": 2000})
+    assert run.phase == "headers" and run.t0_ns < run.t_sent_ns <= run.t_headers_ns
+    row = run.summary
+    assert 0 < row["t_sent_s"] <= row["t_headers_s"] <= row["ttft_s"]
+
+
+def test_a_server_that_never_answers_leaves_the_run_waiting_for_response_headers():
+    with SilentServer() as server:
+        run = nbstream.stream("hi", base_url=server.url + "/v1", model="m", block=False)
+        try:
+            wait_until(lambda: run.phase == "sent")
+            assert _status.quiet(run, first_token_ns=None, n_token_chunks=0) == (
+                "m · streaming · waiting for response headers", None)
+        finally:
+            run.cancel()
+            run.wait(10)
+    assert run.status == "cancelled" and run.t_headers_ns is None
+
+
+def test_a_handshake_that_never_completes_leaves_the_run_connecting():
+    with FullBacklogServer() as server:
+        run = nbstream.stream("hi", base_url=server.url + "/v1", model="m", block=False, connect_timeout=60)
+        try:
+            wait_until(lambda: run.phase == "connecting")
+            assert run.t_sent_ns is None
+            assert _status.quiet(run, first_token_ns=None, n_token_chunks=0) == ("m · streaming · connecting", None)
+        finally:
+            run.cancel()
+            run.wait(10)
+    assert run.status == "cancelled" and run.t_sent_ns is None
 
 
 class FakeTerminal(io.StringIO):
