@@ -52,7 +52,7 @@ async def send(method: str, url: str, *, headers: dict[str, str], json_body: Any
     and must ``aclose()`` it.
     """
     client = client_for_running_loop()
-    extensions = {}
+    extensions: dict[str, Any] = {}
     if on_sent is not None:
         async def trace(name: str, _info: dict) -> None:
             if name.endswith("send_request_body.complete"):

@@ -16,6 +16,11 @@ import time
 from .run import Run
 
 VERDICTS = {"cancelled": "⏹ stopped", "error": "⚠ error", "incomplete": "⚠ incomplete"}
+QUIET_AFTER_S = 2.0
+PHASES = {"connecting": "connecting", "sent": "waiting for response headers",
+          "headers": "headers received, waiting for the first token"}
+Quiet = tuple[str, str | None]  # (head, tail): the seconds of silence go between; no tail, no seconds
+STALL: Quiet = ("no data for ", " s")
 
 
 def live(run: Run, *, first_token_ns: int | None, n_token_chunks: int) -> str:
@@ -40,13 +45,6 @@ def _streaming(run: Run, first_token_ns: int | None, n_token_chunks: int) -> lis
     return parts
 
 
-QUIET_AFTER_S = 2.0
-PHASES = {"connecting": "connecting", "sent": "waiting for response headers",
-          "headers": "headers received, waiting for the first token"}
-STALL = ("no data for ", " s")  # around the whole seconds of silence
-Quiet = tuple[str, str | None]  # (head, tail): the seconds of silence go between; no tail, no seconds
-
-
 def quiet(run: Run, *, first_token_ns: int | None, n_token_chunks: int) -> Quiet:
     """``demo · streaming · headers received, waiting for the first token`` before the
     first token; ``demo · streaming · TTFT 0.25 s · ≈42 tok · no data for `` N `` s`` after.
@@ -62,7 +60,7 @@ def quiet(run: Run, *, first_token_ns: int | None, n_token_chunks: int) -> Quiet
 
 def stall_hint(silent_s: float) -> str:
     """``no data for 3 s``: what a stalled stream shows instead of its tokens/s."""
-    return f"{STALL[0]}{int(silent_s)}{STALL[1]}"
+    return fill(STALL, silent_s)
 
 
 def fill(line: Quiet, silent_s: float) -> str:

@@ -240,6 +240,7 @@ class Run:
         self.phase = phase
         if phase == "connecting":  # provisional: the pump restarts the clock once the views know
             self.t0_ns = time.perf_counter_ns()
+            self.t_sent_ns = self.t_headers_ns = None  # a retried request starts over
         elif phase == "sent":
             self.t_sent_ns = time.perf_counter_ns()
         elif phase == "headers":
