@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -124,21 +125,13 @@ def voila(request, tmp_path_factory):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(src) for src in [SETUP, CELLS[0]]]
     nbformat.write(nb, server.root / "answer.ipynb")
-    log = server.log_path.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "voila", "answer.ipynb", "--no-browser", f"--port={server.port}",
-                             "--Voila.ip=127.0.0.1", f"--Voila.root_dir={server.root}", "--show_tracebacks=True"],
-                            env=server._env(), cwd=server.root, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = None
+    for _ in range(5):  # Voila cannot listen on port 0 and say which port it got: pick one, retry if taken
+        proc, taken = _start_voila(server, conftest.SERVER_START_TIMEOUT)
+        if not taken:
+            break
+    assert not taken, "five ports in a row were taken before Voila could listen"
     try:
-        deadline = time.monotonic() + conftest.SERVER_START_TIMEOUT
-        while True:
-            assert proc.poll() is None, f"voila exited with {proc.returncode}:\n{server.log_tail()}"
-            assert time.monotonic() < deadline, f"voila did not answer:\n{server.log_tail()}"
-            try:
-                if httpx.get(f"{server.base}/api/status", timeout=5).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.25)
         yield server.base
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -147,6 +140,37 @@ def voila(request, tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_voila(server, timeout: float) -> tuple[subprocess.Popen, bool]:
+    """Start Voila on a free port; (process, whether the port was taken meanwhile)."""
+    server.port = _free_port()
+    server.base = f"http://127.0.0.1:{server.port}"
+    log = server.log_path.open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "voila", "answer.ipynb", "--no-browser", f"--port={server.port}",
+                             "--Voila.port_retries=0", "--Voila.ip=127.0.0.1", f"--Voila.root_dir={server.root}",
+                             "--show_tracebacks=True"],
+                            env=server._env(), cwd=server.root, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            tail = server.log_tail()
+            if "Address already in use" in tail or "Errno 98" in tail:
+                return proc, True
+            raise AssertionError(f"voila exited with {proc.returncode}:\n{tail}")
+        assert time.monotonic() < deadline, f"voila did not answer:\n{server.log_tail()}"
+        try:
+            if httpx.get(f"{server.base}/api/status", timeout=5).status_code < 500:
+                return proc, False
+        except httpx.HTTPError:
+            time.sleep(0.25)
 
 
 def test_voila_shows_the_answer_of_a_stream_cell(voila, browser_context, artifacts):
