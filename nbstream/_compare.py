@@ -51,6 +51,8 @@ class CompareView:
             self._finish()
 
     def _finish(self) -> None:
+        for pane in self.panes:  # every run has ended: wait for each pane's final message
+            pane.join()
         for pane in self.panes:  # static answers first: the cell is never blank
             bundle, metadata = static_output(pane.run, prompt=pane.prompt, title=pane.run.label, raw=pane.raw)
             display(bundle, raw=True, metadata=metadata)

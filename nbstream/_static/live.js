@@ -41,6 +41,7 @@ function el(tag, cls, parent) {
 
 function makeView(model, root) {
   root.classList.add("nbs");
+  const title = el("div", "nbs-title", root);
   const prompt = el("details", "nbs-prompt", root);
   el("summary", null, prompt).textContent = "Prompt";
   const promptBody = el("div", "nbs-prompt-body", prompt);
@@ -65,6 +66,8 @@ function makeView(model, root) {
   let shownBlocks = 0, shownResets = 0, shownRaw = 0, reasoningOpened = false;
 
   return function update(st) {
+    title.hidden = !model.get("title");
+    title.textContent = model.get("title");
     const promptHtml = model.get("prompt_html");
     prompt.hidden = !promptHtml;
     if (promptHtml && promptBody.dataset.src !== promptHtml) {
@@ -116,6 +119,40 @@ function makeView(model, root) {
   };
 }
 
+// The seamless end: the kernel displays the static answer (an element carrying
+// data-nbs-final=<final_id>) right after this view's output, then empties this output.
+// The moment that answer enters the page, this view hides its own output, in the same
+// task (a MutationObserver callback runs before the next frame is painted), so no frame
+// shows the answer twice, none shows it nowhere, and the height does not jump.
+function hideWhenReplaced(model, root) {
+  const id = model.get("final_id");
+  if (!id) return () => {};
+  const sel = `[data-nbs-final="${CSS.escape(id)}"]`;
+  let observer = null, raf = 0, done = false;
+  const hide = () => {
+    done = true;
+    const box = root.closest(".jp-OutputArea-child, .output_area") || root;
+    box.style.display = "none";
+    box.dataset.nbsReplaced = id;
+    if (observer) observer.disconnect();
+  };
+  const holds = (node) => node.nodeType === 1 && (node.matches(sel) || node.querySelector(sel) !== null);
+  const start = () => {
+    if (done) return;
+    if (!root.isConnected) { raf = requestAnimationFrame(start); return; }
+    if (document.querySelector(sel)) { hide(); return; }
+    const scope = root.closest(".jp-OutputArea, .output_wrapper, .output") || document.body;
+    observer = new MutationObserver((records) => {
+      for (const record of records) {
+        for (const node of record.addedNodes) { if (holds(node)) { hide(); return; } }
+      }
+    });
+    observer.observe(scope, { childList: true, subtree: true });
+  };
+  start();
+  return () => { done = true; cancelAnimationFrame(raf); if (observer) observer.disconnect(); };
+}
+
 function elapsedLabel(st) {
   if (!st.elapsed0 || st.state !== "streaming") return "";
   const secs = st.elapsed0.value + (performance.now() - st.elapsed0.at) / 1000;
@@ -140,11 +177,13 @@ export default {
     resync();  // what was sent before this view existed
     refresh();
     const timer = setInterval(() => { elapsed.textContent = elapsedLabel(st); }, 100);
+    const unwatch = hideWhenReplaced(model, root);
     model.on("change:show_stop", refresh);
     model.on("change:show_raw", refresh);
     model.on("change:prompt_html", refresh);
     return () => {
       clearInterval(timer);
+      unwatch();
       model.off("msg:custom", onMsg);
       model.off("change:show_stop", refresh);
       model.off("change:show_raw", refresh);

@@ -34,7 +34,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 SERVER_START_TIMEOUT = 60.0
 APP_READY_TIMEOUT = 60_000  # ms, Playwright's unit
-STATIC = '.jp-RenderedMarkdown[data-mime-type="text/markdown"]'  # nbstream's static answer as Lab renders it
+STATIC = '.jp-RenderedHTMLCommon[data-mime-type="text/html"] .nbs-static'  # nbstream's static answer in Lab
 
 SETUP_CELL = """\
 import nbstream
@@ -266,7 +266,7 @@ _HELPERS = """
       const md = out && out.querySelector(STATIC);
       if (!md) return null;
       const copy = md.cloneNode(true);
-      copy.querySelectorAll('mjx-container, .MathJax, script, sub, details, .jp-InternalAnchorLink')
+      copy.querySelectorAll('mjx-container, .MathJax, script, .nbs-status, details, .jp-InternalAnchorLink')
         .forEach((n) => n.remove());
       document.body.appendChild(copy);  // innerText needs layout
       const text = copy.innerText;
@@ -365,7 +365,7 @@ class NotebookPage:
         return self.page.locator(f'[data-nbs-test="{tag}"]')
 
     def static(self, index: int):
-        """A locator for the static answer in cell ``index`` (Lab's Markdown rendering)."""
+        """A locator for the static answer in cell ``index`` (its saved HTML as Lab renders it)."""
         return self.cell(index).locator(STATIC)
 
     def output_text(self, index: int) -> str:
@@ -409,7 +409,7 @@ class NotebookPage:
     def wait_final(self, index: int, timeout: float = 60) -> None:
         """Until cell ``index`` shows nbstream's static answer, rendered down to its status line."""
         self.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg.i); "
-                      "return !!(o && o.querySelector(a.arg.s + ' sub')); }", timeout, {"i": index, "s": STATIC})
+                      "return !!(o && o.querySelector(a.arg.s + ' .nbs-status')); }", timeout, {"i": index, "s": STATIC})
 
     def wait_finished(self, index: int, timeout: float = 30) -> None:
         """Until cell ``index`` no longer shows ``[*]`` and the kernel is idle."""
