@@ -424,10 +424,15 @@ def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = 
 
 
 def static_html(run: Run, *, prompt: str | None = None, title: str | None = None, raw: bool = False,
-                answer_html: str | None = None, final_id: str | None = None) -> str:
+                answer_html: str | None = None, final_id: str | None = None, pane_style: str | None = None) -> str:
     """The live widget's final frame as static HTML (``_static/live.js`` builds the same
-    elements): every untrusted string is either rendered Markdown or escaped text."""
-    opening = (f'<div class="nbs nbs-static" data-nbs-final="{text_html(final_id or run.run_id)}"'
+    elements): every untrusted string is either rendered Markdown or escaped text. A pane
+    of a ``--compare`` grid (``pane_style``: its inline layout) carries the classes of the
+    output wrapper itself, as the live pane does."""
+    classes = "nbs nbs-static"
+    if pane_style is not None:
+        classes += f' jp-RenderedHTMLCommon jp-RenderedHTML nbs-pane" style="{text_html(pane_style)}'
+    opening = (f'<div class="{classes}" data-nbs-final="{text_html(final_id or run.run_id)}"'
                f' data-state="{text_html(run.status)}">')
     out = [opening]
     if title:
@@ -455,7 +460,7 @@ def static_html(run: Run, *, prompt: str | None = None, title: str | None = None
             answer_html = markdown_html(feed_markdown(run))
         else:
             answer_html = markdown_html(markdown_unwrap(run.text)) if run.text else ""
-    out.append(f'<div class="nbs-answer"><div class="nbs-blocks jp-RenderedMarkdown">{answer_html}</div></div>')
+    out.append(f'<div class="nbs-answer"><div class="nbs-blocks jp-RenderedHTMLCommon jp-RenderedMarkdown">{answer_html}</div></div>')
     if run.refusal:
         out.append(f'<div class="nbs-error">Refused: {text_html(run.refusal)}</div>')
     error = str(run.error) if run.error is not None and run.status != "cancelled" else ""

@@ -40,7 +40,8 @@ function el(tag, cls, parent) {
 }
 
 function makeView(model, root) {
-  root.classList.add("nbs");
+  // the classes of the saved answer's wrapper (Lab's HTML output), so both lay out the same
+  root.classList.add("nbs", "jp-RenderedHTMLCommon", "jp-RenderedHTML");
   const title = el("div", "nbs-title", root);
   const prompt = el("details", "nbs-prompt", root);
   el("summary", null, prompt).textContent = "Prompt";
