@@ -13,6 +13,7 @@ nbval compares the same structure every run.
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import html
 import os
@@ -87,6 +88,12 @@ def _fast_handoff(on: bool) -> None:
                 sys.setswitchinterval(_switch_saved)
 
 
+#: seconds between heartbeats while nothing arrives (the view reports a silent kernel)
+HEARTBEAT_S = 1.0
+#: seconds between saves of the partial answer into the fallback output (0: never)
+FALLBACK_S = 2.0
+
+
 class NotebookView:
     """Shows one Run in the current cell: live widget, then the static answer."""
 
@@ -129,6 +136,10 @@ class NotebookView:
         self.messages_sent = 0
         self.flushes = 0
         self.view_error: Exception | None = None  # what stopped the live updates, if anything
+        self._fallback: Any = None
+        self._fallback_at = time.monotonic()
+        self._fallback_size = 0
+        self.fallback_updates = 0
 
     # ---- lifecycle ----------------------------------------------------------------------
     def start(self) -> "NotebookView":
@@ -142,6 +153,10 @@ class NotebookView:
                                       final_id=self.final_id, title=self.title or "")
             if self.standalone:
                 self._handle = display(widget_bundle(self._widget), raw=True, display_id=True)
+                # the partial answer, kept in the file in case the kernel dies mid-stream;
+                # empty at first and at the end, so the saved structure never changes
+                self._fallback = display({}, raw=True, display_id=True)
+                _open_views.add(self)
             # the thread runs in a copy of this context, so what it sends has this cell as parent
             context = contextvars.copy_context()
             self._thread = threading.Thread(target=context.run, args=(self._flush_loop,), daemon=True,
@@ -169,12 +184,13 @@ class NotebookView:
         _fast_handoff(True)
         try:
             while not self._ended.is_set():
-                self._wake.wait()
+                self._wake.wait(HEARTBEAT_S)  # without news, a heartbeat: the view knows the kernel lives
                 self._wake.clear()
                 if self._ended.is_set():
                     break
                 with self._lock:
                     self._flush()
+                    self._save_partial()
                 self._ended.wait(self.interval)
             with self._lock:
                 self._flush(final=True)
@@ -252,6 +268,22 @@ class NotebookView:
         self.flushes += 1
         self._finalized = final
 
+    def _save_partial(self) -> None:
+        """Every ``FALLBACK_S``, if the answer grew: the partial answer into the fallback
+        output (hidden by the live view while it lives; what a reopened notebook shows
+        if the kernel died before the end)."""
+        if self._fallback is None or FALLBACK_S <= 0:
+            return
+        now = time.monotonic()
+        if now - self._fallback_at < FALLBACK_S or len(self._blocks) + len(self._tail) == self._fallback_size:
+            return
+        self._fallback_at = now
+        self._fallback_size = len(self._blocks) + len(self._tail)
+        bundle, metadata = static_output(self.run, prompt=self.prompt, answer_html="".join(self._blocks) + self._tail,
+                                         partial_of=self.final_id)
+        self._fallback.update(bundle, raw=True, metadata=metadata)
+        self.fallback_updates += 1
+
     def _error_text(self) -> str:
         return str(self.run.error) if self.run.error is not None and self.run.status != "cancelled" else ""
 
@@ -297,14 +329,39 @@ class NotebookView:
         if not self.standalone:
             return
         self.join()
+        _open_views.discard(self)
         bundle, metadata = static_output(self.run, prompt=self.prompt, raw=self.raw, answer_html=self.shown_html(),
                                          final_id=self.final_id)
         display(bundle, raw=True, metadata=metadata)
+        if self._fallback is not None:  # before the widget goes: its view un-hides the fallback
+            self._fallback.update({}, raw=True)
         if self._handle is not None:
             self._handle.update({}, raw=True)
         if self._widget is not None:
             self._widget.close()
             self._widget = None
+
+
+    def _at_exit(self) -> None:
+        """The kernel is shutting down mid-stream (a restart): drop the widget reference
+        from the cell, so the saved notebook shows the partial answer and no widget error."""
+        self._fallback_at = 0.0
+        with self._lock:
+            self._save_partial()
+        if self._handle is not None:
+            self._handle.update({}, raw=True)
+
+
+_open_views: set[NotebookView] = set()
+
+
+@atexit.register  # after ipykernel's own: it runs first, while the IOPub thread still sends
+def _close_open_views() -> None:
+    for view in list(_open_views):
+        try:
+            view._at_exit()
+        except Exception:  # noqa: BLE001, S112 - the interpreter is going; nothing to report to
+            continue
 
 
 def widget_bundle(widget) -> dict[str, Any]:
@@ -368,7 +425,7 @@ SCHEMA = 2
 
 
 def static_output(run: Run, *, prompt: str | None = None, title: str | None = None, raw: bool = False,
-                  answer_html: str | None = None, final_id: str | None = None,
+                  answer_html: str | None = None, final_id: str | None = None, partial_of: str | None = None,
                   ) -> tuple[dict[str, str], dict[str, Any]]:
     """The saved form of a run: ``text/html`` + ``text/markdown`` + ``text/plain`` and
     nbstream metadata (with its ``schema`` version).
@@ -377,21 +434,27 @@ def static_output(run: Run, *, prompt: str | None = None, title: str | None = No
     the same rendered blocks (``answer_html``): JupyterLab and Notebook 7 rank it first,
     nbconvert too, so the saved answer is what was shown. ``text/markdown`` (safe by
     construction: raw HTML in model text escaped, dangerous links neutralised) keeps the
-    notebook readable where HTML is not rendered.
+    notebook readable where HTML is not rendered. With ``partial_of`` (a live view's id):
+    the partial answer saved while streaming, which says so (its ``data-nbs-partial`` lets
+    that live view hide it while it lives).
     """
     bundle = {"text/html": static_html(run, prompt=prompt, title=title, raw=raw, answer_html=answer_html,
-                                       final_id=final_id),
-              "text/markdown": static_markdown(run, prompt=prompt, title=title, raw=raw),
-              "text/plain": static_plain(run)}
+                                       final_id=final_id, partial_of=partial_of),
+              "text/markdown": static_markdown(run, prompt=prompt, title=title, raw=raw, partial=partial_of is not None),
+              "text/plain": static_plain(run, partial=partial_of is not None)}
     return bundle, {"nbstream": _metadata(run)}
 
 
-def static_plain(run: Run) -> str:
-    status = _status.final(run)
+INTERRUPTED = "⚠ stream interrupted: the answer as far as it had come (the kernel stopped before the end)"
+
+
+def static_plain(run: Run, *, partial: bool = False) -> str:
+    status = INTERRUPTED if partial else _status.final(run)
     return "\n\n".join(p for p in (run.text, status if not run.text else f"[{status}]") if p)
 
 
-def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = None, raw: bool = False) -> str:
+def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = None, raw: bool = False,
+                    partial: bool = False) -> str:
     """The saved answer as safe Markdown (what GitHub-like viewers without HTML show)."""
     parts: list[str] = []
     if title:
@@ -416,7 +479,7 @@ def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = 
         parts.append(f"> **Refused:** {markdown_safe(run.refusal)}")
     if raw:
         parts.append(_wire_details(run))
-    status = _status.final(run)
+    status = INTERRUPTED if partial else _status.final(run)
     if run.error is not None and run.status != "cancelled":
         parts.append(f"> ⚠ **{type(run.error).__name__}:** {text_html(str(run.error))}")
     parts.append(f"<sub>{text_html(status)}</sub>")
@@ -424,7 +487,8 @@ def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = 
 
 
 def static_html(run: Run, *, prompt: str | None = None, title: str | None = None, raw: bool = False,
-                answer_html: str | None = None, final_id: str | None = None, pane_style: str | None = None) -> str:
+                answer_html: str | None = None, final_id: str | None = None, pane_style: str | None = None,
+                partial_of: str | None = None) -> str:
     """The live widget's final frame as static HTML (``_static/live.js`` builds the same
     elements): every untrusted string is either rendered Markdown or escaped text. A pane
     of a ``--compare`` grid (``pane_style``: its inline layout) carries the classes of the
@@ -432,8 +496,10 @@ def static_html(run: Run, *, prompt: str | None = None, title: str | None = None
     classes = "nbs nbs-static"
     if pane_style is not None:
         classes += f' jp-RenderedHTMLCommon jp-RenderedHTML nbs-pane" style="{text_html(pane_style)}'
-    opening = (f'<div class="{classes}" data-nbs-final="{text_html(final_id or run.run_id)}"'
-               f' data-state="{text_html(run.status)}">')
+    marker = (f'data-nbs-partial="{text_html(partial_of)}"' if partial_of is not None
+              else f'data-nbs-final="{text_html(final_id or run.run_id)}"')
+    state = "interrupted" if partial_of is not None else run.status
+    opening = f'<div class="{classes}" {marker} data-state="{text_html(state)}">'
     out = [opening]
     if title:
         out.append(f'<div class="nbs-title">{text_html(title)}</div>')
@@ -469,7 +535,8 @@ def static_html(run: Run, *, prompt: str | None = None, title: str | None = None
     if raw:
         out.append(f'<details class="nbs-raw"><summary>Wire ({len(run.records)} events)</summary>'
                    f'<pre class="nbs-raw-body">{text_html(_wire_text(run))}</pre></details>')
-    out.append(f'<div class="nbs-status"><span class="nbs-status-text">{text_html(_status.final(run))}</span></div>')
+    status = INTERRUPTED if partial_of is not None else _status.final(run)
+    out.append(f'<div class="nbs-status"><span class="nbs-status-text">{text_html(status)}</span></div>')
     out.append("</div>")
     return "".join(out)
 

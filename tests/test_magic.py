@@ -40,7 +40,9 @@ def nb():
 
 def test_a_stream_cell_leaves_an_emptied_live_output_and_one_static_answer(nb):
     cell = nb.cells[1]
-    assert outputs(cell) == [("display_data", []), ("display_data", ["text/html", "text/markdown", "text/plain"])]
+    # the emptied live widget, the emptied fallback (the partial answer while streaming), the answer
+    assert outputs(cell) == [("display_data", []), ("display_data", []),
+                             ("display_data", ["text/html", "text/markdown", "text/plain"])]
 
 
 def test_the_static_answer_carries_the_text_and_metadata(nb):

@@ -34,7 +34,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 SERVER_START_TIMEOUT = 60.0
 APP_READY_TIMEOUT = 60_000  # ms, Playwright's unit
-STATIC = '.jp-RenderedHTMLCommon[data-mime-type="text/html"] .nbs-static'  # nbstream's static answer in Lab
+STATIC = '.jp-RenderedHTMLCommon[data-mime-type="text/html"] .nbs-static[data-nbs-final]'  # the saved answer
 
 SETUP_CELL = """\
 import nbstream
@@ -253,7 +253,7 @@ _HELPERS = """
       const t0 = performance.now();
       const timer = setInterval(() => {
         const out = outputOf(path, i);
-        const answer = out && out.querySelector('.nbs .nbs-answer');
+        const answer = out && out.querySelector('.nbs:not(.nbs-static) .nbs-answer');
         const status = out && out.querySelector('.nbs .nbs-status-text');
         samples.push({ t: performance.now() - t0, live: answer ? answer.innerText.length : null,
                        status: status ? status.textContent : null, final: !!(out && out.querySelector(STATIC)),
@@ -403,7 +403,7 @@ class NotebookPage:
     def wait_live(self, index: int, chars: int, timeout: float = 30) -> None:
         """Until the live answer in cell ``index`` shows at least ``chars`` characters."""
         self.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg.i); "
-                      "const ans = o && o.querySelector('.nbs .nbs-answer'); "
+                      "const ans = o && o.querySelector('.nbs:not(.nbs-static) .nbs-answer'); "
                       "return ans && ans.innerText.length >= a.arg.n; }", timeout, {"i": index, "n": chars})
 
     def wait_final(self, index: int, timeout: float = 60) -> None:
