@@ -493,7 +493,8 @@ def static_html(run: Run, *, prompt: str | None = None, title: str | None = None
     elements): every untrusted string is either rendered Markdown or escaped text. A pane
     of a ``--compare`` grid (``pane_style``: its inline layout) carries the classes of the
     output wrapper itself, as the live pane does."""
-    classes = "nbs nbs-static"
+    # no TeX typesetting by the front end: the live view does none (math is the renderer's job)
+    classes = "nbs nbs-static mathjax_ignore tex2jax_ignore"
     if pane_style is not None:
         classes += f' jp-RenderedHTMLCommon jp-RenderedHTML nbs-pane" style="{text_html(pane_style)}'
     marker = (f'data-nbs-partial="{text_html(partial_of)}"' if partial_of is not None
