@@ -47,6 +47,8 @@ async def _measure(text, tps, live):
     os.environ["NBSTREAM_LIVE"] = "0" if live == "off" else "1"
     if _seam is not None:  # "plain": the same plumbing around a renderer that costs ~nothing
         nbstream._live.markdown_stream = nbstream._live._PlainBlocks if live == "plain" else _seam
+    if hasattr(nbstream._live, "FALLBACK_S"):  # "nofallback": without the partial answer saved every 2 s
+        nbstream._live.FALLBACK_S = 0.0 if live == "nofallback" else 2.0
     c0, w0 = _cpu(), time.perf_counter()
     run = await nbstream.astream("bench", model="demo", base_url=BASE_URL, display=True,
                                  demo={"text": text, "tps": tps, "ttft": 0.05, "jitter": 0.0})
@@ -182,7 +184,7 @@ def main() -> None:
             rows, p99 = [], {}
             for r in range(1 if args.quick else args.rounds):
                 for name, kernel in kernels.items():
-                    for live in ("on", "off", "plain") if name == "after" else ("on", "off"):
+                    for live in ("on", "off", "plain", "nofallback") if name == "after" else ("on", "off"):
                         m = kernel.measure(text, 200, live, timeout=120)
                         key = f"{name} live={live}"
                         p99.setdefault(key, []).append(m.get("p99", float("inf")))
@@ -193,7 +195,7 @@ def main() -> None:
             print(table(["variant", "ITL p50 ms", "p99 ms", "max ms", "kernel CPU s", "IOPub KB", "exact"], rows))
             for name in kernels:
                 off = statistics.median(p99[f"{name} live=off"])
-                for live in ("on", "plain"):
+                for live in ("on", "plain", "nofallback"):
                     if f"{name} live={live}" in p99:
                         on = statistics.median(p99[f"{name} live={live}"])
                         print(f"{name}: median p99 live={live} - live=off = {on - off:+.2f} ms (target |Δ| <= 1 ms)")
@@ -204,9 +206,13 @@ def main() -> None:
             for tps in (50, 500, 5000):
                 for shape in shapes:
                     text = sized(shape, int(2.4 * tps))
-                    for name, kernel in kernels.items():
-                        m = kernel.measure(text, tps, "on", timeout=60)
-                        rows.append([f"{shape} {tps} tok/s {name}", f"{len(text) / 1e3:.0f}",
+                    variants = [(name, kernel, "on") for name, kernel in kernels.items()]
+                    if tps == 500:  # what the fallback output costs
+                        variants.append(("after", kernels["after"], "nofallback"))
+                    for name, kernel, live in variants:
+                        m = kernel.measure(text, tps, live, timeout=60)
+                        label = name if live == "on" else f"{name} no fallback"
+                        rows.append([f"{shape} {tps} tok/s {label}", f"{len(text) / 1e3:.0f}",
                                      fmt(m.get("stream", float("inf")), 2), fmt(m["busy"], 2),
                                      fmt(m.get("cpu", float("inf")), 2), f"{m['bytes'] / 1e3:.0f}", str(m["msgs"]),
                                      fmt(m.get("p99", float("inf")), 2)])

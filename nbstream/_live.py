@@ -131,8 +131,8 @@ class NotebookView:
         self._wake = threading.Event()  # something arrived (or the run ended)
         self._ended = threading.Event()  # the run ended: stop waiting between flushes
         self._thread: threading.Thread | None = None
-        self._widget = None
-        self._handle = None
+        self._widget: Any = None
+        self._handle: Any = None
         self.messages_sent = 0
         self.flushes = 0
         self.view_error: Exception | None = None  # what stopped the live updates, if anything
@@ -346,8 +346,11 @@ class NotebookView:
         """The kernel is shutting down mid-stream (a restart): drop the widget reference
         from the cell, so the saved notebook shows the partial answer and no widget error."""
         self._fallback_at = 0.0
-        with self._lock:
-            self._save_partial()
+        if self._lock.acquire(timeout=1.0):  # a flush in progress finishes first
+            try:
+                self._save_partial()
+            finally:
+                self._lock.release()
         if self._handle is not None:
             self._handle.update({}, raw=True)
 
