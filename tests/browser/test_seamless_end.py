@@ -75,7 +75,7 @@ def test_the_switch_to_the_saved_answer_is_invisible_in_lab(lab, case):
     check_seamless(switch_frames(nb, source), panes)
 
 
-@pytest.mark.parametrize("case", ["plain", "compare"])
+@pytest.mark.parametrize("case", list(CASES))
 def test_the_switch_to_the_saved_answer_is_invisible_in_notebook7(nb7, case):
     source, panes = CASES[case]
     nb = nb7(f"seamless-{case}.ipynb", [source])
