@@ -1,13 +1,21 @@
-"""The notebook view of a Run: live while it streams, a static Markdown answer after.
+"""The notebook view of a Run: live while it streams, the saved answer after.
 
 While streaming, the cell's output holds only the widget (a display_data whose bundle
-is just the widget reference). Updates go to it as throttled deltas — at most one
-message per ``interval`` (50 ms), whatever the token rate — because per-token messages
-overflow the kernel's IOPub queue and are silently dropped (measured:
-../shared/research/jupyter_runtime.md §4). When the run ends, however it ends, that
-output is emptied and a plain ``display_data`` with ``text/markdown`` and ``text/plain``
-takes its place, with metadata (model, base URL, parameters, timings, usage, status) —
-so the saved notebook reads on GitHub and in nbconvert without widget state, and strict
+is just the widget reference). The pump only notes what arrived (``_on_events``: an
+append and a flag); a flush thread renders and sends, at most one message per
+``interval`` (50 ms) counted from the END of the previous flush, so a slow flush makes
+the next one coalesce more, and nothing slow runs where arrival times are stamped.
+Per-token messages would overflow the kernel's IOPub queue and be dropped (measured:
+../shared/research/jupyter_runtime.md §4). A heartbeat every ``HEARTBEAT_S`` lets the
+front end tell a silent kernel from a slow stream, and every ``FALLBACK_S`` the partial
+answer is saved into a hidden fallback output, for a kernel that dies mid-stream.
+
+When the run ends the flush thread sends the final frame, then a plain ``display_data``
+takes the widget's place: ``text/html`` built from the very blocks the widget showed
+(same structure and classes), safe ``text/markdown``, ``text/plain``, and ``nbstream``
+metadata with a ``schema`` version. The widget hides its own output the moment that
+answer appears (``_static/live.js``), then the widget and fallback outputs are emptied:
+the saved notebook reads on GitHub and in nbconvert without widget state, and strict
 nbval compares the same structure every run.
 """
 
@@ -17,9 +25,9 @@ import atexit
 import contextvars
 import html
 import os
-import sys
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from IPython.display import display
@@ -64,30 +72,6 @@ def live_enabled() -> bool:
     return os.environ.get("NBSTREAM_LIVE", "1") not in ("0", "false", "no")
 
 
-# While a flush thread renders, the thread that reads the socket waits for the GIL when its
-# data arrives: up to sys.getswitchinterval() (5 ms by default) per arrival, which shows up
-# in the recorded ITL (bench/live_itl.py). While any live view is open the interval is
-# lowered so the reader gets the GIL back within about ``_SWITCH_S``; restored after.
-_SWITCH_S = 0.0005
-_switch_lock = threading.Lock()
-_switch_users = 0
-_switch_saved = 0.005
-
-
-def _fast_handoff(on: bool) -> None:
-    global _switch_users, _switch_saved
-    with _switch_lock:
-        if on:
-            if _switch_users == 0:
-                _switch_saved = sys.getswitchinterval()
-                sys.setswitchinterval(min(_SWITCH_S, _switch_saved))
-            _switch_users += 1
-        elif _switch_users > 0:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_switch_saved)
-
-
 #: seconds between heartbeats while nothing arrives (the view reports a silent kernel)
 HEARTBEAT_S = 1.0
 #: seconds between saves of the partial answer into the fallback output (0: never)
@@ -127,7 +111,7 @@ class NotebookView:
         self._records_seen = 0
         self._first_token_ns: int | None = None
         self._n_token_chunks = 0
-        self._inbox: list[tuple[int, list[Event]]] = []  # filled by the pump, drained by the flush thread
+        self._inbox: deque[tuple[int, list[Event]]] = deque()  # the pump appends, the flush thread pops
         self._wake = threading.Event()  # something arrived (or the run ended)
         self._ended = threading.Event()  # the run ended: stop waiting between flushes
         self._thread: threading.Thread | None = None
@@ -181,7 +165,6 @@ class NotebookView:
         """Render and send what arrived, then wait ``interval`` from the END of that flush:
         everything arriving meanwhile is coalesced, so a slow flush makes the next one
         bigger, never more frequent. Ends with a final flush once the run has ended."""
-        _fast_handoff(True)
         try:
             while not self._ended.is_set():
                 self._wake.wait(HEARTBEAT_S)  # without news, a heartbeat: the view knows the kernel lives
@@ -196,12 +179,11 @@ class NotebookView:
                 self._flush(final=True)
         except Exception as exc:  # noqa: BLE001 - a view never breaks the run; the static answer still comes
             self.view_error = exc
-        finally:
-            _fast_handoff(False)
 
     def _absorb(self) -> None:
-        inbox, self._inbox = self._inbox, []  # list swap: the pump appends to the new one
-        for t_ns, events in inbox:
+        inbox = self._inbox
+        for _ in range(len(inbox)):  # deque append/popleft are atomic: nothing is lost meanwhile
+            t_ns, events = inbox.popleft()
             got_token = False
             for ev in events:
                 kind = type(ev)
