@@ -76,6 +76,8 @@ def live_enabled() -> bool:
 HEARTBEAT_S = 1.0
 #: seconds between saves of the partial answer into the fallback output (0: never)
 FALLBACK_S = 2.0
+#: seconds between the widget's final frame and the saved answer that replaces it
+FINAL_PAUSE_S = 0.1
 
 
 class NotebookView:
@@ -177,6 +179,10 @@ class NotebookView:
                 self._ended.wait(self.interval)
             with self._lock:
                 self._flush(final=True)
+            # the front end applies widget messages through a promise chain but displays
+            # outputs at once: a moment for the final frame to land before the saved
+            # answer replaces it (else the switch shows the last delta arriving late)
+            time.sleep(FINAL_PAUSE_S)
         except Exception as exc:  # noqa: BLE001 - a view never breaks the run; the static answer still comes
             self.view_error = exc
 
