@@ -80,6 +80,7 @@ def test_untrusted_html_never_runs_live_saved_or_clicked(lab, artifacts):
     nb.wait_live(1, 200)
     assert "<script>window.__xss=1</script>" in nb.output_text(1)  # shown as text while live
     nb.wait_final(1)
+    nb.wait_for("() => window.__sampler.samples.some((s) => s.final)", 30)  # the sampler saw it too
     samples = nb.stop_sampler()
     assert any(s["live"] for s in samples) and any(s["final"] for s in samples)
     assert [s["xss"] for s in samples if s["xss"] is not None] == []
@@ -98,9 +99,9 @@ def test_reasoning_streams_open_then_folds_when_the_answer_starts(lab, artifacts
     nb = lab("reasoning.ipynb", ["%%stream -m demo-reasoning -p demo.tps=40\nWhy stream?"])
     nb.setup()
     nb.run_cell(1, wait=False)
-    reasoning = nb.cell(1).locator(".nbs-reasoning")
+    reasoning = nb.cell(1).locator(".nbs:not(.nbs-static) .nbs-reasoning")  # the live one
     nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg); "
-                "const r = o && o.querySelector('.nbs-reasoning'); "
+                "const r = o && o.querySelector('.nbs:not(.nbs-static) .nbs-reasoning'); "
                 "return r && !r.hidden && r.open && r.innerText.length > 80; }", 20, 1)
     assert reasoning.locator("summary").inner_text() == "Reasoning…"
     nb.cell(1).screenshot(path=artifacts / "lab_reasoning_live.png")
