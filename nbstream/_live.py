@@ -267,9 +267,11 @@ class NotebookView:
             return
         self._fallback_at = now
         self._fallback_size = len(self._blocks) + len(self._tail)
-        bundle, metadata = static_output(self.run, prompt=self.prompt, answer_html="".join(self._blocks) + self._tail,
-                                         partial_of=self.final_id)
-        self._fallback.update(bundle, raw=True, metadata=metadata)
+        # HTML from the blocks already rendered, and plain text: nothing is re-parsed here
+        html_ = static_html(self.run, prompt=self.prompt, answer_html="".join(self._blocks) + self._tail,
+                            partial_of=self.final_id)
+        self._fallback.update({"text/html": html_, "text/plain": static_plain(self.run, partial=True)}, raw=True,
+                              metadata={"nbstream": {"schema": SCHEMA, "run_id": self.run.run_id, "partial": True}})
         self.fallback_updates += 1
 
     def _error_text(self) -> str:

@@ -48,7 +48,8 @@ def test_a_kernel_restart_mid_stream_ends_the_streaming_state_and_keeps_the_part
     outputs = saved_outputs(lab_server, nb.name, 1)
     partial = [o for o in outputs if "data-nbs-partial" in o.get("data", {}).get("text/html", "")]
     assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs)  # the kernel dropped it as it shut down
-    assert len(partial) == 1 and "stream interrupted" in partial[0]["data"]["text/markdown"]
+    assert len(partial) == 1 and "stream interrupted" in partial[0]["data"]["text/plain"]
+    assert partial[0]["metadata"]["nbstream"]["partial"] is True
     assert len(partial[0]["data"]["text/plain"]) > 200
     nb.page.close()
 
