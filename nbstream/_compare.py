@@ -1,30 +1,47 @@
 """``%%stream --compare``: several runs side by side in one wrapping grid, each with its
-own live pane (status line, error banner); when the last one ends the grid gives way to
-one static answer per run, in the order they were asked."""
+own live pane titled by its label (status line, error banner); when the last one ends
+the grid gives way to ONE saved output holding the same grid (``text/html``), the
+answers as titled sections one after another (``text/markdown``, which reads on GitHub)
+and every run's metadata. The live grid hides itself the moment that output appears
+(``final_id``), so the switch shows no frame with both or neither."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
+from typing import Any
 
 from IPython.display import display
 
-from ._live import NotebookView, live_enabled, static_output, widget_bundle
+from ._live import (
+    SCHEMA,
+    NotebookView,
+    live_enabled,
+    static_html,
+    static_markdown,
+    static_plain,
+    text_html,
+    widget_bundle,
+)
+from ._live import _metadata as run_metadata
 from .run import Run
 
 
 class CompareView:
     def __init__(self, runs: list[tuple[Run, str | None]], *, raw: bool = False, stop_button: bool = False,
                  render: bool = True) -> None:
+        self.final_id = uuid.uuid4().hex
         self.panes = [NotebookView(run, prompt=prompt, raw=raw, stop_button=stop_button, render=render,
-                                   standalone=False) for run, prompt in runs]
+                                   standalone=False, title=_title(run), final_id=self.final_id)
+                      for run, prompt in runs]
         self._handle = None
         self._box = None
         self._lock = threading.Lock()
         self._left = len(self.panes)
         self._done = threading.Event()
 
-    def start(self) -> "CompareView":
+    def start(self) -> CompareView:
         for pane in self.panes:
             pane.start()
             pane.run.subscribe(self._on_events)
@@ -35,9 +52,11 @@ class CompareView:
                 pane.widget.layout = ipywidgets.Layout(flex="1 1 360px", min_width="300px", margin="0 0.5em 0.5em 0",
                                                        border="1px solid var(--jp-border-color2, #ddd)",
                                                        padding="0.4em")
+            # padding and margin as around the saved grid in Lab's HTML output: same pane widths
             self._box = ipywidgets.Box([pane.widget for pane in self.panes],
                                        layout=ipywidgets.Layout(display="flex", flex_flow="row wrap",
-                                                                align_items="stretch", width="100%"))
+                                                                align_items="stretch", width="100%",
+                                                                padding="0 20px 0 0", margin="0 0 0.5em 0"))
             self._handle = display(widget_bundle(self._box), raw=True, display_id=True)
         return self
 
@@ -51,9 +70,10 @@ class CompareView:
             self._finish()
 
     def _finish(self) -> None:
-        for pane in self.panes:  # static answers first: the cell is never blank
-            bundle, metadata = static_output(pane.run, prompt=pane.prompt, title=pane.run.label, raw=pane.raw)
-            display(bundle, raw=True, metadata=metadata)
+        for pane in self.panes:  # every run has ended: wait for each pane's final message
+            pane.join()
+        bundle, metadata = compare_output(self.panes, self.final_id)
+        display(bundle, raw=True, metadata=metadata)  # the live grid hides itself when this appears
         if self._handle is not None:
             self._handle.update({}, raw=True)
         if self._box is not None:
@@ -67,3 +87,27 @@ class CompareView:
         """Wait until the static answers are out (the last run's listener may run elsewhere)."""
         while not self._done.is_set():
             await asyncio.sleep(0.01)
+
+
+def _title(run: Run) -> str:
+    return run.label or run.model or "run"
+
+
+# the live grid's layout (CompareView.start), as inline styles
+GRID_STYLE = "display:flex;flex-flow:row wrap;align-items:stretch;width:100%"
+PANE_STYLE = ("flex:1 1 360px;min-width:300px;margin:0 0.5em 0.5em 0;padding:0.4em;"
+              "border:1px solid var(--jp-border-color2, #ddd)")
+
+
+def compare_output(panes: list[NotebookView], final_id: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """The saved form of a comparison: the panes' grid as HTML (inline styles, so it keeps
+    its layout wherever HTML is shown), titled sections as Markdown, every run's metadata."""
+    cells = "".join(static_html(p.run, prompt=p.prompt, title=p.title, raw=p.raw, answer_html=p.shown_html(),
+                                pane_style=PANE_STYLE) for p in panes)
+    grid = (f'<div class="nbs-compare" data-nbs-final="{text_html(final_id)}" style="{GRID_STYLE}">'
+            f"{cells}</div>")
+    markdown = "\n\n---\n\n".join(static_markdown(p.run, prompt=p.prompt, title=p.title, raw=p.raw)
+                                   for p in panes)
+    plain = "\n\n".join(f"[{p.title}]\n{static_plain(p.run)}" for p in panes)
+    metadata = {"schema": SCHEMA, "compare": [run_metadata(p.run) for p in panes]}
+    return {"text/html": grid, "text/markdown": markdown, "text/plain": plain}, {"nbstream": metadata}

@@ -1,23 +1,33 @@
-"""The notebook view of a Run: live while it streams, a static Markdown answer after.
+"""The notebook view of a Run: live while it streams, the saved answer after.
 
 While streaming, the cell's output holds only the widget (a display_data whose bundle
-is just the widget reference). Updates go to it as throttled deltas — at most one
-message per ``interval`` (50 ms), whatever the token rate — because per-token messages
-overflow the kernel's IOPub queue and are silently dropped (measured:
-../shared/research/jupyter_runtime.md §4). When the run ends, however it ends, that
-output is emptied and a plain ``display_data`` with ``text/markdown`` and ``text/plain``
-takes its place, with metadata (model, base URL, parameters, timings, usage, status) —
-so the saved notebook reads on GitHub and in nbconvert without widget state, and strict
+is just the widget reference). The pump only notes what arrived (``_on_events``: an
+append and a flag); a flush thread renders and sends, at most one message per
+``interval`` (50 ms) counted from the END of the previous flush, so a slow flush makes
+the next one coalesce more, and nothing slow runs where arrival times are stamped.
+Per-token messages would overflow the kernel's IOPub queue and be dropped (measured:
+../shared/research/jupyter_runtime.md §4). A heartbeat every ``HEARTBEAT_S`` lets the
+front end tell a silent kernel from a slow stream, and every ``FALLBACK_S`` the partial
+answer is saved into a hidden fallback output, for a kernel that dies mid-stream.
+
+When the run ends the flush thread sends the final frame, then a plain ``display_data``
+takes the widget's place: ``text/html`` built from the very blocks the widget showed
+(same structure and classes), safe ``text/markdown``, ``text/plain``, and ``nbstream``
+metadata with a ``schema`` version. The widget hides its own output the moment that
+answer appears (``_static/live.js``), then the widget and fallback outputs are emptied:
+the saved notebook reads on GitHub and in nbconvert without widget state, and strict
 nbval compares the same structure every run.
 """
 
 from __future__ import annotations
 
-import asyncio
+import atexit
+import contextvars
 import html
 import os
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from IPython.display import display
@@ -30,27 +40,67 @@ from .run import Run
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
+# ---- the renderer seam: every call this module makes into the Markdown renderer -------------
+def markdown_stream() -> Any:
+    """An incremental renderer: ``feed(delta)``; ``flush()`` -> (new final blocks' HTML, open
+    tail's HTML); ``finish()`` -> the last blocks' HTML; ``text`` -> the (unwrapped) Markdown."""
+    return _markdown.StreamingMarkdown()
+
+
+def markdown_html(text: str) -> str:
+    """Safe HTML for a complete Markdown document."""
+    return _markdown.render(text)
+
+
+def markdown_safe(text: str) -> str:
+    """Markdown that cannot carry raw HTML or dangerous links (for ``text/markdown``)."""
+    return safe_markdown(text)
+
+
+def markdown_unwrap(text: str) -> str:
+    """The answer without a wrapping ```` ```markdown ```` fence."""
+    return _markdown.unwrap(text)
+
+
+def text_html(text: str) -> str:
+    """Plain text as HTML text (no markup survives)."""
+    return html.escape(text)
+
+
 def live_enabled() -> bool:
     """Widgets are used unless ``NBSTREAM_LIVE=0`` (then only the static answer appears)."""
     return os.environ.get("NBSTREAM_LIVE", "1") not in ("0", "false", "no")
+
+
+#: seconds between heartbeats while nothing arrives (the view reports a silent kernel)
+HEARTBEAT_S = 1.0
+#: seconds between saves of the partial answer into the fallback output (0: never)
+FALLBACK_S = 2.0
+#: seconds between the widget's final frame and the saved answer that replaces it
+FINAL_PAUSE_S = 0.1
 
 
 class NotebookView:
     """Shows one Run in the current cell: live widget, then the static answer."""
 
     def __init__(self, run: Run, *, prompt: str | None = None, raw: bool = False, stop_button: bool = False,
-                 render: bool = True, interval: float = 0.05, standalone: bool = True, body: Any = None) -> None:
+                 render: bool = True, interval: float = 0.05, standalone: bool = True, body: Any = None,
+                 title: str | None = None, final_id: str | None = None) -> None:
         """``standalone=False``: a pane of a larger view (``--compare``), which places the
         widget and the static answers itself. ``body`` renders the main area: Markdown
-        (default), plain text (``render=False``) or a feed table (``nbstream._feed``)."""
+        (default), plain text (``render=False``) or a feed table (``nbstream._feed``).
+        ``title`` heads the pane; ``final_id`` marks the static answer that replaces it
+        (the widget hides itself the moment that answer appears: see ``_static/live.js``)."""
         self.run = run
+        self.title = title
+        self.final_id = final_id or run.run_id
         self.standalone = standalone
         self.prompt = prompt
         self.raw = raw
         self.render = render
         self.interval = interval
         self._stop_button = stop_button
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the flush thread and resync requests; never the pump
         self._body = body if body is not None else _AnswerBody(render)
         self._seq = -1
         self._pending: dict[str, Any] = {}
@@ -63,12 +113,19 @@ class NotebookView:
         self._records_seen = 0
         self._first_token_ns: int | None = None
         self._n_token_chunks = 0
-        self._last_flush = 0.0
-        self._timer: Any = None
-        self._dirty = False
-        self._widget = None
-        self._handle = None
+        self._inbox: deque[tuple[int, list[Event]]] = deque()  # the pump appends, the flush thread pops
+        self._wake = threading.Event()  # something arrived (or the run ended)
+        self._ended = threading.Event()  # the run ended: stop waiting between flushes
+        self._thread: threading.Thread | None = None
+        self._widget: Any = None
+        self._handle: Any = None
         self.messages_sent = 0
+        self.flushes = 0
+        self.view_error: Exception | None = None  # what stopped the live updates, if anything
+        self._fallback: Any = None
+        self._fallback_at = time.monotonic()
+        self._fallback_size = 0
+        self.fallback_updates = 0
 
     # ---- lifecycle ----------------------------------------------------------------------
     def start(self) -> "NotebookView":
@@ -77,82 +134,104 @@ class NotebookView:
             from ._widget import LiveWidget
 
             self._widget = LiveWidget(on_stop=self.run.cancel, on_resync=self._resync,
-                                      prompt_html=_markdown.render(self.prompt) if self.prompt else "",
-                                      show_raw=self.raw, show_stop=self._stop_button)
+                                      prompt_html=markdown_html(self.prompt) if self.prompt else "",
+                                      show_raw=self.raw, show_stop=self._stop_button,
+                                      final_id=self.final_id, title=self.title or "")
             if self.standalone:
                 self._handle = display(widget_bundle(self._widget), raw=True, display_id=True)
+                # the partial answer, kept in the file in case the kernel dies mid-stream;
+                # empty at first and at the end, so the saved structure never changes
+                self._fallback = display({}, raw=True, display_id=True)
+                _open_views.add(self)
+            # the thread runs in a copy of this context, so what it sends has this cell as parent
+            context = contextvars.copy_context()
+            self._thread = threading.Thread(target=context.run, args=(self._flush_loop,), daemon=True,
+                                            name=f"nbstream-view-{self.run.run_id[:8]}")
+            self._thread.start()
         self.run.subscribe(self._on_events)
         if self.run.done:
             self._on_events(self.run, [])
         return self
 
     def _on_events(self, run: Run, events: list[Event]) -> None:
-        with self._lock:
-            self._absorb(events)
-            if run.done:
-                self._finish()
-                return
-            if self._widget is None:
-                return
-            now = time.monotonic()
-            if now - self._last_flush >= self.interval:
-                self._flush(now)
-            elif self._timer is None:
-                self._schedule(self.interval - (now - self._last_flush))
+        """Called by the pump after each wire message, on the thread that reads the socket:
+        only note what arrived. Rendering and sending happen on the flush thread."""
+        if self._thread is not None:
+            if events:
+                records = run.records
+                self._inbox.append((records[-1].message.t_ns if records else time.perf_counter_ns(), events))
+            self._wake.set()  # no events: the run's phase changed (connecting, headers…)
+        if run.done:
+            self._end()
 
-    def _absorb(self, events: list[Event]) -> None:
-        got_token = False
-        for ev in events:
-            kind = type(ev)
-            if kind is TextDelta and ev.choice == 0 or kind is Other:
-                got_token = self._body.take(ev) or got_token
-                if kind is TextDelta and self._reasoning and not self._reasoning_done:
-                    self._reasoning_done = True
-                    self._pending["reasoning_done"] = True
-            elif kind is ReasoningDelta and ev.choice == 0:
-                self._reasoning.append(ev.text)
-                self._pending["reasoning"] = self._pending.get("reasoning", "") + ev.text
-                got_token = True
-            elif kind is ToolCallDelta:
-                tool = self._tools.setdefault(ev.index, {"name": "", "args": ""})
-                tool["name"] = tool["name"] or (ev.name or "")
-                tool["args"] += ev.arguments
-                pend = self._pending.setdefault("tools", {}).setdefault(ev.index, {"i": ev.index, "args": ""})
-                if ev.name:
-                    pend["name"] = ev.name
-                pend["args"] += ev.arguments
-                got_token = True
-        if got_token:
-            self._n_token_chunks += 1
-            if self._first_token_ns is None:
-                self._first_token_ns = self.run.records[-1].message.t_ns if self.run.records else time.perf_counter_ns()
+    def _flush_loop(self) -> None:
+        """Render and send what arrived, then wait ``interval`` from the END of that flush:
+        everything arriving meanwhile is coalesced, so a slow flush makes the next one
+        bigger, never more frequent. Ends with a final flush once the run has ended."""
+        try:
+            while not self._ended.is_set():
+                self._wake.wait(HEARTBEAT_S)  # without news, a heartbeat: the view knows the kernel lives
+                self._wake.clear()
+                if self._ended.is_set():
+                    break
+                with self._lock:
+                    self._flush()
+                    self._save_partial()
+                self._ended.wait(self.interval)
+            with self._lock:
+                self._flush(final=True)
+            # the front end applies widget messages through a promise chain but displays
+            # outputs at once: a moment for the final frame to land before the saved
+            # answer replaces it (else the switch shows the last delta arriving late)
+            time.sleep(FINAL_PAUSE_S)
+        except Exception as exc:  # noqa: BLE001 - a view never breaks the run; the static answer still comes
+            self.view_error = exc
+
+    def _absorb(self) -> None:
+        inbox = self._inbox
+        for _ in range(len(inbox)):  # deque append/popleft are atomic: nothing is lost meanwhile
+            t_ns, events = inbox.popleft()
+            got_token = False
+            for ev in events:
+                kind = type(ev)
+                if kind is TextDelta and ev.choice == 0 or kind is Other:
+                    got_token = self._body.take(ev) or got_token
+                    if kind is TextDelta and self._reasoning and not self._reasoning_done:
+                        self._reasoning_done = True
+                        self._pending["reasoning_done"] = True
+                elif kind is ReasoningDelta and ev.choice == 0:
+                    self._reasoning.append(ev.text)
+                    self._pending["reasoning"] = self._pending.get("reasoning", "") + ev.text
+                    got_token = True
+                elif kind is ToolCallDelta:
+                    tool = self._tools.setdefault(ev.index, {"name": "", "args": ""})
+                    tool["name"] = tool["name"] or (ev.name or "")
+                    tool["args"] += ev.arguments
+                    pend = self._pending.setdefault("tools", {}).setdefault(ev.index, {"i": ev.index, "args": ""})
+                    if ev.name:
+                        pend["name"] = ev.name
+                    pend["args"] += ev.arguments
+                    got_token = True
+            if got_token:
+                self._n_token_chunks += 1
+                if self._first_token_ns is None:
+                    self._first_token_ns = t_ns
         if self.raw:
             records = self.run.records
-            for rec in records[self._records_seen:]:
+            end = len(records)
+            for rec in records[self._records_seen:end]:
                 self._raw_lines.extend(_wire_lines(rec.message))
-            self._records_seen = len(records)
-        self._dirty = True
+            self._records_seen = end
 
-    def _schedule(self, delay: float) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            timer = threading.Timer(delay, self._timer_fired)
-            timer.daemon = True
-            timer.start()
-            self._timer = timer
-        else:
-            self._timer = loop.call_later(delay, self._timer_fired)
-
-    def _timer_fired(self) -> None:
-        with self._lock:
-            self._timer = None
-            if self._dirty and not self.run.done:
-                self._flush(time.monotonic())
-
-    def _flush(self, now: float) -> None:
-        """Send what changed since the last message, as one message."""
+    def _flush(self, final: bool = False) -> None:
+        """Send what changed since the last message, as one message. The final one turns
+        the open tail into blocks, so the widget then shows exactly ``shown_html()``."""
+        self._absorb()
         new_blocks, tail = self._body.flush()
+        finish = getattr(self._body, "finish", None)
+        if final and finish is not None:
+            new_blocks = new_blocks + finish()
+            tail = ""
         msg: dict[str, Any] = {}
         if new_blocks:
             msg["blocks"] = new_blocks
@@ -166,10 +245,43 @@ class NotebookView:
         msg.update(pending)
         if self._raw_lines:
             msg["raw"], self._raw_lines = self._raw_lines, []
-        msg.update(self._status_fields())
+        if final:
+            msg["status"] = _status.final(self.run)
+            msg["state"] = self.run.status
+            msg["error"] = self._error_text()
+        else:
+            msg.update(self._status_fields())
         self._send(msg)
-        self._last_flush = now
-        self._dirty = False
+        self.flushes += 1
+        self._finalized = final
+
+    def _save_partial(self) -> None:
+        """Every ``FALLBACK_S``, if the answer grew: the partial answer into the fallback
+        output (hidden by the live view while it lives; what a reopened notebook shows
+        if the kernel died before the end)."""
+        if self._fallback is None or FALLBACK_S <= 0:
+            return
+        now = time.monotonic()
+        if now - self._fallback_at < FALLBACK_S or len(self._blocks) + len(self._tail) == self._fallback_size:
+            return
+        self._fallback_at = now
+        self._fallback_size = len(self._blocks) + len(self._tail)
+        # HTML from the blocks already rendered, and plain text: nothing is re-parsed here
+        html_ = static_html(self.run, prompt=self.prompt, answer_html="".join(self._blocks) + self._tail,
+                            partial_of=self.final_id)
+        self._fallback.update({"text/html": html_, "text/plain": static_plain(self.run, partial=True)}, raw=True,
+                              metadata={"nbstream": {"schema": SCHEMA, "run_id": self.run.run_id, "partial": True}})
+        self.fallback_updates += 1
+
+    def _error_text(self) -> str:
+        return str(self.run.error) if self.run.error is not None and self.run.status != "cancelled" else ""
+
+    def shown_html(self) -> str | None:
+        """The answer's HTML exactly as the widget shows it after the final flush (None
+        without a live widget): the static answer reuses it, so nothing restyles."""
+        if self._thread is None or not getattr(self, "_finalized", False):
+            return None
+        return "".join(self._blocks) + self._tail
 
     def _status_fields(self) -> dict[str, Any]:
         """The live status line, the quiet line the front end switches to after a silence
@@ -204,27 +316,55 @@ class NotebookView:
     def widget(self):
         return self._widget
 
-    def _finish(self) -> None:
-        if self._timer is not None:
-            cancel = getattr(self._timer, "cancel", None)
-            if cancel:
-                cancel()
-            self._timer = None
-        if not self.standalone:  # the host shows the static answer; leave the final state visible
-            if self._widget is not None:
-                self._flush(time.monotonic())
-                error = str(self.run.error) if self.run.error is not None and self.run.status != "cancelled" else ""
-                self._send({"status": _status.final(self.run), "state": self.run.status, "error": error})
+    def join(self, timeout: float | None = 30) -> None:
+        """Wait for the flush thread's last message (after the run ended)."""
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _end(self) -> None:
+        """The run ended: the flush thread sends the final state; a standalone view then
+        replaces the live widget by the static answer (a pane leaves that to its host)."""
+        self._ended.set()
+        self._wake.set()
+        if not self.standalone:
             return
-        # the static answer first, so the front end starts rendering it before the live
-        # view goes: the cell is never blank (the saved structure is the same either way)
-        bundle, metadata = static_output(self.run, prompt=self.prompt, raw=self.raw)
+        self.join()
+        _open_views.discard(self)
+        bundle, metadata = static_output(self.run, prompt=self.prompt, raw=self.raw, answer_html=self.shown_html(),
+                                         final_id=self.final_id)
         display(bundle, raw=True, metadata=metadata)
+        if self._fallback is not None:  # before the widget goes: its view un-hides the fallback
+            self._fallback.update({}, raw=True)
         if self._handle is not None:
             self._handle.update({}, raw=True)
         if self._widget is not None:
             self._widget.close()
             self._widget = None
+
+
+    def _at_exit(self) -> None:
+        """The kernel is shutting down mid-stream (a restart): drop the widget reference
+        from the cell, so the saved notebook shows the partial answer and no widget error."""
+        self._fallback_at = 0.0
+        if self._lock.acquire(timeout=1.0):  # a flush in progress finishes first
+            try:
+                self._save_partial()
+            finally:
+                self._lock.release()
+        if self._handle is not None:
+            self._handle.update({}, raw=True)
+
+
+_open_views: set[NotebookView] = set()
+
+
+@atexit.register  # after ipykernel's own: it runs first, while the IOPub thread still sends
+def _close_open_views() -> None:
+    for view in list(_open_views):
+        try:
+            view._at_exit()
+        except Exception:  # noqa: BLE001, S112 - the interpreter is going; nothing to report to
+            continue
 
 
 def widget_bundle(widget) -> dict[str, Any]:
@@ -236,7 +376,7 @@ class _AnswerBody:
     """The answer text: streaming Markdown, or plain text with ``render=False``."""
 
     def __init__(self, render: bool) -> None:
-        self._text = _markdown.StreamingMarkdown() if render else _PlainBlocks()
+        self._text = markdown_stream() if render else _PlainBlocks()
 
     def take(self, ev: Event) -> bool:
         if type(ev) is TextDelta:
@@ -246,6 +386,9 @@ class _AnswerBody:
 
     def flush(self) -> tuple[list[str], str]:
         return self._text.flush()
+
+    def finish(self) -> list[str]:
+        return self._text.finish()
 
 
 class _PlainBlocks:
@@ -262,10 +405,14 @@ class _PlainBlocks:
         cut = self._text.rfind("\n") + 1
         blocks = []
         if cut > self._done:
-            blocks.append(f'<pre class="nbs-plain">{html.escape(self._text[self._done:cut])}</pre>')
+            blocks.append(f'<pre class="nbs-plain">{text_html(self._text[self._done:cut])}</pre>')
             self._done = cut
         tail = self._text[self._done:]
-        return blocks, f'<pre class="nbs-plain">{html.escape(tail)}</pre>' if tail else ""
+        return blocks, f'<pre class="nbs-plain">{text_html(tail)}</pre>' if tail else ""
+
+    def finish(self) -> list[str]:
+        tail, self._done = self._text[self._done:], len(self._text)
+        return [f'<pre class="nbs-plain">{text_html(tail)}</pre>'] if tail else []
 
 
 def _wire_lines(message) -> list[str]:
@@ -276,23 +423,51 @@ def _wire_lines(message) -> list[str]:
 
 
 # ---- the static answer -------------------------------------------------------------------
-def static_output(run: Run, *, prompt: str | None = None, title: str | None = None,
-                  raw: bool = False) -> tuple[dict[str, str], dict[str, Any]]:
-    """The saved form of a run: ``text/markdown`` + ``text/plain`` and nbstream metadata.
+#: version of the ``nbstream`` metadata and of the saved bundle's layout; bump on changes
+SCHEMA = 2
 
-    Model text is untrusted: raw HTML in it is escaped and dangerous link schemes are
-    neutralised (Jupyter renders session outputs as trusted), while nbstream's own
-    ``<details>`` blocks stay HTML.
+
+def static_output(run: Run, *, prompt: str | None = None, title: str | None = None, raw: bool = False,
+                  answer_html: str | None = None, final_id: str | None = None, partial_of: str | None = None,
+                  ) -> tuple[dict[str, str], dict[str, Any]]:
+    """The saved form of a run: ``text/html`` + ``text/markdown`` + ``text/plain`` and
+    nbstream metadata (with its ``schema`` version).
+
+    ``text/html`` is the live view's last frame, same structure and classes, built from
+    the same rendered blocks (``answer_html``): JupyterLab and Notebook 7 rank it first,
+    nbconvert too, so the saved answer is what was shown. ``text/markdown`` (safe by
+    construction: raw HTML in model text escaped, dangerous links neutralised) keeps the
+    notebook readable where HTML is not rendered. With ``partial_of`` (a live view's id):
+    the partial answer saved while streaming, which says so (its ``data-nbs-partial`` lets
+    that live view hide it while it lives).
     """
+    bundle = {"text/html": static_html(run, prompt=prompt, title=title, raw=raw, answer_html=answer_html,
+                                       final_id=final_id, partial_of=partial_of),
+              "text/markdown": static_markdown(run, prompt=prompt, title=title, raw=raw, partial=partial_of is not None),
+              "text/plain": static_plain(run, partial=partial_of is not None)}
+    return bundle, {"nbstream": _metadata(run)}
+
+
+INTERRUPTED = "⚠ stream interrupted: the answer as far as it had come (the kernel stopped before the end)"
+
+
+def static_plain(run: Run, *, partial: bool = False) -> str:
+    status = INTERRUPTED if partial else _status.final(run)
+    return "\n\n".join(p for p in (run.text, status if not run.text else f"[{status}]") if p)
+
+
+def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = None, raw: bool = False,
+                    partial: bool = False) -> str:
+    """The saved answer as safe Markdown (what GitHub-like viewers without HTML show)."""
     parts: list[str] = []
     if title:
-        parts.append(f"**{html.escape(title)}**")
+        parts.append(f"### {text_html(title)}")
     if prompt:
-        parts.append(_details("Prompt", safe_markdown(prompt)))
+        parts.append(_details("Prompt", markdown_safe(prompt)))
     if run.reasoning:
-        parts.append(_details("Reasoning", safe_markdown(run.reasoning)))
+        parts.append(_details("Reasoning", markdown_safe(run.reasoning)))
     if run.text:
-        parts.append(safe_markdown(_markdown.unwrap(run.text)))
+        parts.append(markdown_safe(markdown_unwrap(run.text)))
     if run.api == "sse":
         from ._feed import feed_markdown
 
@@ -302,29 +477,88 @@ def static_output(run: Run, *, prompt: str | None = None, title: str | None = No
         parts.append(_details(f"Agent steps ({len(steps)})", "\n".join(_step_line(ev) for ev in steps)))
     else:
         for call in run.tool_calls:
-            parts.append(f"**🔧 {html.escape(call.name or 'tool call')}**\n\n```json\n{call.arguments}\n```")
+            parts.append(f"**🔧 {text_html(call.name or 'tool call')}**\n\n```json\n{call.arguments}\n```")
     if run.refusal:
-        parts.append(f"> **Refused:** {safe_markdown(run.refusal)}")
+        parts.append(f"> **Refused:** {markdown_safe(run.refusal)}")
     if raw:
         parts.append(_wire_details(run))
-    status = _status.final(run)
+    status = INTERRUPTED if partial else _status.final(run)
     if run.error is not None and run.status != "cancelled":
-        parts.append(f"> ⚠ **{type(run.error).__name__}:** {html.escape(str(run.error))}")
-    parts.append(f"<sub>{html.escape(status)}</sub>")
-    markdown = "\n\n".join(parts)
-    plain = "\n\n".join(p for p in (run.text, status if not run.text else f"[{status}]") if p)
-    return {"text/markdown": markdown, "text/plain": plain}, {"nbstream": _metadata(run)}
+        parts.append(f"> ⚠ **{type(run.error).__name__}:** {text_html(str(run.error))}")
+    parts.append(f"<sub>{text_html(status)}</sub>")
+    return "\n\n".join(parts)
+
+
+def static_html(run: Run, *, prompt: str | None = None, title: str | None = None, raw: bool = False,
+                answer_html: str | None = None, final_id: str | None = None, pane_style: str | None = None,
+                partial_of: str | None = None) -> str:
+    """The live widget's final frame as static HTML (``_static/live.js`` builds the same
+    elements): every untrusted string is either rendered Markdown or escaped text. A pane
+    of a ``--compare`` grid (``pane_style``: its inline layout) carries the classes of the
+    output wrapper itself, as the live pane does."""
+    # no TeX typesetting by the front end: the live view does none (math is the renderer's job)
+    classes = "nbs nbs-static mathjax_ignore tex2jax_ignore"
+    if pane_style is not None:
+        classes += f' jp-RenderedHTMLCommon jp-RenderedHTML nbs-pane" style="{text_html(pane_style)}'
+    marker = (f'data-nbs-partial="{text_html(partial_of)}"' if partial_of is not None
+              else f'data-nbs-final="{text_html(final_id or run.run_id)}"')
+    state = "interrupted" if partial_of is not None else run.status
+    opening = f'<div class="{classes}" {marker} data-state="{text_html(state)}">'
+    out = [opening]
+    if title:
+        out.append(f'<div class="nbs-title">{text_html(title)}</div>')
+    if prompt:
+        out.append(f'<details class="nbs-prompt"><summary>Prompt</summary>'
+                   f'<div class="nbs-prompt-body">{markdown_html(prompt)}</div></details>')
+    if run.reasoning:
+        out.append(f'<details class="nbs-reasoning"><summary>Reasoning</summary>'
+                   f'<div class="nbs-reasoning-body">{text_html(run.reasoning)}</div></details>')
+    steps = [ev for ev in run.events if type(ev) is Step]
+    if steps:
+        items = "\n".join(_step_line(ev) for ev in steps)
+        out.append(f'<details class="nbs-steps"><summary>Agent steps ({len(steps)})</summary>'
+                   f'{markdown_html(items)}</details>')
+    elif run.tool_calls:
+        cards = "".join(f'<div class="nbs-tool"><div class="nbs-tool-name">🔧 {text_html(call.name or "tool call")}'
+                        f'</div><pre class="nbs-tool-args">{text_html(call.arguments)}</pre></div>'
+                        for call in run.tool_calls)
+        out.append(f'<div class="nbs-tools">{cards}</div>')
+    if answer_html is None:
+        if run.api == "sse":
+            from ._feed import feed_markdown
+
+            answer_html = markdown_html(feed_markdown(run))
+        else:
+            answer_html = markdown_html(markdown_unwrap(run.text)) if run.text else ""
+    out.append(f'<div class="nbs-answer"><div class="nbs-blocks jp-RenderedHTMLCommon jp-RenderedMarkdown">{answer_html}</div></div>')
+    if run.refusal:
+        out.append(f'<div class="nbs-error">Refused: {text_html(run.refusal)}</div>')
+    error = str(run.error) if run.error is not None and run.status != "cancelled" else ""
+    if error:
+        out.append(f'<div class="nbs-error">⚠ {text_html(error)}</div>')
+    if raw:
+        out.append(f'<details class="nbs-raw"><summary>Wire ({len(run.records)} events)</summary>'
+                   f'<pre class="nbs-raw-body">{text_html(_wire_text(run))}</pre></details>')
+    status = INTERRUPTED if partial_of is not None else _status.final(run)
+    out.append(f'<div class="nbs-status"><span class="nbs-status-text">{text_html(status)}</span></div>')
+    out.append("</div>")
+    return "".join(out)
 
 
 WIRE_LINES = 400
 
 
-def _wire_details(run: Run) -> str:
-    """The raw events as they came (``--raw``), in a collapsible code block."""
+def _wire_text(run: Run) -> str:
+    """The first ``WIRE_LINES`` lines of the raw events, as they came."""
     lines = [line for rec in run.records for line in _wire_lines(rec.message) + [""]]
     more = len(lines) - WIRE_LINES
     shown = lines[:WIRE_LINES] + ([f"… {more} more lines (all of them: run.records)"] if more > 0 else [])
-    body = "\n".join(shown).replace("```", "ˋˋˋ")
+    return "\n".join(shown)
+
+
+def _wire_details(run: Run) -> str:
+    """The raw events as they came (``--raw``), in a collapsible code block."""
+    body = _wire_text(run).replace("```", "ˋˋˋ")
     return _details(f"Wire ({len(run.records)} events)", f"```text\n{body}\n```")
 
 
@@ -336,7 +570,7 @@ def _step_line(step: Step) -> str:
     """One agent step as a Markdown list item; names and details are untrusted text."""
     icon = _STEP_ICONS.get(step.kind, "•")
     label = step.kind.replace("_", " ")
-    name = f" **{html.escape(step.name)}**" if step.name else ""
+    name = f" **{text_html(step.name)}**" if step.name else ""
     detail = ""
     if step.detail and step.kind != "message_output":
         text = step.detail.replace("`", "ˋ").replace("\n", " ")
@@ -355,6 +589,7 @@ def _metadata(run: Run) -> dict[str, Any]:
                                    "tpot_s", "itl_mean_s", "output_tps", "decode_tps")
                if row.get(k) == row.get(k) and row.get(k) is not None}
     return {
+        "schema": SCHEMA,
         "run_id": run.run_id,
         "model": run.model,
         "response_model": run.response_model,

@@ -26,6 +26,8 @@ class LiveWidget(anywidget.AnyWidget):
     prompt_html = traitlets.Unicode("").tag(sync=True)
     show_raw = traitlets.Bool(False).tag(sync=True)
     show_stop = traitlets.Bool(False).tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)  # a --compare pane's label (set as text)
+    final_id = traitlets.Unicode("").tag(sync=True)  # marks the static answer that replaces this view
 
     def __init__(self, on_stop: Callable[[], None] | None = None, on_resync: Callable[[], None] | None = None,
                  **kwargs: Any) -> None:

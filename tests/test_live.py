@@ -4,11 +4,11 @@ stream, and a Stop click on a --bg stream."""
 
 from __future__ import annotations
 
+import ast
 import time
 from html.parser import HTMLParser
 
 import pytest
-
 from _kernel import SETUP, Session, custom_widget_messages, of_type
 
 
@@ -159,3 +159,90 @@ def _wait_for(kernel, code, expected, deadline_s: float = 60) -> str:
         if ok(out) or time.monotonic() > deadline:
             return out
         time.sleep(0.05)
+
+
+SPY = """
+import threading
+import nbstream._live as _live_mod
+import nbstream._widget as _widget_mod
+_seen = {"send": set(), "render": set()}
+_send = _widget_mod.LiveWidget.send
+def _spy_send(self, *a, **k):
+    _seen["send"].add(threading.current_thread().name)
+    return _send(self, *a, **k)
+_widget_mod.LiveWidget.send = _spy_send
+_stream = _live_mod.markdown_stream
+class _SpyStream:
+    def __init__(self):
+        self._md = _stream()
+    def feed(self, delta):
+        self._md.feed(delta)
+    def flush(self):
+        _seen["render"].add(threading.current_thread().name)
+        return self._md.flush()
+    def finish(self):
+        _seen["render"].add(threading.current_thread().name)
+        return self._md.finish()
+_live_mod.markdown_stream = _SpyStream
+"""
+UNSPY = "_widget_mod.LiveWidget.send = _send; _live_mod.markdown_stream = _stream"
+
+
+def test_rendering_and_sending_never_run_on_the_thread_that_reads_the_socket(kernel):
+    kernel.run(SPY)
+    try:
+        kernel.run("%%stream -o spied\nExplain SSE")
+        got = kernel.stdout("print(repr((sorted(_seen['send']), sorted(_seen['render']), "
+                            "threading.main_thread().name)))")
+    finally:
+        kernel.run(UNSPY)
+    sends, renders, main = ast.literal_eval(got)  # our own print of two lists and a str
+    assert sends and renders
+    assert main not in sends and main not in renders  # %%stream reads the socket on the kernel's loop
+    assert all(name.startswith("nbstream-view-") for name in sends + renders)
+
+
+def test_a_slow_renderer_makes_flushes_coalesce_not_pile_up(kernel):
+    slow = """
+import time as _t
+_seen["flushes"] = 0
+class _Slow(_SpyStream):
+    def flush(self):
+        _seen["flushes"] += 1
+        _t.sleep(0.2)
+        return super().flush()
+_live_mod.markdown_stream = _Slow
+"""
+    kernel.run(SPY + slow)
+    try:
+        kernel.run("%%stream -o slow -p demo.tps=400 -p demo.ttft=0.05\nExplain SSE")
+        flushes, seconds, status, text_ok = ast.literal_eval(kernel.stdout(  # our own print
+            "print((_seen['flushes'], (slow.t_end_ns - slow.t0_ns) / 1e9, slow.status, len(slow.text) > 500))"))
+    finally:
+        kernel.run(UNSPY)
+    assert status == "done" and text_ok
+    assert flushes >= 2
+    # each flush takes >= 0.2 s and the next starts >= 50 ms after it ended: however
+    # fast tokens arrive, at most one flush per 0.25 s of stream (+ the first and the final)
+    assert flushes <= seconds / 0.25 + 2
+
+
+def test_the_saved_html_is_exactly_what_the_widget_showed_last(kernel):
+    result = kernel.run("%%stream -o shown\nExplain SSE")
+    blocks, tail = [], ""
+    for d in custom_widget_messages(result["messages"]):
+        if d.get("t") == "reset":
+            blocks = []
+        blocks += d.get("blocks", [])
+        tail = d.get("tail", tail)
+    assert tail == ""  # the final message turned the open tail into blocks
+    (answer,) = statics(result["messages"])
+    saved = answer["data"]["text/html"]
+    assert "".join(blocks) in saved and len(blocks) >= 3
+    assert 'class="nbs nbs-static' in saved and "<script" not in saved
+
+
+def test_the_saved_answer_carries_a_schema_version(kernel):
+    (answer,) = statics(kernel.run("%%stream\nExplain SSE")["messages"])
+    assert answer["metadata"]["nbstream"]["schema"] == 2
+    assert set(answer["data"]) == {"text/html", "text/markdown", "text/plain"}

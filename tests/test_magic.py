@@ -5,9 +5,9 @@ replay. Live traffic, interrupts and clicks are in test_live.py."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-
 from _kernel import execute
 
 
@@ -40,7 +40,9 @@ def nb():
 
 def test_a_stream_cell_leaves_an_emptied_live_output_and_one_static_answer(nb):
     cell = nb.cells[1]
-    assert outputs(cell) == [("display_data", []), ("display_data", ["text/markdown", "text/plain"])]
+    # the emptied live widget, the emptied fallback (the partial answer while streaming), the answer
+    assert outputs(cell) == [("display_data", []), ("display_data", []),
+                             ("display_data", ["text/html", "text/markdown", "text/plain"])]
 
 
 def test_the_static_answer_carries_the_text_and_metadata(nb):
@@ -72,10 +74,17 @@ def test_chat_remembers_the_conversation_across_cells(nb):
         "3 ['user', 'assistant', 'user']")
 
 
-def test_compare_streams_every_model_and_leaves_one_static_answer_each(nb):
+def test_compare_streams_every_model_and_leaves_one_saved_grid(nb):
     cell = nb.cells[9]
-    answers = [o for o in cell["outputs"] if o["output_type"] == "display_data" and o["data"]]
-    assert [a["metadata"]["nbstream"]["model"] for a in answers] == ["demo", "demo-fast"]
+    (saved,) = [o for o in cell["outputs"] if o["output_type"] == "display_data" and o["data"]]
+    assert [m["model"] for m in saved["metadata"]["nbstream"]["compare"]] == ["demo", "demo-fast"]
+    assert saved["metadata"]["nbstream"]["schema"] == 2
+    grid = saved["data"]["text/html"]
+    assert 'class="nbs-compare"' in grid and "flex-flow:row wrap" in grid and grid.count(' nbs-pane"') == 2
+    titles = re.findall(r'<div class="nbs-title">([^<]*)</div>', grid)
+    assert titles == ["demo", "demo-fast"]
+    markdown = saved["data"]["text/markdown"]
+    assert markdown.index("### demo") < markdown.index("### demo-fast")  # titled sections, in order
     assert nb.cells[10]["outputs"][0]["text"].strip() == "['demo', 'demo-fast'] ['done', 'done'] 2"
 
 

@@ -6,6 +6,9 @@
 // it sees a gap in seq), so a view rendered late still shows everything. (State cannot live
 // on `model`: anywidget hands initialize() and render() different proxies of the model.)
 
+const SILENT_MS = 4000;
+const INTERRUPTED = "⚠ stream interrupted: no word from the kernel (restarted or stopped)";
+
 function newState() {
   return { seq: -1, blocks: [], tail: "", reasoning: "", reasoningDone: false, tools: {},
            status: "", quiet: null, state: "streaming", error: "", raw: [], elapsed0: null };
@@ -41,7 +44,9 @@ function el(tag, cls, parent) {
 }
 
 function makeView(model, root) {
-  root.classList.add("nbs");
+  // the classes of the saved answer's wrapper (Lab's HTML output), so both lay out the same
+  root.classList.add("nbs", "jp-RenderedHTMLCommon", "jp-RenderedHTML");
+  const title = el("div", "nbs-title", root);
   const prompt = el("details", "nbs-prompt", root);
   el("summary", null, prompt).textContent = "Prompt";
   const promptBody = el("div", "nbs-prompt-body", prompt);
@@ -66,6 +71,8 @@ function makeView(model, root) {
   let shownBlocks = 0, shownResets = 0, shownRaw = 0, reasoningOpened = false;
 
   return function update(st) {
+    title.hidden = !model.get("title");
+    title.textContent = model.get("title");
     const promptHtml = model.get("prompt_html");
     prompt.hidden = !promptHtml;
     if (promptHtml && promptBody.dataset.src !== promptHtml) {
@@ -111,9 +118,68 @@ function makeView(model, root) {
         shownRaw = st.raw.length;
       }
     }
-    setStatus(statusText, st);
-    root.dataset.state = st.state;
-    stop.hidden = !model.get("show_stop") || st.state !== "streaming";
+    if (st.silent) statusText.textContent = INTERRUPTED;
+    else setStatus(statusText, st);
+    root.dataset.state = st.silent ? "interrupted" : st.state;
+    stop.hidden = !model.get("show_stop") || st.state !== "streaming" || !!st.silent;
+  };
+}
+
+// The seamless end: the kernel displays the static answer (an element carrying
+// data-nbs-final=<final_id>) right after this view's output, then empties this output.
+// The moment that answer enters the page, this view hides its own output, in the same
+// task (a MutationObserver callback runs before the next frame is painted), so no frame
+// shows the answer twice, none shows it nowhere, and the height does not jump.
+// The kernel also keeps the partial answer in a fallback output (data-nbs-partial) for
+// a notebook saved after the kernel died mid-stream: hidden while this view lives.
+function outputBox(node) {
+  return node.closest(".jp-OutputArea-child, .output_area") || node;
+}
+
+function watchOutputs(model, root) {
+  const id = model.get("final_id");
+  if (!id) return () => {};
+  const finalSel = `[data-nbs-final="${CSS.escape(id)}"]`;
+  const partialSel = `[data-nbs-partial="${CSS.escape(id)}"]`;
+  const hidden = new Set();
+  let observer = null, raf = 0, done = false;
+  const hideSelf = () => {
+    done = true;
+    const box = outputBox(root);
+    box.style.display = "none";
+    box.dataset.nbsReplaced = id;
+    if (observer) observer.disconnect();
+  };
+  const hidePartials = (scope) => {
+    const found = scope.matches && scope.matches(partialSel) ? [scope] : [...scope.querySelectorAll(partialSel)];
+    for (const node of found) {
+      const box = outputBox(node);
+      if (!box.contains(root)) { box.style.display = "none"; hidden.add(box); }
+    }
+  };
+  const start = () => {
+    if (done) return;
+    if (!root.isConnected) { raf = requestAnimationFrame(start); return; }
+    hidePartials(document);
+    if (document.querySelector(finalSel)) { hideSelf(); return; }
+    const scope = root.closest(".jp-OutputArea, .output_wrapper, .output") || document.body;
+    observer = new MutationObserver((records) => {
+      for (const record of records) {
+        for (const node of record.addedNodes) {
+          if (node.nodeType !== 1) continue;
+          hidePartials(node);
+          if (node.matches(finalSel) || node.querySelector(finalSel)) { hideSelf(); return; }
+        }
+      }
+    });
+    observer.observe(scope, { childList: true, subtree: true });
+  };
+  start();
+  return () => {  // the view is going (its output emptied, or the kernel gone): show the fallback
+    done = true;
+    cancelAnimationFrame(raf);
+    if (observer) observer.disconnect();
+    for (const box of hidden) box.style.display = "";
   };
 }
 
@@ -148,6 +214,7 @@ export default {
     let resyncing = false;
     const resync = () => { resyncing = true; model.send({ t: "resync", seen: st.seq }); };
     const onMsg = (msg) => {
+      lastMsgAt = performance.now();
       if (msg.t === "reset") resyncing = false;
       else if (typeof msg.seq === "number" && msg.seq !== st.seq + 1 && !resyncing) resync();  // a gap
       applyMsg(st, msg);
@@ -156,12 +223,22 @@ export default {
     model.on("msg:custom", onMsg);
     resync();  // what was sent before this view existed
     refresh();
-    const timer = setInterval(() => { elapsed.textContent = elapsedLabel(st); setStatus(statusText, st); }, 100);
+    // the kernel sends at least one message a second while streaming (a heartbeat): a
+    // silence means it was restarted, died or is frozen, and the view says so
+    let lastMsgAt = performance.now();
+    const timer = setInterval(() => {
+      const silent = st.state === "streaming" && performance.now() - lastMsgAt > SILENT_MS;
+      if (silent !== !!st.silent) { st.silent = silent; refresh(); }
+      elapsed.textContent = silent ? "" : elapsedLabel(st);
+      if (!silent) setStatus(statusText, st);
+    }, 100);
+    const unwatch = watchOutputs(model, root);
     model.on("change:show_stop", refresh);
     model.on("change:show_raw", refresh);
     model.on("change:prompt_html", refresh);
     return () => {
       clearInterval(timer);
+      unwatch();
       model.off("msg:custom", onMsg);
       model.off("change:show_stop", refresh);
       model.off("change:show_raw", refresh);

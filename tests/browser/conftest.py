@@ -36,7 +36,7 @@ APP_READY_TIMEOUT = 120_000  # ms, Playwright's unit
 # Every wait is for a state; its deadline only guards against a hang, so it is generous
 # (two loaded cores run Chromium, Jupyter, a kernel and the demo endpoint at once).
 STATE_TIMEOUT = 90.0  # s
-STATIC = '.jp-RenderedMarkdown[data-mime-type="text/markdown"]'  # nbstream's static answer as Lab renders it
+STATIC = '.jp-RenderedHTMLCommon[data-mime-type="text/html"] .nbs-static[data-nbs-final]'  # the saved answer
 
 SETUP_CELL = """\
 import nbstream
@@ -235,6 +235,7 @@ _HELPERS = """
 () => {
   const app = window.jupyterapp;
   const STATIC = '%(static)s';
+  const LIVE = '.nbs:not(.nbs-static)';  // the live widget's root (the saved answer reuses its classes)
   const panelFor = (path) => {
     const widgets = app.shell.widgets ? Array.from(app.shell.widgets('main')) : [];
     return widgets.find((w) => w.context && w.context.path === path)
@@ -263,8 +264,8 @@ _HELPERS = """
     snapshot(path, i, needle) {  // what cell i's output shows now (the sampler's unit)
       const out = outputOf(path, i);
       const q = (sel) => out && out.querySelector(sel);
-      const answer = q('.nbs .nbs-answer'), status = q('.nbs .nbs-status-text');
-      const reasoning = q('.nbs .nbs-reasoning'), tool = q('.nbs .nbs-tool');
+      const answer = q(LIVE + ' .nbs-answer'), status = q(LIVE + ' .nbs-status-text');
+      const reasoning = q(LIVE + ' .nbs-reasoning'), tool = q(LIVE + ' .nbs-tool');
       const text = answer ? answer.innerText : null;
       return { live: text === null ? null : text.length, status: status ? status.textContent : null,
                final: !!q(STATIC), xss: typeof window.__xss === 'undefined' ? null : String(window.__xss),
@@ -298,7 +299,7 @@ _HELPERS = """
       const md = out && out.querySelector(STATIC);
       if (!md) return null;
       const copy = md.cloneNode(true);
-      copy.querySelectorAll('mjx-container, .MathJax, script, sub, details, .jp-InternalAnchorLink')
+      copy.querySelectorAll('mjx-container, .MathJax, script, .nbs-status, details, .jp-InternalAnchorLink')
         .forEach((n) => n.remove());
       document.body.appendChild(copy);  // innerText needs layout
       const text = copy.innerText;
@@ -397,7 +398,7 @@ class NotebookPage:
         return self.page.locator(f'[data-nbs-test="{tag}"]')
 
     def static(self, index: int):
-        """A locator for the static answer in cell ``index`` (Lab's Markdown rendering)."""
+        """A locator for the static answer in cell ``index`` (its saved HTML as Lab renders it)."""
         return self.cell(index).locator(STATIC)
 
     def output_text(self, index: int) -> str:
@@ -438,14 +439,14 @@ class NotebookPage:
     def wait_live(self, index: int, chars: int, timeout: float = STATE_TIMEOUT) -> None:
         """Until the live answer in cell ``index`` shows at least ``chars`` characters."""
         self.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg.i); "
-                      "const ans = o && o.querySelector('.nbs .nbs-answer'); "
+                      "const ans = o && o.querySelector('.nbs:not(.nbs-static) .nbs-answer'); "
                       "return ans && ans.innerText.length >= a.arg.n; }", timeout, {"i": index, "n": chars})
 
     def wait_live_or_final(self, index: int, chars: int, timeout: float = STATE_TIMEOUT) -> bool:
         """Until the live answer shows ``chars`` characters or the stream has ended (a short
         answer may end before a slow page is looked at); True if it is still live."""
         return self.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg.i); "
-                             "const ans = o && o.querySelector('.nbs .nbs-answer'); "
+                             "const ans = o && o.querySelector('.nbs:not(.nbs-static) .nbs-answer'); "
                              "if (ans && ans.innerText.length >= a.arg.n) return 'live'; "
                              "return o && o.querySelector(a.arg.s) ? 'final' : false; }",
                              timeout, {"i": index, "n": chars, "s": STATIC}) == "live"
@@ -453,7 +454,7 @@ class NotebookPage:
     def wait_final(self, index: int, timeout: float = STATE_TIMEOUT) -> None:
         """Until cell ``index`` shows nbstream's static answer, rendered down to its status line."""
         self.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg.i); "
-                      "return !!(o && o.querySelector(a.arg.s + ' sub')); }", timeout, {"i": index, "s": STATIC})
+                      "return !!(o && o.querySelector(a.arg.s + ' .nbs-status')); }", timeout, {"i": index, "s": STATIC})
 
     def wait_finished(self, index: int, timeout: float = STATE_TIMEOUT) -> None:
         """Until cell ``index`` no longer shows ``[*]`` and the kernel is idle."""

@@ -204,7 +204,9 @@ def notebook(llama):
 def test_a_stream_cell_saves_an_emptied_live_output_and_one_static_answer(notebook):
     cell = notebook.cells[1]
     shapes = [(o["output_type"], sorted(o.get("data", {}))) for o in cell["outputs"]]
-    assert shapes == [("display_data", []), ("display_data", ["text/markdown", "text/plain"])]
+    # the emptied live widget, the emptied fallback (partial answer while streaming), the answer
+    assert shapes == [("display_data", []), ("display_data", []),
+                      ("display_data", ["text/html", "text/markdown", "text/plain"])]
 
 
 def test_the_static_answer_names_the_model_and_status(llama, notebook):
