@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ._render import terminal
+
 QUICKSTART = "01-quickstart.ipynb"
 
 
@@ -103,7 +105,7 @@ def _headless(path: Path) -> int:
             if meta is not None:
                 first = cell.source.splitlines()[0]
                 print(f"── {first}")
-                print(out["data"]["text/plain"].strip() + "\n")
+                print(terminal(out["data"]["text/plain"].strip()) + "\n")
             elif out.get("output_type") == "error":
                 failed += 1
                 print(f"── error in cell: {cell.source.splitlines()[0]}\n{out['ename']}: {out['evalue']}\n")

@@ -14,7 +14,6 @@ nbval compares the same structure every run.
 from __future__ import annotations
 
 import asyncio
-import html
 import os
 import threading
 import time
@@ -22,8 +21,7 @@ from typing import Any
 
 from IPython.display import display
 
-from . import _markdown, _status
-from ._markdown_safe import safe_markdown
+from . import _markdown, _render, _status
 from .events import Event, Other, ReasoningDelta, Step, TextDelta, ToolCallDelta
 from .run import Run
 
@@ -77,7 +75,7 @@ class NotebookView:
             from ._widget import LiveWidget
 
             self._widget = LiveWidget(on_stop=self.run.cancel, on_resync=self._resync,
-                                      prompt_html=_markdown.render(self.prompt) if self.prompt else "",
+                                      prompt_html=_render.render_html(self.prompt) if self.prompt else "",
                                       show_raw=self.raw, show_stop=self._stop_button)
             if self.standalone:
                 self._handle = display(widget_bundle(self._widget), raw=True, display_id=True)
@@ -253,10 +251,10 @@ class _PlainBlocks:
         cut = self._text.rfind("\n") + 1
         blocks = []
         if cut > self._done:
-            blocks.append(f'<pre class="nbs-plain">{html.escape(self._text[self._done:cut])}</pre>')
+            blocks.append(f'<pre class="nbs-plain">{_render.html_text(self._text[self._done:cut])}</pre>')
             self._done = cut
         tail = self._text[self._done:]
-        return blocks, f'<pre class="nbs-plain">{html.escape(tail)}</pre>' if tail else ""
+        return blocks, f'<pre class="nbs-plain">{_render.html_text(tail)}</pre>' if tail else ""
 
 
 def _wire_lines(message) -> list[str]:
@@ -277,13 +275,13 @@ def static_output(run: Run, *, prompt: str | None = None, title: str | None = No
     """
     parts: list[str] = []
     if title:
-        parts.append(f"**{html.escape(title)}**")
+        parts.append(f"**{_render.md_text(title)}**")
     if prompt:
-        parts.append(_details("Prompt", safe_markdown(prompt)))
+        parts.append(_details("Prompt", _render.render_markdown(prompt)))
     if run.reasoning:
-        parts.append(_details("Reasoning", safe_markdown(run.reasoning)))
+        parts.append(_details("Reasoning", _render.render_markdown(run.reasoning)))
     if run.text:
-        parts.append(safe_markdown(_markdown.unwrap(run.text)))
+        parts.append(_render.render_markdown(_markdown.unwrap(run.text)))
     if run.api == "sse":
         from ._feed import feed_markdown
 
@@ -293,15 +291,15 @@ def static_output(run: Run, *, prompt: str | None = None, title: str | None = No
         parts.append(_details(f"Agent steps ({len(steps)})", "\n".join(_step_line(ev) for ev in steps)))
     else:
         for call in run.tool_calls:
-            parts.append(f"**🔧 {html.escape(call.name or 'tool call')}**\n\n```json\n{call.arguments}\n```")
+            parts.append(f"**🔧 {_render.md_text(call.name or 'tool call')}**\n\n{_render.md_fence(call.arguments, 'json')}")
     if run.refusal:
-        parts.append(f"> **Refused:** {safe_markdown(run.refusal)}")
+        parts.append(f"> **Refused:** {_render.md_text(run.refusal)}")
     if raw:
         parts.append(_wire_details(run))
     status = _status.final(run)
     if run.error is not None and run.status != "cancelled":
-        parts.append(f"> ⚠ **{type(run.error).__name__}:** {html.escape(str(run.error))}")
-    parts.append(f"<sub>{html.escape(status)}</sub>")
+        parts.append(f"> ⚠ **{type(run.error).__name__}:** {_render.md_text(run.error)}")
+    parts.append(f"<sub>{_render.md_text(status)}</sub>")
     markdown = "\n\n".join(parts)
     plain = "\n\n".join(p for p in (run.text, status if not run.text else f"[{status}]") if p)
     return {"text/markdown": markdown, "text/plain": plain}, {"nbstream": _metadata(run)}
@@ -315,8 +313,7 @@ def _wire_details(run: Run) -> str:
     lines = [line for rec in run.records for line in _wire_lines(rec.message) + [""]]
     more = len(lines) - WIRE_LINES
     shown = lines[:WIRE_LINES] + ([f"… {more} more lines (all of them: run.records)"] if more > 0 else [])
-    body = "\n".join(shown).replace("```", "ˋˋˋ")
-    return _details(f"Wire ({len(run.records)} events)", f"```text\n{body}\n```")
+    return _details(f"Wire ({len(run.records)} events)", _render.md_fence("\n".join(shown), "text"))
 
 
 _STEP_ICONS = {"tool_called": "🔧", "tool_output": "↩", "handoff_requested": "🤝", "handoff": "🤝",
@@ -327,11 +324,10 @@ def _step_line(step: Step) -> str:
     """One agent step as a Markdown list item; names and details are untrusted text."""
     icon = _STEP_ICONS.get(step.kind, "•")
     label = step.kind.replace("_", " ")
-    name = f" **{html.escape(step.name)}**" if step.name else ""
+    name = f" **{_render.md_text(step.name)}**" if step.name else ""
     detail = ""
     if step.detail and step.kind != "message_output":
-        text = step.detail.replace("`", "ˋ").replace("\n", " ")
-        detail = f": `{text[:200]}`"
+        detail = f": {_render.md_code(step.detail[:200])}"
     return f"- {icon} {label}{name}{detail}"
 
 

@@ -40,7 +40,7 @@ import re
 from typing import Any
 
 from ._markdown_heal import heal
-from ._markdown_render import fence_is_closed, line_offsets, parse_blocks, render_html, top_blocks
+from ._render import fence_is_closed, line_offsets, parse_blocks, render_html, top_blocks
 
 __all__ = ["StreamingMarkdown", "render", "unwrap"]
 
@@ -230,7 +230,7 @@ class StreamingMarkdown:
         if not healed.strip():
             return ""
         self.parsed_chars += len(healed)
-        return render_html(healed, {"references": dict(self._refs)})
+        return render_html(healed, {"references": dict(self._refs)}, plain_code=True)
 
 
 def _starts_new_block(tail: str, end: int) -> bool:

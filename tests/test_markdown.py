@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nbstream._markdown import StreamingMarkdown, render, unwrap
+from nbstream._render import render_html
 
 
 def stream(text: str, *, step: int = 1, flush_every: int = 1) -> tuple[list[str], StreamingMarkdown]:
@@ -51,18 +52,25 @@ def test_render_shows_raw_html_as_text():
 
 
 @pytest.mark.parametrize(
-    "source, html",
+    "source, mathml",
     [
-        ("$a*b*c$", "<p>$a*b*c$</p>\n"),
-        ("$x_1 + y_1$ and $x_2$", "<p>$x_1 + y_1$ and $x_2$</p>\n"),
-        ("$$a \\\\ b \\{c\\}$$", "<p>$$a \\\\ b \\{c\\}$$</p>\n"),
-        ("$$\n\\sum_i x_i^2\n$$", "<p>$$\n\\sum_i x_i^2\n$$</p>\n"),
-        ("$x < y$", "<p>$x &lt; y$</p>\n"),
-        ("costs $5 and *only* $10", "<p>costs $5 and <em>only</em> $10</p>\n"),
+        ("$a*b*c$", '<math display="inline"><mrow><mi>a</mi><mo>*</mo><mi>b</mi><mo>*</mo><mi>c</mi></mrow></math>'),
+        ("$x < y$", '<math display="inline"><mrow><mi>x</mi><mo>&lt;</mo><mi>y</mi></mrow></math>'),
+        ("$$x_1$$", '<math display="block"><mrow><msub><mi>x</mi><mn>1</mn></msub></mrow></math>'),
+        ("\\(x_1\\)", '<math display="inline"><mrow><msub><mi>x</mi><mn>1</mn></msub></mrow></math>'),
+        ("\\[x_1\\]", '<math display="block"><mrow><msub><mi>x</mi><mn>1</mn></msub></mrow></math>'),
     ],
 )
-def test_render_leaves_math_as_text(source, html):
-    assert render(source) == html
+def test_render_typesets_math_as_mathml(source, mathml):
+    assert render(source) == f"<p>{mathml}</p>\n"
+
+
+def test_dollar_amounts_are_not_math():
+    assert render("costs $5 and *only* $10") == "<p>costs $5 and <em>only</em> $10</p>\n"
+
+
+def test_math_that_does_not_convert_is_shown_as_its_source():
+    assert render("$\\frac{a$") == "<p><code>$\\frac{a$</code></p>\n"
 
 
 def test_links_open_in_a_new_tab_without_opener_or_referrer():
@@ -173,7 +181,7 @@ def test_reference_definition_after_its_use_does_not_change_a_sent_block():
 
 def test_http_images_load_lazily_without_referrer():
     assert render("![cat](https://example.com/cat.png)") == (
-        '<p><img src="https://example.com/cat.png" alt="cat" loading="lazy" referrerpolicy="no-referrer" />'
+        '<p><img src="https://example.com/cat.png" alt="cat" loading="lazy" referrerpolicy="no-referrer">'
         "</p>\n"
     )
 
@@ -292,7 +300,7 @@ def test_emphasis_opened_on_an_earlier_line_is_not_closed():
      "```py\nx = 1\n```", "> quoted *text*", "1. one\n2. two"],
 )
 def test_healing_leaves_finished_text_alone(done):
-    assert tail_of(done) == render(done)
+    assert tail_of(done) == render_html(done, plain_code=True)  # code is highlighted once final
 
 
 # --- the ```markdown wrapper ---------------------------------------------------------------
@@ -304,7 +312,7 @@ INNER = "# Title\n\nText with `code`.\n\n```python\nx = 1\n```\n\nMore *text*.\n
 def test_wrapped_answer_renders_the_inside_as_markdown_with_inner_code_blocks():
     sent, md = stream(WRAPPED)
     assert "".join(sent) == render(INNER)
-    assert '<pre><code class="language-python">x = 1\n</code></pre>' in "".join(sent)
+    assert '<pre><code class="language-python">x <span style="color:#666">=</span>' in "".join(sent)
     assert md.text == INNER and md.wrapped
 
 
@@ -321,7 +329,8 @@ def test_wrapper_is_detected_from_the_first_non_blank_line():
 def test_markdown_fence_later_in_the_answer_is_a_code_block():
     text = "Example:\n\n```markdown\n# x\n```\n"
     assert unwrap(text) == text
-    assert "<pre><code class=\"language-markdown\"># x\n</code></pre>" in "".join(stream(text)[0])
+    assert '<pre><code class="language-markdown"><span style="color:#000080;font-weight:bold"># x</span>' \
+        in "".join(stream(text)[0])
 
 
 def test_python_fence_first_is_not_a_wrapper():
