@@ -46,8 +46,21 @@ from markdown_it.tree import SyntaxTreeNode
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 __all__ = [
-    "clean", "html_text", "md_text", "md_code", "md_fence", "terminal", "is_safe_url",
-    "render_html", "render_markdown", "sanitize", "ALLOWED_TAGS", "ALLOWED_ATTRIBUTES",
+    "ALLOWED_ATTRIBUTES",
+    "ALLOWED_TAGS",
+    "answer_html",
+    "answer_markdown",
+    "clean",
+    "html_text",
+    "is_safe_url",
+    "md_code",
+    "md_fence",
+    "md_text",
+    "plot_text",
+    "render_html",
+    "render_markdown",
+    "sanitize",
+    "terminal",
 ]
 
 # ---- text normalisation ------------------------------------------------------------------
@@ -78,6 +91,12 @@ def terminal(text: str) -> str:
 
 
 # ---- escaping for text nbstream places around the answer ------------------------------------
+def plot_text(text: Any) -> str:
+    """Any value as matplotlib text: ``$`` escaped (no mathtext, which raises on a stray
+    ``$``), controls replaced."""
+    return clean(str(text)).replace("$", r"\$")
+
+
 def html_text(text: Any) -> str:
     """Any value as HTML text (also safe inside a double- or single-quoted attribute)."""
     return _html.escape(clean(str(text)), quote=True)
@@ -242,7 +261,7 @@ def math_html(latex: str, display: bool) -> str:
 
     try:
         out = convert(latex, display="block" if display else "inline")
-    except Exception:  # latex2mathml raises many kinds of errors on bad input
+    except Exception:  # noqa: BLE001 -- latex2mathml raises many unrelated kinds of error on bad input
         delim = "$$" if display else "$"
         return f"<code>{escapeHtml(delim + latex + delim)}</code>"
     return out
@@ -382,7 +401,9 @@ def fence_is_closed(tok: Token, lines: list[str]) -> bool:
     if end - start < 2 or end > len(lines):
         return False
     match = _CLOSING_FENCE_RE.fullmatch(lines[end - 1])
-    return bool(match) and match.group(1)[0] == tok.markup[0] and len(match.group(1)) >= len(tok.markup)
+    if match is None:
+        return False
+    return match.group(1)[0] == tok.markup[0] and len(match.group(1)) >= len(tok.markup)
 
 
 def line_offsets(text: str) -> list[int]:
@@ -396,6 +417,25 @@ def line_offsets(text: str) -> list[int]:
     if offsets[-1] != len(text):
         offsets.append(len(text))
     return offsets
+
+
+# ---- a whole answer with its status line --------------------------------------------------------
+def answer_html(answer: str, *, status: str, error: str | None = None) -> str:
+    """An answer with its error banner and status line, as one safe HTML fragment."""
+    parts = [render_html(answer)]
+    if error:
+        parts.append(f"<blockquote><p>⚠ {html_text(error)}</p></blockquote>\n")
+    parts.append(f"<p><em>{html_text(status)}</em></p>\n")
+    return "".join(parts)
+
+
+def answer_markdown(answer: str, *, status: str, error: str | None = None) -> str:
+    """The same as safe Markdown."""
+    parts = [render_markdown(answer)] if answer.strip() else []
+    if error:
+        parts.append(f"> ⚠ {md_text(error)}")
+    parts.append(f"*{md_text(status)}*")
+    return "\n\n".join(parts)
 
 
 # ---- the saved Markdown: re-serialised from the parse ------------------------------------------------

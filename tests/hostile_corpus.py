@@ -144,9 +144,9 @@ class _Audit(HTMLParser):
     """``strict``: nbstream's own HTML (the allow-list). Otherwise: a trusting renderer's
     output, which may use more markup of its own, but never anything that runs or links out."""
 
-    EXECUTABLE = {"script", "iframe", "object", "embed", "style", "svg", "form", "base", "meta", "link",
+    EXECUTABLE = frozenset({"script", "iframe", "object", "embed", "style", "svg", "form", "base", "meta", "link",
                   "frame", "frameset", "noscript", "template", "textarea", "button", "input", "select",
-                  "audio", "video", "source", "applet", "xmp", "noembed", "annotation-xml", "maction", "math"}
+                  "audio", "video", "source", "applet", "xmp", "noembed", "annotation-xml", "maction", "math"})
 
     def __init__(self, strict: bool) -> None:
         super().__init__(convert_charrefs=True)
@@ -172,7 +172,7 @@ class _Audit(HTMLParser):
                     self.problems.append(f"style {value!r}")
                 elif name == "class" and not CLASS_RE.fullmatch(value):
                     self.problems.append(f"class {value!r}")
-            elif name == "style" and re.search(r"url\(|expression|javascript", value, re.I):
+            elif name == "style" and re.search(r"url\(|expression|javascript", value, re.IGNORECASE):
                 self.problems.append(f"style {value!r}")
 
     handle_startendtag = handle_starttag

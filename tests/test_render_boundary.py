@@ -143,7 +143,7 @@ def test_nbconvert_html_of_the_saved_notebook_runs_nothing(tmp_path):
                                                metadata=metadata)]
         nb.cells.append(cell)
     body, _ = HTMLExporter().from_notebook_node(nb)
-    outputs = re.findall(r'data-mime-type="text/markdown"[^>]*>(.*?)</div>\n</div>\n</div>', body, re.S)
+    outputs = re.findall(r'data-mime-type="text/markdown"[^>]*>(.*?)</div>\n</div>\n</div>', body, re.DOTALL)
     assert len(outputs) == len(PAYLOADS)
     for html in outputs:
         assert problems(html, strict=False) == [], html
