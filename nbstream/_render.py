@@ -198,7 +198,7 @@ _MATHML = {
 }
 ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     "p": set(), "h1": set(), "h2": set(), "h3": set(), "h4": set(), "h5": set(), "h6": set(),
-    "ul": set(), "ol": {"start"}, "li": set(), "blockquote": set(), "pre": {"style"},
+    "ul": {"style"}, "ol": {"start", "style"}, "li": set(), "blockquote": set(), "pre": {"style"},
     "code": {"class"}, "span": {"style"}, "em": set(), "strong": set(), "s": set(), "br": set(),
     "hr": set(), "table": set(), "thead": set(), "tbody": set(), "tr": set(), "th": {"style"},
     "td": {"style"}, "a": {"href", "title", "target"}, "img": {"src", "alt", "title", "loading",
@@ -207,7 +207,7 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
 }
 ALLOWED_TAGS = frozenset(ALLOWED_ATTRIBUTES)
 ALLOWED_STYLES = frozenset({"color", "background-color", "font-weight", "font-style", "text-align",
-                            "text-decoration"})
+                            "text-decoration", "margin-top", "margin-bottom"})
 
 
 def sanitize(fragment: str) -> str:

@@ -111,7 +111,7 @@ PAYLOADS: list[str] = [
 # elements a rendering may contain, and the attributes each may carry
 HTML_ALLOWED: dict[str, set[str]] = {
     "p": set(), "h1": set(), "h2": set(), "h3": set(), "h4": set(), "h5": set(), "h6": set(),
-    "ul": set(), "ol": {"start"}, "li": set(), "blockquote": set(), "pre": set(), "code": {"class"},
+    "ul": {"style"}, "ol": {"start", "style"}, "li": set(), "blockquote": set(), "pre": set(), "code": {"class"},
     "span": {"style"}, "em": set(), "strong": set(), "s": set(), "br": set(), "hr": set(),
     "table": set(), "thead": set(), "tbody": set(), "tr": set(), "th": {"style"}, "td": {"style"},
     "a": {"href", "title", "target", "rel"}, "img": {"src", "alt", "title", "loading", "referrerpolicy"},
@@ -125,7 +125,7 @@ MATHML_ATTRS = {"display", "mathvariant", "stretchy", "fence", "separator", "lsp
                 "scriptlevel", "notation", "voffset", "symmetric", "minsize", "maxsize", "columnlines",
                 "rowlines", "frame", "mathcolor", "mathsize"}
 STYLE_RE = re.compile(r"(?:(?:color|background-color|font-weight|font-style|text-align|text-decoration)"
-                      r":[#\w ,.%-]+;?)*")
+                      r":[#\w ,.%-]+;?|margin-(?:top|bottom):0;?)*")
 CLASS_RE = re.compile(r"language-[\w+#.\-]+")
 SAFE_SCHEMES = {"http", "https", "mailto"}
 URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "data", "srcdoc", "background", "poster"}
