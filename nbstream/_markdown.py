@@ -54,6 +54,7 @@ from typing import Any
 
 from ._markdown_heal import heal
 from ._render import (
+    clean,
     fence_is_closed,
     line_offsets,
     parse_blocks,
@@ -70,8 +71,9 @@ _CLOSED_BY_BLANK = frozenset({"paragraph_open", "table_open", "blockquote_open"}
 
 _UNDECIDED, _PLAIN, _WRAPPED = "undecided", "plain", "wrapped"
 _LISTS = frozenset({"bullet_list_open", "ordered_list_open"})
-_BLANK_LINE_RE = re.compile(r"(?m)^[ \t]*\n")
-_COLUMN_ZERO_RE = re.compile(r"(?m)^[^ \t\n]")
+_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
+_COLUMN_ZERO_RE = re.compile(r"\n[^ \t\n]")
+_CONTEXT = 80  # characters of earlier text kept to recognise a line split across deltas
 _LIST_TAG_RE = re.compile(r"<(?:ul|ol)\b[^>]*")
 
 SMALL = 4096  # an open tail this small is parsed and rendered on every flush
@@ -121,6 +123,10 @@ class StreamingMarkdown:
         self._worked = 0  # length of the tail when it was last parsed and rendered
         self._last_tail = ""  # the tail HTML returned then
         self._open: tuple[str, str] | None = None  # (type, markup) of the open block then
+        self._fresh: list[str] = []  # text absorbed since then, not yet joined to the tail
+        self._fresh_len = 0
+        self._context = ""  # the last characters absorbed, to see lines across deltas
+        self._closing_seen = False  # new text holds a line that can close the open block
         self._list_cont = False  # the tail continues a list whose first items were sent
         self.parsed_chars = 0  # characters handed to the parser, for cost tests and benchmarks
 
@@ -145,9 +151,11 @@ class StreamingMarkdown:
         self._absorb(final=False)
         if self._mode == _UNDECIDED or not self._due():
             return [], self._last_tail
+        self._join_fresh()
         new_blocks = self._finalize_ready()
         self._last_tail = self._tail_html()
         self._worked = len(self._tail)
+        self._closing_seen = False
         return new_blocks, self._last_tail
 
     def finish(self) -> list[str]:
@@ -155,6 +163,7 @@ class StreamingMarkdown:
         if self._finished:
             return []
         self._absorb(final=True)
+        self._join_fresh()
         self._finished = True
         tail = self._tail
         if self._mode == _WRAPPED:
@@ -174,7 +183,7 @@ class StreamingMarkdown:
         self._absorb(final=False)
         if self._mode == _UNDECIDED:
             return self._head
-        return "".join(self._blocks) + self._tail
+        return "".join(self._blocks) + self._tail + "".join(self._fresh)
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -196,13 +205,38 @@ class StreamingMarkdown:
         self._carry = ""
         if text.endswith("\r") and not final:
             self._carry, text = "\r", text[:-1]
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = clean(text)  # the line breaks and characters the renderer will see
         if self._mode == _UNDECIDED:
             self._head += text
             self._decide(final)
+        elif text:
+            # kept apart until the next parse: joining on every flush would copy the tail
+            self._fresh.append(text)
+            self._fresh_len += len(text)
+            self._watch(text)
+
+    def _join_fresh(self) -> None:
+        if self._fresh:
+            self._tail += "".join(self._fresh)
+            self._fresh.clear()
+            self._fresh_len = 0
+
+    def _watch(self, text: str) -> None:
+        """Note whether new text holds a complete line that can close the open block."""
+        seen = self._context + text
+        self._context = seen[-_CONTEXT:]
+        if self._open is None or self._closing_seen:
+            return
+        kind, markup = self._open
+        if kind in _CLOSED_BY_BLANK:
+            pattern = _BLANK_LINE_RE
+        elif kind == "fence":
+            pattern = re.compile(rf"\n {{0,3}}{re.escape(markup[0])}{{{len(markup)},}}[ \t]*\n")
+        elif kind in _LISTS:
+            pattern = _COLUMN_ZERO_RE
         else:
-            self._tail += text
+            return
+        self._closing_seen = pattern.search(seen) is not None
 
     def _decide(self, final: bool) -> None:
         """Plain or wrapped? Decided by the first non-blank line, once it is complete."""
@@ -231,30 +265,14 @@ class StreamingMarkdown:
 
         Always for a small tail; for a large one when it has grown by 1/GROWTH since it was
         last rendered (a geometric schedule: total work <= (GROWTH + 1) x the answer), or
-        when the new complete lines can close the open block (a blank line after a
-        paragraph, table or quote; the closing fence of a code block; a line at column 0
-        after a list): that work then moves the closed block out of the tail."""
-        size = len(self._tail)
+        when new complete lines can close the open block (a blank line after a paragraph,
+        table or quote; the closing fence of a code block; a column-0 line after a list):
+        that work then moves the closed block out of the tail."""
+        size = len(self._tail) + self._fresh_len
         grown = size - self._worked
         if grown <= 0:
             return False
-        if size <= SMALL or grown * GROWTH >= size:
-            return True
-        if self._open is None:
-            return False
-        start = self._tail.rfind("\n", 0, self._worked) + 1
-        end = self._tail.rfind("\n") + 1
-        if end <= start:
-            return False
-        kind, markup = self._open
-        if kind in _CLOSED_BY_BLANK:
-            return _BLANK_LINE_RE.search(self._tail, start, end) is not None
-        if kind == "fence":
-            closer = re.compile(rf"(?m)^ {{0,3}}{re.escape(markup[0])}{{{len(markup)},}}[ \t]*$")
-            return closer.search(self._tail, start, end) is not None
-        if kind in _LISTS:
-            return _COLUMN_ZERO_RE.search(self._tail, start, end) is not None
-        return False
+        return size <= SMALL or grown * GROWTH >= size or self._closing_seen
 
     def _finalize_ready(self) -> list[str]:
         """Move the leading blocks of the tail that can no longer change into final blocks,
