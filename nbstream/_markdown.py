@@ -13,13 +13,15 @@ Total cost is linear in the answer, whatever its shape:
 * a top-level list is cut at its items: every item but the last is final once the next item
   starts (pieces of one list carry ``margin-top:0``/``margin-bottom:0`` so they look like one
   list; ordered pieces keep their ``start``). So a long list keeps a one-item tail;
-* a large open block (one huge paragraph, code block or table, a deeply nested list) is
-  re-parsed and re-rendered only when it has grown by 1/``GROWTH`` since the last time, or
-  when its new complete lines can close it (a blank line after a paragraph, table or quote;
-  the closing fence of a code block; a column-0 line after a list) -- a geometric schedule:
-  at most (GROWTH + 1) x its size in total. Below ``SMALL`` characters the tail is rendered
-  on every flush (bounded work per flush). Between two renders of a large block the view
-  keeps showing the previous tail; ``bench/render.py`` measures the cost.
+* the open tail is parsed and rendered only when the flushes since the last time have paid
+  for it: each new character pays for ``GROWTH`` characters of work and each flush for
+  ``PER_FLUSH``, so the total is at most GROWTH x the answer + PER_FLUSH x the flushes
+  (linear; and bounded per flush). A small tail is re-rendered on every flush; a large open
+  block (one huge paragraph, code block or table, a deeply nested list) once it has grown by
+  about 1/GROWTH -- or at once when its new complete lines can close it (a blank line after
+  a paragraph, table or quote; the closing fence of a code block; a column-0 line after a
+  list), since that work moves the closed block out of the tail. Between two renders of a
+  large block the view keeps showing the previous tail; ``bench/render.py`` measures this.
 * an open code block is shown unhighlighted; it is highlighted once, when it is final.
 
 Block finality (top-level blocks, CommonMark parses blocks forwards, line by line):
@@ -76,8 +78,8 @@ _COLUMN_ZERO_RE = re.compile(r"\n[^ \t\n]")
 _CONTEXT = 80  # characters of earlier text kept to recognise a line split across deltas
 _LIST_TAG_RE = re.compile(r"<(?:ul|ol)\b[^>]*")
 
-SMALL = 4096  # an open tail this small is parsed and rendered on every flush
-GROWTH = 8  # a larger one once it has grown by 1/GROWTH (or when its block can have closed)
+GROWTH = 4  # each new character pays for parsing and rendering GROWTH characters of tail
+PER_FLUSH = 1024  # and each flush with new text for this many (bounded work per flush)
 
 
 def _join_lists(html: str, *, top: bool, bottom: bool) -> str:
@@ -120,7 +122,8 @@ class StreamingMarkdown:
         self._blocks: list[str] = []
         self._refs: dict[str, Any] = {}  # reference definitions from final blocks
         self._finished = False
-        self._worked = 0  # length of the tail when it was last parsed and rendered
+        self._seen = 0  # length of the tail (with fresh text) at the last flush
+        self._credit = 0  # characters of parsing the flushes since the last work have paid for
         self._last_tail = ""  # the tail HTML returned then
         self._open: tuple[str, str] | None = None  # (type, markup) of the open block then
         self._fresh: list[str] = []  # text absorbed since then, not yet joined to the tail
@@ -154,8 +157,9 @@ class StreamingMarkdown:
         self._join_fresh()
         new_blocks = self._finalize_ready()
         self._last_tail = self._tail_html()
-        self._worked = len(self._tail)
+        self._seen = len(self._tail)
         self._closing_seen = False
+        self._credit = 0
         return new_blocks, self._last_tail
 
     def finish(self) -> list[str]:
@@ -261,18 +265,16 @@ class StreamingMarkdown:
         self._head = ""
 
     def _due(self) -> bool:
-        """Whether parsing and rendering the tail now keeps the total cost linear.
-
-        Always for a small tail; for a large one when it has grown by 1/GROWTH since it was
-        last rendered (a geometric schedule: total work <= (GROWTH + 1) x the answer), or
-        when new complete lines can close the open block (a blank line after a paragraph,
-        table or quote; the closing fence of a code block; a column-0 line after a list):
-        that work then moves the closed block out of the tail."""
+        """Whether parsing and rendering the tail now keeps the total cost linear: when the
+        credit earned since the last time covers the tail's size, or when new complete lines
+        can close the open block (that work moves the closed block out of the tail)."""
         size = len(self._tail) + self._fresh_len
-        grown = size - self._worked
+        grown = size - self._seen
+        self._seen = size
         if grown <= 0:
             return False
-        return size <= SMALL or grown * GROWTH >= size or self._closing_seen
+        self._credit += GROWTH * grown + PER_FLUSH
+        return self._credit >= size or self._closing_seen
 
     def _finalize_ready(self) -> list[str]:
         """Move the leading blocks of the tail that can no longer change into final blocks,

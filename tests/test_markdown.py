@@ -503,3 +503,41 @@ _ANSWER = (
     "| Name | ms |\n|---|---:|\n| first | 120 |\n| last | 900 |\n\n"
     "> **Note:** math like $x_1$ stays text.\n\nThat is all.\n\n"
 )
+
+
+# --- linear work, whatever the shape ------------------------------------------------------------
+def _fill(size: int, head: str, line) -> str:
+    parts, i = [head], 0
+    while sum(map(len, parts)) < size:
+        parts.append(line(i))
+        i += 1
+    return "".join(parts)
+
+
+SHAPES = {
+    "numbered list": lambda n: _fill(n, "", lambda i: f"{i + 1}. **item** number {i} of the list\n"),
+    "one paragraph": lambda n: _fill(n, "", lambda i: f"word {i} *of* one `long` paragraph. "),
+    "lines without a blank": lambda n: _fill(n, "", lambda i: f"line {i} of one paragraph **{i}**\n"),
+    "code block": lambda n: _fill(n, "```python\n", lambda i: f"    value_{i} = compute({i})  # n\n"),
+    "table by rows": lambda n: _fill(n, "| a | b |\n|---|--:|\n", lambda i: f"| {i} | `c{i}` |\n"),
+    "deeply nested": lambda n: _fill(n, "- top\n", lambda i: "  " * (1 + i % 8) + f"- nested item {i}\n"),
+}
+
+
+def _parse_work(text: str, tokens_per_flush: int = 25) -> int:
+    md = StreamingMarkdown()
+    for k in range(0, len(text), 4 * tokens_per_flush):
+        for i in range(k, min(k + 4 * tokens_per_flush, len(text)), 4):
+            md.feed(text[i:i + 4])
+        md.flush()
+    md.finish()
+    return md.parsed_chars
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_parsing_work_is_linear_in_the_answer(shape):
+    """Characters handed to the parser (a count, not a timing) at 100 characters per flush:
+    10x the text costs at most 12x (quadratic would be ~100x), and at most 50 characters of
+    parsing per character of answer (GROWTH per character and PER_FLUSH per flush, 3 passes)."""
+    small, big = (_parse_work(SHAPES[shape](n)) for n in (6_000, 60_000))
+    assert big <= 12 * small and big <= 50 * 60_000, (small, big)
