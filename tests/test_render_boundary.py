@@ -18,6 +18,7 @@ from nbstream import _console, _render, errors
 from nbstream._feed import FeedBody, feed_markdown
 from nbstream._framing import Message
 from nbstream._live import static_output
+from nbstream._markdown import Renderer
 from nbstream.events import Other, ReasoningDelta, Step, TextDelta, ToolCallDelta
 from nbstream.run import Run
 
@@ -147,3 +148,30 @@ def test_nbconvert_html_of_the_saved_notebook_runs_nothing(tmp_path):
     assert len(outputs) == len(PAYLOADS)
     for html in outputs:
         assert problems(html, strict=False) == [], html
+
+
+MATH_AND_CODE = ("Euler: $e^{i\\pi} + 1 = 0$ and \\(a^2\\).\n\n$$\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}$$\n\n"
+                 "```python\ndef f(x: int) -> str:\n    return f\"<{x}>\"  # comment\n```\n\nDone.\n")
+
+
+def test_math_and_highlighted_code_are_the_same_html_live_and_saved():
+    """The pieces the live view showed, joined, are the HTML of the whole answer: MathML and
+    Pygments spans included (the live tail shows code unhighlighted only while it is open)."""
+    renderer = Renderer()
+    for ch in MATH_AND_CODE:
+        renderer.feed(ch)
+    renderer.finish()
+    saved = _render.render_html(MATH_AND_CODE)
+    assert renderer.html == saved
+    assert saved.count("<math") == 3 and '<span style="color:#008000;font-weight:bold">def</span>' in saved
+
+
+def test_renderer_changes_touch_only_the_last_piece():
+    renderer, shown = Renderer(), []
+    for ch in "# T\n\n- a\n- b\n\nText *x*\n\n```py\ny = 1\n```\n":
+        for index, html in renderer.feed(ch):
+            assert index >= len(shown) - 1  # earlier pieces are final
+            shown[index:index + 1] = [html]
+    for index, html in renderer.finish():
+        shown[index:index + 1] = [html]
+    assert "".join(shown) == renderer.html
