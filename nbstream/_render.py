@@ -122,14 +122,10 @@ def _md_escape(text: str) -> str:
     return _MD_LINE_START_RE.sub(_md_line_start, text)
 
 
-def md_text(text: Any, *, multiline: bool = False) -> str:
-    """Any value as Markdown text that every renderer shows literally (no markup, no HTML).
-
-    Single-line by default (newlines become spaces: for labels, titles, table cells)."""
-    value = clean(str(text))
-    if not multiline:
-        return _md_escape(" ".join(value.split("\n")))
-    return "\n".join(_md_escape(line.strip()) for line in value.split("\n")).strip("\n")
+def md_text(text: Any) -> str:
+    """Any value as one line of Markdown text that every renderer shows literally (no
+    markup, no HTML; newlines become spaces): labels, titles, errors, table cells."""
+    return _md_escape(" ".join(clean(str(text)).split("\n")))
 
 
 def _longest_run(text: str, char: str) -> int:
