@@ -155,6 +155,40 @@ def md_fence(text: Any, lang: str = "") -> str:
     return f"{fence}{info}\n{body}{fence}"
 
 
+# Math in saved Markdown is typeset by the reader's renderer (MathJax in JupyterLab, GitHub's
+# math): it is written as ``$…$`` only when it cannot be anything else anywhere -- plain
+# characters (no ``&``, backticks, quotes, ``$``, ``](``; ``<``/``>`` as ``\lt``/``\gt``) and
+# only these commands (no ``\href``, ``\class``, ``\style``, ``\html``, ``\require`` ...).
+# Anything else is kept as its source in a code span.
+_MATH_COMMANDS = frozenset("""
+alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi varpi rho
+varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi
+Psi Omega frac dfrac tfrac sqrt sum prod int iint iiint oint lim limsup liminf sup inf max min arg log ln exp
+sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh det dim ker deg gcd Pr mod bmod pmod cdot cdots
+ldots dots vdots ddots times div pm mp leq le geq ge neq ne approx equiv sim simeq cong propto ll gg subset
+subseteq supset supseteq in notin ni cup cap setminus emptyset varnothing forall exists nexists neg land lor
+to rightarrow leftarrow Rightarrow Leftarrow leftrightarrow Leftrightarrow mapsto implies iff infty partial
+nabla prime hbar ell Re Im aleph angle perp parallel mid circ bullet star ast oplus otimes odot left right
+big Big bigg Bigg langle rangle lceil rceil lfloor rfloor lvert rvert lVert rVert vert Vert quad qquad
+mathrm mathbf mathit mathsf mathtt mathcal mathbb mathfrak boldsymbol text textbf textit operatorname hat bar
+tilde vec dot ddot overline underline overbrace underbrace widehat widetilde binom choose over lt gt
+displaystyle textstyle begin end matrix pmatrix bmatrix vmatrix cases aligned align
+""".split())
+_MATH_CHARS_RE = re.compile(r"[A-Za-z0-9\s\\{}^_+\-=*/().,;:'!|\[\]<>]*")
+_MATH_COMMAND_RE = re.compile(r"\\([A-Za-z]+|.)")
+
+
+def md_math(latex: str, delim: str = "$") -> str:
+    """LaTeX for saved Markdown: ``$…$``/``$$…$$`` when harmless everywhere, else a code span."""
+    flat = " ".join(clean(latex).split())
+    names = _MATH_COMMAND_RE.findall(flat)
+    safe = (flat and _MATH_CHARS_RE.fullmatch(flat) and "](" not in flat.replace(" ", "")
+            and all(n in _MATH_COMMANDS or n in "{}[]|,;:! \\" for n in names))
+    if not safe:
+        return md_code(delim + latex + delim)
+    return delim + flat.replace("<", "\\lt ").replace(">", "\\gt ") + delim
+
+
 # ---- URLs ----------------------------------------------------------------------------------
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
@@ -534,8 +568,8 @@ def _md_inline(nodes: Sequence[SyntaxTreeNode], in_table: bool) -> str:
             parts.append(code.replace("|", "\\|") if in_table else code)
         elif kind in ("math_inline", "math_inline_double"):
             delim = "$$" if kind == "math_inline_double" else "$"
-            code = md_code(delim + node.content + delim)
-            parts.append(code.replace("|", "\\|") if in_table else code)
+            math = md_math(node.content, delim)
+            parts.append(math.replace("|", "\\|") if in_table else math)
         elif kind in ("em", "strong", "s"):
             mark = {"em": "*", "strong": "**", "s": "~~"}[kind]
             parts.append(mark + _md_inline(node.children, in_table) + mark)

@@ -175,3 +175,16 @@ def test_renderer_changes_touch_only_the_last_piece():
     for index, html in renderer.finish():
         shown[index:index + 1] = [html]
     assert "".join(shown) == renderer.html
+
+
+@pytest.mark.parametrize("latex, saved", [
+    ("E = mc^2", "$E = mc^2$"),
+    ("T \\approx \\frac{n}{r}", "$T \\approx \\frac{n}{r}$"),
+    ("x < y", "$x \\lt  y$"),
+    ("\\href{javascript:x}{y}", "`$\\href{javascript:x}{y}$`"),  # MathJax would make a link
+    ("\\class{a}{b} \\style{color:red}{b}", "`$\\class{a}{b} \\style{color:red}{b}$`"),
+    ("[x](javascript:y)", "`$[x](javascript:y)$`"),  # a renderer without math would link it
+    ("a & b <img>", "`$a & b <img>$`"),
+])
+def test_saved_math_is_typeset_only_when_harmless_everywhere(latex, saved):
+    assert _render.md_math(latex) == saved
