@@ -80,6 +80,7 @@ def test_untrusted_html_never_runs_live_saved_or_clicked(lab, artifacts):
     nb.wait_live(1, 200)
     assert "<script>window.__xss=1</script>" in nb.output_text(1)  # shown as text while live
     nb.wait_final(1)
+    nb.wait_for("() => window.__sampler.samples.some((s) => s.final)", 30)  # the sampler saw it too
     samples = nb.stop_sampler()
     assert any(s["live"] for s in samples) and any(s["final"] for s in samples)
     assert [s["xss"] for s in samples if s["xss"] is not None] == []
