@@ -301,7 +301,7 @@ def static_output(run: Run, *, prompt: str | None = None, title: str | None = No
         parts.append(f"> ⚠ **{type(run.error).__name__}:** {_render.md_text(run.error)}")
     parts.append(f"<sub>{_render.md_text(status)}</sub>")
     markdown = "\n\n".join(parts)
-    plain = "\n\n".join(p for p in (run.text, status if not run.text else f"[{status}]") if p)
+    plain = _render.terminal("\n\n".join(p for p in (run.text, status if not run.text else f"[{status}]") if p))
     return {"text/markdown": markdown, "text/plain": plain}, {"nbstream": _metadata(run)}
 
 

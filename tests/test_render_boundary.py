@@ -188,3 +188,10 @@ def test_renderer_changes_touch_only_the_last_piece():
 ])
 def test_saved_math_is_typeset_only_when_harmless_everywhere(latex, saved):
     assert _render.md_math(latex) == saved
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_saved_plain_text_has_no_control_bytes(payload):
+    """text/plain is shown with ANSI colours by JupyterLab and printed by ``nbstream demo --headless``."""
+    bundle, _ = static_output(hostile_run(payload), prompt=payload, title=payload, raw=True)
+    assert terminal_problems(bundle["text/plain"]) == []
