@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nbstream._markdown import StreamingMarkdown  # noqa: E402
+from nbstream._markdown import StreamingMarkdown
 
 BASELINE = os.environ.get("NBSTREAM_RENDER_BASELINE", "0f37d8b")
 OLD_FILES = ("_markdown.py", "_markdown_heal.py", "_markdown_render.py")
@@ -38,7 +38,8 @@ OLD_BUDGET_S = 20.0
 SIZES = (20_000, 200_000)
 RATES = {50: 3, 500: 25, 5000: 250}  # tok/s -> tokens per 50 ms flush
 
-_WORDS = "stream token latency buffer parser render notebook kernel output cell block update".split()
+_WORDS = ["stream", "token", "latency", "buffer", "parser", "render", "notebook", "kernel", "output", "cell",
+          "block", "update"]
 
 
 def _words(n: int, seed: int) -> str:

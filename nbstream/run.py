@@ -8,6 +8,7 @@ that arrived stays in the Run whatever happens after — error, cancel, dropped 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 import uuid
@@ -224,7 +225,7 @@ class Run:
         if self.error is not None:
             bits.append(f"error={type(self.error).__name__}")
         ttft = self.summary_row().get("ttft_s") if self.done else None
-        if ttft is not None and ttft == ttft:
+        if ttft is not None and not math.isnan(ttft):
             bits.append(f"TTFT {ttft * 1000:.0f} ms" if ttft < 1 else f"TTFT {ttft:.2f} s")
         return f"<Run {' '.join(bits)}>"
 
