@@ -1,5 +1,7 @@
 """The plain-text view for terminals and scripts: deltas printed as they arrive, then
-the final status line (and the error, if any).
+the final status line (and the error, if any). Everything printed passes
+``_render.terminal``: model and server text cannot move the cursor, retitle the window or
+write the clipboard.
 
 On a terminal (``isatty``) a ticker thread also shows what a silent run waits on: an
 updating status line before the first output (``demo · streaming · connecting · 2.4 s``)
@@ -16,6 +18,7 @@ import time
 from typing import TextIO
 
 from . import _status
+from ._render import terminal
 from .events import Event, ReasoningDelta, TextDelta, ToolCallDelta
 from .run import Run
 
@@ -35,17 +38,17 @@ def attach(run: Run, out: TextIO | None = None) -> None:
                 if state["reasoning"] and not state["text"]:
                     pieces.append("\n\n")
                 state["text"] = True
-                pieces.append(ev.text)
+                pieces.append(terminal(ev.text))
             elif type(ev) is ReasoningDelta and ev.choice == 0 and not state["text"]:
                 if not state["reasoning"]:
                     pieces.append("[reasoning] ")
                     state["reasoning"] = True
-                pieces.append(ev.text)
+                pieces.append(terminal(ev.text))
         if r.done:
             line = _status.final(r)
             if r.error is not None and r.status != "cancelled":
                 line += f"\n{r.error}"
-            pieces.append("\n" + line + "\n")
+            pieces.append("\n" + terminal(line) + "\n")
         if ticker is not None:
             ticker.write("".join(pieces), events, done=r.done)
         elif pieces:
@@ -109,7 +112,7 @@ class _Ticker:
     def _tick(self, now_ns: int) -> None:
         silent = (now_ns - self.run.last_data_ns) / 1e9
         if self.first_token_ns is None:
-            text = _status.at(self.run, first_token_ns=None, n_token_chunks=0, now_ns=now_ns)
+            text = terminal(_status.at(self.run, first_token_ns=None, n_token_chunks=0, now_ns=now_ns))
         else:
             text = _status.stall_hint(silent) if silent >= _status.QUIET_AFTER_S else ""
         if text == self.shown:

@@ -4,9 +4,9 @@ every event stays in the run's DataFrame."""
 
 from __future__ import annotations
 
-import html
 from collections import deque
 
+from . import _render
 from .events import Event, Other
 from .run import Run
 
@@ -39,8 +39,9 @@ class FeedBody:
 def _html_table(events, count: int) -> str:
     if not events:
         return '<p class="nbs-feed-empty">waiting for events…</p>'
-    rows = "".join(f"<tr><td>{html.escape(ev.type)}</td><td>{html.escape(ev.id or '')}</td>"
-                   f"<td><code>{html.escape(_preview(ev.data))}</code></td></tr>" for ev in reversed(events))
+    esc = _render.html_text
+    rows = "".join(f"<tr><td>{esc(ev.type)}</td><td>{esc(ev.id or '')}</td>"
+                   f"<td><code>{esc(_preview(ev.data))}</code></td></tr>" for ev in reversed(events))
     return (f'<table class="nbs-feed"><thead><tr><th>event</th><th>id</th><th>data (latest first, '
             f"{min(count, SHOWN)} of {count})</th></tr></thead><tbody>{rows}</tbody></table>")
 
@@ -61,6 +62,6 @@ def feed_markdown(run: Run) -> str:
         return head
     lines = [head, "", "| event | id | data |", "|---|---|---|"]
     for ev in events[-SHOWN:]:
-        cell = html.escape(_preview(ev.data)).replace("|", "\\|").replace("`", "'")
-        lines.append(f"| {html.escape(ev.type)} | {html.escape(ev.id or '')} | `{cell}` |")
+        cell = _render.md_code(_preview(ev.data)).replace("|", "\\|")
+        lines.append(f"| {_render.md_text(ev.type)} | {_render.md_text(ev.id or '')} | {cell} |")
     return "\n".join(lines)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import atexit
 import contextvars
-import html
 import os
 import threading
 import time
@@ -32,8 +31,7 @@ from typing import Any
 
 from IPython.display import display
 
-from . import _markdown, _status
-from ._markdown_safe import safe_markdown
+from . import _markdown, _render, _status
 from .events import Event, Other, ReasoningDelta, Step, TextDelta, ToolCallDelta
 from .run import Run
 
@@ -49,12 +47,12 @@ def markdown_stream() -> Any:
 
 def markdown_html(text: str) -> str:
     """Safe HTML for a complete Markdown document."""
-    return _markdown.render(text)
+    return _render.render_html(text)
 
 
 def markdown_safe(text: str) -> str:
     """Markdown that cannot carry raw HTML or dangerous links (for ``text/markdown``)."""
-    return safe_markdown(text)
+    return _render.render_markdown(text)
 
 
 def markdown_unwrap(text: str) -> str:
@@ -64,7 +62,7 @@ def markdown_unwrap(text: str) -> str:
 
 def text_html(text: str) -> str:
     """Plain text as HTML text (no markup survives)."""
-    return html.escape(text)
+    return _render.html_text(text)
 
 
 def live_enabled() -> bool:
@@ -453,7 +451,7 @@ INTERRUPTED = "⚠ stream interrupted: the answer as far as it had come (the ker
 
 def static_plain(run: Run, *, partial: bool = False) -> str:
     status = INTERRUPTED if partial else _status.final(run)
-    return "\n\n".join(p for p in (run.text, status if not run.text else f"[{status}]") if p)
+    return _render.terminal("\n\n".join(p for p in (run.text, status if not run.text else f"[{status}]") if p))
 
 
 def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = None, raw: bool = False,
@@ -461,7 +459,7 @@ def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = 
     """The saved answer as safe Markdown (what GitHub-like viewers without HTML show)."""
     parts: list[str] = []
     if title:
-        parts.append(f"### {text_html(title)}")
+        parts.append(f"### {_render.md_text(title)}")
     if prompt:
         parts.append(_details("Prompt", markdown_safe(prompt)))
     if run.reasoning:
@@ -477,15 +475,15 @@ def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = 
         parts.append(_details(f"Agent steps ({len(steps)})", "\n".join(_step_line(ev) for ev in steps)))
     else:
         for call in run.tool_calls:
-            parts.append(f"**🔧 {text_html(call.name or 'tool call')}**\n\n```json\n{call.arguments}\n```")
+            parts.append(f"**🔧 {_render.md_text(call.name or 'tool call')}**\n\n{_render.md_fence(call.arguments, 'json')}")
     if run.refusal:
-        parts.append(f"> **Refused:** {markdown_safe(run.refusal)}")
+        parts.append(f"> **Refused:** {_render.md_text(run.refusal)}")
     if raw:
         parts.append(_wire_details(run))
     status = INTERRUPTED if partial else _status.final(run)
     if run.error is not None and run.status != "cancelled":
-        parts.append(f"> ⚠ **{type(run.error).__name__}:** {text_html(str(run.error))}")
-    parts.append(f"<sub>{text_html(status)}</sub>")
+        parts.append(f"> ⚠ **{type(run.error).__name__}:** {_render.md_text(run.error)}")
+    parts.append(f"<sub>{_render.md_text(status)}</sub>")
     return "\n\n".join(parts)
 
 
@@ -558,8 +556,7 @@ def _wire_text(run: Run) -> str:
 
 def _wire_details(run: Run) -> str:
     """The raw events as they came (``--raw``), in a collapsible code block."""
-    body = _wire_text(run).replace("```", "ˋˋˋ")
-    return _details(f"Wire ({len(run.records)} events)", f"```text\n{body}\n```")
+    return _details(f"Wire ({len(run.records)} events)", _render.md_fence(_wire_text(run), "text"))
 
 
 _STEP_ICONS = {"tool_called": "🔧", "tool_output": "↩", "handoff_requested": "🤝", "handoff": "🤝",
@@ -570,11 +567,10 @@ def _step_line(step: Step) -> str:
     """One agent step as a Markdown list item; names and details are untrusted text."""
     icon = _STEP_ICONS.get(step.kind, "•")
     label = step.kind.replace("_", " ")
-    name = f" **{text_html(step.name)}**" if step.name else ""
+    name = f" **{_render.md_text(step.name)}**" if step.name else ""
     detail = ""
     if step.detail and step.kind != "message_output":
-        text = step.detail.replace("`", "ˋ").replace("\n", " ")
-        detail = f": `{text[:200]}`"
+        detail = f": {_render.md_code(step.detail[:200])}"
     return f"- {icon} {label}{name}{detail}"
 
 

@@ -1,10 +1,28 @@
 """Streaming Markdown for the live view: finished blocks are sent once, only the open tail is re-sent.
 
-``StreamingMarkdown`` keeps the answer as (final block sources) + (open tail source).
+``Renderer`` is the interface the view uses: ``feed(delta) -> [(index, html), ...]`` and
+``finish()``; every piece but the last is final (see its docstring). It wraps
+``StreamingMarkdown``, which keeps the answer as (final block sources) + (open tail source).
 ``feed()`` only appends. ``flush()`` looks at the tail alone: it parses the tail's complete
 lines at block level, and every top-level block that nothing still to come can change is
-rendered once and moved out of the tail; the rest is healed (see ``_markdown_heal``) and
-rendered. The cost of a flush therefore depends on the size of the tail, not of the answer.
+rendered once (through ``nbstream._render``) and moved out of the tail; the rest is healed
+(see ``_markdown_heal``) and rendered.
+
+Total cost is linear in the answer, whatever its shape:
+
+* a top-level list is cut at its items: every item but the last is final once the next item
+  starts (pieces of one list carry ``margin-top:0``/``margin-bottom:0`` so they look like one
+  list; ordered pieces keep their ``start``). So a long list keeps a one-item tail;
+* the open tail is parsed and rendered only when the flushes since the last time have paid
+  for it: each new character pays for ``GROWTH`` characters of work and each flush for
+  ``PER_FLUSH``, so the total is at most GROWTH x the answer + PER_FLUSH x the flushes
+  (linear; and bounded per flush). A small tail is re-rendered on every flush; a large open
+  block (one huge paragraph, code block or table, a deeply nested list) once it has grown by
+  about 1/GROWTH -- or at once when its new complete lines can close it (a blank line after
+  a paragraph, table or quote; the closing fence of a code block; a column-0 line after a
+  list), since that work moves the closed block out of the tail. Between two renders of a
+  large block the view keeps showing the previous tail; ``bench/render.py`` measures this.
+* an open code block is shown unhighlighted; it is highlighted once, when it is final.
 
 Block finality (top-level blocks, CommonMark parses blocks forwards, line by line):
 
@@ -15,8 +33,7 @@ Block finality (top-level blocks, CommonMark parses blocks forwards, line by lin
   them; a ``>`` after it starts a new quote, ``===`` after it is a new paragraph);
 * an ATX or setext heading and a thematic break are final once their line is complete;
 * a fenced code block is final once its closing fence line is complete;
-* lists and indented code are final only when a non-list block starts after them, because
-  a blank line inside a list does not end it and decides tight vs loose.
+* indented code is final only when a non-list block starts after it.
 
 Answers wrapped in a ```` ```markdown ```` (or ``md``) fence are unwrapped: the opening line
 is dropped as soon as the first non-blank line is complete, the inside is parsed as Markdown
@@ -24,14 +41,12 @@ is dropped as soon as the first non-blank line is complete, the inside is parsed
 *it*, not the wrapper), and at ``finish()`` a final unclosed bare fence whose marker matches
 the wrapper is taken to be the wrapper's closing line and dropped (text after it stays).
 
-Equivalence (property-tested): the concatenation of every block HTML returned by ``flush()``
-and ``finish()`` is exactly ``render(md.text)`` and exactly ``"".join(render(b) for b in
-md.blocks)`` -- no text normalisation is needed, because final blocks are cut at the
-boundaries of the whole-document parse (ordered lists keep their ``start``, loose lists stay
-loose). One deliberate difference: link reference definitions (``[x]: url``) are carried
-forward, so a block is rendered with the definitions of the blocks before it (``render(b)``
-alone would not know them), and a definition arriving *after* a block that uses it does not
-change that block, which was already sent.
+Equivalence (property-tested): the block sources partition the text, and the HTML sent is
+``render(b)`` for each block ``b``; joined, it is ``render(md.text)`` except that a list sent
+in pieces is several lists (styled to look like one), and items sent before a later blank
+line made the list loose stay tight. Link reference definitions (``[x]: url``) are carried
+forward, so a block is rendered with the definitions of the blocks before it, and a
+definition arriving *after* a block that uses it does not change that block, already sent.
 """
 
 from __future__ import annotations
@@ -40,9 +55,16 @@ import re
 from typing import Any
 
 from ._markdown_heal import heal
-from ._markdown_render import fence_is_closed, line_offsets, parse_blocks, render_html, top_blocks
+from ._render import (
+    clean,
+    fence_is_closed,
+    line_offsets,
+    parse_blocks,
+    render_html,
+    top_blocks,
+)
 
-__all__ = ["StreamingMarkdown", "render", "unwrap"]
+__all__ = ["Renderer", "StreamingMarkdown", "render", "unwrap"]
 
 _WRAPPER_RE = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*(?:markdown|md)[ \t]*", re.IGNORECASE)
 _FENCE_START_RE = re.compile(r" {0,3}(`+|~+)[ \t]*([A-Za-z]*)")
@@ -50,6 +72,25 @@ _SELF_CLOSING = frozenset({"heading_open", "hr"})
 _CLOSED_BY_BLANK = frozenset({"paragraph_open", "table_open", "blockquote_open"})
 
 _UNDECIDED, _PLAIN, _WRAPPED = "undecided", "plain", "wrapped"
+_LISTS = frozenset({"bullet_list_open", "ordered_list_open"})
+_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
+_COLUMN_ZERO_RE = re.compile(r"\n[^ \t\n]")
+_CONTEXT = 80  # characters of earlier text kept to recognise a line split across deltas
+_LIST_TAG_RE = re.compile(r"<(?:ul|ol)\b[^>]*")
+
+GROWTH = 4  # each new character pays for parsing and rendering GROWTH characters of tail
+PER_FLUSH = 1024  # and each flush with new text for this many (bounded work per flush)
+
+
+def _join_lists(html: str, *, top: bool, bottom: bool) -> str:
+    """Pieces of one list sent separately look like one list: no margin where they meet."""
+    if not (top or bottom):
+        return html
+    match = _LIST_TAG_RE.match(html)
+    if match is None:
+        return html
+    style = ";".join(x for x, on in (("margin-top:0", top), ("margin-bottom:0", bottom)) if on)
+    return f'{html[:match.end()]} style="{style}"{html[match.end():]}'
 
 
 def render(markdown_text: str) -> str:
@@ -81,6 +122,15 @@ class StreamingMarkdown:
         self._blocks: list[str] = []
         self._refs: dict[str, Any] = {}  # reference definitions from final blocks
         self._finished = False
+        self._seen = 0  # length of the tail (with fresh text) at the last flush
+        self._credit = 0  # characters of parsing the flushes since the last work have paid for
+        self._last_tail = ""  # the tail HTML returned then
+        self._open: tuple[str, str] | None = None  # (type, markup) of the open block then
+        self._fresh: list[str] = []  # text absorbed since then, not yet joined to the tail
+        self._fresh_len = 0
+        self._context = ""  # the last characters absorbed, to see lines across deltas
+        self._closing_seen = False  # new text holds a line that can close the open block
+        self._list_cont = False  # the tail continues a list whose first items were sent
         self.parsed_chars = 0  # characters handed to the parser, for cost tests and benchmarks
 
     # --- public API ---------------------------------------------------------------------
@@ -95,20 +145,29 @@ class StreamingMarkdown:
             self._pending.append(delta)
 
     def flush(self) -> tuple[list[str], str]:
-        """HTML of blocks that became final since the last flush, and the healed open tail."""
+        """HTML of blocks that became final since the last flush, and the healed open tail.
+
+        Work is budgeted (see the module docstring): when it is not due, this returns no new
+        blocks and the same tail HTML as last time, at a cost independent of the answer."""
         if self._finished:
             return [], ""
         self._absorb(final=False)
-        if self._mode == _UNDECIDED:
-            return [], ""
+        if self._mode == _UNDECIDED or not self._due():
+            return [], self._last_tail
+        self._join_fresh()
         new_blocks = self._finalize_ready()
-        return new_blocks, self._tail_html()
+        self._last_tail = self._tail_html()
+        self._seen = len(self._tail)
+        self._closing_seen = False
+        self._credit = 0
+        return new_blocks, self._last_tail
 
     def finish(self) -> list[str]:
         """End of stream: everything left becomes final blocks. Calling it again returns []."""
         if self._finished:
             return []
         self._absorb(final=True)
+        self._join_fresh()
         self._finished = True
         tail = self._tail
         if self._mode == _WRAPPED:
@@ -128,7 +187,7 @@ class StreamingMarkdown:
         self._absorb(final=False)
         if self._mode == _UNDECIDED:
             return self._head
-        return "".join(self._blocks) + self._tail
+        return "".join(self._blocks) + self._tail + "".join(self._fresh)
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -150,13 +209,38 @@ class StreamingMarkdown:
         self._carry = ""
         if text.endswith("\r") and not final:
             self._carry, text = "\r", text[:-1]
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = clean(text)  # the line breaks and characters the renderer will see
         if self._mode == _UNDECIDED:
             self._head += text
             self._decide(final)
+        elif text:
+            # kept apart until the next parse: joining on every flush would copy the tail
+            self._fresh.append(text)
+            self._fresh_len += len(text)
+            self._watch(text)
+
+    def _join_fresh(self) -> None:
+        if self._fresh:
+            self._tail += "".join(self._fresh)
+            self._fresh.clear()
+            self._fresh_len = 0
+
+    def _watch(self, text: str) -> None:
+        """Note whether new text holds a complete line that can close the open block."""
+        seen = self._context + text
+        self._context = seen[-_CONTEXT:]
+        if self._open is None or self._closing_seen:
+            return
+        kind, markup = self._open
+        if kind in _CLOSED_BY_BLANK:
+            pattern = _BLANK_LINE_RE
+        elif kind == "fence":
+            pattern = re.compile(rf"\n {{0,3}}{re.escape(markup[0])}{{{len(markup)},}}[ \t]*\n")
+        elif kind in _LISTS:
+            pattern = _COLUMN_ZERO_RE
         else:
-            self._tail += text
+            return
+        self._closing_seen = pattern.search(seen) is not None
 
     def _decide(self, final: bool) -> None:
         """Plain or wrapped? Decided by the first non-blank line, once it is complete."""
@@ -180,8 +264,21 @@ class StreamingMarkdown:
             self._tail = head
         self._head = ""
 
+    def _due(self) -> bool:
+        """Whether parsing and rendering the tail now keeps the total cost linear: when the
+        credit earned since the last time covers the tail's size, or when new complete lines
+        can close the open block (that work moves the closed block out of the tail)."""
+        size = len(self._tail) + self._fresh_len
+        grown = size - self._seen
+        self._seen = size
+        if grown <= 0:
+            return False
+        self._credit += GROWTH * grown + PER_FLUSH
+        return self._credit >= size or self._closing_seen
+
     def _finalize_ready(self) -> list[str]:
-        """Move the leading blocks of the tail that can no longer change into final blocks."""
+        """Move the leading blocks of the tail that can no longer change into final blocks,
+        and the finished items of an open top-level list (all but its last item)."""
         end = self._tail.rfind("\n") + 1
         probe = _starts_new_block(self._tail, end)
         if (end, probe) == self._checked:
@@ -191,7 +288,8 @@ class StreamingMarkdown:
         # block be judged now instead of one line later (the stand-in itself is never sent).
         region = self._tail[:end] + ("x\n" if probe else "")
         self.parsed_chars += len(region)
-        blocks = top_blocks(parse_blocks(region))
+        tokens = parse_blocks(region)
+        blocks = top_blocks(tokens)
         offsets = line_offsets(region)
         nlines = len(offsets) - 1
         lines = region.split("\n")
@@ -203,23 +301,37 @@ class StreamingMarkdown:
             while after < nlines and not lines[after].strip():
                 after += 1
             stop = offsets[after]
-        if final <= 0:
+        split = None  # where the last item of an open list starts, when earlier items exist
+        if blocks and final == len(blocks) - 1 and blocks[-1].type in _LISTS:
+            first = blocks[-1].map[0]  # type: ignore[index]
+            items = [t.map[0] for t in tokens  # type: ignore[index]
+                     if t.type == "list_item_open" and t.level == 1 and t.map[0] >= first]  # type: ignore[index]
+            if len(items) >= 2:
+                split = offsets[items[-1]]
+        self._open = (blocks[-1].type, blocks[-1].markup) if blocks and final < len(blocks) else None
+        if final <= 0 and split is None:
             self._checked = (end, probe)
             return []
-        cuts = [0] + [offsets[b.map[0]] for b in blocks[1:final]] + [stop]  # type: ignore[index]
+        if split is not None:
+            cuts = [0] + [offsets[b.map[0]] for b in blocks[1:final + 1]] + [split]  # type: ignore[index]
+            stop = split
+        else:
+            cuts = [0] + [offsets[b.map[0]] for b in blocks[1:final]] + [stop]  # type: ignore[index]
         self._tail = self._tail[stop:]
         self._checked = (end - stop, probe)
-        return self._emit([region[a:b] for a, b in zip(cuts, cuts[1:])])
+        return self._emit([region[a:b] for a, b in zip(cuts, cuts[1:]) if b > a], list_split=split is not None)
 
-    def _emit(self, sources: list[str]) -> list[str]:
+    def _emit(self, sources: list[str], list_split: bool = False) -> list[str]:
         out = []
         env = {"references": self._refs}
-        for src in sources:
+        for i, src in enumerate(sources):
             self._blocks.append(src)
             self.parsed_chars += len(src)
             html = render_html(src, env)
+            html = _join_lists(html, top=self._list_cont and i == 0, bottom=list_split and i == len(sources) - 1)
             if html:
                 out.append(html)
+        self._list_cont = list_split or (self._list_cont and not sources)
         return out
 
     def _tail_html(self) -> str:
@@ -230,7 +342,8 @@ class StreamingMarkdown:
         if not healed.strip():
             return ""
         self.parsed_chars += len(healed)
-        return render_html(healed, {"references": dict(self._refs)})
+        html = render_html(healed, {"references": dict(self._refs)}, plain_code=True)
+        return _join_lists(html, top=self._list_cont, bottom=False)
 
 
 def _starts_new_block(tail: str, end: int) -> bool:
@@ -269,7 +382,7 @@ def _drop_wrapper_closer(tail: str, wrapper: str) -> str:
     if not blocks or not _is_wrapper_closer(blocks[-1], wrapper, tail.split("\n")):
         return tail
     offsets = line_offsets(tail)
-    start = blocks[-1].map[0]
+    start = blocks[-1].map[0]  # type: ignore[index]
     return tail[: offsets[start]] + tail[offsets[start + 1] :]
 
 
@@ -283,3 +396,45 @@ def _closed_by_itself(tok: Any, lines: list[str], nlines: int) -> bool:
         end = tok.map[1]
         return end < nlines and not lines[end].strip()
     return False
+
+
+class Renderer:
+    """The live view's interface: ``feed(delta)`` returns ``[(index, html), ...]`` changes.
+
+    The answer is a list of pieces. A change sets piece ``index`` to ``html`` (creating it
+    when ``index`` is one past the end). Every piece but the last is final and never sent
+    again; the last one is the open tail and may be replaced. ``finish()`` returns the last
+    changes, after which ``html`` -- the pieces joined -- is exactly what was shown.
+    """
+
+    def __init__(self) -> None:
+        self._md = StreamingMarkdown()
+        self._pieces: list[str] = []
+        self._open = ""
+
+    def feed(self, delta: str) -> list[tuple[int, str]]:
+        """Append ``delta`` and return what changed (budgeted: may be nothing)."""
+        self._md.feed(delta)
+        return self._apply(*self._md.flush())
+
+    def finish(self) -> list[tuple[int, str]]:
+        """End of the answer: the open tail becomes final pieces."""
+        return self._apply(self._md.finish(), "")
+
+    @property
+    def html(self) -> str:
+        """Everything shown so far, in order."""
+        return "".join(self._pieces) + self._open
+
+    @property
+    def text(self) -> str:
+        """The Markdown source so far (a ```` ```markdown ```` wrapper removed)."""
+        return self._md.text
+
+    def _apply(self, blocks: list[str], tail: str) -> list[tuple[int, str]]:
+        changes = [(len(self._pieces) + i, html) for i, html in enumerate(blocks)]
+        self._pieces.extend(blocks)
+        if blocks or tail != self._open:
+            changes.append((len(self._pieces), tail))
+            self._open = tail
+        return changes

@@ -227,7 +227,9 @@ def _after(args, runs: list[Run]) -> None:
 def _say(message: str) -> None:
     import sys
 
-    print(message, file=sys.stderr)
+    from ._render import terminal
+
+    print(terminal(message), file=sys.stderr)  # server text in errors: no escape sequences
 
 
 # ---- line magics -----------------------------------------------------------------------

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _render
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
@@ -153,7 +155,8 @@ def _run_title(s: pd.Series, width: int = 110) -> str:
             bits.append(f"{_num(s[col]):.0f} tok/s {what}")
     title = textwrap.fill(" · ".join(bits), width)
     verdict = _verdict(s)
-    return f"{title}\n{textwrap.shorten(verdict, width, placeholder='…')}" if verdict else title
+    title = f"{title}\n{textwrap.shorten(verdict, width, placeholder='…')}" if verdict else title
+    return _render.plot_text(title)
 
 
 def _verdict(s: pd.Series) -> str | None:
@@ -220,7 +223,8 @@ def plot_runs(runs_df: pd.DataFrame, metrics: tuple[str, ...] | list[str] | str 
 def _group_keys(df: pd.DataFrame, by: str) -> tuple[np.ndarray, str]:
     if by in df.columns and df[by].notna().any():
         col = df[by].astype(object)
-        return np.array(["(none)" if _missing(v) else str(v) for v in col], dtype=object), by
+        return (np.array(["(none)" if _missing(v) else _render.plot_text(v) for v in col], dtype=object),
+                _render.plot_text(by))
     return np.array([f"run {i}" for i in df.index], dtype=object), "run"
 
 

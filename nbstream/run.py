@@ -8,6 +8,7 @@ that arrived stays in the Run whatever happens after — error, cancel, dropped 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 import uuid
@@ -231,7 +232,29 @@ class Run:
             bits.append(f"finish={self.finish_reason!r}")
         if self.error is not None:
             bits.append(f"error={type(self.error).__name__}")
+        ttft = self.summary_row().get("ttft_s") if self.done else None
+        if ttft is not None and not math.isnan(ttft):
+            bits.append(f"TTFT {ttft * 1000:.0f} ms" if ttft < 1 else f"TTFT {ttft:.2f} s")
         return f"<Run {' '.join(bits)}>"
+
+    def _repr_markdown_(self) -> str:
+        """The answer as safe Markdown, with its status line (what the notebook view saves)."""
+        from . import _markdown, _render, _status
+
+        status = _status.final(self) if self.done else f"{self.model or 'stream'} · streaming"
+        return _render.answer_markdown(_markdown.unwrap(self.text), status=status, error=self._shown_error())
+
+    def _repr_html_(self) -> str:
+        """The answer as safe HTML, with its status line."""
+        from . import _markdown, _render, _status
+
+        status = _status.final(self) if self.done else f"{self.model or 'stream'} · streaming"
+        return _render.answer_html(_markdown.unwrap(self.text), status=status, error=self._shown_error())
+
+    def _shown_error(self) -> str | None:
+        if self.error is None or self.status == "cancelled":
+            return None
+        return f"{type(self.error).__name__}: {self.error}"
 
     # ---- what the pump calls ---------------------------------------------------------
     def _enter_phase(self, phase: str) -> None:

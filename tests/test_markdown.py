@@ -4,12 +4,14 @@ a ```markdown wrapper is unwrapped, and the streamed result equals rendering the
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nbstream._markdown import StreamingMarkdown, render, unwrap
+from nbstream._render import render_html
 
 
 def stream(text: str, *, step: int = 1, flush_every: int = 1) -> tuple[list[str], StreamingMarkdown]:
@@ -51,18 +53,25 @@ def test_render_shows_raw_html_as_text():
 
 
 @pytest.mark.parametrize(
-    "source, html",
+    "source, mathml",
     [
-        ("$a*b*c$", "<p>$a*b*c$</p>\n"),
-        ("$x_1 + y_1$ and $x_2$", "<p>$x_1 + y_1$ and $x_2$</p>\n"),
-        ("$$a \\\\ b \\{c\\}$$", "<p>$$a \\\\ b \\{c\\}$$</p>\n"),
-        ("$$\n\\sum_i x_i^2\n$$", "<p>$$\n\\sum_i x_i^2\n$$</p>\n"),
-        ("$x < y$", "<p>$x &lt; y$</p>\n"),
-        ("costs $5 and *only* $10", "<p>costs $5 and <em>only</em> $10</p>\n"),
+        ("$a*b*c$", '<math display="inline"><mrow><mi>a</mi><mo>*</mo><mi>b</mi><mo>*</mo><mi>c</mi></mrow></math>'),
+        ("$x < y$", '<math display="inline"><mrow><mi>x</mi><mo>&lt;</mo><mi>y</mi></mrow></math>'),
+        ("$$x_1$$", '<math display="block"><mrow><msub><mi>x</mi><mn>1</mn></msub></mrow></math>'),
+        ("\\(x_1\\)", '<math display="inline"><mrow><msub><mi>x</mi><mn>1</mn></msub></mrow></math>'),
+        ("\\[x_1\\]", '<math display="block"><mrow><msub><mi>x</mi><mn>1</mn></msub></mrow></math>'),
     ],
 )
-def test_render_leaves_math_as_text(source, html):
-    assert render(source) == html
+def test_render_typesets_math_as_mathml(source, mathml):
+    assert render(source) == f"<p>{mathml}</p>\n"
+
+
+def test_dollar_amounts_are_not_math():
+    assert render("costs $5 and *only* $10") == "<p>costs $5 and <em>only</em> $10</p>\n"
+
+
+def test_math_that_does_not_convert_is_shown_as_its_source():
+    assert render("$x^$") == "<p><code>$x^$</code></p>\n"
 
 
 def test_links_open_in_a_new_tab_without_opener_or_referrer():
@@ -109,10 +118,13 @@ FINALITY = [
     ("```py\nx = 1\n```\n", ("```py\nx = 1\n```\n",)),
     ("```py\nx = 1\n\n\n", ()),  # blank lines inside an open fence
     ("````\n```\n", ()),  # a shorter fence does not close a longer one
-    ("- a\n- b\n", ()),
-    ("- a\n- b\n\n", ()),  # a blank line does not end a list
-    ("- a\n- b\n\n  more\n", ()),
-    ("- a\n- b\n\n- c\n", ()),
+    ("- a\n", ()),
+    ("- a\n- b\n", ("- a\n",)),  # an item is final once the next one starts; the list goes on
+    ("- a\n- b\n\n", ("- a\n",)),  # a blank line does not end a list
+    ("- a\n- b\n\n  more\n", ("- a\n",)),
+    ("- a\n- b\n\n- c\n", ("- a\n- b\n\n",)),
+    ("1. a\n2. b\n   - c\n", ("1. a\n",)),
+    ("- a\n  - b\n  - c\n", ()),  # nested items: the top-level item is still open
     ("- a\n\nText\n", ("- a\n\n",)),
     ("- a\n\nTe", ("- a\n\n",)),  # a letter at column 0 after a blank line cannot continue a list
     ("- a\n\n1", ()),  # but a digit may be "1. item"
@@ -157,8 +169,22 @@ def test_finish_does_not_heal():
 
 
 def test_loose_list_stays_loose():
-    sent, _ = stream("- a\n- b\n\n- c\n\nEnd\n")
+    sent, _ = stream("- a\n- b\n\n- c\n\nEnd\n", step=100)
     assert sent[0] == "<ul>\n<li>\n<p>a</p>\n</li>\n<li>\n<p>b</p>\n</li>\n<li>\n<p>c</p>\n</li>\n</ul>\n"
+
+
+def test_list_items_sent_early_join_into_one_list():
+    sent, _ = stream("1. a\n2. b\n3. c\n\nEnd\n", step=5)
+    assert sent == ['<ol style="margin-bottom:0">\n<li>a</li>\n</ol>\n',
+                    '<ol start="2" style="margin-top:0;margin-bottom:0">\n<li>b</li>\n</ol>\n',
+                    '<ol start="3" style="margin-top:0">\n<li>c</li>\n</ol>\n', "<p>End</p>\n"]
+
+
+def test_the_open_last_item_continues_the_sent_list():
+    md = StreamingMarkdown()
+    md.feed("- a\n- b\n- c")
+    assert md.flush() == (['<ul style="margin-bottom:0">\n<li>a</li>\n</ul>\n'],  # "- c" is a partial line
+                          '<ul style="margin-top:0">\n<li>b</li>\n<li>c</li>\n</ul>\n')
 
 
 def test_reference_definitions_apply_to_later_blocks():
@@ -173,7 +199,7 @@ def test_reference_definition_after_its_use_does_not_change_a_sent_block():
 
 def test_http_images_load_lazily_without_referrer():
     assert render("![cat](https://example.com/cat.png)") == (
-        '<p><img src="https://example.com/cat.png" alt="cat" loading="lazy" referrerpolicy="no-referrer" />'
+        '<p><img src="https://example.com/cat.png" alt="cat" loading="lazy" referrerpolicy="no-referrer">'
         "</p>\n"
     )
 
@@ -292,7 +318,7 @@ def test_emphasis_opened_on_an_earlier_line_is_not_closed():
      "```py\nx = 1\n```", "> quoted *text*", "1. one\n2. two"],
 )
 def test_healing_leaves_finished_text_alone(done):
-    assert tail_of(done) == render(done)
+    assert tail_of(done) == render_html(done, plain_code=True)  # code is highlighted once final
 
 
 # --- the ```markdown wrapper ---------------------------------------------------------------
@@ -304,7 +330,7 @@ INNER = "# Title\n\nText with `code`.\n\n```python\nx = 1\n```\n\nMore *text*.\n
 def test_wrapped_answer_renders_the_inside_as_markdown_with_inner_code_blocks():
     sent, md = stream(WRAPPED)
     assert "".join(sent) == render(INNER)
-    assert '<pre><code class="language-python">x = 1\n</code></pre>' in "".join(sent)
+    assert '<pre><code class="language-python">x <span style="color:#666">=</span>' in "".join(sent)
     assert md.text == INNER and md.wrapped
 
 
@@ -321,7 +347,8 @@ def test_wrapper_is_detected_from_the_first_non_blank_line():
 def test_markdown_fence_later_in_the_answer_is_a_code_block():
     text = "Example:\n\n```markdown\n# x\n```\n"
     assert unwrap(text) == text
-    assert "<pre><code class=\"language-markdown\"># x\n</code></pre>" in "".join(stream(text)[0])
+    assert '<pre><code class="language-markdown"><span style="color:#000080;font-weight:bold"># x</span>' \
+        in "".join(stream(text)[0])
 
 
 def test_python_fence_first_is_not_a_wrapper():
@@ -430,6 +457,21 @@ def _stream_randomly(text: str, cuts: list[int], flushes: list[bool]) -> tuple[l
     return sent + md.finish(), md
 
 
+def _unstyled(html: str) -> str:
+    return re.sub(r' style="margin-(?:top|bottom):0(?:;margin-bottom:0)?"', "", html)
+
+
+def _unsplit(html: str) -> str:
+    """A list sent in pieces (items final once the next item started) as one list."""
+    return _unstyled(re.sub(r'</(?:ul|ol)>\n<(?:ul|ol)(?: start="\d+")? style="margin-top:0[^"]*">\n', "", html))
+
+
+def _as_one(html: str) -> str:
+    """Tight and loose items alike (a list sent early cannot know that a later blank line
+    makes the whole list loose)."""
+    return re.sub(r"</?p>|\n", "", html)
+
+
 _cuts = st.lists(st.integers(0, 10_000), max_size=60)
 _flushes = st.lists(st.booleans(), min_size=1, max_size=20)
 
@@ -440,8 +482,8 @@ def test_streamed_blocks_equal_rendering_the_whole_text(doc, cuts, flushes):
     sent, md = _stream_randomly(doc, cuts, flushes)
     assert md.text == doc
     assert "".join(md.blocks) == doc
-    assert "".join(sent) == "".join(render(b) for b in md.blocks)
-    assert "".join(sent) == render(doc)
+    assert _unstyled("".join(sent)) == "".join(render(b) for b in md.blocks)
+    assert _as_one(_unsplit("".join(sent))) == _as_one(render(doc))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -450,7 +492,7 @@ def test_wrapped_document_streams_like_its_inside(doc, cuts, flushes, opener):
     inner = doc if doc.endswith("\n") else doc + "\n"
     sent, md = _stream_randomly(f"{opener}\n{inner}{opener[:3]}\n", cuts, flushes)
     assert md.text == inner
-    assert "".join(sent) == render(inner)
+    assert _as_one(_unsplit("".join(sent))) == _as_one(render(inner))
 
 
 _ANSWER = (
@@ -461,3 +503,41 @@ _ANSWER = (
     "| Name | ms |\n|---|---:|\n| first | 120 |\n| last | 900 |\n\n"
     "> **Note:** math like $x_1$ stays text.\n\nThat is all.\n\n"
 )
+
+
+# --- linear work, whatever the shape ------------------------------------------------------------
+def _fill(size: int, head: str, line) -> str:
+    parts, i = [head], 0
+    while sum(map(len, parts)) < size:
+        parts.append(line(i))
+        i += 1
+    return "".join(parts)
+
+
+SHAPES = {
+    "numbered list": lambda n: _fill(n, "", lambda i: f"{i + 1}. **item** number {i} of the list\n"),
+    "one paragraph": lambda n: _fill(n, "", lambda i: f"word {i} *of* one `long` paragraph. "),
+    "lines without a blank": lambda n: _fill(n, "", lambda i: f"line {i} of one paragraph **{i}**\n"),
+    "code block": lambda n: _fill(n, "```python\n", lambda i: f"    value_{i} = compute({i})  # n\n"),
+    "table by rows": lambda n: _fill(n, "| a | b |\n|---|--:|\n", lambda i: f"| {i} | `c{i}` |\n"),
+    "deeply nested": lambda n: _fill(n, "- top\n", lambda i: "  " * (1 + i % 8) + f"- nested item {i}\n"),
+}
+
+
+def _parse_work(text: str, tokens_per_flush: int = 25) -> int:
+    md = StreamingMarkdown()
+    for k in range(0, len(text), 4 * tokens_per_flush):
+        for i in range(k, min(k + 4 * tokens_per_flush, len(text)), 4):
+            md.feed(text[i:i + 4])
+        md.flush()
+    md.finish()
+    return md.parsed_chars
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_parsing_work_is_linear_in_the_answer(shape):
+    """Characters handed to the parser (a count, not a timing) at 100 characters per flush:
+    10x the text costs at most 12x (quadratic would be ~100x), and at most 50 characters of
+    parsing per character of answer (GROWTH per character and PER_FLUSH per flush, 3 passes)."""
+    small, big = (_parse_work(SHAPES[shape](n)) for n in (6_000, 60_000))
+    assert big <= 12 * small and big <= 50 * 60_000, (small, big)

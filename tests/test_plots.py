@@ -345,3 +345,10 @@ def test_in_jupyter_a_plot_is_displayed_exactly_once():
     for cell in nb.cells[1:3]:
         images = [out for out in cell.outputs if "image/png" in out.get("data", {})]
         assert len(images) == 1, [out.get("output_type") for out in cell.outputs]
+
+
+def test_a_model_name_with_dollar_signs_is_drawn_as_text_not_mathtext():
+    run = answer_run(model="cheap $x^{ model $ \x1b[31m")
+    fig = plot_run(run)
+    fig.canvas.draw()  # mathtext would raise on the unbalanced "$"
+    assert fig.get_suptitle().startswith("cheap \\$x^{ model \\$ \ufffd[31m")

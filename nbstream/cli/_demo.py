@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from .._render import terminal
+
 QUICKSTART = "01-quickstart.ipynb"
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -143,10 +145,10 @@ def _headless(path: Path) -> int:
         for out in cell.outputs:
             meta = out.get("metadata", {}).get("nbstream") if out.get("output_type") == "display_data" else None
             if meta is not None:
-                print(f"── {cell.source.splitlines()[0]}")
-                print(out["data"]["text/plain"].strip() + "\n")
+                print(terminal(f"── {cell.source.splitlines()[0]}"))
+                print(terminal(out["data"]["text/plain"].strip()) + "\n")
             elif out.get("output_type") == "error":
                 failed += 1
-                print(f"── error in cell: {cell.source.splitlines()[0]}\n{out['ename']}: {out['evalue']}\n")
+                print(terminal(f"── error in cell: {cell.source.splitlines()[0]}\n{out['ename']}: {out['evalue']}") + "\n")
     print("done" if not failed else f"{failed} cell(s) failed")
     return 1 if failed else 0
