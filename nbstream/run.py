@@ -8,6 +8,7 @@ that arrived stays in the Run whatever happens after — error, cancel, dropped 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 import uuid
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import _history, errors
 from ._framing import Message
-from ._secrets import redact
+from ._secrets import redact, scrub
 from .events import (
     Done,
     ErrorEvent,
@@ -227,12 +228,25 @@ class Run:
 
     # ---- what the pump calls ---------------------------------------------------------
     def _receive(self, message: Message, events: list[Event]) -> None:
+        message, events = scrub(message, events)  # the secrets boundary: nothing past here sees a key
         self.records.append(Record(message, events))
         for ev in events:
             self._apply(ev)
         self.events.extend(events)
-        for listener in self._listeners:
-            listener(self, events)
+        self._tell(events)
+
+    def _tell(self, events: list[Event]) -> None:
+        """Call every listener; one that raises is reported once on stderr and dropped,
+        so a broken view never ends the stream nor reaches the caller's code."""
+        for listener in list(self._listeners):
+            try:
+                listener(self, events)
+            except Exception as exc:
+                self._listeners.remove(listener)
+                name = getattr(listener, "__qualname__", type(listener).__name__)
+                print(f"nbstream: a view of this run failed and was detached ({name}: "
+                      f"{redact(f'{type(exc).__name__}: {exc}')[:300]}); the stream goes on",
+                      file=sys.stderr)
 
     def _apply(self, ev: Event) -> None:
         kind = type(ev)
@@ -297,8 +311,7 @@ class Run:
 
         _history.add(self, config.keep_runs)
         try:
-            for listener in self._listeners:
-                listener(self, [])
+            self._tell([])
         finally:
             self._finished.set()  # wait() returns only once the views are done too
 

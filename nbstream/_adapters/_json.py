@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from nbstream._secrets import redact
 from nbstream.events import ErrorEvent
 
 #: :func:`load` result for the ``[DONE]`` sentinel that ends OpenAI-style streams.
@@ -54,7 +55,7 @@ def invalid_json(text: str, exc: Exception) -> ErrorEvent:
     return ErrorEvent(
         message=f"invalid JSON in stream event: {reason}",
         fatal=False,
-        raw=text[:_RAW_LIMIT],
+        raw=redact(text)[:_RAW_LIMIT],  # redacted before the cut
     )
 
 
@@ -63,9 +64,9 @@ def unexpected_shape(data: Any, exc: Exception) -> ErrorEvent:
     (``"choices": "x"``…): adapters report it instead of raising out of the stream."""
     raw = data if isinstance(data, str) else dumps(data)
     return ErrorEvent(
-        message=f"unexpected shape of stream event: {type(exc).__name__}: {exc}"[:200],
+        message=redact(f"unexpected shape of stream event: {type(exc).__name__}: {exc}")[:200],
         fatal=False,
-        raw=raw[:_RAW_LIMIT],
+        raw=redact(raw)[:_RAW_LIMIT],
     )
 
 
