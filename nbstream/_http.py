@@ -52,7 +52,7 @@ def client_for_running_loop() -> httpx.AsyncClient:
     return client
 
 
-async def send(method: str, url: str, *, headers: dict[str, str], json_body: Any = None,
+async def send(method: str, url: str, *, headers: dict[str, Any], json_body: Any = None,
                timeouts: Timeouts, key_source: str | None = None) -> httpx.Response:
     """Send and return the open streaming response (status < 400), else raise a typed error.
 
