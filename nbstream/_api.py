@@ -200,6 +200,9 @@ def _clean_header(name: str, value: str) -> str:
 
 def _prepare_replay(path: str, speed: float) -> tuple[Run, Any]:
     """The Run and the work that re-streams a recording (shared with ``%%stream --replay``)."""
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not (speed == 0 or speed >= 0.01):
+        raise ValueError(f"speed must be 0 (all at once), or a number >= 0.01 (1 = the recorded pace); "
+                         f"got {speed!r}")
     header, items = _replay.load(path)
     api = header.get("api")
     run = Run(model=header.get("model"), api=api, base_url=f"replay:{path}")
