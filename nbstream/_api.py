@@ -64,8 +64,8 @@ async def astream(prompt: str | None = None, *, messages: list[dict] | None = No
 
 def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> Run:
     """Read a stream opened elsewhere: an openai SDK stream, an Agents SDK
-    ``Runner.run_streamed`` result, an httpx streaming response, a URL of an SSE feed, or
-    any (async) iterable of str, bytes or dict.
+    ``Runner.run_streamed`` result, an httpx, httpx2 or aiohttp streaming response, a URL
+    of an SSE feed, or any (async) iterable of str, bytes or dict.
 
     Synchronous sources are read right here and the ended Run is returned. Async sources
     are bound to the loop that created them: inside a running loop (a Jupyter cell) the
