@@ -43,6 +43,7 @@ def test_a_key_in_dotenv_is_used(keyed, tmp_path):
     (tmp_path / ".env").write_text(f"OPENAI_API_KEY={key}\nOPENAI_BASE_URL={server.base_url}\n")
     run = nbstream.stream("hi", model="demo", demo=FAST)
     assert run.status == "done", run.error
+    assert run.base_url == server.base_url  # the file's OPENAI_BASE_URL, not the default demo
 
 
 def test_a_refused_dotenv_key_is_named_by_where_it_came_from(keyed, tmp_path):
