@@ -159,7 +159,7 @@ def redact_value(value: Any) -> Any:
         return value if all(new[k] is value[k] for k in value) else new
     if isinstance(value, list):
         items = [redact_value(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value)) else items
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value
 
 

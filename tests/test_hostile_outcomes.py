@@ -10,7 +10,6 @@ import json
 import pytest
 
 import nbstream
-from nbstream import errors
 from nbstream._framing import JSONFramer, NDJSONFramer
 from tests._servers import ScriptedServer, sse_head
 

@@ -13,7 +13,8 @@ import types
 import pytest
 
 import nbstream
-from nbstream import _config, demo as demo_endpoint, errors
+from nbstream import _config, errors
+from nbstream import demo as demo_endpoint
 from tests._servers import ScriptedServer, sse_head
 
 FAST = {"ttft": 0, "tps": 5000, "jitter": 0}

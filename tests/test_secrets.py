@@ -11,7 +11,8 @@ from urllib.parse import quote
 import pytest
 
 import nbstream
-from nbstream import _secrets, demo as demo_endpoint
+from nbstream import _secrets
+from nbstream import demo as demo_endpoint
 from tests._servers import ScriptedServer, sse_head
 
 

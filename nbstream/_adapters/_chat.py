@@ -43,7 +43,6 @@ from ._json import (
 )
 from ._json import index as _index
 
-
 _int = count  # the name the other adapters import
 
 
