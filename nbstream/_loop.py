@@ -15,7 +15,7 @@ import asyncio
 import concurrent.futures
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 _lock = threading.Lock()
@@ -57,7 +57,7 @@ def submit(coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
     return asyncio.run_coroutine_threadsafe(coro, io_loop())
 
 
-def wait(future: concurrent.futures.Future, *, on_interrupt) -> Any:
+def wait(future: concurrent.futures.Future, *, on_interrupt: Callable[[], None]) -> Any:
     """Block until ``future`` is done. On KeyboardInterrupt call ``on_interrupt()`` (which
     should cancel the work), then keep waiting briefly for its cleanup to finish."""
     try:

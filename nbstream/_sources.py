@@ -80,9 +80,10 @@ def plan(source: Any, run: Run) -> SyncPlan | AsyncPlan:
             return AsyncPlan(_pump.abyte_messages(response.aiter_bytes(), ctype, run), auto, response.aclose)
         return SyncPlan(_pump.byte_messages(response.iter_bytes(), ctype, run), auto, response.close)
     content = getattr(source, "content", None) if hasattr(source, "headers") else None
-    if callable(getattr(content, "iter_any", None)):
+    iter_any = getattr(content, "iter_any", None)
+    if callable(iter_any):
         # an aiohttp ClientResponse: iter_any() yields each network read as it lands
-        return AsyncPlan(_pump.abyte_messages(content.iter_any(), source.headers.get("content-type"), run),
+        return AsyncPlan(_pump.abyte_messages(iter_any(), source.headers.get("content-type"), run),
                          make_adapter("auto"), source.release)
     if hasattr(source, "__aiter__"):
         adapter = ObjectAdapter()

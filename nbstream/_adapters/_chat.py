@@ -42,6 +42,7 @@ from ._json import (
     unexpected_shape,
 )
 from ._json import index as _index
+from ._json import text as _text
 
 _int = count  # the name the other adapters import
 
@@ -187,7 +188,7 @@ class ChatAdapter:
                         if content.__class__ is list:
                             _content_parts(content, idx, out)
                         else:
-                            out.append(TextDelta(string(content, "delta.content"), idx))
+                            out.append(TextDelta(_text(content, "delta.content"), idx))
                     reasoning = string(delta.get("reasoning_content"), "delta.reasoning_content")
                     if reasoning:
                         out.append(ReasoningDelta(reasoning, idx))
@@ -236,7 +237,7 @@ class ChatAdapter:
             if content.__class__ is list:
                 _content_parts(content, choice, out)
             else:
-                out.append(TextDelta(string(content, "message.content"), choice))
+                out.append(TextDelta(_text(content, "message.content"), choice))
         calls = message.get("tool_calls")
         if calls:
             if calls.__class__ is not list:

@@ -84,6 +84,13 @@ def string(value: Any, what: str) -> str | None:
     raise TypeError(f"{what} must be a string, not {type(value).__name__}")
 
 
+def text(value: Any, what: str) -> str:
+    """``value`` when it is a string; a ``TypeError`` naming ``what`` otherwise."""
+    if value.__class__ is str:
+        return value
+    raise TypeError(f"{what} must be a string, not {type(value).__name__}")
+
+
 def label(value: Any) -> str | None:
     """An identity field (id, model, role): a string, else ignored — never worth an error."""
     return value if value.__class__ is str else None

@@ -220,7 +220,7 @@ class ResponsesAdapter:
                 text = string(part.get("text"), "content[].text")
                 if text:
                     out.append(ReasoningDelta(text) if kind == "reasoning" else TextDelta(text))
-        status = resp.get("status")
+        status = str(resp.get("status"))
         terminal = {"failed": self._failed, "incomplete": self._incomplete}.get(status, self._completed)
         out.extend(terminal({"response": resp}, f"response.{status}"))
         return out
