@@ -29,7 +29,7 @@ class Request:
     """What to send. ``api`` picks the adapter: chat, responses, ollama, or sse."""
 
     method: str
-    url: str
+    url: str = field(repr=False)  # may carry a query credential; base_url is the redacted one
     api: str
     base_url: str
     body: dict | None = None

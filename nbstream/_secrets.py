@@ -56,6 +56,7 @@ def register(secret: str | None) -> None:
 
 def _forms_of(secret: str) -> set[str]:
     return {secret, secret.strip(), repr(secret)[1:-1], json.dumps(secret)[1:-1],
+            json.dumps(secret)[1:-1].replace("/", "\\/"),  # encoders that escape the slash
             quote(secret, safe=""), quote(secret), quote_plus(secret),
             repr(secret.encode("utf-8", "replace"))[2:-1]}
 
@@ -95,6 +96,7 @@ def register_headers(headers: Mapping[str, Any] | None) -> None:
                 register(rest.strip())
 
 
+_KEY_CHAR = re.compile(r"[A-Za-z0-9_\-]")
 _BAD_IN_KEY = re.compile(r"[\s\x00-\x1f\x7f]")
 _BAD_IN_HEADER = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -140,7 +142,9 @@ def redact(text: str) -> str:
             limit = min(len(text), start + len(form))
             while end < limit and text[end] == form[end - start]:
                 end += 1
-            if end - start == len(form) or end == len(text) or end - start >= PREFIX:
+            # the whole form, or a cut-off start of it (nothing key-like follows); a longer
+            # token that merely shares the first characters is someone else's
+            if end - start == len(form) or end == len(text) or not _KEY_CHAR.match(text, end):
                 text = text[:start] + masked + text[end:]
                 end = start + len(masked)
             start = text.find(head, end)

@@ -180,6 +180,14 @@ def test_redact_masks_every_form_of_a_key():
         assert not _leaks(key, _secrets.redact(f"before {form} after")), form
 
 
+def test_redact_masks_a_cut_off_key_but_not_another_token_sharing_its_start():
+    key = "sk-proj-" + pysecrets.token_hex(16)
+    _secrets.register(key)
+    assert not _leaks(key, _secrets.redact(f"key {key[:12]}… refused"))
+    other = "sk-proj-" + pysecrets.token_hex(16)
+    assert _secrets.redact(f"use {other} instead") == f"use {other} instead"
+
+
 def test_redact_keeps_ordinary_text_and_short_keys_alone():
     _secrets.register("x")
     assert _secrets.redact("a box of x-rays") == "a box of x-rays"
