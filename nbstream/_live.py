@@ -339,6 +339,10 @@ def _details(summary: str, body: str) -> str:
     return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
 
 
+#: version of the ``nbstream`` metadata saved with each answer; bumped when its keys change
+METADATA_SCHEMA = 1
+
+
 def _metadata(run: Run) -> dict[str, Any]:
     row = run.summary_row()
     usage = run.usage
@@ -346,6 +350,7 @@ def _metadata(run: Run) -> dict[str, Any]:
                                    "tpot_s", "itl_mean_s", "output_tps", "decode_tps")
                if row.get(k) == row.get(k) and row.get(k) is not None}
     return {
+        "schema_version": METADATA_SCHEMA,
         "run_id": run.run_id,
         "model": run.model,
         "response_model": run.response_model,
