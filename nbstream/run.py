@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import _history, errors
 from ._framing import Message
-from ._secrets import redact, scrub
+from ._secrets import redact, redact_value, scrub
 from .events import (
     Done,
     ErrorEvent,
@@ -72,8 +72,8 @@ class Run:
         self.model = model
         self.base_url = redact(base_url) if base_url else base_url
         self.api = api
-        self.prompt = prompt
-        self.params = dict(params or {})
+        self.prompt = redact_value(prompt)  # what is shown and saved; the request has its own copy
+        self.params = redact_value(dict(params or {}))
         self.status = "streaming"
         self.error: errors.NBStreamError | None = None
         self.http_status: int | None = None

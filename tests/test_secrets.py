@@ -171,6 +171,15 @@ def test_key_passed_in_headers_is_registered(header, tmp_path):
     _assert_no_leak(key, run, tmp_path)
 
 
+def test_a_key_inside_the_prompt_or_params_is_masked_in_the_run(demo, tmp_path):
+    key = _key()
+    run = nbstream.stream(f"my key is {key}", base_url=demo.base_url, model="demo", api_key=key,
+                          user=f"owner of {key}", demo={"ttft": 0, "tps": 5000})
+    assert run.status == "done"
+    assert not _leaks(key, repr(run.prompt)) and not _leaks(key, repr(run.params))
+    _assert_no_leak(key, run, tmp_path)
+
+
 # ---- the redaction function itself -------------------------------------------------------
 def test_redact_masks_every_form_of_a_key():
     key = "sk-" + pysecrets.token_hex(12) + "\n"
