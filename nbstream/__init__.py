@@ -13,11 +13,14 @@ from ._api import ashow, astream, replay, show, stream
 from ._config import config
 from ._frames import chunks, runs
 from ._summaries import summarize
-from .plots import plot_run, plot_runs
 from .magic import load_ipython_extension, unload_ipython_extension
+from .magic import register_in_running_shell as _register_magics
+from .plots import plot_run, plot_runs
 from .run import Run, ToolCall
 
 __version__ = "0.1.0"
+
+_register_magics()  # inside IPython, %%stream works after `import nbstream` alone
 
 __all__ = [
     "stream", "astream", "show", "ashow", "replay", "Run", "ToolCall",

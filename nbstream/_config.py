@@ -26,6 +26,9 @@ from . import _secrets
 
 APIS = ("chat", "responses", "ollama")
 DEMO_MODEL = "demo"
+DEMO_NOTICE = ("nbstream: no API key or base URL configured, so this uses the embedded demo endpoint "
+               "(offline, canned answers). Set OPENAI_API_KEY / OPENAI_BASE_URL or pass base_url= and model= "
+               "to talk to a real model.")  # the CLI words its own
 
 
 # ---- settings ---------------------------------------------------------------------------
@@ -254,6 +257,16 @@ def ollama_host(value: str) -> str:
     return f"{scheme}://{host}:{port}" + (f"/{path.rstrip('/')}" if slash and path.strip("/") else "")
 
 
+class NoModelError(ValueError):
+    """A configured endpoint but no model; ``url`` names it, so a front end (the CLI) can
+    word its own hint."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"no model given for {url}: pass model=... (for example model='gpt-4o-mini'), "
+                         "set nbstream.config.model, or set NBSTREAM_MODEL")
+        self.url = url
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """A resolved target. ``key_source`` names where the key came from, for error messages;
@@ -298,9 +311,7 @@ def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
     if url is None:
         url = "https://api.openai.com/v1"
     if chosen_model is None:
-        raise ValueError(
-            f"no model given for {_secrets.redact(url)}: pass model=... (for example model='gpt-4o-mini'), "
-            "set nbstream.config.model, or set NBSTREAM_MODEL")
+        raise NoModelError(_secrets.redact(url))
     headers = {}
     if api != "ollama":
         for var, header in _ORG_HEADERS:
@@ -325,7 +336,5 @@ def _demo_base_url() -> str:
             from . import demo
 
             _demo_server = demo.serve()
-            print("nbstream: no API key or base URL configured, so this uses the embedded demo "
-                  "endpoint (offline, canned answers). Set OPENAI_API_KEY / OPENAI_BASE_URL or pass "
-                  "base_url= and model= to talk to a real model.", file=sys.stderr)
+            print(DEMO_NOTICE, file=sys.stderr)
         return _demo_server.base_url

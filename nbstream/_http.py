@@ -10,7 +10,7 @@ import asyncio
 import os
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,13 +53,23 @@ def client_for_running_loop() -> httpx.AsyncClient:
 
 
 async def send(method: str, url: str, *, headers: dict[str, Any], json_body: Any = None,
-               timeouts: Timeouts, key_source: str | None = None) -> httpx.Response:
+               timeouts: Timeouts, key_source: str | None = None,
+               on_sent: Callable[[], None] | None = None) -> httpx.Response:
     """Send and return the open streaming response (status < 400), else raise a typed error.
 
-    The caller owns the response and must ``aclose()`` it.
+    ``on_sent`` is called once the request is written on a connection (httpcore's trace
+    hook: a few calls per request, none per body chunk). The caller owns the response
+    and must ``aclose()`` it.
     """
     client = client_for_running_loop()
-    request = client.build_request(method, url, headers=headers, json=json_body,
+    extensions: dict[str, Any] = {}
+    if on_sent is not None:
+        async def trace(name: str, _info: dict) -> None:
+            if name.endswith("send_request_body.complete"):
+                on_sent()
+
+        extensions["trace"] = trace
+    request = client.build_request(method, url, headers=headers, json=json_body, extensions=extensions,
                                    timeout=httpx.Timeout(None, connect=timeouts.connect))
     try:
         async with asyncio.timeout(timeouts.first_byte):

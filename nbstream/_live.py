@@ -166,12 +166,23 @@ class NotebookView:
         msg.update(pending)
         if self._raw_lines:
             msg["raw"], self._raw_lines = self._raw_lines, []
-        msg["status"] = _status.live(self.run, first_token_ns=self._first_token_ns,
-                                     n_token_chunks=self._n_token_chunks)
-        msg["elapsed"] = round((time.perf_counter_ns() - self.run.t0_ns) / 1e9, 3)
+        msg.update(self._status_fields())
         self._send(msg)
         self._last_flush = now
         self._dirty = False
+
+    def _status_fields(self) -> dict[str, Any]:
+        """The live status line, the quiet line the front end switches to after a silence
+        (``_status.quiet``; it ticks the seconds itself), and the clock they run on."""
+        now = time.perf_counter_ns()
+        t0 = self.run.t0_ns
+        head, tail = _status.quiet(self.run, first_token_ns=self._first_token_ns,
+                                   n_token_chunks=self._n_token_chunks)
+        return {"status": _status.live(self.run, first_token_ns=self._first_token_ns,
+                                       n_token_chunks=self._n_token_chunks),
+                "quiet": {"head": head, "tail": tail, "after": _status.QUIET_AFTER_S,
+                          "since": round((self.run.last_data_ns - t0) / 1e9, 3)},
+                "elapsed": round((now - t0) / 1e9, 3)}
 
     def _send(self, msg: dict[str, Any]) -> None:
         self._seq += 1
@@ -187,9 +198,7 @@ class NotebookView:
             self._send({"t": "reset", "blocks": list(self._blocks), "tail": self._tail,
                         "reasoning": "".join(self._reasoning), "reasoning_done": self._reasoning_done,
                         "tools": [{"i": i, **t} for i, t in self._tools.items()],
-                        "status": _status.live(self.run, first_token_ns=self._first_token_ns,
-                                               n_token_chunks=self._n_token_chunks),
-                        "state": "streaming"})
+                        **self._status_fields(), "state": "streaming"})
 
     @property
     def widget(self):

@@ -105,10 +105,12 @@ async def _llm_request(run: Run, req: Request) -> None:
     if req.base_url in _no_stream_options:
         body.pop("stream_options", None)
     while True:
+        run._enter_phase("connecting")
         _start_clock(run)
         try:
             response = await _http.send(req.method, req.url, headers=req.headers, json_body=body,
-                                        timeouts=req.timeouts, key_source=req.key_source)
+                                        timeouts=req.timeouts, key_source=req.key_source,
+                                        on_sent=lambda: run._enter_phase("sent"))
         except errors.BadRequestError as exc:
             if "stream_options" in body and "stream_options" in (exc.server_message or ""):
                 _no_stream_options.add(req.base_url)  # remembered for this base URL
@@ -116,7 +118,7 @@ async def _llm_request(run: Run, req: Request) -> None:
                 continue
             raise
         break
-    run.t_headers_ns = time.perf_counter_ns()
+    run._enter_phase("headers")
     run.http_status = response.status_code
     try:
         _check_answer(response, req.url, _STREAM_TYPES)

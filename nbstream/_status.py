@@ -1,6 +1,13 @@
 """The status line every view shows: live while streaming (model, state, TTFT, tokens so
 far, tokens/s) and final at the end (finish reason, exact usage, a verdict when the run
-did not end well). One wording for the terminal, the widget and the saved notebook."""
+did not end well). One wording for the terminal, the widget and the saved notebook.
+
+When nothing has arrived for ``QUIET_AFTER_S``, the live line gives way to the ``quiet``
+line: before the first token it says what the run waits on (connecting, response
+headers, the first token); mid-stream the tokens/s, which would stay frozen, gives way
+to ``no data for N s``. The widget receives both lines with each update and switches
+and ticks on its own clock (no message per second); the terminal calls :func:`at`.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +16,70 @@ import time
 from .run import Run
 
 VERDICTS = {"cancelled": "⏹ stopped", "error": "⚠ error", "incomplete": "⚠ incomplete"}
+QUIET_AFTER_S = 2.0
+PHASES = {"connecting": "connecting", "sent": "waiting for response headers",
+          "headers": "headers received, waiting for the first token"}
+Quiet = tuple[str, str | None]  # (head, tail): the seconds of silence go between; no tail, no seconds
+STALL: Quiet = ("no data for ", " s")
 
 
 def live(run: Run, *, first_token_ns: int | None, n_token_chunks: int) -> str:
     """``demo · streaming · TTFT 0.25 s · ≈42 tok · 58.1 tok/s`` (chunks ≈ tokens until usage)."""
     if run.api == "sse":
         return feed(run)
-    parts = [run.response_model or run.model or "stream", "streaming"]
+    parts = _streaming(run, first_token_ns, n_token_chunks)
     if first_token_ns is None:
         parts.append("waiting for the first token")
         return " · ".join(parts)
-    parts.append(f"TTFT {_secs((first_token_ns - run.t0_ns) / 1e9)}")
-    parts.append(f"≈{n_token_chunks} tok")
     elapsed = (time.perf_counter_ns() - first_token_ns) / 1e9
     if n_token_chunks > 1 and elapsed > 0:
         parts.append(f"{(n_token_chunks - 1) / elapsed:.1f} tok/s")
     return " · ".join(parts)
+
+
+def _streaming(run: Run, first_token_ns: int | None, n_token_chunks: int) -> list[str]:
+    parts = [run.response_model or run.model or "stream", "streaming"]
+    if first_token_ns is not None:
+        parts.append(f"TTFT {_secs((first_token_ns - run.t0_ns) / 1e9)}")
+        parts.append(f"≈{n_token_chunks} tok")
+    return parts
+
+
+def quiet(run: Run, *, first_token_ns: int | None, n_token_chunks: int) -> Quiet:
+    """``demo · streaming · headers received, waiting for the first token`` before the
+    first token; ``demo · streaming · TTFT 0.25 s · ≈42 tok · no data for `` N `` s`` after.
+    Returned as (head, tail) so no placeholder can collide with a model's name."""
+    if run.api == "sse":
+        return feed(run) + " · " + STALL[0], STALL[1]
+    parts = _streaming(run, first_token_ns, n_token_chunks)
+    if first_token_ns is None:
+        parts.append(PHASES.get(run.phase or "", "waiting for the first token"))
+        return " · ".join(parts), None
+    return " · ".join(parts) + " · " + STALL[0], STALL[1]
+
+
+def stall_hint(silent_s: float) -> str:
+    """``no data for 3 s``: what a stalled stream shows instead of its tokens/s."""
+    return fill(STALL, silent_s)
+
+
+def fill(line: Quiet, silent_s: float) -> str:
+    """A quiet line with its whole seconds of silence filled in."""
+    head, tail = line
+    return head if tail is None else f"{head}{int(silent_s)}{tail}"
+
+
+def at(run: Run, *, first_token_ns: int | None, n_token_chunks: int, now_ns: int) -> str:
+    """The line a view shows at ``now_ns``: live, or quiet after ``QUIET_AFTER_S`` of
+    silence; before the first token the elapsed time ticks at its end (``· 3.4 s``)."""
+    silent_s = (now_ns - run.last_data_ns) / 1e9
+    if silent_s >= QUIET_AFTER_S:
+        line = fill(quiet(run, first_token_ns=first_token_ns, n_token_chunks=n_token_chunks), silent_s)
+    else:
+        line = live(run, first_token_ns=first_token_ns, n_token_chunks=n_token_chunks)
+    if first_token_ns is None and run.api != "sse":
+        line += f" · {max(now_ns - run.t0_ns, 0) / 1e9:.1f} s"
+    return line
 
 
 def final(run: Run) -> str:

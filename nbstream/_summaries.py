@@ -43,8 +43,18 @@ def summarize(runs: pd.DataFrame, chunks: pd.DataFrame | None = None, *, style: 
     chunks = chunks[chunks["run_id"].isin(set(ok["run_id"]))]
     duration = _duration(runs)
     if style == "vllm":
-        return _vllm(runs, ok, chunks, duration, percentiles)
-    return _aiperf(runs, ok, chunks, duration)
+        return _plain(_vllm(runs, ok, chunks, duration, percentiles))
+    return _plain(_aiperf(runs, ok, chunks, duration))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python ``float``/``int``, through nested dicts: the result prints
+    as ``12.5``, not ``np.float64(12.5)``, and serializes as JSON."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _vllm(runs, ok, chunks, duration, percentiles) -> dict[str, Any]:

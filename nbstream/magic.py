@@ -1,5 +1,5 @@
-"""``%load_ext nbstream`` → ``%%stream``: the cell body is the prompt; the answer
-streams into the cell and the Run lands in a variable.
+"""``import nbstream`` (or ``%load_ext nbstream``) → ``%%stream``: the cell body is the
+prompt; the answer streams into the cell and the Run lands in a variable.
 
 Event loop: measured on ipykernel 7 (../shared/research/jupyter_runtime.md), a cell that
 runs as top-level ``await`` on the kernel's own loop blocks the way Run All, nbclient
@@ -287,6 +287,18 @@ def load_ipython_extension(shell) -> None:
     cleanup = shell.input_transformers_cleanup
     if _transform not in cleanup:
         cleanup.append(_transform)
+
+
+def register_in_running_shell() -> None:
+    """Called on ``import nbstream``: inside IPython (a Jupyter kernel, terminal IPython)
+    the magics are registered right away, as ``ipytest.autoconfig()`` or ``import
+    aimagics`` do, so ``%%stream`` works after ``import nbstream`` alone. Outside IPython
+    nothing happens; ``%load_ext nbstream`` stays valid (loading twice is harmless)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        load_ipython_extension(shell)
 
 
 def unload_ipython_extension(shell) -> None:

@@ -260,6 +260,7 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     last_content = _last_content_row(c)
 
     row: dict[str, Any] = {
+        "label": run.label,
         "run_id": run.run_id,
         "started_at": run.started_at,
         "base_url": run.base_url,
@@ -277,6 +278,7 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
         "finish_reason": run.finish_reason,
         "n_events": len(c["seq"]),
         "n_token_chunks": len(tok),
+        "t_sent_s": (run.t_sent_ns - run.t0_ns) / 1e9 if run.t_sent_ns else math.nan,
         "t_headers_s": (run.t_headers_ns - run.t0_ns) / 1e9 if run.t_headers_ns else math.nan,
         "t_first_chunk_s": t[with_choices[0]] if with_choices else math.nan,
         "ttft_s": ttft,
@@ -329,18 +331,26 @@ def _last_content_row(c: dict[str, list]) -> int | None:
     return last
 
 
+# What people look at first; every other column follows in the order the row builds it.
+LEAD_COLUMNS = ("label", "model", "status", "ttft_s", "output_tps", "n_output_tokens", "finish_reason",
+                "e2el_s", "error")
+
+
 def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """Run rows -> DataFrame with nullable dtypes where a value can be missing."""
+    """Run rows -> DataFrame with nullable dtypes where a value can be missing, leading
+    with ``LEAD_COLUMNS``."""
     import pandas as pd
 
     df = pd.DataFrame(list(rows))
+    lead = [col for col in LEAD_COLUMNS if col in df]
+    df = df[lead + [col for col in df.columns if col not in lead]]
     for col in df.columns:
         if col.startswith("n_") and col not in ("n_output_tokens_source", "n_output_tokens_exact") \
                 or col in ("http_status",) or (col.startswith("server_") and col.endswith(("_count", "_n"))):
             df[col] = pd.array(df[col].tolist(), dtype="Int64")
         elif col in ("status", "api", "n_output_tokens_source", "finish_reason"):
             df[col] = df[col].astype("category")
-        elif col in ("run_id", "base_url", "model", "response_model", "response_id", "prompt",
+        elif col in ("label", "run_id", "base_url", "model", "response_model", "response_id", "prompt",
                      "prompt_hash", "params_json", "error", "error_type", "tokenizer", "nbstream_version"):
             df[col] = df[col].astype("string")
     if "started_at" in df:

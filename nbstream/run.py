@@ -88,6 +88,8 @@ class Run:
         self.records: list[Record] = []
         self.started_at = datetime.now(timezone.utc)
         self.t0_ns = time.perf_counter_ns()
+        self.phase: str | None = None  # our own requests: "connecting" → "sent" → "headers"
+        self.t_sent_ns: int | None = None  # the request was written on a connection
         self.t_headers_ns: int | None = None
         self.t_end_ns: int | None = None
         self.sum_usage = False  # agent runs report one usage per model turn
@@ -212,9 +214,15 @@ class Run:
         return plot_run(self, ax=ax)
 
     def subscribe(self, listener: Listener) -> None:
-        """Call ``listener(run, events)`` after each wire message, and once at the end
-        with an empty list (then ``run.done`` is True)."""
+        """Call ``listener(run, events)`` after each wire message, with an empty list when
+        the connection ``phase`` changes, and once at the end with an empty list (then
+        ``run.done`` is True)."""
         self._listeners.append(listener)
+
+    @property
+    def last_data_ns(self) -> int:
+        """When the last wire message arrived (t0 before the first): silence is counted from here."""
+        return self.records[-1].message.t_ns if self.records else self.t0_ns
 
     def __repr__(self) -> str:
         bits = [self.status, repr(self.response_model or self.model)]
@@ -227,6 +235,20 @@ class Run:
         return f"<Run {' '.join(bits)}>"
 
     # ---- what the pump calls ---------------------------------------------------------
+    def _enter_phase(self, phase: str) -> None:
+        """A connection milestone of our own request: stamp it and tell the views, which
+        show what the run is waiting on ("connecting" is entered before t0 is taken)."""
+        self.phase = phase
+        if phase == "connecting":  # provisional: the pump restarts the clock once the views know
+            self.t0_ns = time.perf_counter_ns()
+            self.t_sent_ns = self.t_headers_ns = None  # a retried request starts over
+        elif phase == "sent":
+            self.t_sent_ns = time.perf_counter_ns()
+        elif phase == "headers":
+            self.t_headers_ns = time.perf_counter_ns()
+        for listener in self._listeners:
+            listener(self, [])
+
     def _receive(self, message: Message, events: list[Event]) -> None:
         message, events = scrub(message, events)  # the secrets boundary: nothing past here sees a key
         self.records.append(Record(message, events))

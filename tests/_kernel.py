@@ -68,7 +68,7 @@ class Session:
                 on_message(msg)
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 break
-        reply = self.kc.get_shell_msg(timeout=10)
+        reply = self.kc.get_shell_msg(timeout=60)
         return {"messages": messages, "reply": reply["content"]}
 
     def run(self, code: str, timeout: float = 60.0) -> dict[str, Any]:

@@ -129,10 +129,13 @@ class FullBacklogServer:
         self.stop()
 
 
+_RESERVED: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    """A loopback port with nothing listening (bound then released)."""
+    """A loopback port with nothing listening: bound but never listening, and kept bound
+    for the session, so a connection is refused and no other process can take the port."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    _RESERVED.append(s)
+    return s.getsockname()[1]

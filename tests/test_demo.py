@@ -38,7 +38,7 @@ def server():
 
 @pytest.fixture
 def client(server):
-    with httpx.Client(base_url=server.base_url, timeout=20) as http:
+    with httpx.Client(base_url=server.base_url, timeout=60) as http:
         yield http
 
 
@@ -91,7 +91,7 @@ def responses_events(client: httpx.Client, **body: Any) -> list[tuple[str, dict[
 
 
 def ollama_lines(server, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-    response = httpx.post(f"{server.url}{path}", json=body, timeout=20)
+    response = httpx.post(f"{server.url}{path}", json=body, timeout=60)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/x-ndjson"
     return [json.loads(line) for line in response.text.splitlines()]
@@ -99,7 +99,7 @@ def ollama_lines(server, path: str, body: dict[str, Any]) -> list[dict[str, Any]
 
 def log_of(server, response: httpx.Response):
     log = next(r for r in server.requests if r.id == response.headers["x-request-id"])
-    assert log.wait(5)
+    assert log.wait(60)
     return log
 
 
@@ -565,12 +565,15 @@ def test_malformed_event_is_followed_by_the_rest_of_the_stream(client):
 
 
 def test_stall_leaves_a_gap_in_the_writes_after_the_given_token(server, client):
-    response = chat(client, model="demo-stall", stream=True, demo={"after": 6, "stall": 0.4})
-    times = log_of(server, response).times("content")
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    assert gaps.index(max(gaps)) == 5
-    assert 0.35e9 < max(gaps) < 0.6e9
-    assert sorted(gaps)[-2] < 0.05e9
+    response = chat(client, model="demo-stall", stream=True, demo={"after": 6, "stall": 1.0})
+    log = log_of(server, response)
+    since_start = [t - log.t_start_ns for t in log.times("content")]
+    # the server's pace (ttft 0, 5000 tokens/s) has token k due k/5000 s after the request, and
+    # from token 6 on 1 s later: none is written early, and the first six are not held back
+    # (only a server a whole second late could write one of them after the stall)
+    assert len(since_start) > 6
+    assert all(t >= 1e9 for t in since_start[6:])
+    assert all(t < 1e9 for t in since_start[:6])
 
 
 def test_keepalive_comments_fill_the_wait_and_the_pause(server, client):
@@ -644,10 +647,15 @@ def test_stop_is_idempotent_and_frees_the_port():
 # -- timing -----------------------------------------------------------------------------
 
 
-def test_first_token_and_gaps_follow_ttft_and_tps(server, client):
+# Writes are due at absolute deadlines (ttft + k / tps after the request), so on any machine
+# no write is early and a late one does not delay the rest; how late they are under load is
+# a figure for bench/concurrency.py, not an assertion here.
+
+
+def test_no_token_is_written_before_its_ttft_and_tps_deadline(server, client):
     arrivals = []
     body = {"model": "demo", "messages": HELLO, "stream": True,
-            "demo": {"ttft": 0.3, "tps": 50, "text": " ".join(["word"] * 40)}}
+            "demo": {"ttft": 0.3, "tps": 50, "jitter": 0, "text": " ".join(["word"] * 40)}}
     with client.stream("POST", "/chat/completions", json=body) as response:
         for line in response.iter_lines():
             if '"content":"word' in line or '"content":" word' in line:
@@ -655,28 +663,32 @@ def test_first_token_and_gaps_follow_ttft_and_tps(server, client):
     log = log_of(server, response)
     times = log.times("content")
     assert len(times) == len(arrivals) == 40
-    assert 0.27e9 < times[0] - log.t_start_ns < 0.36e9
-    mean_gap = (times[-1] - times[0]) / (len(times) - 1)
-    assert 17e6 < mean_gap < 23e6
-    assert arrivals[0] - times[0] < 50e6  # the write left at once (TCP_NODELAY), the client got it
+    due = [log.t_start_ns + round((0.3 + k / 50) * 1e9) for k in range(40)]
+    assert all(t >= d for t, d in zip(times, due, strict=True)), [(t - d) / 1e6 for t, d in zip(times, due)]
+    assert all(a >= t for a, t in zip(arrivals, times, strict=True))  # one clock: got after it was written
 
 
-def test_a_client_closing_mid_stream_is_logged_as_a_disconnect(server):
-    body = {"model": "demo", "messages": HELLO, "stream": True, "demo": {"ttft": 0.05, "tps": 20}}
-    with httpx.Client(timeout=10) as http:
+def test_a_client_closing_during_a_pause_is_logged_as_a_disconnect_at_once(server):
+    # 3 tokens, then 100 s of silence: the server must notice the close during the pause,
+    # not at its next write (log_of waits 60 s at most for the server to be done).
+    body = {"model": "demo-stall", "messages": HELLO, "stream": True,
+            "demo": {"ttft": 0.05, "tps": 200, "after": 3, "stall": 100}}
+    seen = 0
+    with httpx.Client(timeout=60) as http:
         with http.stream("POST", f"{server.base_url}/chat/completions", json=body) as response:
             for line in response.iter_lines():
-                if '"content"' in line and '"role"' not in line:
+                seen += '"content"' in line and '"role"' not in line
+                if seen == 3:
                     closed = time.perf_counter_ns()
                     break
     log = log_of(server, response)
     assert log.disconnected_ns is not None and not log.finished
-    assert 0 <= log.disconnected_ns - closed < 0.5e9
+    assert log.disconnected_ns >= closed and log.tokens() == 3
 
 
 def test_a_hundred_concurrent_streams_all_arrive_intact(server):
     body = {"model": "demo", "messages": HELLO, "stream": True, "stream_options": {"include_usage": True},
-            "demo": {"ttft": 0.1, "tps": 50, "text": " ".join(["tick"] * 30)}}
+            "demo": {"ttft": 1.0, "tps": 50, "text": " ".join(["tick"] * 30)}}
 
     async def one(http: httpx.AsyncClient) -> str:
         response = await http.post(f"{server.base_url}/chat/completions", json=body)
@@ -687,16 +699,23 @@ def test_a_hundred_concurrent_streams_all_arrive_intact(server):
         async with httpx.AsyncClient(timeout=30, limits=limits) as http:
             return await asyncio.gather(*(one(http) for _ in range(100)))
 
-    started = time.perf_counter()
+    before = len(server.requests)
     bodies = asyncio.run(all_of_them())
-    elapsed = time.perf_counter() - started
     for text in bodies:
         datas = [m["data"] for m in parse_sse(text)]
         chunks = [json.loads(d) for d in datas[:-1]]
         assert datas[-1] == "[DONE]"
         assert chat_text(chunks) == " ".join(["tick"] * 30)
         assert chunks[-1]["usage"]["completion_tokens"] == 30
-    assert elapsed < 10
+    logs = server.requests[before:]
+    assert len(logs) == 100 and all(log.wait(60) for log in logs)
+    # served side by side, not one after another: most were open at the same moment
+    edges = sorted([(log.t_start_ns, 1) for log in logs] + [(log.writes[-1][0], -1) for log in logs])
+    open_now = peak = 0
+    for _, step in edges:
+        open_now += step
+        peak = max(peak, open_now)
+    assert peak >= 50, f"at most {peak} of 100 streams were open at once"
 
 
 # -- command line -----------------------------------------------------------------------
@@ -710,9 +729,9 @@ def test_command_line_prints_the_url_and_stops_on_ctrl_c():
         line = process.stdout.readline()
         match = re.fullmatch(r"nbstream demo endpoint: (http://127\.0\.0\.1:\d+/v1)\n", line)
         assert match, line
-        assert httpx.get(f"{match.group(1)}/models").status_code == 200
+        assert httpx.get(f"{match.group(1)}/models", timeout=60).status_code == 200
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=60) == 0
         assert process.stderr.read() == ""
     finally:
         if process.poll() is None:
@@ -726,11 +745,11 @@ def test_python_m_nbstream_demo_serves_until_ctrl_c():
         line = proc.stdout.readline().strip()
         assert line.startswith("nbstream demo endpoint: http://127.0.0.1:")
         base_url = line.split(": ", 1)[1]
-        models = httpx.get(base_url + "/models", timeout=10).json()
+        models = httpx.get(base_url + "/models", timeout=60).json()
         assert any(m["id"] == "demo" for m in models["data"])
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and "Traceback" not in err
 
 
@@ -742,7 +761,7 @@ def test_get_demo_requests_returns_the_server_write_log_as_json(client, server):
     streamed = client.post("/chat/completions", json=body)
     request_id = streamed.headers["x-request-id"]
     log = next(r for r in server.requests if r.id == request_id)
-    assert log.wait(5)
+    assert log.wait(60)
 
     listed = client.get("/demo/requests", params={"last": 1}).json()["data"]
     by_id = client.get(f"/demo/requests/{request_id}").json()

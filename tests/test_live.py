@@ -102,20 +102,33 @@ def test_xss_payloads_stay_inert_live_and_saved(kernel):
     assert "&lt;script&gt;" in md or "&lt;script>" in md  # shown as text, not dropped
 
 
+def _shows_answer_text(msg) -> bool:
+    """A live-view update carrying answer text: the kernel has received part of the answer."""
+    delta = custom_widget_messages([msg])
+    return bool(delta and (delta[0].get("blocks") or delta[0].get("tail")))
+
+
 def test_interrupt_stops_a_blocking_stream_keeps_the_partial_and_leaves_no_traceback(kernel):
+    # demo-long at 50 tokens/s takes 40 s; interrupted once the live view shows text, the
+    # run must end while the server is still generating (it sees the client go away).
     msg_id = kernel.send('%%stream -m demo-long -o cut -p demo.tps=50\nExplain SSE slowly')
-    time.sleep(1.5)
-    sent_ns = time.perf_counter_ns()  # CLOCK_MONOTONIC: the kernel process shares it
-    kernel.km.interrupt_kernel()
-    result = kernel.collect(msg_id, timeout=30)
+    interrupted = []
+
+    def interrupt_once_text_shows(msg):
+        if not interrupted and _shows_answer_text(msg):
+            kernel.km.interrupt_kernel()
+            interrupted.append(msg)
+
+    result = kernel.collect(msg_id, timeout=90, on_message=interrupt_once_text_shows)
+    assert interrupted, "the cell ended before any answer text was shown"
     assert result["reply"]["status"] == "ok"
     assert not of_type(result["messages"], "error")
     (answer,) = statics(result["messages"])
     assert "⏹ stopped after" in answer["data"]["text/markdown"]
     assert kernel.stdout("print(cut.status, len(cut.text) > 0)").strip() == "cancelled True"
-    stopped_ns = int(kernel.stdout("print(cut.t_end_ns)"))
-    # the target is 100 ms on a quiet machine; CI machines are loaded, so the bound is loose
-    assert 0 < (stopped_ns - sent_ns) / 1e9 < 1.0
+    server_saw = kernel.stdout("log = server.requests[-1]; assert log.wait(60)\n"
+                               "print(log.disconnected_ns is not None, log.finished)")
+    assert server_saw.strip() == "True False"  # the client left before the answer was written
 
 
 def test_stop_button_stops_a_background_stream(kernel):
@@ -125,16 +138,24 @@ def test_stop_button_stops_a_background_stream(kernel):
               if m["content"]["data"]["state"].get("_esm")]
     assert opened, "the live widget was not opened"
     comm_id = opened[-1]["comm_id"]
-    time.sleep(1.0)
+    assert _wait_for(kernel, "print(len(bg.text) > 0)", "True") == "True"  # the run has received text
     click = kernel.kc.session.msg("comm_msg", {"comm_id": comm_id,
                                                "data": {"method": "custom", "content": {"t": "stop"}}})
     kernel.kc.shell_channel.send(click)
-    deadline = time.monotonic() + 10
-    status = ""
-    while time.monotonic() < deadline:
-        status = kernel.stdout("print(bg.status)").strip()
-        if status != "streaming":
-            break
-        time.sleep(0.2)
-    assert status == "cancelled"
+    assert _wait_for(kernel, "print(bg.status)", lambda status: status != "streaming") == "cancelled"
     assert kernel.stdout("print(len(bg.text) > 0)").strip() == "True"
+    server_saw = kernel.stdout("log = server.requests[-1]; assert log.wait(60)\n"
+                               "print(log.disconnected_ns is not None, log.finished)")
+    assert server_saw.strip() == "True False"  # stopped while the server was still generating
+
+
+def _wait_for(kernel, code, expected, deadline_s: float = 60) -> str:
+    """Run ``code`` in the kernel until its stdout (stripped) is ``expected`` (or satisfies
+    it, if callable); the last output. The deadline is a hang guard."""
+    ok = expected if callable(expected) else (lambda out: out == expected)
+    deadline = time.monotonic() + deadline_s
+    while True:
+        out = kernel.stdout(code).strip()
+        if ok(out) or time.monotonic() > deadline:
+            return out
+        time.sleep(0.05)

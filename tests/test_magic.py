@@ -95,7 +95,7 @@ def faults():
         '%%stream -m demo-error\nhi',
         "%%stream -m demo-disconnect\nhi",
         "%%stream -m demo-malformed -o mal\nhi",
-        "nbstream.config.idle_timeout = 0.5",
+        "nbstream.config.idle_timeout = 1.5",  # demo-stall goes silent for 5 s
         "%%stream -m demo-stall -o st\nhi",
         "print(st.status, type(st.error).__name__, len(st.text) > 0, mal.status)",
     ])
@@ -210,3 +210,26 @@ def test_the_plain_cell_magic_path_works_where_the_transformer_cannot_apply():
     assert nb.cells[4]["outputs"][0]["text"].strip() == "done done True"
     for index in (1, 3):
         assert static(nb.cells[index])["metadata"]["nbstream"]["status"] == "done"
+
+
+IMPORT_ONLY_SETUP = """\
+import nbstream
+from nbstream import demo
+server = demo.serve()
+nbstream.config.base_url = server.base_url
+nbstream.config.model = "demo\""""
+
+
+def test_importing_nbstream_in_a_kernel_is_enough_for_the_stream_magic():
+    nb = execute([IMPORT_ONLY_SETUP, "%%stream -o r\nExplain SSE", "print(r.status, len(r.text) > 100)"],
+                 setup=False)
+    assert not [o for c in nb.cells for o in c["outputs"] if o["output_type"] == "error"]
+    assert static(nb.cells[1])["metadata"]["nbstream"]["status"] == "done"
+    assert nb.cells[2]["outputs"][0]["text"].strip() == "done True"
+
+
+def test_load_ext_after_import_is_silent_and_still_works():
+    nb = execute([IMPORT_ONLY_SETUP, "%load_ext nbstream", "%%stream -o r\nExplain SSE", "print(r.status)"],
+                 setup=False)
+    assert nb.cells[1]["outputs"] == []  # no "already loaded" notice in the saved notebook
+    assert nb.cells[3]["outputs"][0]["text"].strip() == "done"

@@ -4,6 +4,7 @@ and the vLLM / AIPerf summaries."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -284,3 +285,25 @@ def test_run_identity_columns():
     assert s["model"] == "m" and s["response_model"] == "m-1" and s["response_id"] == "r1"
     assert s["prompt"] == "p" and len(s["prompt_hash"]) == 16 and s["api"] == "chat"
     assert s["status"] == "done" and s["finish_reason"] == "stop" and s["error"] is pd.NA
+
+
+@pytest.mark.parametrize("style", ["vllm", "aiperf"])
+def test_summarize_returns_plain_python_numbers_that_print_plainly(style):
+    a, b = _batch()
+    out = nbstream.summarize(nbstream.runs(a, b), style=style)
+    values = [v for item in out.values() for v in (item.values() if isinstance(item, dict) else [item])]
+    numbers = [v for v in values if not isinstance(v, str)]
+    assert numbers and all(type(v) in (int, float) for v in numbers), {type(v) for v in numbers}
+    assert "np." not in repr(out) and "numpy" not in repr(out)
+    json.dumps(out)  # plain numbers serialize
+
+
+def test_runs_lead_with_what_people_look_at_and_keep_every_other_column():
+    a = timeline(REASONING_RUN)
+    a.label = "m · T=0.2"
+    table = nbstream.runs(a)
+    assert table.columns[:9].tolist() == ["label", "model", "status", "ttft_s", "output_tps",
+                                          "n_output_tokens", "finish_reason", "e2el_s", "error"]
+    assert {"run_id", "started_at", "base_url", "itl_p99_s", "nbstream_version"} <= set(table.columns[9:])
+    assert table["label"].tolist() == ["m · T=0.2"]
+    assert a.summary.index[:3].tolist() == ["label", "model", "status"]

@@ -4,6 +4,7 @@ httpx responses, the openai SDK's streams and the OpenAI Agents SDK — all into
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import httpx
 import pytest
@@ -57,7 +58,10 @@ def test_an_async_generator_is_read_on_the_io_thread_from_sync_code():
 
 
 def test_inside_a_running_loop_show_returns_at_once_and_await_waits_for_the_end():
+    gate = threading.Event()  # the source yields nothing until the test has looked at the run
+
     async def tokens():
+        assert await asyncio.to_thread(gate.wait, 60)
         for t in ["x"] * 5:
             await asyncio.sleep(0.02)
             yield t
@@ -65,6 +69,7 @@ def test_inside_a_running_loop_show_returns_at_once_and_await_waits_for_the_end(
     async def cell():
         run = nbstream.show(tokens(), display=False)
         assert not run.done
+        gate.set()
         await run
         return run
 

@@ -352,6 +352,12 @@ def test_restart_forgets_a_trailing_cr():
 # --- very long lines --------------------------------------------------------------------------
 
 
+# Linear parsing takes under a second for these inputs (on a loaded 2-core machine too); a
+# parser that rescans or recopies its buffer per piece takes hours on 5 MB in 7-byte pieces.
+# The deadline only tells those apart: it is no performance target (that is bench/'s job).
+LINEAR_HANG_GUARD_S = 60.0
+
+
 def _pieces(raw: bytes, rng: random.Random, largest: int) -> list[bytes]:
     """Cut raw into pieces of 1..largest bytes, sizes log-uniform so small ones are common."""
     out, i = [], 0
@@ -371,7 +377,7 @@ def test_five_megabyte_data_line_in_pieces_of_1_byte_to_64_kib():
     events = feed_all(pieces)
     elapsed = time.perf_counter() - started
     assert [(e.data == payload, e.id) for e in events] == [(True, "big"), (False, "big")]
-    assert elapsed < 5.0, f"5 MB line took {elapsed:.1f} s"
+    assert elapsed < LINEAR_HANG_GUARD_S, f"5 MB line took {elapsed:.1f} s"
 
 
 @pytest.mark.parametrize("piece", [1, 7, 4096, 65536])
@@ -382,7 +388,7 @@ def test_long_line_cost_is_linear_in_fixed_size_pieces(piece):
     events = feed_all([raw[i : i + piece] for i in range(0, len(raw), piece)])
     elapsed = time.perf_counter() - started
     assert [len(e.data) for e in events] == [size]
-    assert elapsed < 5.0, f"{size} bytes in {piece}-byte pieces took {elapsed:.1f} s"
+    assert elapsed < LINEAR_HANG_GUARD_S, f"{size} bytes in {piece}-byte pieces took {elapsed:.1f} s"
 
 
 def test_several_megabyte_data_lines_join_into_one_event():

@@ -3,6 +3,7 @@ and the spec's reconnection — retry delay, Last-Event-ID, bounded attempts, HT
 
 from __future__ import annotations
 
+import threading
 import time
 
 import nbstream
@@ -42,13 +43,13 @@ def test_a_dropped_feed_reconnects_with_last_event_id_after_the_retry_delay():
     with ScriptedServer(script) as server:
         t = time.monotonic()
         run = nbstream.stream(url=server.url)
-        elapsed = time.monotonic() - t
+        elapsed = time.monotonic() - t  # a slow machine only makes this longer
     assert run.status == "done"
     assert [e.data for e in run.events] == ["a", "b", "c"]
     assert server.requests[1]["last-event-id"] == "42"
     assert server.requests[2]["last-event-id"] == "43"
     assert run.reconnects == 2
-    assert 0.3 <= elapsed < 5  # two waits of retry = 150 ms
+    assert elapsed >= 0.3  # two waits of retry = 150 ms
 
 
 def test_gives_up_after_max_reconnects_that_deliver_nothing():
@@ -88,20 +89,23 @@ def test_http_error_status_is_not_retried():
 
 
 def test_a_feed_can_be_cancelled_while_it_waits():
+    release = threading.Event()
+
     def script(handler, n):
         handler.wfile.write(sse_head() + b"data: hello\n\n")
         handler.wfile.flush()
-        time.sleep(3)
+        release.wait(90)  # silent, connection open, until the test is done
 
     with ScriptedServer(script) as server:
-        run = nbstream.stream(url=server.url, block=False)
-        deadline = time.monotonic() + 5
-        while not run.events and time.monotonic() < deadline:
-            time.sleep(0.01)
-        t = time.monotonic()
-        run.cancel()
-        run.wait(2)
-        assert time.monotonic() - t < 0.5
+        try:
+            run = nbstream.stream(url=server.url, block=False)
+            deadline = time.monotonic() + 60
+            while not run.events and time.monotonic() < deadline:
+                time.sleep(0.01)
+            run.cancel()
+            assert run.wait(60)  # ended while the server still held the connection open and silent
+        finally:
+            release.set()
     assert run.status == "cancelled"
     assert [e.data for e in run.events] == ["hello"]
 

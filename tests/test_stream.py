@@ -194,24 +194,21 @@ def test_connection_refused_names_the_url():
 
 def test_unanswered_handshake_hits_the_connect_timeout():
     with FullBacklogServer() as server:
-        t = time.monotonic()
         run = nbstream.stream("hi", base_url=server.url + "/v1", model="m", connect_timeout=0.5)
-        assert time.monotonic() - t < 5
     assert isinstance(run.error, errors.ConnectTimeout)
-    assert "connect_timeout" in str(run.error) and server.url in str(run.error)
+    assert "within 0.5 s (connect_timeout)" in str(run.error) and server.url in str(run.error)
 
 
 def test_silent_server_hits_the_first_byte_timeout():
     with SilentServer() as server:
-        t = time.monotonic()
         run = nbstream.stream("hi", base_url=server.url + "/v1", model="m", first_byte_timeout=0.5)
-        assert time.monotonic() - t < 5
     assert isinstance(run.error, errors.FirstByteTimeout)
-    assert "first_byte_timeout" in str(run.error)
+    assert "within 0.5 s (first_byte_timeout)" in str(run.error)
 
 
 def test_stall_longer_than_idle_timeout_is_an_error_with_partial_text(demo):
-    run = go(demo, model="demo-stall", demo={**FAST, "after": 5, "stall": 3}, idle_timeout=0.4)
+    # the idle timeout is well above any pause a loaded machine makes between two writes
+    run = go(demo, model="demo-stall", demo={**FAST, "after": 5, "stall": 5}, idle_timeout=1.5)
     assert isinstance(run.error, errors.IdleTimeout)
     assert run.status == "error" and run.text
 
@@ -232,32 +229,42 @@ def test_raise_for_status_returns_a_good_run(demo):
 
 
 # ---- cancel ----------------------------------------------------------------------------
-def test_cancel_closes_the_connection_promptly_and_keeps_the_partial(demo):
+HANG_GUARD_S = 60  # deadlines of waits for states: only a hung test ever reaches one
+LONG_ANSWER_TOKENS = 2002  # demo-long: 20 s at 100 tokens/s
+
+
+def _wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.01)
+
+
+def _log_of(demo, model: str):
+    return next(r for r in reversed(demo.requests) if r.model == model)
+
+
+def test_cancel_closes_the_connection_while_the_server_is_still_generating_and_keeps_the_partial(demo):
     run = go(demo, model="demo-long", demo={"ttft": 0.01, "tps": 100, "jitter": 0}, block=False)
-    deadline = time.monotonic() + 10
-    while len(run.text) < 20 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    t_cancel = time.perf_counter_ns()
+    _wait_until(lambda: len(run.text) >= 20, "the first 20 characters")
     run.cancel()
-    run.wait(5)
-    assert run.status == "cancelled" and run.text
-    log = next(r for r in reversed(demo.requests) if r.model == "demo-long")
-    deadline = time.monotonic() + 2
-    while log.disconnected_ns is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert log.disconnected_ns is not None
-    assert (log.disconnected_ns - t_cancel) / 1e9 < 0.5
+    assert run.wait(HANG_GUARD_S)
+    assert run.status == "cancelled" and len(run.text) >= 20
+    log = _log_of(demo, "demo-long")
+    assert log.wait(HANG_GUARD_S)
+    assert log.disconnected_ns is not None and not log.finished
+    assert log.tokens() < LONG_ANSWER_TOKENS
 
 
 def test_text_after_cancel_does_not_grow(demo):
     run = go(demo, model="demo-long", demo={"ttft": 0.01, "tps": 200, "jitter": 0}, block=False)
-    while len(run.text) < 10:
-        time.sleep(0.01)
+    _wait_until(lambda: len(run.text) >= 10, "the first 10 characters")
     run.cancel()
-    run.wait(5)
+    assert run.wait(HANG_GUARD_S)
     size = len(run.text)
-    time.sleep(0.2)
-    assert len(run.text) == size
+    log = _log_of(demo, "demo-long")
+    assert log.wait(HANG_GUARD_S) and log.disconnected_ns is not None  # nothing more can arrive now
+    assert len(run.text) == size and run.status == "cancelled"
 
 
 # ---- async ----------------------------------------------------------------------------
@@ -272,30 +279,36 @@ def test_astream_runs_on_the_callers_loop(demo):
 def test_astream_runs_concurrently_on_one_loop(demo):
     async def main():
         return await asyncio.gather(*(nbstream.astream(f"topic {i}", base_url=demo.base_url, model="demo",
-                                                       demo={"ttft": 0.2, "tps": 500}) for i in range(5)))
+                                                       demo={"ttft": 0.5, "tps": 200}) for i in range(5)))
 
-    t = time.monotonic()
+    before = len(demo.requests)
     runs = asyncio.run(main())
     assert all(r.status == "done" for r in runs)
-    assert time.monotonic() - t < 5
+    logs = demo.requests[before:]
+    assert len(logs) == 5 and all(log.wait(HANG_GUARD_S) for log in logs)
+    # concurrent, not one after another: every request arrived before any answer ended
+    assert max(log.t_start_ns for log in logs) < min(log.writes[-1][0] for log in logs)
 
 
 def test_cancelling_the_awaiting_task_cancels_the_run(demo):
+    before = len(demo.requests)
+
     async def main():
         task = asyncio.ensure_future(nbstream.astream("x", base_url=demo.base_url, model="demo-long",
                                                       demo={"ttft": 0.01, "tps": 100}))
-        await asyncio.sleep(0.3)
+        deadline = time.monotonic() + HANG_GUARD_S
+        while not (len(demo.requests) > before and demo.requests[-1].tokens() > 0):  # it is streaming
+            assert time.monotonic() < deadline and not task.done()
+            await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     asyncio.run(main())
     # the run itself is not returned, but it ended cancelled with the connection closed
-    log = next(r for r in reversed(demo.requests) if r.model == "demo-long")
-    deadline = time.monotonic() + 2
-    while log.disconnected_ns is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert log.disconnected_ns is not None
+    log = _log_of(demo, "demo-long")
+    assert log.wait(HANG_GUARD_S)
+    assert log.disconnected_ns is not None and not log.finished
 
 
 def test_stream_blocks_even_inside_a_running_event_loop(demo):
@@ -330,12 +343,15 @@ def test_nothing_configured_uses_the_demo_endpoint_and_says_so_once(monkeypatch,
     from nbstream import _config
 
     monkeypatch.setattr(_config, "_demo_server", None)
-    first = nbstream.stream("hi", demo=FAST)
-    second = nbstream.stream("hi", demo=FAST)
+    try:
+        first = nbstream.stream("hi", demo=FAST)
+        second = nbstream.stream("hi", demo=FAST)
+    finally:
+        if _config._demo_server is not None:
+            _config._demo_server.stop()
     assert first.status == second.status == "done"
     assert first.model == "demo" and first.base_url.startswith("http://127.0.0.1:")
     assert capsys.readouterr().err.count("embedded demo") == 1
-    _config._demo_server.stop()
 
 
 def test_bad_arguments_get_short_clear_errors():

@@ -8,7 +8,7 @@
 
 function newState() {
   return { seq: -1, blocks: [], tail: "", reasoning: "", reasoningDone: false, tools: {},
-           status: "", state: "streaming", error: "", raw: [], elapsed0: null };
+           status: "", quiet: null, state: "streaming", error: "", raw: [], elapsed0: null };
 }
 
 function applyMsg(st, msg) {
@@ -30,6 +30,7 @@ function applyMsg(st, msg) {
   if (msg.error !== undefined) st.error = msg.error;
   if (msg.raw) { st.raw.push(...msg.raw); if (st.raw.length > 2000) st.raw.splice(0, st.raw.length - 2000); }
   if (msg.elapsed !== undefined) st.elapsed0 = { at: performance.now(), value: msg.elapsed };
+  if (msg.quiet) st.quiet = msg.quiet;
 }
 
 function el(tag, cls, parent) {
@@ -110,16 +111,31 @@ function makeView(model, root) {
         shownRaw = st.raw.length;
       }
     }
-    statusText.textContent = st.status;
+    setStatus(statusText, st);
     root.dataset.state = st.state;
     stop.hidden = !model.get("show_stop") || st.state !== "streaming";
   };
 }
 
+function elapsedNow(st) {
+  return st.elapsed0.value + (performance.now() - st.elapsed0.at) / 1000;
+}
+
 function elapsedLabel(st) {
   if (!st.elapsed0 || st.state !== "streaming") return "";
-  const secs = st.elapsed0.value + (performance.now() - st.elapsed0.at) / 1000;
-  return `· ${secs.toFixed(1)} s`;  // the status bar's flex gap is the space before it
+  return `· ${elapsedNow(st).toFixed(1)} s`;  // the status bar's flex gap is the space before it
+}
+
+// After quiet.after seconds with no data the kernel's quiet line (nbstream/_status.py:
+// what the run waits on, or "no data for N s") replaces the live one; N ticks here.
+function setStatus(node, st) {
+  let text = st.status;
+  const q = st.quiet;
+  if (q && st.elapsed0 && st.state === "streaming") {
+    const silent = elapsedNow(st) - q.since;
+    if (silent >= q.after) text = q.tail == null ? q.head : q.head + Math.floor(silent) + q.tail;
+  }
+  if (node.textContent !== text) node.textContent = text;
 }
 
 export default {
@@ -127,6 +143,7 @@ export default {
     const st = newState();
     const update = makeView(model, root);
     const elapsed = root.querySelector(".nbs-elapsed");
+    const statusText = root.querySelector(".nbs-status-text");
     const refresh = () => update(st);
     let resyncing = false;
     const resync = () => { resyncing = true; model.send({ t: "resync", seen: st.seq }); };
@@ -139,7 +156,7 @@ export default {
     model.on("msg:custom", onMsg);
     resync();  // what was sent before this view existed
     refresh();
-    const timer = setInterval(() => { elapsed.textContent = elapsedLabel(st); }, 100);
+    const timer = setInterval(() => { elapsed.textContent = elapsedLabel(st); setStatus(statusText, st); }, 100);
     model.on("change:show_stop", refresh);
     model.on("change:show_raw", refresh);
     model.on("change:prompt_html", refresh);

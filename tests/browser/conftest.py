@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,8 +31,11 @@ CHROMIUM = os.environ.get("NBSTREAM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-SERVER_START_TIMEOUT = 60.0
-APP_READY_TIMEOUT = 60_000  # ms, Playwright's unit
+SERVER_START_TIMEOUT = 120.0
+APP_READY_TIMEOUT = 120_000  # ms, Playwright's unit
+# Every wait is for a state; its deadline only guards against a hang, so it is generous
+# (two loaded cores run Chromium, Jupyter, a kernel and the demo endpoint at once).
+STATE_TIMEOUT = 90.0  # s
 STATIC = '.jp-RenderedMarkdown[data-mime-type="text/markdown"]'  # nbstream's static answer as Lab renders it
 
 SETUP_CELL = """\
@@ -71,23 +73,21 @@ def browser_prerequisites() -> None:
 
 
 # ---- the Jupyter server ---------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class JupyterServer:
-    """``jupyter lab`` or ``jupyter notebook`` in a subprocess, isolated in ``home``."""
+    """``jupyter lab`` or ``jupyter notebook`` in a subprocess, isolated in ``home``.
+
+    It listens on a port the OS picks (``--port=0``) and read back from the server's
+    ``jpserver-*.json``: no window in which another process could take a port chosen here.
+    """
 
     def __init__(self, app: str, home: Path) -> None:
         self.app = app
         self.home = home
         self.root = home / "root"
         self.root.mkdir(parents=True)
-        self.port = _free_port()
+        self.port = 0
         self.token = secrets.token_hex(16)
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = ""
         self.log_path = home / f"{app}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -112,7 +112,7 @@ class JupyterServer:
     def start(self) -> "JupyterServer":
         app_class = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}[self.app]
         cmd = [sys.executable, "-m", "jupyter", self.app, "--no-browser", "--allow-root",
-               "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
+               "--ip=127.0.0.1", "--port=0", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
                f"--{app_class}.expose_app_in_browser=True",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -125,14 +125,24 @@ class JupyterServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"jupyter {self.app} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if not self.port:
+                self._read_port()
             try:
-                if self.api("GET", "/api/status").status_code == 200:
+                if self.port and self.api("GET", "/api/status").status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.25)
         self.stop()
         raise RuntimeError(f"jupyter {self.app} did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{self.log_tail()}")
+
+    def _read_port(self) -> None:
+        for info in (self.home / "runtime").glob("jpserver-*.json"):
+            try:
+                self.port = int(json.loads(info.read_text())["port"])
+            except (OSError, ValueError, KeyError):
+                continue  # still being written
+            self.base = f"http://127.0.0.1:{self.port}"
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.request(method, self.base + path, headers={"Authorization": f"token {self.token}"},
@@ -205,6 +215,7 @@ def browser_context(browser_prerequisites, tmp_path_factory):
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
             args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 1000})
+        context.set_default_timeout(STATE_TIMEOUT * 1000)  # clicks, locators: Playwright's 30 s is tight here
         try:
             yield context
         finally:
@@ -219,7 +230,7 @@ def artifacts() -> Path:
 
 
 # In-page helpers, installed once per page: find the notebook panel, run cells, read
-# outputs, sample the live view on a timer, execute code in the kernel and read stdout.
+# outputs, sample every state of the live view, execute code in the kernel and read stdout.
 _HELPERS = """
 () => {
   const app = window.jupyterapp;
@@ -248,18 +259,39 @@ _HELPERS = """
       return app.commands.execute('notebook:run-cell');
     },
     mark(path, i, name) { panelFor(path).content.widgets[i].node.setAttribute('data-nbs-test', name); },
-    sample(path, i, every) {
+    isFinal(path, i) { const out = outputOf(path, i); return !!(out && out.querySelector(STATIC)); },
+    snapshot(path, i, needle) {  // what cell i's output shows now (the sampler's unit)
+      const out = outputOf(path, i);
+      const q = (sel) => out && out.querySelector(sel);
+      const answer = q('.nbs .nbs-answer'), status = q('.nbs .nbs-status-text');
+      const reasoning = q('.nbs .nbs-reasoning'), tool = q('.nbs .nbs-tool');
+      const text = answer ? answer.innerText : null;
+      return { live: text === null ? null : text.length, status: status ? status.textContent : null,
+               final: !!q(STATIC), xss: typeof window.__xss === 'undefined' ? null : String(window.__xss),
+               needle: needle && text !== null ? text.includes(needle) : null,
+               reasoning: reasoning && !reasoning.hidden
+                 ? { open: reasoning.open, summary: reasoning.querySelector('summary').textContent,
+                     chars: reasoning.querySelector('.nbs-reasoning-body').textContent.length } : null,
+               tool: tool ? { name: tool.querySelector('.nbs-tool-name').textContent,
+                              args: tool.querySelector('.nbs-tool-args').textContent } : null };
+    },
+    sample(path, i, every, needle) {
+      // One sample per DOM change of the cell (a MutationObserver sees every state the
+      // page went through, however slow the machine), the timer only as a backup.
       const samples = [];
       const t0 = performance.now();
-      const timer = setInterval(() => {
-        const out = outputOf(path, i);
-        const answer = out && out.querySelector('.nbs .nbs-answer');
-        const status = out && out.querySelector('.nbs .nbs-status-text');
-        samples.push({ t: performance.now() - t0, live: answer ? answer.innerText.length : null,
-                       status: status ? status.textContent : null, final: !!(out && out.querySelector(STATIC)),
-                       xss: typeof window.__xss === 'undefined' ? null : String(window.__xss) });
-      }, every);
-      return { samples, stop: () => clearInterval(timer) };
+      let last = '';
+      const record = () => {
+        const s = window.__nbs.snapshot(path, i, needle);
+        const key = JSON.stringify(s);
+        if (key !== last) { last = key; samples.push({ t: performance.now() - t0, ...s }); }
+      };
+      const observer = new MutationObserver(record);
+      observer.observe(panelFor(path).content.widgets[i].node,
+                       { childList: true, subtree: true, characterData: true, attributes: true });
+      const timer = setInterval(record, every);
+      record();
+      return { samples, stop: () => { record(); observer.disconnect(); clearInterval(timer); } };
     },
     answerText(path, i) {  // the static answer as read, minus math markup, status line and <details>
       const out = outputOf(path, i);
@@ -324,7 +356,7 @@ class NotebookPage:
     def js(self, expression: str, arg: Any = None) -> Any:
         return self.page.evaluate(expression, arg)
 
-    def run_cell(self, index: int, *, wait: bool = True, timeout: float = 60) -> None:
+    def run_cell(self, index: int, *, wait: bool = True, timeout: float = STATE_TIMEOUT) -> None:
         """Run cell ``index`` through the command registry; with ``wait``, until it has finished."""
         if wait:
             self.js(f"(a) => {_within('window.__nbs.run(a.p, a.i)', timeout, f'cell {index} did not finish')}",
@@ -334,11 +366,11 @@ class NotebookPage:
 
     def setup(self) -> None:
         """Run the demo setup cell (cell 0)."""
-        self.run_cell(0, timeout=60)
+        self.run_cell(0)
         shown = self.output_text(0)
         assert "Error" not in shown, shown
 
-    def kernel(self, code: str, timeout: float = 30) -> str:
+    def kernel(self, code: str, timeout: float = STATE_TIMEOUT) -> str:
         """stdout of ``code`` run in this notebook's kernel (not as a cell)."""
         return self.js(f"(a) => {_within('window.__nbs.execute(a.p, a.code)', timeout, 'the kernel did not answer')}",
                        {"p": self.name, "code": code})
@@ -385,33 +417,45 @@ class NotebookPage:
                  if not line.lstrip().startswith("```")]
         return re.findall(r"\w+", "\n".join(lines))
 
-    def start_sampler(self, index: int, every_ms: int = 150) -> None:
-        """Record the live answer's length, the status line and ``window.__xss`` on a timer."""
-        self.js("(a) => { window.__sampler = window.__nbs.sample(a.p, a.i, a.every); }",
-                {"p": self.name, "i": index, "every": every_ms})
+    def start_sampler(self, index: int, needle: str | None = None, every_ms: int = 150) -> None:
+        """Record every state cell ``index``'s output goes through (see ``__nbs.snapshot``:
+        live answer length, status line, final answer shown, ``window.__xss``, reasoning,
+        the first tool card, whether the live answer contains ``needle``): a sample per DOM change."""
+        self.js("(a) => { window.__sampler = window.__nbs.sample(a.p, a.i, a.every, a.needle); }",
+                {"p": self.name, "i": index, "every": every_ms, "needle": needle})
 
     def stop_sampler(self) -> list[dict]:
+        """The samples, the last one taken now (after ``wait_final`` it shows the final state)."""
         return self.js("() => { window.__sampler.stop(); return window.__sampler.samples; }")
 
     # ---- waiting --------------------------------------------------------------------------
-    def wait_for(self, expression: str, timeout: float = 30, arg: Any = None) -> Any:
+    def wait_for(self, expression: str, timeout: float = STATE_TIMEOUT, arg: Any = None) -> Any:
         """Wait until the JS ``expression`` (a function of ``{p, arg}``) is truthy; its value."""
         handle = self.page.wait_for_function(expression, arg={"p": self.name, "arg": arg},
                                              timeout=timeout * 1000, polling=100)
         return handle.json_value()
 
-    def wait_live(self, index: int, chars: int, timeout: float = 30) -> None:
+    def wait_live(self, index: int, chars: int, timeout: float = STATE_TIMEOUT) -> None:
         """Until the live answer in cell ``index`` shows at least ``chars`` characters."""
         self.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg.i); "
                       "const ans = o && o.querySelector('.nbs .nbs-answer'); "
                       "return ans && ans.innerText.length >= a.arg.n; }", timeout, {"i": index, "n": chars})
 
-    def wait_final(self, index: int, timeout: float = 60) -> None:
+    def wait_live_or_final(self, index: int, chars: int, timeout: float = STATE_TIMEOUT) -> bool:
+        """Until the live answer shows ``chars`` characters or the stream has ended (a short
+        answer may end before a slow page is looked at); True if it is still live."""
+        return self.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg.i); "
+                             "const ans = o && o.querySelector('.nbs .nbs-answer'); "
+                             "if (ans && ans.innerText.length >= a.arg.n) return 'live'; "
+                             "return o && o.querySelector(a.arg.s) ? 'final' : false; }",
+                             timeout, {"i": index, "n": chars, "s": STATIC}) == "live"
+
+    def wait_final(self, index: int, timeout: float = STATE_TIMEOUT) -> None:
         """Until cell ``index`` shows nbstream's static answer, rendered down to its status line."""
         self.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg.i); "
                       "return !!(o && o.querySelector(a.arg.s + ' sub')); }", timeout, {"i": index, "s": STATIC})
 
-    def wait_finished(self, index: int, timeout: float = 30) -> None:
+    def wait_finished(self, index: int, timeout: float = STATE_TIMEOUT) -> None:
         """Until cell ``index`` no longer shows ``[*]`` and the kernel is idle."""
         self.wait_for("(a) => { const panel = window.__nbs.panelFor(a.p); "
                       "const prompt = panel.content.widgets[a.arg].node.querySelector('.jp-InputPrompt'); "

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from _checks import streams_live
 
-pytestmark = pytest.mark.browser
+# a hang guard for a loaded machine (every wait inside is for a state)
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
 def test_the_answer_grows_live_then_shows_exactly_the_runs_text(nb7, artifacts):

@@ -84,14 +84,18 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
+class _ExitedWhileStarting(RuntimeError):
+    """llama-server exited before it was healthy (e.g. its port was taken meanwhile)."""
+
+
 def _wait_healthy(proc: subprocess.Popen, root: str, log: Path) -> None:
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"llama-server exited with code {proc.returncode} while starting; "
+            raise _ExitedWhileStarting(f"llama-server exited with code {proc.returncode} while starting; "
                                f"its log ({log}):\n{_tail(log)}")
         try:
-            if httpx.get(root + "/health", timeout=2).status_code == 200:
+            if httpx.get(root + "/health", timeout=10).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -100,21 +104,39 @@ def _wait_healthy(proc: subprocess.Popen, root: str, log: Path) -> None:
                        f"its log ({log}):\n{_tail(log)}")
 
 
+def _start(binary: Path, model: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """llama-server on a free port, healthy; a port taken between our probe and its bind
+    (another process on a shared machine) makes it exit: then try another port."""
+    for attempt in range(3):
+        port = _free_port()
+        root = f"http://127.0.0.1:{port}"
+        # --metrics: tests read llamacpp:n_decode_total (how many tokens the model really made)
+        cmd = [str(binary), "-m", str(model), "-a", MODEL_ALIAS, "--no-jinja", "--chat-template", "gemma",
+               "-c", "4096", "-np", "1", "-t", "2", "--metrics", "--host", "127.0.0.1", "--port", str(port)]
+        with open(log, "wb") as sink:
+            proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            _wait_healthy(proc, root, log)
+            return proc, root
+        except _ExitedWhileStarting:
+            if attempt == 2:
+                raise
+        except BaseException:
+            _stop(proc)
+            raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 def llama(tmp_path_factory: pytest.TempPathFactory):
     """One llama-server for the session (one slot, two threads, 4k context)."""
     binary, model = _paths()
-    port = _free_port()
-    root = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("llama") / "llama-server.log"
-    cmd = [str(binary), "-m", str(model), "-a", MODEL_ALIAS, "--no-jinja", "--chat-template", "gemma",
-           "-c", "4096", "-np", "1", "-t", "2", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "wb") as sink:
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        _wait_healthy(proc, root, log)
-        yield LlamaServer(base_url=root + "/v1", root=root, pid=proc.pid, log=log)
+        proc, root = _start(binary, model, log)
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
+    try:
+        yield LlamaServer(base_url=root + "/v1", root=root, pid=proc.pid, log=log)
     finally:
         _stop(proc)

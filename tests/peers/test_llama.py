@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 
 import httpx
@@ -139,13 +140,26 @@ def cancelled_after_a_few_tokens(llama, before_cancel=None) -> nbstream.Run:
     if before_cancel is not None:
         before_cancel()
     run.cancel()
-    run.wait(10)
+    assert run.wait(60)
     return run
 
 
 def slot_busy(llama) -> bool:
-    (slot,) = httpx.get(llama.root + "/slots", timeout=10).json()
+    (slot,) = httpx.get(llama.root + "/slots", timeout=60).json()
     return slot["is_processing"]
+
+
+def decodes(llama) -> int:
+    """llama_decode() calls so far (llamacpp:n_decode_total): one per token the model made."""
+    metrics = httpx.get(llama.root + "/metrics", timeout=60).text
+    return int(float(re.search(r"^llamacpp:n_decode_total (\S+)$", metrics, re.MULTILINE).group(1)))
+
+
+def wait_idle(llama) -> None:
+    deadline = time.monotonic() + 60  # a hang guard: the wait is for the slot's state
+    while slot_busy(llama):
+        assert time.monotonic() < deadline, "llama-server is still generating for a cancelled request"
+        time.sleep(0.05)
 
 
 def test_cancel_mid_stream_keeps_the_partial_answer(llama):
@@ -157,24 +171,23 @@ def test_cancel_mid_stream_keeps_the_partial_answer(llama):
 
 def test_cancel_closes_the_connection_so_the_server_stops_generating(llama):
     busy_while_streaming = []
+    before = decodes(llama)
     cancelled_after_a_few_tokens(llama, lambda: busy_while_streaming.append(slot_busy(llama)))
     assert busy_while_streaming == [True]  # /slots does tell a generating slot
-    deadline = time.monotonic() + 5
-    while slot_busy(llama) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not slot_busy(llama), "llama-server is still generating for a cancelled request"
+    wait_idle(llama)
+    made = decodes(llama) - before
+    assert made < LONG / 2, f"the model made {made} of the {LONG} tokens asked for before it stopped"
 
 
-def test_after_a_cancel_the_only_slot_serves_the_next_request_at_once(llama):
-    run = cancelled_after_a_few_tokens(llama)
+def test_after_a_cancel_the_only_slot_serves_the_next_request_without_finishing_the_old_one(llama):
     # with -np 1 a generation still running would hold the next request for the rest of
     # its tokens; a closed connection lets the server drop it and serve the next at once
-    left_s = (LONG - len(deltas(run))) * run.summary["tpot_s"]
-    started = time.monotonic()
+    before = decodes(llama)
+    cancelled_after_a_few_tokens(llama)
     nxt = ask(llama, max_tokens=4, ignore_eos=True)
-    waited = time.monotonic() - started
     assert nxt.status == "done" and nxt.finish_reason == "length"
-    assert waited < left_s / 4, f"the next request took {waited:.1f} s; the cancelled one had {left_s:.0f} s left"
+    made = decodes(llama) - before
+    assert made < LONG / 2, f"{made} tokens were made for both requests: the cancelled one ran on"
 
 
 # ---- %%stream in a real kernel ---------------------------------------------------------------
@@ -257,19 +270,29 @@ def test_agents_sdk_streamed_run_text_equals_its_final_output(llama, model_class
     client = openai.AsyncOpenAI(base_url=llama.base_url, api_key=KEY)
     agent = agents.Agent(name="Writer", instructions="Tell stories.",
                          model=getattr(agents, model_class)(model=llama.model, openai_client=client),
-                         model_settings=agents.ModelSettings(temperature=0, max_tokens=32))
+                         model_settings=agents.ModelSettings(temperature=0, max_tokens=64,
+                                                             extra_body={"ignore_eos": True}))
+    busy_at_first_delta = []
 
     async def main():
         result = agents.Runner.run_streamed(agent, PROMPT, max_turns=1)
+        events = result.stream_events
+
+        async def watched():  # asks llama-server, when the first text delta reaches nbstream,
+            async for event in events():  # whether the model is still generating
+                if not busy_at_first_delta and getattr(getattr(event, "data", None), "delta", None):
+                    async with httpx.AsyncClient(timeout=60) as http:
+                        busy_at_first_delta.append((await http.get(llama.root + "/slots")).json()[0]["is_processing"])
+                yield event
+
+        result.stream_events = watched
         run = await nbstream.show(result, display=False)
         return run, result.final_output
 
     run, final = asyncio.run(asyncio.wait_for(main(), 90))
     assert run.status == "done", run.error
     assert run.text == final and final
-    arrivals = [rec.message.t_ns for rec in run.records
-                if any(isinstance(e, TextDelta) for e in rec.events)]
-    gaps_ms = sorted((b - a) / 1e6 for a, b in zip(arrivals, arrivals[1:]))
-    # live: deltas arrive one by one as the model makes them (a CPU 270M model makes at most
-    # a few hundred tokens/s: gaps of milliseconds), not in one burst at the end (microseconds)
-    assert len(arrivals) >= 5 and gaps_ms[len(gaps_ms) // 2] > 2, gaps_ms
+    arrivals = [rec.message.t_ns for rec in run.records if any(isinstance(e, TextDelta) for e in rec.events)]
+    # live: the first delta reached nbstream while the model was still making the other 63
+    # tokens, not in one burst after the end
+    assert len(arrivals) >= 5 and busy_at_first_delta == [True], busy_at_first_delta
