@@ -37,6 +37,7 @@ def stream(prompt: str | None = None, *, messages: list[dict] | None = None, mod
     if block:
         _loop.wait(future, on_interrupt=run.cancel)
         run.wait(5)
+        _raise_if_pipe_closed(run)
         if raise_on_error:
             run.raise_for_status()
     return run
@@ -80,6 +81,7 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> 
         _views.attach(run)
     if isinstance(plan, _sources.SyncPlan):
         _pump.drive_sync(run, plan.messages, plan.adapter, plan.close)
+        _raise_if_pipe_closed(run)
     elif _loop.in_running_loop():
         task = asyncio.ensure_future(_pump.drive(run, lambda: _consume(run, plan)))
         run._task = task
@@ -90,6 +92,7 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> 
         run._canceller = future.cancel
         _loop.wait(future, on_interrupt=run.cancel)
         run.wait(5)
+        _raise_if_pipe_closed(run)
     if raise_on_error:
         run.raise_for_status()
     return run
@@ -127,6 +130,13 @@ def replay(path: str, *, speed: float = 1.0, display: bool = False, block: bool 
 
 
 # ---- helpers ---------------------------------------------------------------------------
+def _raise_if_pipe_closed(run: Run) -> None:
+    """The view's stdout reader left (``nbstream ask … | head``): say so as ``print`` would."""
+    if run._pipe_closed:
+        raise BrokenPipeError("the output's reader closed the pipe; the stream was stopped")
+
+
+
 def _prepare(prompt=None, messages=None, model=None, base_url=None, api_key=None, api=None, system=None,
              url=None, method="GET", headers=None, timeouts=(None, None, None), reconnect=True,
              max_reconnects=5, params=None, request_body=None) -> tuple[Run, _pump.Request]:

@@ -62,6 +62,8 @@ def wait(future: concurrent.futures.Future, *, on_interrupt: Callable[[], None])
     should cancel the work), then keep waiting briefly for its cleanup to finish."""
     try:
         return future.result()
+    except concurrent.futures.CancelledError:  # run.cancel() from elsewhere: the Run says so
+        return None
     except KeyboardInterrupt:
         on_interrupt()
         try:

@@ -101,6 +101,7 @@ class Run:
         self._ended = False  # the status is settled (listeners are told next)
         self._finished = threading.Event()  # ...and every listener has finished (views included)
         self._cancel_requested = False
+        self._pipe_closed = False  # a view's output pipe closed (see _tell)
         self._canceller: Callable[[], None] | None = None
         self._listeners: list[Listener] = []
         self._task: asyncio.Task | None = None  # set when the run fills on the caller's loop
@@ -246,8 +247,7 @@ class Run:
             self.t_sent_ns = time.perf_counter_ns()
         elif phase == "headers":
             self.t_headers_ns = time.perf_counter_ns()
-        for listener in self._listeners:
-            listener(self, [])
+        self._tell([])
 
     def _receive(self, message: Message, events: list[Event]) -> None:
         message, events = scrub(message, events)  # the secrets boundary: nothing past here sees a key
@@ -259,10 +259,16 @@ class Run:
 
     def _tell(self, events: list[Event]) -> None:
         """Call every listener; one that raises is reported once on stderr and dropped,
-        so a broken view never ends the stream nor reaches the caller's code."""
+        so a broken view never ends the stream nor reaches the caller's code. A closed
+        output pipe (``… | head``: the reader left) is no view bug: the stream stops, and
+        ``stream()``/``show()`` raise BrokenPipeError in the caller, as ``print`` would."""
         for listener in list(self._listeners):
             try:
                 listener(self, events)
+            except BrokenPipeError:
+                self._listeners.remove(listener)
+                self._pipe_closed = True
+                self.cancel()
             except Exception as exc:
                 self._listeners.remove(listener)
                 name = getattr(listener, "__qualname__", type(listener).__name__)
