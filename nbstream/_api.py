@@ -37,6 +37,7 @@ def stream(prompt: str | None = None, *, messages: list[dict] | None = None, mod
     if block:
         _loop.wait(future, on_interrupt=run.cancel)
         run.wait(5)
+        _raise_if_pipe_closed(run)
         if raise_on_error:
             run.raise_for_status()
     return run
@@ -64,8 +65,8 @@ async def astream(prompt: str | None = None, *, messages: list[dict] | None = No
 
 def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> Run:
     """Read a stream opened elsewhere: an openai SDK stream, an Agents SDK
-    ``Runner.run_streamed`` result, an httpx streaming response, a URL of an SSE feed, or
-    any (async) iterable of str, bytes or dict.
+    ``Runner.run_streamed`` result, an httpx, httpx2 or aiohttp streaming response, a URL
+    of an SSE feed, or any (async) iterable of str, bytes or dict.
 
     Synchronous sources are read right here and the ended Run is returned. Async sources
     are bound to the loop that created them: inside a running loop (a Jupyter cell) the
@@ -80,6 +81,7 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> 
         _views.attach(run)
     if isinstance(plan, _sources.SyncPlan):
         _pump.drive_sync(run, plan.messages, plan.adapter, plan.close)
+        _raise_if_pipe_closed(run)
     elif _loop.in_running_loop():
         task = asyncio.ensure_future(_pump.drive(run, lambda: _consume(run, plan)))
         run._task = task
@@ -90,6 +92,7 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> 
         run._canceller = future.cancel
         _loop.wait(future, on_interrupt=run.cancel)
         run.wait(5)
+        _raise_if_pipe_closed(run)
     if raise_on_error:
         run.raise_for_status()
     return run
@@ -127,6 +130,13 @@ def replay(path: str, *, speed: float = 1.0, display: bool = False, block: bool 
 
 
 # ---- helpers ---------------------------------------------------------------------------
+def _raise_if_pipe_closed(run: Run) -> None:
+    """The view's stdout reader left (``nbstream ask … | head``): say so as ``print`` would."""
+    if run._pipe_closed:
+        raise BrokenPipeError("the output's reader closed the pipe; the stream was stopped")
+
+
+
 def _prepare(prompt=None, messages=None, model=None, base_url=None, api_key=None, api=None, system=None,
              url=None, method="GET", headers=None, timeouts=(None, None, None), reconnect=True,
              max_reconnects=5, params=None, request_body=None) -> tuple[Run, _pump.Request]:
@@ -138,23 +148,32 @@ def _prepare(prompt=None, messages=None, model=None, base_url=None, api_key=None
     cfg = _config.config
     params = dict(params or {})
     connect, first_byte, idle = timeouts
-    tmo = _http.Timeouts(connect=connect or cfg.connect_timeout,
-                         first_byte=first_byte or cfg.first_byte_timeout, idle=idle or cfg.idle_timeout)
+    tmo = _http.Timeouts(connect=_config.check_timeout("connect_timeout", connect, cfg.connect_timeout),
+                         first_byte=_config.check_timeout("first_byte_timeout", first_byte,
+                                                          cfg.first_byte_timeout),
+                         idle=_config.check_timeout("idle_timeout", idle, cfg.idle_timeout))
+    if headers is not None and (not isinstance(headers, dict)
+                                or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())):
+        raise TypeError("headers must be a dict of strings, like {'api-key': '...'}")
+    _secrets.register_headers(headers)
+    hdrs = {k: _clean_header(k, v) for k, v in (headers or {}).items()}
     if url is not None:
+        url = _config.check_url("url", url)
         if prompt is not None or messages is not None:
             raise ValueError("url= follows an SSE feed; it takes no prompt or messages "
                              "(send a JSON body with json={...} if the feed needs one)")
-        hdrs = dict(headers or {})
+        if not isinstance(method, str) or not method.isalpha():
+            raise ValueError(f"method must be an HTTP method name like 'GET' or 'POST'; got {method!r}")
+        api_key = _secrets.clean_key(api_key, "the api_key argument")
         if api_key:
-            _secrets.register(api_key)
             hdrs["Authorization"] = f"Bearer {api_key}"
         body = params.pop("json", None)
         if params:
             raise TypeError(f"unexpected arguments for an SSE feed: {', '.join(sorted(params))}")
         run = Run(base_url=url, api="sse")
-        return run, _pump.Request(method.upper(), url, "sse", base_url=url, body=body, headers=hdrs,
-                                  key_source="api_key argument" if api_key else None, timeouts=tmo,
-                                  reconnect=reconnect, max_reconnects=max_reconnects)
+        return run, _pump.Request(method.upper(), url, "sse", base_url=run.base_url or url, body=body,
+                                  headers=hdrs, key_source="the api_key argument" if api_key else None,
+                                  timeouts=tmo, reconnect=reconnect, max_reconnects=max_reconnects)
     api = api or cfg.api
     if api not in _config.APIS:
         raise ValueError(f"unknown api {api!r}: use 'chat' (Chat Completions), 'responses' "
@@ -163,27 +182,37 @@ def _prepare(prompt=None, messages=None, model=None, base_url=None, api_key=None
         if not isinstance(request_body, dict):
             raise TypeError("the request body must be a JSON object like {\"model\": ..., \"messages\": [...]}")
         model = model or request_body.get("model")
-    endpoint = _config.resolve(base_url=base_url, api_key=api_key, model=model)
+    endpoint = _config.resolve(base_url=base_url, api_key=api_key, model=model, api=api)
     if request_body is not None:
         body = {"stream": True, **request_body, "model": request_body.get("model", endpoint.model)}
         msgs = body.get("messages") or body.get("input")
     else:
         msgs = _build.messages_for(prompt, messages, system)
         body = _build.body_for(api, endpoint.model, msgs, params)
-    root = endpoint.base_url
-    if api == "ollama" and root.endswith("/v1"):
-        root = root[: -len("/v1")]
-    hdrs = {"Accept": "text/event-stream" if api != "ollama" else "application/x-ndjson", **(headers or {})}
+    root = _config.ollama_root(endpoint.base_url) if api == "ollama" else endpoint.base_url
+    hdrs = {"Accept": "text/event-stream" if api != "ollama" else "application/x-ndjson",
+            **endpoint.headers, **hdrs}
     if endpoint.api_key:
         hdrs["Authorization"] = f"Bearer {endpoint.api_key}"
     run = Run(model=endpoint.model, base_url=endpoint.base_url, api=api,
               prompt=prompt if prompt is not None else msgs, params=params)
-    return run, _pump.Request("POST", root + _build.PATHS[api], api, base_url=endpoint.base_url, body=body,
-                              headers=hdrs, key_source=endpoint.key_source, timeouts=tmo)
+    return run, _pump.Request("POST", _config.url_for(root, _build.PATHS[api]), api,
+                              base_url=endpoint.base_url, body=body, headers=hdrs,
+                              key_source=endpoint.key_source, timeouts=tmo)
+
+
+def _clean_header(name: str, value: str) -> str:
+    """A header value as sent; credential headers get the key checks (stripped, no newline)."""
+    if _secrets.is_secret_name(name):
+        return _secrets.clean_key(value, f"the {name} header", header=True) or ""
+    return value
 
 
 def _prepare_replay(path: str, speed: float) -> tuple[Run, Any]:
     """The Run and the work that re-streams a recording (shared with ``%%stream --replay``)."""
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not (speed == 0 or speed >= 0.01):
+        raise ValueError(f"speed must be 0 (all at once), or a number >= 0.01 (1 = the recorded pace); "
+                         f"got {speed!r}")
     header, items = _replay.load(path)
     api = header.get("api")
     run = Run(model=header.get("model"), api=api, base_url=f"replay:{path}")

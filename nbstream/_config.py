@@ -1,17 +1,26 @@
-"""Where a request's endpoint, key and model come from — one place, one precedence.
+"""Where a request's endpoint, key and model come from — one place, one precedence — and
+the typed, validated session settings (``nbstream.config``).
 
 Explicit arguments win, then ``nbstream.config`` (what ``%stream_config`` sets), then the
-environment the openai SDK reads (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, plus
-``NBSTREAM_MODEL``), then the embedded demo endpoint, which needs no key and no network.
-The resolved key is registered for redaction and never stored in anything printable.
+environment the openai SDK reads (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``,
+``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``, plus ``NBSTREAM_MODEL`` and, for
+``api="ollama"``, ``OLLAMA_HOST``), then a ``.env`` file in the working directory (never
+overriding what the environment already sets), then Colab's secrets when running in
+Colab, then the embedded demo endpoint, which needs no key and no network. Keys and URL
+credentials are checked and registered for redaction here; error messages name where a
+key came from, never the key.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from . import _secrets
 
@@ -22,29 +31,230 @@ DEMO_NOTICE = ("nbstream: no API key or base URL configured, so this uses the em
                "to talk to a real model.")  # the CLI words its own
 
 
+# ---- settings ---------------------------------------------------------------------------
+def _timeout(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a number of seconds > 0, or None for no deadline; got {value!r}")
+    return float(value)
+
+
+def _text_or_none(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise TypeError(f"{name} must be a non-empty string or None; got {type(value).__name__} {value!r}")
+    return value
+
+
+def _keep_runs(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0 (how many runs nbstream.runs() keeps whole; "
+                         f"0 keeps only summaries); got {value!r}")
+    return value
+
+
+def _api(name: str, value: Any) -> str:
+    if value not in APIS:
+        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in APIS)}; got {value!r}")
+    return value
+
+
+def _tokenizer(name: str, value: Any) -> str | None:
+    if value is None or value == "chars/4":
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be None, 'chars/4' or a tiktoken encoding name; got {value!r}")
+    try:
+        import tiktoken
+    except ImportError:
+        raise ValueError(f"{name}={value!r} needs tiktoken (pip install 'nbstream[tokens]'); "
+                         "or use None or 'chars/4'") from None
+    known = tiktoken.list_encoding_names()
+    if value not in known:
+        raise ValueError(f"{name} must be None, 'chars/4' or one of {', '.join(known)}; got {value!r}")
+    return value
+
+
+def _base_url(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    return check_url(name, value)
+
+
+def _api_key(name: str, value: Any) -> str | None:
+    return _secrets.clean_key(value, name)
+
+
+_CHECKS = {"model": _text_or_none, "base_url": _base_url, "api_key": _api_key, "api": _api,
+           "connect_timeout": _timeout, "first_byte_timeout": _timeout, "idle_timeout": _timeout,
+           "keep_runs": _keep_runs, "tokenizer": _tokenizer}
+_NUMERIC = {"connect_timeout": float, "first_byte_timeout": float, "idle_timeout": float, "keep_runs": int}
+
+
 @dataclass
 class Settings:
-    """User-settable defaults (``nbstream.config``). ``None`` means: not set here."""
+    """User-settable defaults (``nbstream.config``), checked on assignment: a wrong type
+    or an unknown name is a one-line error naming what is valid. ``None`` means: not set
+    here (for the timeouts: no deadline)."""
 
     model: str | None = None
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     api: str = "chat"
-    connect_timeout: float = 10.0
-    first_byte_timeout: float = 120.0
-    idle_timeout: float = 60.0
+    connect_timeout: float | None = 10.0
+    first_byte_timeout: float | None = 120.0
+    idle_timeout: float | None = 60.0
     keep_runs: int = 100  # runs whose chunk tables nbstream.runs() keeps; older ones: summary only
     tokenizer: str | None = None  # token estimates: None = best offline, "chars/4", or a tiktoken name
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        check = _CHECKS.get(name)
+        if check is None:
+            raise AttributeError(f"nbstream.config has no setting {name!r}; the settings are "
+                                 f"{', '.join(_CHECKS)}")
+        object.__setattr__(self, name, check(f"nbstream.config.{name}", value))
+
+    def set_from_text(self, name: str, text: str) -> None:
+        """Set ``name`` from the text of ``%stream_config name=text``: ``none`` is None,
+        numbers are parsed for the numeric settings; then the same checks apply."""
+        if name not in _CHECKS:
+            raise AttributeError(f"nbstream.config has no setting {name!r}; the settings are "
+                                 f"{', '.join(_CHECKS)}")
+        value: Any = text
+        if text.strip().lower() in ("none", ""):
+            value = None
+        elif name in _NUMERIC:
+            try:
+                value = _NUMERIC[name](text)
+            except ValueError:
+                kind = "an integer" if _NUMERIC[name] is int else "a number"
+                raise ValueError(f"nbstream.config.{name} must be {kind}; got {text!r}") from None
+        setattr(self, name, value)
+
     def __repr__(self) -> str:
         key = "set" if self.api_key else None
-        return (f"Settings(model={self.model!r}, base_url={self.base_url!r}, api_key={key!r}, "
-                f"api={self.api!r}, connect_timeout={self.connect_timeout}, "
+        return (f"Settings(model={self.model!r}, base_url={_secrets.redact(self.base_url or '') or None!r}, "
+                f"api_key={key!r}, api={self.api!r}, connect_timeout={self.connect_timeout}, "
                 f"first_byte_timeout={self.first_byte_timeout}, idle_timeout={self.idle_timeout}, "
                 f"keep_runs={self.keep_runs}, tokenizer={self.tokenizer!r})")
 
 
 config = Settings()
+
+
+def check_timeout(name: str, value: Any, default: float | None) -> float | None:
+    """A per-call timeout argument: ``None`` takes the configured default."""
+    return default if value is None else _timeout(name, value)
+
+
+def check_url(name: str, value: Any) -> str:
+    """An http(s) URL, its credentials registered for redaction; a one-line error otherwise."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a URL string like 'http://localhost:8000/v1', "
+                        f"not {type(value).__name__}")
+    _secrets.register_url(value)
+    try:
+        parts = urlsplit(value.strip())
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be an http:// or https:// URL like 'http://localhost:8000/v1'; "
+                         f"got {_secrets.redact(value)!r}")
+    return value.strip()
+
+
+def url_for(base_url: str, path: str) -> str:
+    """``path`` appended to the base URL's path, its query string kept as a query."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
+
+
+def ollama_root(base_url: str) -> str:
+    """Ollama's native API lives at the root: a base URL ending in ``/v1`` loses it."""
+    parts = urlsplit(base_url)
+    path = parts.path.rstrip("/")
+    if path.endswith("/v1"):
+        path = path[: -len("/v1")]
+    return urlunsplit(parts._replace(path=path))
+
+
+# ---- where values come from --------------------------------------------------------------
+def _dotenv() -> dict[str, str]:
+    """The variables of ``./.env`` (python-dotenv's parser), re-read when the file changes."""
+    path = Path.cwd() / ".env"
+    try:
+        stamp = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return {}
+    cached = _dotenv_cache.get("stamp")
+    if cached != stamp:
+        from dotenv import dotenv_values
+
+        values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+        _dotenv_cache.clear()
+        _dotenv_cache.update(stamp=stamp, values=values)
+    return _dotenv_cache["values"]
+
+
+_dotenv_cache: dict[str, Any] = {}
+
+
+def _colab_secret(name: str) -> str | None:
+    """A secret from Colab's key panel (``google.colab.userdata``) when running in Colab."""
+    if "google.colab" not in sys.modules:
+        return None
+    try:
+        from google.colab import userdata  # type: ignore[import-not-found]
+
+        value = userdata.get(name)
+    except Exception:  # not granted to this notebook, not defined, not in Colab after all
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def env(name: str) -> tuple[str | None, str | None]:
+    """``name`` from the environment, else ``./.env``, else Colab's secrets; and where from."""
+    value = os.environ.get(name)
+    if value:
+        return value, name
+    value = _dotenv().get(name)
+    if value:
+        return value, f".env ({name})"
+    value = _colab_secret(name)
+    if value:
+        return value, f"Colab secrets ({name})"
+    return None, None
+
+
+def ollama_host(value: str) -> str:
+    """``OLLAMA_HOST`` read the way Ollama reads it: ``host``, ``host:port``, ``:port`` or a
+    URL; scheme http and port 11434 unless given (80/443 for an explicit http/https)."""
+    text = value.strip()
+    scheme, sep, hostport = text.partition("://")
+    port = "11434"
+    if not sep:
+        scheme, hostport = "http", text
+    elif scheme == "http":
+        port = "80"
+    elif scheme == "https":
+        port = "443"
+    hostport, slash, path = hostport.partition("/")
+    host = hostport or "127.0.0.1"
+    if hostport.startswith("["):  # [::1]:port
+        inner, _, rest = hostport[1:].partition("]")
+        host = f"[{inner}]"
+        if rest.startswith(":") and rest[1:]:
+            port = rest[1:]
+    elif hostport.count(":") == 1:
+        name, _, given = hostport.partition(":")
+        host, port = name or "127.0.0.1", given or port
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        host, port = "127.0.0.1", "11434"
+    if host == "0.0.0.0":  # a bind-all address: the server is reachable on loopback
+        host = "127.0.0.1"
+    return f"{scheme}://{host}:{port}" + (f"/{path.rstrip('/')}" if slash and path.strip("/") else "")
 
 
 class NoModelError(ValueError):
@@ -59,42 +269,62 @@ class NoModelError(ValueError):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A resolved target. ``key_source`` names where the key came from, for error messages."""
+    """A resolved target. ``key_source`` names where the key came from, for error messages;
+    ``headers`` are the extra ones the environment asks for (OpenAI organization/project)."""
 
     base_url: str
     api_key: str | None = field(repr=False)
     key_source: str | None
     model: str
     is_demo: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-def resolve(*, base_url: str | None, api_key: str | None, model: str | None) -> Endpoint:
+_ORG_HEADERS = (("OPENAI_ORG_ID", "OpenAI-Organization"), ("OPENAI_PROJECT_ID", "OpenAI-Project"))
+
+
+def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
+            api: str = "chat") -> Endpoint:
     """Apply the precedence above; start the demo endpoint when nothing is configured."""
-    key, key_source = _pick(("api_key argument", api_key), ("nbstream.config.api_key", config.api_key),
-                            ("OPENAI_API_KEY", os.environ.get("OPENAI_API_KEY")))
-    url, _ = _pick(("base_url", base_url), ("config", config.base_url),
-                   ("env", os.environ.get("OPENAI_BASE_URL")))
-    chosen_model, _ = _pick(("model", model), ("config", config.model),
-                            ("env", os.environ.get("NBSTREAM_MODEL")))
-    _secrets.register(key)
+    if base_url is not None:
+        base_url = check_url("base_url", base_url)
+    if model is not None:
+        _text_or_none("model", model)
+    key = _secrets.clean_key(api_key, "the api_key argument")
+    key_source = "the api_key argument" if key else None
+    if key is None and config.api_key:
+        key, key_source = config.api_key, "nbstream.config.api_key"
+    if key is None:
+        raw, key_source = env("OPENAI_API_KEY")
+        key = _secrets.clean_key(raw, key_source or "OPENAI_API_KEY")
+    url = base_url or config.base_url
+    if url is None and api == "ollama":
+        host, _ = env("OLLAMA_HOST")
+        url = ollama_host(host) if host else None
+    if url is None:
+        found, where = env("OPENAI_BASE_URL")
+        url = check_url(where or "OPENAI_BASE_URL", found) if found else None
+    chosen_model = model or config.model or env("NBSTREAM_MODEL")[0]
     if url is None and key is None:
         url = _demo_base_url()
         return Endpoint(url, None, None, chosen_model or DEMO_MODEL, is_demo=True)
     if url is None:
         url = "https://api.openai.com/v1"
     if chosen_model is None:
-        raise NoModelError(url)
-    return Endpoint(url.rstrip("/"), key, key_source, chosen_model)
-
-
-def _pick(*candidates: tuple[str, str | None]) -> tuple[str | None, str | None]:
-    for source, value in candidates:
-        if value:
-            return value, source
-    return None, None
+        raise NoModelError(_secrets.redact(url))
+    headers = {}
+    if api != "ollama":
+        for var, header in _ORG_HEADERS:
+            value, _ = env(var)
+            if value:
+                headers[header] = value.strip()
+    parts = urlsplit(url)
+    return Endpoint(urlunsplit(parts._replace(path=parts.path.rstrip("/"))), key, key_source,
+                    chosen_model, headers=headers)
 
 
 _demo_lock = threading.Lock()
+os.register_at_fork(after_in_child=lambda: globals().__setitem__("_demo_lock", threading.Lock()))
 _demo_server = None
 
 

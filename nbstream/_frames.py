@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 def runs(*selected: Run) -> pd.DataFrame:
     """One row per run: every finished run of this session, or just ``selected``
     (column definitions in :mod:`nbstream.record`)."""
+    _check_runs("runs", selected)
     rows = [run.summary_row() for run in selected] if selected else _history.rows()
     return record.frame(rows)
 
@@ -23,7 +24,17 @@ def chunks(*selected: Run) -> pd.DataFrame:
     """The chunk tables of ``selected`` (default: every run still kept whole), stacked."""
     import pandas as pd
 
+    _check_runs("chunks", selected)
     chosen = list(selected) if selected else _history.recent()
     if not chosen:
         return record.empty_chunks()
     return pd.concat([run.chunks for run in chosen], ignore_index=True)
+
+
+def _check_runs(name: str, selected: tuple) -> None:
+    from .run import Run
+
+    for item in selected:
+        if not isinstance(item, Run):
+            raise TypeError(f"nbstream.{name}() takes Run objects (or nothing, for every run), "
+                            f"not {type(item).__name__}")

@@ -46,22 +46,82 @@ def _sse_size(event: str, data: str) -> int:
 
 
 class NDJSONFramer:
-    """Bytes -> one message per non-empty line (Ollama's native stream)."""
+    """Bytes -> one message per non-empty line (Ollama's native stream).
+
+    A line still waiting for its newline is kept as a list of reads and joined once,
+    when the newline comes: linear in the line's size however many reads it spans
+    (re-joining the tail on every read was quadratic: 18 s for one 40 MB line).
+    """
 
     def __init__(self) -> None:
-        self._tail = b""
+        self._parts: list[bytes] = []
 
     def feed(self, chunk: bytes, t_ns: int, read_idx: int) -> list[Message]:
-        buf = self._tail + chunk if self._tail else chunk
-        lines = buf.split(b"\n")
-        self._tail = lines.pop()
-        return [Message(t_ns, read_idx, "", line.decode("utf-8", "replace"), None, len(line))
-                for line in (raw.strip() for raw in lines) if line]
+        if b"\n" not in chunk:
+            if chunk:
+                self._parts.append(chunk)
+            return []
+        if self._parts:
+            self._parts.append(chunk)
+            chunk = b"".join(self._parts)
+            self._parts = []
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
+        if tail:
+            self._parts.append(tail)
+        return [_line(line, t_ns, read_idx) for line in (raw.strip() for raw in lines) if line]
 
     def end(self, t_ns: int, read_idx: int) -> list[Message]:
         """A last line without its newline still counts at end of stream."""
-        line, self._tail = self._tail.strip(), b""
-        return [Message(t_ns, read_idx, "", line.decode("utf-8", "replace"), None, len(line))] if line else []
+        line, self._parts = b"".join(self._parts).strip(), []
+        return [_line(line, t_ns, read_idx)] if line else []
+
+
+def _line(line: bytes, t_ns: int, read_idx: int) -> Message:
+    return Message(t_ns, read_idx, "", line.decode("utf-8", "replace"), None, len(line))
+
+
+class JSONFramer(NDJSONFramer):
+    """``application/json``: NDJSON lines, unless the first line is not a JSON value on its
+    own — a whole (pretty-printed) document, as a server that did not stream sends — which
+    then becomes one message at the end of the body."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._whole: bool | None = None  # undecided until the first line is complete
+        self._body: list[bytes] = []
+
+    def feed(self, chunk: bytes, t_ns: int, read_idx: int) -> list[Message]:
+        if self._whole:
+            self._body.append(chunk)
+            return []
+        if self._whole is None:
+            self._body.append(chunk)
+            if b"\n" not in chunk:
+                return []
+            body = b"".join(self._body)
+            first = body.split(b"\n", 1)[0].strip()
+            self._whole = bool(first) and not _is_json(first)
+            if self._whole:
+                return []
+            self._body = []
+            chunk = body
+        return super().feed(chunk, t_ns, read_idx)
+
+    def end(self, t_ns: int, read_idx: int) -> list[Message]:
+        if self._body:
+            self._parts, self._body = [b"".join(self._body)], []
+        return super().end(t_ns, read_idx)
+
+
+def _is_json(line: bytes) -> bool:
+    import orjson
+
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def framer_for(content_type: str | None, first_bytes: bytes = b"") -> SSEFramer | NDJSONFramer:
@@ -69,6 +129,8 @@ def framer_for(content_type: str | None, first_bytes: bytes = b"") -> SSEFramer 
     ctype = (content_type or "").split(";")[0].strip().lower()
     if ctype == "text/event-stream":
         return SSEFramer()
-    if ctype in ("application/x-ndjson", "application/jsonl", "application/json"):
+    if ctype == "application/json":
+        return JSONFramer()
+    if ctype in ("application/x-ndjson", "application/jsonl"):
         return NDJSONFramer()
     return NDJSONFramer() if first_bytes.lstrip()[:1] == b"{" else SSEFramer()

@@ -8,6 +8,7 @@ streaming the next runs (the first one also loads the tokenizer, ~0.2 s).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,6 +21,16 @@ _lock = threading.Lock()
 _recent: deque[Run] = deque()
 _evicted_rows: list[Future] = []
 _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbstream-history")
+
+
+def _fresh_worker_after_fork() -> None:
+    """A forked child has no worker thread: give it its own (and a free lock)."""
+    global _lock, _worker
+    _lock = threading.Lock()
+    _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbstream-history")
+
+
+os.register_at_fork(after_in_child=_fresh_worker_after_fork)
 
 
 def add(run: Run, keep: int) -> None:

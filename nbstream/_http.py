@@ -7,6 +7,7 @@ Built on ``httpx.AsyncClient``; one client per event loop keeps connections pool
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -23,12 +24,21 @@ from ._secrets import redact
 class Timeouts:
     """Seconds: to connect, from sending to the first body byte, between two reads."""
 
-    connect: float = 10.0
-    first_byte: float = 120.0
-    idle: float = 60.0
+    connect: float | None = 10.0  # None: no deadline
+    first_byte: float | None = 120.0
+    idle: float | None = 60.0
 
 
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+
+
+def _forget_clients_after_fork() -> None:
+    """A forked child shares the parent's pooled sockets: it must open its own."""
+    global _clients
+    _clients = weakref.WeakKeyDictionary()
+
+
+os.register_at_fork(after_in_child=_forget_clients_after_fork)
 
 
 def client_for_running_loop() -> httpx.AsyncClient:
@@ -42,7 +52,7 @@ def client_for_running_loop() -> httpx.AsyncClient:
     return client
 
 
-async def send(method: str, url: str, *, headers: dict[str, str], json_body: Any = None,
+async def send(method: str, url: str, *, headers: dict[str, Any], json_body: Any = None,
                timeouts: Timeouts, key_source: str | None = None,
                on_sent: Callable[[], None] | None = None) -> httpx.Response:
     """Send and return the open streaming response (status < 400), else raise a typed error.
@@ -91,11 +101,13 @@ async def timed_reads(response: httpx.Response, *, t0_ns: int, timeouts: Timeout
     raises ``IncompleteStreamError`` (the caller keeps what arrived).
     """
     chunks = response.aiter_bytes()
-    deadline = timeouts.first_byte - (time.perf_counter_ns() - t0_ns) / 1e9
+    deadline: float | None = None
+    if timeouts.first_byte is not None:
+        deadline = max(timeouts.first_byte - (time.perf_counter_ns() - t0_ns) / 1e9, 0.0)
     first = True
     while True:
         try:
-            async with asyncio.timeout(max(deadline, 0.0)):
+            async with asyncio.timeout(deadline):
                 chunk = await anext(chunks)
         except StopAsyncIteration:
             return
@@ -152,27 +164,28 @@ def http_error(status: int, url: str, body: str, headers: Any, *,
 
 
 def _server_message(body: str) -> str | None:
-    """The ``error.message`` of an OpenAI-style body, else the body's start."""
+    """The ``error.message`` of an OpenAI-style body, else the body's start — redacted
+    before it is cut, so a key straddling the cut cannot leave its first part behind."""
     import orjson
 
-    text = body.strip()
+    text = redact(body.strip())
     if not text:
         return None
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return redact(text[:300])
+        return text[:300]
     if isinstance(data, dict):
         err = data.get("error", data)
         if isinstance(err, dict):
             msg = err.get("message") or err.get("detail")
             if msg:
-                return redact(str(msg)[:300])
+                return redact(str(msg))[:300]
         elif isinstance(err, str):
-            return redact(err[:300])
+            return redact(err)[:300]
         if isinstance(data.get("detail"), str):
-            return redact(data["detail"][:300])
-    return redact(text[:300])
+            return redact(data["detail"])[:300]
+    return text[:300]
 
 
 def _retry_after(headers: Any) -> float | None:

@@ -4,8 +4,7 @@ A plain script, terminal IPython and a Jupyter cell (whose kernel loop is alread
 running) all get the same behaviour: the coroutine runs on a dedicated I/O thread with
 its own event loop and the caller waits on a ``concurrent.futures.Future``. That wait is
 interruptible, so Ctrl-C or the kernel's Interrupt reaches the caller, which cancels the
-task; the task's cleanup closes the connection. Measured on ipykernel 7.4
-(../shared/research/jupyter_runtime.md): interrupt to cancelled in ~0.2 s, widget
+task; the task's cleanup closes the connection. Measured on ipykernel 7.4: interrupt to cancelled in ~0.2 s, widget
 updates from the thread reach the browser live. Never nest_asyncio: with ipykernel 7 it
 drops the next queued cell.
 """
@@ -14,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 _lock = threading.Lock()
@@ -41,16 +41,29 @@ def io_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+def _forget_loop_after_fork() -> None:
+    """After ``os.fork()`` the child has no I/O thread (only the forking thread survives),
+    yet it inherits the parent's loop object: forget both so the child starts its own."""
+    global _lock, _loop
+    _lock = threading.Lock()
+    _loop = None
+
+
+os.register_at_fork(after_in_child=_forget_loop_after_fork)
+
+
 def submit(coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
     """Start ``coro`` on the I/O loop and return its future at once."""
     return asyncio.run_coroutine_threadsafe(coro, io_loop())
 
 
-def wait(future: concurrent.futures.Future, *, on_interrupt) -> Any:
+def wait(future: concurrent.futures.Future, *, on_interrupt: Callable[[], None]) -> Any:
     """Block until ``future`` is done. On KeyboardInterrupt call ``on_interrupt()`` (which
     should cancel the work), then keep waiting briefly for its cleanup to finish."""
     try:
         return future.result()
+    except concurrent.futures.CancelledError:  # run.cancel() from elsewhere: the Run says so
+        return None
     except KeyboardInterrupt:
         on_interrupt()
         try:

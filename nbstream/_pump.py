@@ -29,7 +29,7 @@ class Request:
     """What to send. ``api`` picks the adapter: chat, responses, ollama, or sse."""
 
     method: str
-    url: str
+    url: str = field(repr=False)  # may carry a query credential; base_url is the redacted one
     api: str
     base_url: str
     body: dict | None = None
@@ -121,6 +121,7 @@ async def _llm_request(run: Run, req: Request) -> None:
     run._enter_phase("headers")
     run.http_status = response.status_code
     try:
+        _check_answer(response, req.url, _STREAM_TYPES)
         framer = framer_for(response.headers.get("content-type"))
         await _read_body(run, response, framer, make_adapter(req.api), req)
     finally:
@@ -141,9 +142,10 @@ async def _sse_feed(run: Run, req: Request) -> None:
     connected_once = False
     _start_clock(run)
     while True:
-        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **req.headers}
-        if framer.decoder.last_event_id:
-            headers["Last-Event-ID"] = framer.decoder.last_event_id
+        headers: dict[str, Any] = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **req.headers}
+        last_id = framer.decoder.last_event_id
+        if last_id:  # any Unicode (the spec allows it), sent as its UTF-8 bytes
+            headers["Last-Event-ID"] = last_id if last_id.isascii() else last_id.encode("utf-8")
         received_before = len(run.records)
         dropped = False
         try:
@@ -160,12 +162,7 @@ async def _sse_feed(run: Run, req: Request) -> None:
             try:
                 if response.status_code == 204:
                     return
-                ctype = response.headers.get("content-type", "").split(";")[0].strip()
-                if ctype != "text/event-stream":
-                    raise errors.BadRequestError(
-                        f"{req.url} answered with {ctype or 'no content type'!r}, not "
-                        "text/event-stream: this is not a Server-Sent-Events feed",
-                        status=response.status_code, url=req.url)
+                _check_answer(response, req.url, ("text/event-stream",))
                 connected_once = True
                 framer.restart()
                 try:
@@ -200,6 +197,28 @@ async def _read_body(run: Run, response: Any, framer: SSEFramer | NDJSONFramer, 
             return  # the protocol said it is over; don't wait for the server to close
     if isinstance(framer, NDJSONFramer):
         _apply(run, adapter, framer.end(time.perf_counter_ns(), read_idx))
+
+
+_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl", "application/json", "")
+
+
+def _check_answer(response: Any, url: str, accepted: tuple[str, ...]) -> None:
+    """A redirect or a body that is no stream (an HTML page, plain text) is an error that
+    names the ``Location`` or the content type, instead of an empty 'incomplete' run."""
+    status = response.status_code
+    if 300 <= status < 400:
+        where = response.headers.get("location")
+        raise errors.BadRequestError(
+            f"{url} redirected (HTTP {status}) to {where or 'no Location given'}: use that URL "
+            "instead (nbstream does not follow redirects, which could carry the key elsewhere)",
+            status=status, url=url)
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in accepted:
+        wanted = " or ".join(t for t in accepted if t)
+        hint = " — is the URL right? An OpenAI-compatible base URL usually ends in /v1" if "html" in ctype else ""
+        raise errors.BadRequestError(
+            f"{url} answered HTTP {status} with content type {ctype or 'none'!r}, not {wanted}: "
+            f"this is not a stream{hint}", status=status, url=url)
 
 
 def _start_clock(run: Run) -> None:

@@ -37,20 +37,63 @@ def save(run: Run, path: str | Path) -> Path:
     return path
 
 
+MAX_T = 24 * 3600.0  # a recorded stream longer than a day is not a recording we replay
+
+
 def load(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The header and the message lines of a recording; a clear error if it is not one."""
+    """The header and the message lines of a recording; a one-line ``ValueError`` naming
+    the file and the line when it is not one (bad UTF-8, bad or deeply nested JSON, a
+    message without a finite time ``0 <= t <= 86400``)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no recording at {path}: record one with %%stream --record {path.name}")
-    lines = path.read_text(encoding="utf-8").splitlines()
     try:
-        header = json.loads(lines[0]) if lines else {}
-        items = [json.loads(line) for line in lines[1:] if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not an nbstream recording (bad JSON: {exc})") from None
-    if header.get("nbstream_record") != FORMAT:
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not an nbstream recording: not UTF-8 text (byte {exc.start})") from None
+    header: Any = {}
+    items: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, 1):
+        if number > 1 and not line.strip():
+            continue
+        value = _line(path, number, line)
+        if number == 1:
+            header = value
+        else:
+            items.append(_item(path, number, value))
+    if not isinstance(header, dict) or header.get("nbstream_record") != FORMAT:
         raise ValueError(f"{path} is not an nbstream recording (its first line has no nbstream_record: 1)")
     return header, items
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _line(path: Path, number: int, line: str) -> Any:
+    try:
+        return json.loads(line, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError(f"{path} is not an nbstream recording: line {number} is nested too deeply") from None
+    except ValueError as exc:  # json.JSONDecodeError included
+        raise ValueError(f"{path} is not an nbstream recording (bad JSON on line {number}: {exc})") from None
+
+
+def _item(path: Path, number: int, item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise ValueError(f"{path}: line {number} is not a message object")
+    t = item.get("t")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= MAX_T:
+        raise ValueError(f"{path}: line {number} has time t={t!r}; it must be a number of seconds "
+                         f"between 0 and {MAX_T:g}")
+    data = item.get("data")
+    if not isinstance(data, (str, dict, list)):
+        raise ValueError(f"{path}: line {number} has no data (text or JSON object)")
+    read, event, ident = item.get("read", 0), item.get("event", ""), item.get("id")
+    if isinstance(read, bool) or not isinstance(read, int) or not isinstance(event, str) \
+            or not (ident is None or isinstance(ident, str)):
+        raise ValueError(f"{path}: line {number} has a malformed read, event or id field")
+    return item
 
 
 async def messages(items: list[dict[str, Any]], speed: float, run: Run) -> AsyncIterator[Message]:

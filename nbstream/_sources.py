@@ -4,8 +4,9 @@ Sources are recognised by shape, without importing their libraries: an openai SD
 ``Stream``/``AsyncStream`` is read at the byte level from its underlying HTTP response
 (the SDK builds a typed object per chunk, which costs ~200 µs each; our own framing and
 adapters are an order of magnitude cheaper and see the true arrival times), an Agents SDK
-``RunResultStreaming`` through ``stream_events()``, an httpx response through its bytes,
-and any iterable or async iterable of str, bytes or dict item by item.
+``RunResultStreaming`` through ``stream_events()``, an httpx or httpx2 response through
+its bytes, an aiohttp response through ``content.iter_any()`` (each network read as it
+lands), and any iterable or async iterable of str, bytes or dict item by item.
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ def plan(source: Any, run: Run) -> SyncPlan | AsyncPlan:
         if _is_async_response(response):
             return AsyncPlan(_pump.abyte_messages(response.aiter_bytes(), ctype, run), auto, response.aclose)
         return SyncPlan(_pump.byte_messages(response.iter_bytes(), ctype, run), auto, response.close)
+    content = getattr(source, "content", None) if hasattr(source, "headers") else None
+    iter_any = getattr(content, "iter_any", None)
+    if callable(iter_any):
+        # an aiohttp ClientResponse: iter_any() yields each network read as it lands
+        return AsyncPlan(_pump.abyte_messages(iter_any(), source.headers.get("content-type"), run),
+                         make_adapter("auto"), source.release)
     if hasattr(source, "__aiter__"):
         adapter = ObjectAdapter()
         return AsyncPlan(_async_items(source, run, adapter), adapter, lambda: _aclose(source))
@@ -86,8 +93,8 @@ def plan(source: Any, run: Run) -> SyncPlan | AsyncPlan:
         return SyncPlan(_sync_items(source, run, adapter), adapter, lambda: _close(source))
     raise TypeError(
         f"nbstream.show() cannot read a {type(source).__name__}: pass an openai SDK stream "
-        "(create(..., stream=True)), an Agents SDK Runner.run_streamed(...) result, an httpx "
-        "streaming response, a URL of an SSE feed, or an iterable / async iterable of str, bytes "
+        "(create(..., stream=True)), an Agents SDK Runner.run_streamed(...) result, an httpx, "
+        "httpx2 or aiohttp streaming response, a URL of an SSE feed, or an iterable / async iterable of str, bytes "
         "or dict")
 
 

@@ -61,7 +61,7 @@ class ConnectError(NBStreamError):
 class StreamTimeout(NBStreamError, TimeoutError):
     """Base of the three timeouts: connect, first byte, idle gap."""
 
-    def __init__(self, message: str, *, seconds: float) -> None:
+    def __init__(self, message: str, *, seconds: float | None) -> None:
         super().__init__(message)
         self.seconds = seconds
 

@@ -243,23 +243,13 @@ def stream_config(line: str) -> Any:
         return cfg
     for item in shlex.split(line):
         key, sep, value = item.partition("=")
-        if not sep or not hasattr(cfg, key):
+        if not sep:
             raise ValueError(f"%stream_config: expected key=value with key one of "
                              f"{', '.join(cfg.__dataclass_fields__)}; got {item!r}")
-        current = getattr(cfg, key)
-        if value.lower() in ("none", ""):
-            converted: Any = None
-        elif isinstance(current, bool):
-            converted = value.lower() in ("1", "true", "yes")
-        elif isinstance(current, int) and not isinstance(current, bool):
-            converted = int(value)
-        elif isinstance(current, float):
-            converted = float(value)
-        else:
-            converted = value
-        if key == "api" and converted not in _config.APIS:
-            raise ValueError(f"%stream_config: api must be one of {', '.join(_config.APIS)}")
-        setattr(cfg, key, converted)
+        try:
+            cfg.set_from_text(key, value)  # typed and checked there; 'none' where None means something
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ValueError(f"%stream_config: {exc}") from None
     return None
 
 

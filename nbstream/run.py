@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import threading
 import time
 import uuid
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import _history, errors
 from ._framing import Message
-from ._secrets import redact
+from ._secrets import redact, redact_value, scrub
 from .events import (
     Done,
     ErrorEvent,
@@ -72,8 +73,8 @@ class Run:
         self.model = model
         self.base_url = redact(base_url) if base_url else base_url
         self.api = api
-        self.prompt = prompt
-        self.params = dict(params or {})
+        self.prompt = redact_value(prompt)  # what is shown and saved; the request has its own copy
+        self.params = redact_value(dict(params or {}))
         self.status = "streaming"
         self.error: errors.NBStreamError | None = None
         self.http_status: int | None = None
@@ -101,6 +102,7 @@ class Run:
         self._ended = False  # the status is settled (listeners are told next)
         self._finished = threading.Event()  # ...and every listener has finished (views included)
         self._cancel_requested = False
+        self._pipe_closed = False  # a view's output pipe closed (see _tell)
         self._canceller: Callable[[], None] | None = None
         self._listeners: list[Listener] = []
         self._task: asyncio.Task | None = None  # set when the run fills on the caller's loop
@@ -268,16 +270,34 @@ class Run:
             self.t_sent_ns = time.perf_counter_ns()
         elif phase == "headers":
             self.t_headers_ns = time.perf_counter_ns()
-        for listener in self._listeners:
-            listener(self, [])
+        self._tell([])
 
     def _receive(self, message: Message, events: list[Event]) -> None:
+        message, events = scrub(message, events)  # the secrets boundary: nothing past here sees a key
         self.records.append(Record(message, events))
         for ev in events:
             self._apply(ev)
         self.events.extend(events)
-        for listener in self._listeners:
-            listener(self, events)
+        self._tell(events)
+
+    def _tell(self, events: list[Event]) -> None:
+        """Call every listener; one that raises is reported once on stderr and dropped,
+        so a broken view never ends the stream nor reaches the caller's code. A closed
+        output pipe (``… | head``: the reader left) is no view bug: the stream stops, and
+        ``stream()``/``show()`` raise BrokenPipeError in the caller, as ``print`` would."""
+        for listener in list(self._listeners):
+            try:
+                listener(self, events)
+            except BrokenPipeError:
+                self._listeners.remove(listener)
+                self._pipe_closed = True
+                self.cancel()
+            except Exception as exc:
+                self._listeners.remove(listener)
+                name = getattr(listener, "__qualname__", type(listener).__name__)
+                print(f"nbstream: a view of this run failed and was detached ({name}: "
+                      f"{redact(f'{type(exc).__name__}: {exc}')[:300]}); the stream goes on",
+                      file=sys.stderr)
 
     def _apply(self, ev: Event) -> None:
         kind = type(ev)
@@ -342,8 +362,7 @@ class Run:
 
         _history.add(self, config.keep_runs)
         try:
-            for listener in self._listeners:
-                listener(self, [])
+            self._tell([])
         finally:
             self._finished.set()  # wait() returns only once the views are done too
 

@@ -51,6 +51,7 @@ def test_the_static_answer_carries_the_text_and_metadata(nb):
     assert meta["model"] == "demo" and meta["status"] == "done" and meta["finish_reason"] == "stop"
     assert meta["usage"]["output_tokens"] > 10 and meta["timings"]["ttft_s"] > 0
     assert meta["base_url"].startswith("http://127.0.0.1:")
+    assert meta["schema"] == 2  # readers of saved notebooks can tell layouts apart
     assert "## " in out["data"]["text/markdown"]  # the demo answer's heading survives as Markdown
     assert out["data"]["text/plain"].startswith(out["data"]["text/plain"].split("\n")[0])
 

@@ -28,16 +28,23 @@ from nbstream.events import (
     Usage,
 )
 
-from ._json import DONE, EMPTY, dumps, load, unexpected_shape
+from ._json import (
+    DONE,
+    EMPTY,
+    MAX_INDEX,
+    SHAPE_ERRORS,
+    count,
+    dumps,
+    figures,
+    label,
+    load,
+    string,
+    unexpected_shape,
+)
+from ._json import index as _index
+from ._json import text as _text
 
-
-def _int(value: Any) -> int | None:
-    """An integer count, or None for anything that is not a number."""
-    if value.__class__ is int:
-        return value
-    if isinstance(value, float):
-        return int(value)
-    return None
+_int = count  # the name the other adapters import
 
 
 def usage_event(usage: Any, server: Any = None) -> Usage:
@@ -66,7 +73,7 @@ def usage_event(usage: Any, server: Any = None) -> Usage:
         total_tokens=total,
         reasoning_tokens=reasoning,
         cached_tokens=cached,
-        server=dict(server) if isinstance(server, dict) else {},
+        server=figures(server),
     )
 
 
@@ -79,11 +86,11 @@ def error_event(error: Any) -> ErrorEvent:
         code = error.get("code")
         kind = error.get("type")
         return ErrorEvent(
-            message=str(message) if message else "the server reported an error without a message",
+            message=str(message)[:2000] if message else "the server reported an error without a message",
             code=None if code is None else str(code),
             type=kind if isinstance(kind, str) else None,
         )
-    return ErrorEvent(message=str(error))
+    return ErrorEvent(message=str(error)[:2000])
 
 
 def _content_parts(parts: list, choice: int, out: list) -> None:
@@ -124,7 +131,7 @@ class ChatAdapter:
         if obj.__class__ is dict:
             try:
                 return self._chunk(obj, name, id)
-            except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            except SHAPE_ERRORS as exc:
                 return [unexpected_shape(data, exc)]
         if obj is DONE:
             return [Done()]
@@ -142,21 +149,23 @@ class ChatAdapter:
         elif obj.get("object") == "error" or (name == "error" and "message" in obj):
             return [error_event(obj)]  # vLLM's top-level error object, `event: error`
         choices = obj.get("choices")
+        if choices is not None and choices.__class__ is not list:
+            raise TypeError(f"choices must be a list, not {type(choices).__name__}")
         if not self._started and (choices or obj.get("id") or obj.get("model")):
             self._started = True
             role = None
             if choices:
                 first = choices[0]
                 delta = first.get("delta")
-                role = delta.get("role") if delta else None
+                role = label(delta.get("role")) if delta else None
                 if role:
                     idx = first.get("index")
-                    self._roles.add(0 if idx is None else idx)
+                    self._roles.add(0 if idx is None else _index(idx, "choice index"))
             out.append(
                 Meta(
                     stage="role" if role else "created",
-                    id=obj.get("id"),
-                    model=obj.get("model"),
+                    id=label(obj.get("id")),
+                    model=label(obj.get("model")),
                     created=_int(obj.get("created")),
                     role=role,
                 )
@@ -165,22 +174,22 @@ class ChatAdapter:
             pos = 0
             for ch in choices:
                 idx = ch.get("index")
-                if idx is None:
-                    idx = pos
+                idx = pos if idx is None else _index(idx, "choice index")
                 pos += 1
                 delta = ch.get("delta")
                 if delta:
-                    role = delta.get("role")
+                    role = label(delta.get("role"))
                     if role and idx not in self._roles:
                         self._roles.add(idx)
-                        out.append(Meta(stage="role", id=obj.get("id"), model=obj.get("model"), role=role))
+                        out.append(Meta(stage="role", id=label(obj.get("id")), model=label(obj.get("model")),
+                                        role=role))
                     content = delta.get("content")
                     if content:
-                        if content.__class__ is str:
-                            out.append(TextDelta(content, idx))
-                        elif isinstance(content, list):
+                        if content.__class__ is list:
                             _content_parts(content, idx, out)
-                    reasoning = delta.get("reasoning_content")
+                        else:
+                            out.append(TextDelta(_text(content, "delta.content"), idx))
+                    reasoning = string(delta.get("reasoning_content"), "delta.reasoning_content")
                     if reasoning:
                         out.append(ReasoningDelta(reasoning, idx))
                     other = delta.get("reasoning")
@@ -188,18 +197,23 @@ class ChatAdapter:
                         out.append(ReasoningDelta(other, idx))
                     calls = delta.get("tool_calls")
                     if calls:
+                        if calls.__class__ is not list:
+                            raise TypeError(f"delta.tool_calls must be a list, not {type(calls).__name__}")
                         self._tool_calls(calls, idx, out)
                     legacy = delta.get("function_call")
                     if legacy:
                         self._tool_calls([{"index": 0, "function": legacy}], idx, out)
-                    refusal = delta.get("refusal")
+                    refusal = string(delta.get("refusal"), "delta.refusal")
                     if refusal:
                         out.append(RefusalDelta(refusal, idx))
                 else:
-                    text = ch.get("text")  # legacy completions chunk
+                    message = ch.get("message")
+                    if message.__class__ is dict:  # a whole (non-streamed) chat.completion
+                        self._message(message, idx, out)
+                    text = string(ch.get("text"), "choices[].text")  # legacy completions chunk
                     if text:
                         out.append(TextDelta(text, idx))
-                reason = ch.get("finish_reason")
+                reason = string(ch.get("finish_reason"), "finish_reason")
                 if reason:
                     out.append(Finish(reason, idx))
         usage = obj.get("usage")
@@ -211,6 +225,29 @@ class ChatAdapter:
             out.append(Other(type=obj.get("object") or name or "message", data=obj, id=id))
         return out
 
+    def _message(self, message: dict, choice: int, out: list) -> None:
+        """A whole answer (``chat.completion``: the server did not stream, or was asked not to)."""
+        reasoning = string(message.get("reasoning_content"), "message.reasoning_content")
+        if not reasoning and message.get("reasoning").__class__ is str:
+            reasoning = message["reasoning"]
+        if reasoning:
+            out.append(ReasoningDelta(reasoning, choice))
+        content = message.get("content")
+        if content:
+            if content.__class__ is list:
+                _content_parts(content, choice, out)
+            else:
+                out.append(TextDelta(_text(content, "message.content"), choice))
+        calls = message.get("tool_calls")
+        if calls:
+            if calls.__class__ is not list:
+                raise TypeError(f"message.tool_calls must be a list, not {type(calls).__name__}")
+            self._tool_calls([{**tc, "index": pos} if isinstance(tc, dict) else tc
+                              for pos, tc in enumerate(calls)], choice, out)
+        refusal = string(message.get("refusal"), "message.refusal")
+        if refusal:
+            out.append(RefusalDelta(refusal, choice))
+
     def _tool_calls(self, calls: list, choice: int, out: list) -> None:
         """Tool-call fragments keyed by ``index``; without one, by id, else list position
         (or, for a lone id-less fragment, the call the previous fragment belonged to)."""
@@ -220,7 +257,9 @@ class ChatAdapter:
                 pos += 1
                 continue
             index = tc.get("index")
-            call_id = tc.get("id")
+            if index is not None:
+                index = _index(index, "tool_calls[].index", MAX_INDEX)
+            call_id = string(tc.get("id"), "tool_calls[].id")
             if index is None:
                 if call_id:
                     known = self._tool_ids.setdefault(choice, {})
@@ -234,9 +273,12 @@ class ChatAdapter:
             pos += 1
             self._last_tool[choice] = index
             fn = tc.get("function") or {}
+            if fn.__class__ is not dict:
+                raise TypeError(f"tool_calls[].function must be an object, not {type(fn).__name__}")
             args = fn.get("arguments")
             if args is None:
                 args = ""
             elif args.__class__ is not str:
                 args = dumps(args)
-            out.append(ToolCallDelta(index, call_id, fn.get("name"), args, choice))
+            out.append(ToolCallDelta(index, call_id, string(fn.get("name"), "tool_calls[].function.name"),
+                                     args, choice))

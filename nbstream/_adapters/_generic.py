@@ -57,7 +57,8 @@ class AutoAdapter:
             kind = obj.get("type")
             if "choices" in obj or obj.get("object") == "chat.completion.chunk":
                 return self._decide("chat", ChatAdapter()).feed(name, obj, id)
-            if (isinstance(kind, str) and kind.startswith("response.")) or name.startswith("response."):
+            if ((isinstance(kind, str) and kind.startswith("response.")) or name.startswith("response.")
+                    or (obj.get("object") == "response" and "output" in obj)):
                 return self._decide("responses", ResponsesAdapter()).feed(name, obj, id)
             if "done" in obj and ("message" in obj or "response" in obj):
                 return self._decide("ollama", OllamaAdapter()).feed(name, obj, id)

@@ -8,10 +8,12 @@ instead of an exception that would end the stream.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
 
+from nbstream._secrets import redact
 from nbstream.events import ErrorEvent
 
 #: :func:`load` result for the ``[DONE]`` sentinel that ends OpenAI-style streams.
@@ -54,7 +56,7 @@ def invalid_json(text: str, exc: Exception) -> ErrorEvent:
     return ErrorEvent(
         message=f"invalid JSON in stream event: {reason}",
         fatal=False,
-        raw=text[:_RAW_LIMIT],
+        raw=redact(text)[:_RAW_LIMIT],  # redacted before the cut
     )
 
 
@@ -63,10 +65,64 @@ def unexpected_shape(data: Any, exc: Exception) -> ErrorEvent:
     (``"choices": "x"``…): adapters report it instead of raising out of the stream."""
     raw = data if isinstance(data, str) else dumps(data)
     return ErrorEvent(
-        message=f"unexpected shape of stream event: {type(exc).__name__}: {exc}"[:200],
+        message=redact(f"unexpected shape of stream event: {type(exc).__name__}: {exc}")[:200],
         fatal=False,
-        raw=raw[:_RAW_LIMIT],
+        raw=redact(raw)[:_RAW_LIMIT],
     )
+
+
+# ---- field checks: a wrong-shaped field raises, the adapter turns it into unexpected_shape ----
+MAX_CHOICES = 1024  # OpenAI allows n <= 128; more would only allocate for a hostile index
+MAX_INDEX = 1 << 20  # tool-call indexes: keys of a dict, but bounded all the same
+_MAX_COUNT = 1 << 53  # token counts and server figures beyond this are not counts
+
+
+def string(value: Any, what: str) -> str | None:
+    """``value`` when it is a string (or None); a ``TypeError`` naming ``what`` otherwise."""
+    if value is None or value.__class__ is str:
+        return value
+    raise TypeError(f"{what} must be a string, not {type(value).__name__}")
+
+
+def text(value: Any, what: str) -> str:
+    """``value`` when it is a string; a ``TypeError`` naming ``what`` otherwise."""
+    if value.__class__ is str:
+        return value
+    raise TypeError(f"{what} must be a string, not {type(value).__name__}")
+
+
+def label(value: Any) -> str | None:
+    """An identity field (id, model, role): a string, else ignored — never worth an error."""
+    return value if value.__class__ is str else None
+
+
+def index(value: Any, what: str, limit: int = MAX_CHOICES) -> int:
+    """A list position sent by the server: an integer in ``0..limit-1``."""
+    if value.__class__ is not int:
+        raise TypeError(f"{what} must be an integer, not {type(value).__name__}")
+    if not 0 <= value < limit:
+        raise ValueError(f"{what} {value} is out of range (0..{limit - 1})")
+    return value
+
+
+def count(value: Any) -> int | None:
+    """A token count, or None for anything that is not a finite, plausible number."""
+    if value.__class__ is int:
+        return value if 0 <= value < _MAX_COUNT else None
+    if value.__class__ is float and math.isfinite(value) and 0 <= value < _MAX_COUNT:
+        return int(value)
+    return None
+
+
+def figures(server: Any) -> dict[str, Any]:
+    """A server's own timing object, kept as sent but only its finite numbers."""
+    if not isinstance(server, dict):
+        return {}
+    return {k: v for k, v in server.items() if isinstance(k, str) and (
+        (v.__class__ is int and abs(v) < _MAX_COUNT) or (v.__class__ is float and math.isfinite(v)))}
+
+
+SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
 
 def dumps(value: Any) -> str:

@@ -24,7 +24,7 @@ from nbstream.events import (
 )
 
 from ._chat import _int, error_event
-from ._json import DONE, EMPTY, dumps, load, unexpected_shape
+from ._json import DONE, EMPTY, SHAPE_ERRORS, dumps, figures, label, load, string, unexpected_shape
 
 _SERVER_KEYS = (
     "total_duration",
@@ -58,7 +58,7 @@ class OllamaAdapter:
             return [Other(type=name or "message", data=obj, id=id)]
         try:
             return self._line(obj, name, id)
-        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        except SHAPE_ERRORS as exc:
             return [unexpected_shape(data, exc)]
 
     def _line(self, obj: dict, name: str, id: str | None) -> list[Event]:
@@ -69,42 +69,48 @@ class OllamaAdapter:
         message = obj.get("message")
         if not self._started and (message is not None or "response" in obj or "model" in obj):
             self._started = True
-            role = message.get("role") if isinstance(message, dict) else None
-            out.append(Meta(stage="created", model=obj.get("model"), role=role))
+            role = label(message.get("role")) if isinstance(message, dict) else None
+            out.append(Meta(stage="created", model=label(obj.get("model")), role=role))
         if isinstance(message, dict):
             self._message(message, out)
         else:
-            text = obj.get("response")
+            text = string(obj.get("response"), "response")
             if text:
                 out.append(TextDelta(text))
-            thinking = obj.get("thinking")
+            thinking = string(obj.get("thinking"), "thinking")
             if thinking:
                 out.append(ReasoningDelta(thinking))
         if obj.get("done"):
             out.append(_usage(obj))
-            out.append(Finish(obj.get("done_reason") or "stop"))
+            out.append(Finish(string(obj.get("done_reason"), "done_reason") or "stop"))
             out.append(Done())
         elif not out and message is None and "response" not in obj and "done" not in obj:
             out.append(Other(type=name or "message", data=obj, id=id))  # e.g. pull progress
         return out
 
     def _message(self, message: dict, out: list[Event]) -> None:
-        content = message.get("content")
+        content = string(message.get("content"), "message.content")
         if content:
             out.append(TextDelta(content))
-        thinking = message.get("thinking")
+        thinking = string(message.get("thinking"), "message.thinking")
         if thinking:
             out.append(ReasoningDelta(thinking))
-        for call in message.get("tool_calls") or ():
+        calls = message.get("tool_calls") or ()
+        if not isinstance(calls, (list, tuple)):
+            raise TypeError(f"message.tool_calls must be a list, not {type(calls).__name__}")
+        for call in calls:
             if not isinstance(call, dict):
                 continue
             fn = call.get("function") or {}
+            if not isinstance(fn, dict):
+                raise TypeError(f"tool_calls[].function must be an object, not {type(fn).__name__}")
             args = fn.get("arguments")
             if args is None:
                 args = ""
             elif not isinstance(args, str):
                 args = dumps(args)
-            out.append(ToolCallDelta(self._tools, id=call.get("id"), name=fn.get("name"), arguments=args))
+            out.append(ToolCallDelta(self._tools, id=string(call.get("id"), "tool_calls[].id"),
+                                     name=string(fn.get("name"), "tool_calls[].function.name"), arguments=args))
             self._tools += 1
 
 
@@ -113,5 +119,5 @@ def _usage(obj: dict) -> Usage:
     inp = _int(obj.get("prompt_eval_count"))
     out = _int(obj.get("eval_count"))
     total = inp + out if inp is not None and out is not None else None
-    server = {key: obj[key] for key in _SERVER_KEYS if key in obj}
+    server = figures({key: obj[key] for key in _SERVER_KEYS if key in obj})
     return Usage(input_tokens=inp, output_tokens=out, total_tokens=total, server=server)

@@ -25,7 +25,8 @@ from nbstream.events import (
 )
 
 from ._chat import _int, error_event, usage_event
-from ._json import DONE, EMPTY, load, unexpected_shape
+from ._json import DONE, EMPTY, MAX_INDEX, SHAPE_ERRORS, label, load, string, unexpected_shape
+from ._json import index as _index
 
 _PREFIX = "response."
 _LIFECYCLE_ADDED = frozenset({"response.content_part.added", "response.reasoning_summary_part.added"})
@@ -80,6 +81,11 @@ class ResponsesAdapter:
             if obj.__class__ is ErrorEvent:
                 return [obj]
             return [Other(type=name or "message", data=obj, id=id)]
+        if obj.get("object") == "response" and "output" in obj:
+            try:
+                return self._whole(obj)
+            except SHAPE_ERRORS as exc:
+                return [unexpected_shape(data, exc)]
         kind = obj.get("type") or name or ""
         if kind.__class__ is not str:
             kind = str(kind)
@@ -87,7 +93,7 @@ class ResponsesAdapter:
         if handler is not None:
             try:
                 return handler(obj, kind)
-            except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            except SHAPE_ERRORS as exc:
                 return [unexpected_shape(data, exc)]
         if kind.startswith(_PREFIX) and (kind.endswith(".done") or kind in _LIFECYCLE_ADDED):
             return [Meta(stage=kind[len(_PREFIX):])]
@@ -95,23 +101,23 @@ class ResponsesAdapter:
 
     # ---- deltas (the hot path) --------------------------------------------------------
     def _text(self, obj: dict, kind: str) -> list[Event]:
-        delta = obj.get("delta")
+        delta = string(obj.get("delta"), "delta")
         return [TextDelta(delta)] if delta else []
 
     def _reasoning(self, obj: dict, kind: str) -> list[Event]:
-        delta = obj.get("delta")
+        delta = string(obj.get("delta"), "delta")
         return [ReasoningDelta(delta)] if delta else []
 
     def _summary(self, obj: dict, kind: str) -> list[Event]:
-        delta = obj.get("delta")
+        delta = string(obj.get("delta"), "delta")
         return [ReasoningDelta(delta, summary=True)] if delta else []
 
     def _refusal(self, obj: dict, kind: str) -> list[Event]:
-        delta = obj.get("delta")
+        delta = string(obj.get("delta"), "delta")
         return [RefusalDelta(delta)] if delta else []
 
     def _arguments(self, obj: dict, kind: str) -> list[Event]:
-        delta = obj.get("delta")
+        delta = string(obj.get("delta"), "delta")
         if not delta:
             return []
         index = self._index(obj)
@@ -123,17 +129,17 @@ class ResponsesAdapter:
         """The absolute tool-call index of an event: ``output_index`` (offset per
         response), else the index its ``item_id`` was given, else a fresh one."""
         pos = obj.get("output_index")
-        if pos.__class__ is int:
-            index = self._base + pos
+        if pos is not None:
+            index = self._base + _index(pos, "output_index", MAX_INDEX)
         else:
-            item_id = item_id or obj.get("item_id")
+            item_id = item_id or label(obj.get("item_id"))
             index = self._items.get(item_id) if item_id else None
             if index is None:
                 index = self._next
         if index >= self._next:
             self._next = index + 1
         if item_id is None:
-            item_id = obj.get("item_id")
+            item_id = label(obj.get("item_id"))
         if item_id:
             self._items[item_id] = index
         return index
@@ -141,23 +147,25 @@ class ResponsesAdapter:
     def _item_added(self, obj: dict, kind: str) -> list[Event]:
         item = obj.get("item") or {}
         if item.get("type") == "function_call":
-            index = self._index(obj, item.get("id"))
+            index = self._index(obj, label(item.get("id")))
             self._calls.add(index)
-            return [ToolCallDelta(index, id=item.get("call_id"), name=item.get("name"), arguments="")]
+            return [ToolCallDelta(index, id=string(item.get("call_id"), "item.call_id"),
+                                  name=string(item.get("name"), "item.name"), arguments="")]
         return [Meta(stage="output_item.added")]
 
     def _item_done(self, obj: dict, kind: str) -> list[Event]:
         item = obj.get("item") or {}
         out: list[Event] = []
         if item.get("type") == "function_call":
-            index = self._index(obj, item.get("id"))
-            out.extend(self._missed_call(index, item.get("call_id"), item.get("name"), item.get("arguments")))
+            index = self._index(obj, label(item.get("id")))
+            out.extend(self._missed_call(index, string(item.get("call_id"), "item.call_id"),
+                                         string(item.get("name"), "item.name"), item.get("arguments")))
         out.append(Meta(stage="output_item.done"))
         return out
 
     def _arguments_done(self, obj: dict, kind: str) -> list[Event]:
         index = self._index(obj)
-        out = self._missed_call(index, None, obj.get("name"), obj.get("arguments"))
+        out = self._missed_call(index, None, string(obj.get("name"), "name"), obj.get("arguments"))
         out.append(Meta(stage="function_call_arguments.done"))
         return out
 
@@ -181,6 +189,42 @@ class ResponsesAdapter:
             )
         ]
 
+    # ---- a whole response (the server did not stream, or was asked not to) -------------
+    def _whole(self, resp: dict) -> list[Event]:
+        out: list[Event] = [Meta(stage="created", id=label(resp.get("id")), model=label(resp.get("model")))]
+        output = resp.get("output") or []
+        if output.__class__ is not list:
+            raise TypeError(f"output must be a list, not {type(output).__name__}")
+        for pos, item in enumerate(output):
+            if item.__class__ is not dict:
+                continue
+            kind = item.get("type")
+            if kind == "function_call":
+                index = self._index({"output_index": pos}, label(item.get("id")))
+                out.extend(self._missed_call(index, string(item.get("call_id"), "call_id"),
+                                             string(item.get("name"), "name"), item.get("arguments")))
+                continue
+            for part in item.get("summary") or () if kind == "reasoning" else ():
+                text = string(part.get("text"), "summary[].text") if part.__class__ is dict else None
+                if text:
+                    out.append(ReasoningDelta(text, summary=True))
+            for part in item.get("content") or ():
+                if part.__class__ is not dict:
+                    continue
+                ptype = part.get("type")
+                if ptype == "refusal":
+                    text = string(part.get("refusal"), "content[].refusal")
+                    if text:
+                        out.append(RefusalDelta(text))
+                    continue
+                text = string(part.get("text"), "content[].text")
+                if text:
+                    out.append(ReasoningDelta(text) if kind == "reasoning" else TextDelta(text))
+        status = str(resp.get("status"))
+        terminal = {"failed": self._failed, "incomplete": self._incomplete}.get(status, self._completed)
+        out.extend(terminal({"response": resp}, f"response.{status}"))
+        return out
+
     # ---- lifecycle and terminal events ------------------------------------------------
     def _lifecycle(self, obj: dict, kind: str) -> list[Event]:
         resp = obj.get("response") or {}
@@ -190,8 +234,8 @@ class ResponsesAdapter:
         return [
             Meta(
                 stage=kind[len(_PREFIX):],
-                id=resp.get("id"),
-                model=resp.get("model"),
+                id=label(resp.get("id")),
+                model=label(resp.get("model")),
                 created=_int(resp.get("created_at")),
             )
         ]
@@ -206,7 +250,7 @@ class ResponsesAdapter:
         resp = obj.get("response") or {}
         out: list[Event] = _usage(obj, resp)
         details = resp.get("incomplete_details") or {}
-        out.append(Finish(details.get("reason") or "incomplete"))
+        out.append(Finish(string(details.get("reason"), "incomplete_details.reason") or "incomplete"))
         return self._end_with(out, "incomplete")
 
     def _failed(self, obj: dict, kind: str) -> list[Event]:

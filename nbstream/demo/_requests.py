@@ -62,6 +62,8 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise bad_request(f"The request body is not valid JSON ({exc}); send a JSON object.") from None
+    except RecursionError:
+        raise bad_request("The request body is nested too deeply; send a flat JSON object.") from None
     if not isinstance(body, dict):
         raise bad_request(f"The request body must be a JSON object, got a JSON {type(body).__name__}.")
     return body

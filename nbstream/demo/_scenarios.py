@@ -32,14 +32,14 @@ class Knobs:
 
 
 KNOB_HELP: dict[str, str] = {
-    "ttft": "seconds from the request to the first token (number >= 0)",
-    "tps": "tokens per second after the first (number > 0)",
+    "ttft": "seconds from the request to the first token (number 0..3600)",
+    "tps": "tokens per second after the first (number 0.01..1e6)",
     "jitter": "random share of each gap, seeded by the request (number 0..1)",
-    "tokens_per_chunk": "tokens carried by each streamed event (integer >= 1)",
-    "after": "tokens streamed before a fault or a stall (integer >= 0)",
-    "stall": "seconds of silence after `after` tokens (number >= 0)",
-    "keepalive": "seconds between SSE ': keep-alive' comments while silent; 0 = none (number >= 0)",
-    "retry_after": "seconds sent in Retry-After by demo-429 (number >= 0)",
+    "tokens_per_chunk": "tokens carried by each streamed event (integer 1..1e6)",
+    "after": "tokens streamed before a fault or a stall (integer 0..1e9)",
+    "stall": "seconds of silence after `after` tokens (number 0..3600)",
+    "keepalive": "seconds between SSE ': keep-alive' comments while silent; 0 = none (number 0..3600)",
+    "retry_after": "seconds sent in Retry-After by demo-429 (number 0..3600)",
     "reasoning_field": "chat delta field for reasoning: 'reasoning_content' or 'reasoning'",
     "text": "answer text to stream instead of the generated one (string or null)",
 }
@@ -58,10 +58,10 @@ def _number(low: float, *, strict: bool = False, high: float = math.inf) -> Call
     return check
 
 
-def _integer(low: int) -> Callable[[Any], int]:
+def _integer(low: int, high: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"an integer >= {low}")
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"an integer between {low} and {high}")
         return value
 
     return check
@@ -79,15 +79,17 @@ def _text(value: Any) -> str | None:
     return value
 
 
+# Upper bounds keep every timetable finite: a demo answer never waits longer than an hour.
+_HOUR = 3600.0
 _CHECKS: dict[str, Callable[[Any], Any]] = {
-    "ttft": _number(0),
-    "tps": _number(0, strict=True),
+    "ttft": _number(0, high=_HOUR),
+    "tps": _number(0.01, high=1e6),
     "jitter": _number(0, high=1),
-    "tokens_per_chunk": _integer(1),
-    "after": _integer(0),
-    "stall": _number(0),
-    "keepalive": _number(0),
-    "retry_after": _number(0),
+    "tokens_per_chunk": _integer(1, 1_000_000),
+    "after": _integer(0, 1_000_000_000),
+    "stall": _number(0, high=_HOUR),
+    "keepalive": _number(0, high=_HOUR),
+    "retry_after": _number(0, high=_HOUR),
     "reasoning_field": _reasoning_field,
     "text": _text,
 }
