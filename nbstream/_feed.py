@@ -35,6 +35,10 @@ class FeedBody:
         self._changed = False
         return [], _html_table(self._latest, self._count)
 
+    def whole(self) -> str:
+        """The final frame: the table of the latest events."""
+        return _html_table(self._latest, self._count)
+
 
 def _html_table(events, count: int) -> str:
     if not events:

@@ -222,21 +222,25 @@ class NotebookView:
             self._records_seen = end
 
     def _flush(self, final: bool = False) -> None:
-        """Send what changed since the last message, as one message. The final one turns
-        the open tail into blocks, so the widget then shows exactly ``shown_html()``."""
+        """Send what changed since the last message, as one message. The final one
+        replaces the pieces shown so far by the whole answer rendered at once: how the
+        live pieces were cut depends on when flushes happened, the whole answer does not,
+        so the widget's last frame and the saved answer (``shown_html()``) are the same
+        HTML on every run."""
         self._absorb()
-        new_blocks, tail = self._body.flush()
-        finish = getattr(self._body, "finish", None)
-        if final and finish is not None:
-            new_blocks = new_blocks + finish()
-            tail = ""
         msg: dict[str, Any] = {}
-        if new_blocks:
-            msg["blocks"] = new_blocks
-            self._blocks.extend(new_blocks)
-        if tail != self._tail:
-            msg["tail"] = tail
-            self._tail = tail
+        if final:
+            whole = self._body.whole()
+            self._blocks, self._tail = ([whole] if whole else []), ""
+            msg.update(blocks=list(self._blocks), tail="", replace=True)
+        else:
+            new_blocks, tail = self._body.flush()
+            if new_blocks:
+                msg["blocks"] = new_blocks
+                self._blocks.extend(new_blocks)
+            if tail != self._tail:
+                msg["tail"] = tail
+                self._tail = tail
         pending, self._pending = self._pending, {}
         if "tools" in pending:
             pending["tools"] = list(pending["tools"].values())
@@ -385,21 +389,29 @@ class _AnswerBody:
     def flush(self) -> tuple[list[str], str]:
         return self._text.flush()
 
-    def finish(self) -> list[str]:
-        return self._text.finish()
+    def whole(self) -> str:
+        """The whole answer's HTML, rendered at once (independent of flush timing)."""
+        if isinstance(self._text, _PlainBlocks):
+            return self._text.whole()
+        self._text.finish()
+        return markdown_html(self._text.text) if self._text.text else ""
 
 
 class _PlainBlocks:
     """``--no-render``: the answer as plain text; finished lines sent once, escaped."""
 
     def __init__(self) -> None:
+        self._parts: list[str] = []
         self._text = ""
         self._done = 0
 
     def feed(self, delta: str) -> None:
-        self._text += delta
+        self._parts.append(delta)  # joined once per flush: linear, however small the deltas
 
     def flush(self) -> tuple[list[str], str]:
+        if self._parts:
+            self._text += "".join(self._parts)
+            self._parts.clear()
         cut = self._text.rfind("\n") + 1
         blocks = []
         if cut > self._done:
@@ -408,9 +420,9 @@ class _PlainBlocks:
         tail = self._text[self._done:]
         return blocks, f'<pre class="nbs-plain">{text_html(tail)}</pre>' if tail else ""
 
-    def finish(self) -> list[str]:
-        tail, self._done = self._text[self._done:], len(self._text)
-        return [f'<pre class="nbs-plain">{text_html(tail)}</pre>'] if tail else []
+    def whole(self) -> str:
+        self.flush()
+        return f'<pre class="nbs-plain">{text_html(self._text)}</pre>' if self._text else ""
 
 
 def _wire_lines(message) -> list[str]:

@@ -234,15 +234,26 @@ def test_the_saved_html_is_exactly_what_the_widget_showed_last(kernel):
     result = kernel.run("%%stream -o shown\nExplain SSE")
     blocks, tail = [], ""
     for d in custom_widget_messages(result["messages"]):
-        if d.get("t") == "reset":
+        if d.get("t") == "reset" or d.get("replace"):
             blocks = []
         blocks += d.get("blocks", [])
         tail = d.get("tail", tail)
-    assert tail == ""  # the final message turned the open tail into blocks
+    assert tail == "" and len(blocks) == 1  # the final message: the whole answer in place of the pieces
     (answer,) = statics(result["messages"])
     saved = answer["data"]["text/html"]
-    assert "".join(blocks) in saved and len(blocks) >= 3
+    assert blocks[0] in saved and "<li>" in blocks[0]
     assert 'class="nbs nbs-static' in saved and "<script" not in saved
+
+
+def test_the_saved_answer_is_the_same_html_however_the_flushes_fell(kernel):
+    def answer_html(cell: str) -> str:
+        (answer,) = statics(kernel.run(cell)["messages"])
+        saved = answer["data"]["text/html"]
+        return saved[saved.index('<div class="nbs-answer">'):saved.index('<div class="nbs-status">')]
+
+    slow = answer_html("%%stream -p demo.tps=40 -p demo.jitter=0.5\nExplain SSE")  # many small flushes
+    fast = answer_html("%%stream -p demo.tps=5000\nExplain SSE")  # a few big ones
+    assert slow == fast and "<ol" in slow
 
 
 def test_the_saved_answer_carries_a_schema_version(kernel):

@@ -19,6 +19,7 @@ function applyMsg(st, msg) {
     Object.assign(st, newState(), { raw: st.raw, elapsed0: st.elapsed0, resets: (st.resets || 0) + 1 });
   }
   if (typeof msg.seq === "number") st.seq = msg.seq;
+  if (msg.replace) { st.blocks = []; st.resets = (st.resets || 0) + 1; }  // the final frame: the whole answer
   if (msg.blocks) st.blocks.push(...msg.blocks);
   if (msg.tail !== undefined) st.tail = msg.tail;
   if (msg.reasoning) st.reasoning += msg.reasoning;
