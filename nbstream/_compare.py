@@ -94,9 +94,9 @@ def _title(run: Run) -> str:
     return run.label or run.model or "run"
 
 
-def _plain_title(title: str) -> str:
+def _plain_title(title: str | None) -> str:
     """A pane title for the saved ``text/plain``: terminal-safe, on one line."""
-    return " ".join(_render.terminal(title).split())
+    return " ".join(_render.terminal(title or "").split())
 
 
 # the live grid's layout (CompareView.start), as inline styles
