@@ -1,6 +1,7 @@
 """Render cost by answer shape and length: the live renderer against the previous one.
 
-Run: ``python bench/render.py [--quick] [--new-only]`` (``--quick``: 5,000 tok/s only)
+Run: ``python bench/render.py [--quick] [--new-only] [--brackets]`` (``--quick``: 5,000 tok/s
+only; ``--brackets``: only the unclosed ``\\(`` case below)
 
 For each shape (a long numbered list, one huge paragraph, many lines without a blank line,
 one huge code block, a table growing row by row, a deeply nested list, mixed Markdown) and
@@ -27,9 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+BRACKET_SIZES = (5_000, 40_000)  # unclosed "\\(x " openers
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nbstream import _render
 from nbstream._markdown import StreamingMarkdown
 
 BASELINE = os.environ.get("NBSTREAM_RENDER_BASELINE", "0f37d8b")
@@ -115,7 +118,34 @@ def run(factory: Any, text: str, per_flush: int, budget: float | None = None) ->
     return time.process_time() - start, sent, True
 
 
+def _rescan_every_opener(state: Any, closer: str, start: int) -> int:
+    """The previous bracket-math lookup: every opener searches the rest of the paragraph."""
+    return _render._scan(state.src, closer, start)
+
+
+def brackets() -> None:
+    """``render_html("\\\\(x " * n)``: the closer found once (now) against a search from every
+    opener (before), in the same process; linear is 8x from 5K to 40K openers, quadratic 64x."""
+    print(f"\n{'unclosed openers':16} | {'now CPU':>9} | {'rescanning':>10} | {'rescanning/now':>14}")
+    current = _render._next_closer
+    cpu: dict[str, list[float]] = {"now": [], "old": []}
+    for n in BRACKET_SIZES:
+        text = "\\(x " * n
+        for kind, lookup in (("now", current), ("old", _rescan_every_opener)):
+            _render._next_closer = lookup  # type: ignore[assignment]
+            start = time.process_time()
+            _render.render_html(text)
+            cpu[kind].append(time.process_time() - start)
+        _render._next_closer = current
+        print(f"{n:>16} | {cpu['now'][-1]:>8.3f}s | {cpu['old'][-1]:>9.3f}s | {cpu['old'][-1] / cpu['now'][-1]:>13.1f}x")
+    grow = {kind: values[-1] / max(values[0], 1e-9) for kind, values in cpu.items()}
+    print(f"growth 5K -> 40K openers: now {grow['now']:.1f}x, rescanning {grow['old']:.1f}x (linear 8x)")
+
+
 def main() -> None:
+    if "--brackets" in sys.argv:
+        brackets()
+        return
     quick = "--quick" in sys.argv
     rates = {5000: 250} if quick else RATES
     old = None
@@ -148,6 +178,7 @@ def main() -> None:
                 line += f" | {small_s} {big_s} {oratio} | {speed}"
             print(line, flush=True)
     print(f"\nworst 200KB/20KB ratio of the new renderer (CPU or bytes): {worst:.1f}x (target <= 12x)")
+    brackets()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any
 
 from IPython.display import display
 
+from . import _render
 from ._live import (
     SCHEMA,
     NotebookView,
@@ -93,6 +94,11 @@ def _title(run: Run) -> str:
     return run.label or run.model or "run"
 
 
+def _plain_title(title: str | None) -> str:
+    """A pane title for the saved ``text/plain``: terminal-safe, on one line."""
+    return " ".join(_render.terminal(title or "").split())
+
+
 # the live grid's layout (CompareView.start), as inline styles
 GRID_STYLE = "display:flex;flex-flow:row wrap;align-items:stretch;width:100%"
 PANE_STYLE = ("flex:1 1 360px;min-width:300px;margin:0 0.5em 0.5em 0;padding:0.4em;"
@@ -108,6 +114,6 @@ def compare_output(panes: list[NotebookView], final_id: str) -> tuple[dict[str, 
             f"{cells}</div>")
     markdown = "\n\n---\n\n".join(static_markdown(p.run, prompt=p.prompt, title=p.title, raw=p.raw)
                                    for p in panes)
-    plain = "\n\n".join(f"[{p.title}]\n{static_plain(p.run)}" for p in panes)
+    plain = "\n\n".join(f"[{_plain_title(p.title)}]\n{static_plain(p.run)}" for p in panes)
     metadata = {"schema": SCHEMA, "compare": [run_metadata(p.run) for p in panes]}
     return {"text/html": grid, "text/markdown": markdown, "text/plain": plain}, {"nbstream": metadata}

@@ -65,11 +65,14 @@ __all__ = [
 
 # ---- text normalisation ------------------------------------------------------------------
 _SEPARATORS_RE = re.compile("\r\n?|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-_CONTROLS_RE = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+# controls, and lone surrogates (from a prompt, a recording, a str source): no UTF-8 encoder,
+# nh3 or JSON writer accepts those
+_CONTROLS_RE = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
 
 
 def clean(text: str) -> str:
-    """Line separators as ``\\n``, other control characters (not tab) as U+FFFD."""
+    """Line separators as ``\\n``, other control characters (not tab) and lone surrogates
+    as U+FFFD."""
     text = _SEPARATORS_RE.sub("\n", text)
     return _CONTROLS_RE.sub("\ufffd", text)
 
@@ -81,12 +84,14 @@ _ESCAPES_RE = re.compile(
     r"|\x1b[ -/]*[0-~]?"  # other ESC sequences (and a lone ESC)
     r"|[\x9b\x9d\x90\x98\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x9c)?"  # 8-bit CSI/OSC/DCS/SOS/PM/APC
 )
+_SURROGATES_RE = re.compile("[\ud800-\udfff]")
 _TERMINAL_JUNK_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def terminal(text: str) -> str:
-    """Text safe to print to a terminal: only printable characters, newlines and tabs."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    """Text safe to print to a terminal: only printable characters, newlines and tabs (lone
+    surrogates as U+FFFD, so the text always encodes)."""
+    text = _SURROGATES_RE.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
     return _TERMINAL_JUNK_RE.sub("", _ESCAPES_RE.sub("", text))
 
 
@@ -221,8 +226,8 @@ _MATHML = {
     "msubsup": set(), "munder": {"accentunder"}, "mover": {"accent"}, "munderover": set(),
     "mtable": {"columnalign", "rowspacing", "columnspacing", "columnlines", "rowlines", "frame"},
     "mtr": set(), "mtd": {"columnalign", "columnspan", "rowspan"}, "mstyle": {
-        "displaystyle", "scriptlevel", "mathvariant", "mathcolor", "mathsize"},
-    "mpadded": {"width", "height", "depth", "lspace", "voffset"}, "mphantom": set(),
+        "displaystyle", "scriptlevel", "mathvariant", "mathcolor"},
+    "mpadded": {"width", "height", "depth"}, "mphantom": set(),
     "menclose": {"notation"}, "merror": set(), "mmultiscripts": set(), "mprescripts": set(),
     "none": set(),
 }
@@ -240,12 +245,41 @@ ALLOWED_STYLES = frozenset({"color", "background-color", "font-weight", "font-st
                             "text-decoration", "margin-top", "margin-bottom"})
 
 
+# MathML sizes come from model text (``\\kern{-900em}``, ``\\rule{900em}{900em}``): a negative
+# or huge length draws the answer over the rest of the page or covers it. Lengths are kept only
+# when non-negative and at most MAX_MATH_EM (a ``\\qquad`` is 2em, ``\\Bigg`` 2.47em); lists
+# (``rowspacing``) only when every item is. Moving and compounding attributes are not allowed
+# at all: ``mpadded`` ``lspace``/``voffset`` (``\\moveleft``, ``\\raise``, ``\\llap``) and
+# ``mstyle`` ``mathsize`` (nested ``\\Huge`` multiplies).
+MAX_MATH_EM = 4.0
+_MATH_LENGTHS = frozenset({"width", "height", "depth", "lspace", "rspace", "minsize", "maxsize",
+                           "linethickness", "rowspacing", "columnspacing"})
+_LENGTH_RE = re.compile(r"\+?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(em|ex|px|pt|mu)?")
+_EM_PER_UNIT = {"em": 1.0, "ex": 0.5, "px": 1 / 16, "pt": 1 / 10, "mu": 1 / 18, None: 1.0}
+
+
+def _small_length(value: str) -> bool:
+    items = value.split()
+    for item in items:
+        match = _LENGTH_RE.fullmatch(item)
+        if match is None or float(match.group(1)) * _EM_PER_UNIT[match.group(2)] > MAX_MATH_EM:
+            return False
+    return bool(items)
+
+
+def _math_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if attribute in _MATH_LENGTHS and tag in _MATHML and not _small_length(value):
+        return None
+    return value
+
+
 def sanitize(fragment: str) -> str:
     """The allow-list wall every HTML fragment passes before it leaves the kernel."""
     return nh3.clean(
         fragment,
         tags=set(ALLOWED_TAGS),
         attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=_math_attribute,
         url_schemes=set(_SAFE_SCHEMES),
         link_rel="noopener noreferrer",
         strip_comments=True,
@@ -298,14 +332,34 @@ def math_html(latex: str, display: bool) -> str:
 
 
 # ---- the parser ------------------------------------------------------------------------------
+def _scan(src: str, closer: str, start: int) -> int:
+    """Where ``closer`` next occurs in ``src`` from ``start`` (-1: nowhere)."""
+    return src.find(closer, start)
+
+
+def _next_closer(state: StateInline, closer: str, start: int) -> int:
+    """The next ``closer`` at or after ``start``, each stretch of the paragraph scanned once.
+
+    Remembers, per closer, the last scan (from where, what it found): a later opener before
+    the found closer gets it, an opener after the last closer fails at once. Without this,
+    ``"\\\\(x " * n`` (n unclosed openers) scans to the end n times: quadratic."""
+    memo: dict[str, tuple[int, int]] = state.__dict__.setdefault("_nbs_closers", {})
+    searched_from, found = memo.get(closer, (len(state.src) + 1, -1))
+    if searched_from <= start and (found < 0 or found >= start):
+        return found
+    found = _scan(state.src, closer, start)
+    memo[closer] = (start, found)
+    return found
+
+
 def _bracket_math(state: StateInline, silent: bool) -> bool:
     """``\\(…\\)`` and ``\\[…\\]`` inside a paragraph (before the escape rule takes ``\\(``)."""
     src, pos = state.src, state.pos
     if src[pos] != "\\" or pos + 1 >= state.posMax or src[pos + 1] not in "([":
         return False
     closer = "\\)" if src[pos + 1] == "(" else "\\]"
-    end = src.find(closer, pos + 2, state.posMax)
-    if end < 0 or not src[pos + 2:end].strip():
+    end = _next_closer(state, closer, pos + 2)
+    if end < 0 or end + 2 > state.posMax or not src[pos + 2:end].strip():
         return False
     if not silent:
         tok = state.push("math_inline" if closer == "\\)" else "math_inline_double", "math", 0)
