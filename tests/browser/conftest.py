@@ -294,12 +294,12 @@ _HELPERS = """
       record();
       return { samples, stop: () => { record(); observer.disconnect(); clearInterval(timer); } };
     },
-    answerText(path, i) {  // the static answer as read, minus math markup, status line and <details>
+    answerText(path, i) {  // the static answer as read, minus math (MathML), status line and <details>
       const out = outputOf(path, i);
       const md = out && out.querySelector(STATIC);
       if (!md) return null;
       const copy = md.cloneNode(true);
-      copy.querySelectorAll('mjx-container, .MathJax, script, .nbs-status, details, .jp-InternalAnchorLink')
+      copy.querySelectorAll('math, mjx-container, .MathJax, script, .nbs-status, details, .jp-InternalAnchorLink')
         .forEach((n) => n.remove());
       document.body.appendChild(copy);  // innerText needs layout
       const text = copy.innerText;
