@@ -32,6 +32,7 @@ from typing import Any
 from IPython.display import display
 
 from . import _markdown, _render, _status
+from ._secrets import redact
 from .events import Event, Other, ReasoningDelta, Step, TextDelta, ToolCallDelta
 from .run import Run
 
@@ -390,11 +391,12 @@ class _AnswerBody:
         return self._text.flush()
 
     def whole(self) -> str:
-        """The whole answer's HTML, rendered at once (independent of flush timing)."""
+        """The whole answer's HTML, rendered at once (independent of flush timing); a key
+        split across two deltas (each masked alone) is masked in the whole."""
         if isinstance(self._text, _PlainBlocks):
             return self._text.whole()
         self._text.finish()
-        return markdown_html(self._text.text) if self._text.text else ""
+        return markdown_html(redact(self._text.text)) if self._text.text else ""
 
 
 class _PlainBlocks:
@@ -422,7 +424,7 @@ class _PlainBlocks:
 
     def whole(self) -> str:
         self.flush()
-        return f'<pre class="nbs-plain">{text_html(self._text)}</pre>' if self._text else ""
+        return f'<pre class="nbs-plain">{text_html(redact(self._text))}</pre>' if self._text else ""
 
 
 def _wire_lines(message) -> list[str]:

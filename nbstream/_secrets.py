@@ -20,6 +20,7 @@ and :func:`scrub_exception` keeps a key out of the traceback of an error's cause
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -29,10 +30,10 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
-__all__ = ["is_secret_name", "register", "register_url", "register_headers", "clean_key", "mask", "redact",
-           "redact_value", "scrub", "append_redacted", "scrub_exception"]
+__all__ = ["append_redacted", "clean_key", "is_secret_name", "mask", "redact", "redact_value", "register",
+           "register_headers", "register_url", "scrub", "scrub_exception"]
 
 _MIN_LEN = 6  # shorter "keys" (like "x" for local servers) would mask ordinary words
 PREFIX = 8  # a cut-off key leaves at least this many of its first characters: still masked
@@ -251,10 +252,8 @@ def scrub_exception(exc: BaseException) -> None:
             link = getattr(current, attr)
             if link is None:
                 continue
-            try:
+            with contextlib.suppress(Exception):  # an exception type with read-only args
                 link.args = redact_value(link.args)
-            except Exception:  # noqa: BLE001 - an exception type with read-only args
-                pass
             text = "".join(traceback.format_exception_only(type(link), link))
             if redact(text) != text:
                 setattr(current, attr, None)

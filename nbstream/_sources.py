@@ -11,6 +11,7 @@ lands), and any iterable or async iterable of str, bytes or dict item by item.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -155,15 +156,13 @@ def _register_credentials(source: Any) -> None:
         base_url = getattr(client, "base_url", None)
         _secrets.register_url(str(base_url) if base_url is not None else None)
     for holder in (getattr(source, "response", None), source):
-        try:
+        with contextlib.suppress(Exception):  # a response without a request (httpx raises RuntimeError)
             request = getattr(holder, "request", None) or getattr(holder, "request_info", None)
             headers = getattr(request, "headers", None)
             if headers is not None:
                 _secrets.register_headers(dict(headers.items()))
             url = getattr(request, "url", None)
             _secrets.register_url(str(url) if url is not None else None)
-        except Exception:  # noqa: BLE001 - a response without a request (httpx raises RuntimeError)
-            continue
 
 
 def _is_agents_result(source: Any) -> bool:

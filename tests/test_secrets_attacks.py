@@ -180,3 +180,17 @@ def test_traceback_of_a_failed_source_does_not_show_the_key(monkeypatch):
     # run.raise_for_status() in a cell prints (and the notebook saves) the whole chain
     shown = "".join(traceback.format_exception(run.error))
     assert key[:8] not in shown, shown
+
+
+def test_key_split_across_two_deltas_is_masked_in_the_saved_answer_html():
+    from nbstream import _live, _secrets
+    from nbstream.events import TextDelta
+
+    key = _key()
+    _secrets.register(key)
+    for render in (True, False):
+        body = _live._AnswerBody(render)
+        body.take(TextDelta("your key is " + key[:6]))
+        body.take(TextDelta(key[6:] + " ok"))
+        html = body.whole()
+        assert "ok" in html and key[:8] not in html, html
