@@ -12,8 +12,8 @@ views) ever sees a registered secret.
 
 Beyond the raw wire text, the decoded events are masked too (a JSON ``\\u`` escape
 hides a key from the wire text but not from the decoded answer), as are SSE ``id`` and
-``event`` fields; :func:`append_redacted` catches a key split across two chunks by
-looking only at a window around the boundary (as long as the longest registered form),
+``event`` fields; :func:`append_redacted` catches a key split across chunks by
+looking only at a few characters before each boundary,
 and :func:`scrub_exception` keeps a key out of the traceback of an error's cause.
 """
 
@@ -52,13 +52,12 @@ _secrets: set[str] = set()
 # secret, longest first; replaced as a whole (copy-on-write) so readers on other threads
 # never need the lock
 _forms: tuple[tuple[str, str, str, int], ...] = ()
-_longest = 0  # length of the longest form: the window append_redacted looks at
 _noticed: set[str] = set()
 
 
 def register(secret: str | None) -> None:
     """Remember ``secret`` so that :func:`redact` masks it (in every form) from now on."""
-    global _forms, _longest
+    global _forms
     if not isinstance(secret, str) or len(secret) < _MIN_LEN:
         return
     with _lock:
@@ -70,7 +69,6 @@ def register(secret: str | None) -> None:
         merged = {(f, m) for f, _, m, _ in _forms} | forms
         _forms = tuple(sorted(((f, f[:PREFIX], m, _own_length(f)) for f, m in merged),
                               key=lambda x: -len(x[0])))
-        _longest = max(len(f) for f, _, _, _ in _forms)
 
 
 def _own_length(form: str) -> int:
@@ -215,13 +213,17 @@ def redact_value(value: Any) -> Any:
 
 def append_redacted(parts: list[str], chunk: str) -> None:
     """Append ``chunk`` to the accumulated ``parts``, masking a key that the boundary
-    split in two (``sk-12`` then ``34…``): only a window of the longest registered
-    form's length before the boundary is looked at again, so each chunk costs the same
-    however long the answer grows."""
-    if not _forms or not parts or not chunk:
+    split in two (``sk-12`` then ``34…``). Only ``PREFIX - 1`` characters before the
+    boundary are looked at again: a key whose first ``PREFIX`` characters were all
+    before it was masked then, as a cut-off key at the end of the text. So each chunk
+    costs the same however long the answer grows."""
+    if not _forms or not parts:
         parts.append(chunk)
         return
-    window = _longest - 1
+    chunk = _drop_rest_of_masked_key(parts[-1], chunk)
+    if not chunk:
+        return
+    window = PREFIX - 1
     taken, i = 0, len(parts)
     while i > 0 and taken < window:
         i -= 1
@@ -233,6 +235,21 @@ def append_redacted(parts: list[str], chunk: str) -> None:
     else:
         del parts[i:]
         parts.append(clean)
+
+
+_KEY_RUN = re.compile(r"[A-Za-z0-9_\-%\\]+")
+
+
+def _drop_rest_of_masked_key(before: str, chunk: str) -> str:
+    """``chunk`` without its leading characters when they go on a key that the text
+    ``before`` it ends with, cut off and masked (``sk-…wxyz``): the rest of the key."""
+    run = _KEY_RUN.match(chunk)
+    if run is None:
+        return chunk
+    for form, _, masked, _ in _forms:
+        if "…" in masked and before.endswith(masked) and form.find(run.group(), PREFIX) >= 0:
+            return chunk[run.end():]
+    return chunk
 
 
 def scrub_exception(exc: BaseException) -> None:

@@ -194,3 +194,27 @@ def test_key_split_across_two_deltas_is_masked_in_the_saved_answer_html():
         body.take(TextDelta(key[6:] + " ok"))
         html = body.whole()
         assert "ok" in html and key[:8] not in html, html
+
+
+def test_key_streamed_a_few_characters_at_a_time_is_masked_in_the_answer(tmp_path):
+    key = _key()
+    pieces = [key[i:i + 3] for i in range(0, len(key), 3)]
+    with _sse_server(["your key is ", *pieces, " ok"]) as server:
+        run = nbstream.stream("hi", base_url=server.url + "/v1", api_key=key, model="m")
+    assert run.status == "done", run.error
+    assert run.text.startswith("your key is ") and run.text.endswith(" ok")
+    assert key[:8] not in run.text and key[-12:] not in run.text
+
+
+def test_key_streamed_a_few_characters_at_a_time_is_masked_in_the_saved_answer_html():
+    from nbstream import _live, _secrets
+    from nbstream.events import TextDelta
+
+    key = _key()
+    _secrets.register(key)
+    pieces = ["your key is ", *(key[i:i + 3] for i in range(0, len(key), 3)), " ok"]
+    body = _live._AnswerBody(True)
+    for piece in pieces:
+        body.take(TextDelta(_secrets.redact(piece)))  # each delta masked alone, as the pump does
+    html = body.whole()
+    assert "ok" in html and key[:8] not in html and key[-12:] not in html, html
