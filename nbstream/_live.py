@@ -32,6 +32,7 @@ from typing import Any
 from IPython.display import display
 
 from . import _markdown, _render, _status
+from ._secrets import append_redacted
 from .events import Event, Other, ReasoningDelta, Step, TextDelta, ToolCallDelta
 from .run import Run
 
@@ -379,10 +380,12 @@ class _AnswerBody:
 
     def __init__(self, render: bool) -> None:
         self._text = markdown_stream() if render else _PlainBlocks()
+        self._whole: list[str] = []  # as the Run joins it: a key split across deltas masked
 
     def take(self, ev: Event) -> bool:
         if type(ev) is TextDelta:
             self._text.feed(ev.text)
+            append_redacted(self._whole, ev.text)
             return True
         return False
 
@@ -390,11 +393,14 @@ class _AnswerBody:
         return self._text.flush()
 
     def whole(self) -> str:
-        """The whole answer's HTML, rendered at once (independent of flush timing)."""
+        """The whole answer's HTML, rendered at once (independent of flush timing), from
+        the text joined as ``run.text`` is: a key split across deltas is masked there."""
+        text = "".join(self._whole)
         if isinstance(self._text, _PlainBlocks):
-            return self._text.whole()
+            self._text.flush()
+            return f'<pre class="nbs-plain">{text_html(text)}</pre>' if text else ""
         self._text.finish()
-        return markdown_html(self._text.text) if self._text.text else ""
+        return markdown_html(text) if text else ""
 
 
 class _PlainBlocks:
@@ -419,10 +425,6 @@ class _PlainBlocks:
             self._done = cut
         tail = self._text[self._done:]
         return blocks, f'<pre class="nbs-plain">{text_html(tail)}</pre>' if tail else ""
-
-    def whole(self) -> str:
-        self.flush()
-        return f'<pre class="nbs-plain">{text_html(self._text)}</pre>' if self._text else ""
 
 
 def _wire_lines(message) -> list[str]:

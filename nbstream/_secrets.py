@@ -9,33 +9,49 @@ here; :func:`redact` masks it in every form it can take on its way out: raw,
 received wire message and its events through :func:`scrub`, errors pass their text
 through :func:`redact`, so nothing downstream (events, records, recordings, tables,
 views) ever sees a registered secret.
+
+Beyond the raw wire text, the decoded events are masked too (a JSON ``\\u`` escape
+hides a key from the wire text but not from the decoded answer), as are SSE ``id`` and
+``event`` fields; :func:`append_redacted` catches a key split across chunks by
+looking only at a few characters before each boundary,
+and :func:`scrub_exception` keeps a key out of the traceback of an error's cause.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import re
 import sys
 import threading
+import traceback
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
-__all__ = ["is_secret_name", "register", "register_url", "register_headers", "clean_key", "mask", "redact",
-           "redact_value", "scrub"]
+__all__ = ["append_redacted", "clean_key", "is_secret_name", "mask", "redact", "redact_value", "register",
+           "register_headers", "register_url", "scrub", "scrub_exception"]
 
 _MIN_LEN = 6  # shorter "keys" (like "x" for local servers) would mask ordinary words
 PREFIX = 8  # a cut-off key leaves at least this many of its first characters: still masked
 _SECRET_WORDS = ("key", "token", "secret", "passw", "pwd", "sig", "auth", "credential", "session",
                  "cookie", "access")
+# query parameter names that carry a credential although no word above is in them
+# (Azure Functions' ``code``, SAS ``sig``…); matched whole, since "code" is in "zipcode"
+_SECRET_QUERY_NAMES = frozenset({"code", "sig", "signature", "key", "token", "secret", "password",
+                                 "api-key", "apikey", "api_key", "access_token"})
+_RANDOM_AFTER_SCHEME = 4  # this many characters past a key's scheme (sk-proj-): its own, whatever follows
+_SCHEME = re.compile(r"(?:[a-z0-9]{1,6}[-_]){1,3}")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
-# (form, prefix of that form, mask) for every form of every secret, longest first;
-# replaced as a whole (copy-on-write) so readers on other threads never need the lock
-_forms: tuple[tuple[str, str, str], ...] = ()
+# (form, prefix of that form, mask, length masked whatever follows) for every form of every
+# secret, longest first; replaced as a whole (copy-on-write) so readers on other threads
+# never need the lock
+_forms: tuple[tuple[str, str, str, int], ...] = ()
 _noticed: set[str] = set()
 
 
@@ -50,15 +66,28 @@ def register(secret: str | None) -> None:
         _secrets.add(secret)
         masked = mask(secret.strip())
         forms = {(form, masked) for form in _forms_of(secret) if len(form) >= _MIN_LEN}
-        merged = {(f, m) for f, _, m in _forms} | forms
-        _forms = tuple(sorted(((f, f[:PREFIX], m) for f, m in merged), key=lambda x: -len(x[0])))
+        merged = {(f, m) for f, _, m, _ in _forms} | forms
+        _forms = tuple(sorted(((f, f[:PREFIX], m, _own_length(f)) for f, m in merged),
+                              key=lambda x: -len(x[0])))
+
+
+def _own_length(form: str) -> int:
+    """How much of ``form``'s start is its own whatever follows: past its scheme
+    (``sk-proj-``, shared by every key of that kind) by a few random characters."""
+    scheme = _SCHEME.match(form)
+    return max(PREFIX, (scheme.end() if scheme else 0) + _RANDOM_AFTER_SCHEME)
+
+
+_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 
 
 def _forms_of(secret: str) -> set[str]:
-    return {secret, secret.strip(), repr(secret)[1:-1], json.dumps(secret)[1:-1],
-            json.dumps(secret)[1:-1].replace("/", "\\/"),  # encoders that escape the slash
-            quote(secret, safe=""), quote(secret), quote_plus(secret),
-            repr(secret.encode("utf-8", "replace"))[2:-1]}
+    forms = {secret, secret.strip(), repr(secret)[1:-1], json.dumps(secret)[1:-1],
+             json.dumps(secret)[1:-1].replace("/", "\\/"),  # encoders that escape the slash
+             quote(secret, safe=""), quote(secret), quote_plus(secret),
+             repr(secret.encode("utf-8", "replace"))[2:-1]}
+    # the same escapes in lowercase hex (%2f), as many clients and servers write them
+    return forms | {_ESCAPE.sub(lambda m: m.group().lower(), f) for f in forms}
 
 
 def is_secret_name(name: str) -> bool:
@@ -67,21 +96,32 @@ def is_secret_name(name: str) -> bool:
     return any(word in low for word in _SECRET_WORDS)
 
 
+_USERINFO = re.compile(r"//([^/?#@\s]*)@")
+_QUERY_PAIR = re.compile(r"[?&]([^=&#\s]+)=([^&#\s]*)")
+
+
 def register_url(url: str | None) -> None:
-    """Register the credentials a URL carries: ``user:password@`` and the values of
-    token-like query parameters (``api-key``, ``token``, ``sig``, ``access_token``…)."""
+    """Register the credentials a URL carries: ``user:password@`` (also as the Basic
+    auth header a client makes of it) and the values of token-like query parameters
+    (``api-key``, ``token``, ``sig``, ``code``, ``access_token``…). Read with plain
+    patterns, so a URL too malformed to parse still has its password masked in the
+    error that says so."""
     if not isinstance(url, str):
         return
-    try:
-        parts = urlsplit(url)
-        user, password = parts.username, parts.password
-    except ValueError:
-        return
-    register(password)
-    if password is None:
-        register(user)  # https://TOKEN@host: the user name is the token
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if is_secret_name(name):
+    userinfo = _USERINFO.search(url)
+    if userinfo:
+        user, has_password, password = userinfo.group(1).partition(":")
+        for secret in {password, unquote(password)} if has_password else {user, unquote(user)}:
+            register(secret)  # https://TOKEN@host: the user name is the token
+        for u, p in {(user, password), (unquote(user), unquote(password))}:
+            register(base64.b64encode(f"{u}:{p}".encode()).decode())
+    query = url.partition("?")[2].partition("#")[0]
+    for name, value in _QUERY_PAIR.findall("?" + query):
+        if is_secret_name(name) or unquote(name).lower() in _SECRET_QUERY_NAMES:
+            register(value)
+            register(unquote(value))
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if is_secret_name(name) or name.lower() in _SECRET_QUERY_NAMES:
             register(value)
 
 
@@ -135,16 +175,18 @@ def redact(text: str) -> str:
     forms = _forms
     if not forms or not text or not isinstance(text, str):
         return text
-    for form, head, masked in forms:
+    for form, head, masked, own in forms:
         start = text.find(head)
         while start >= 0:
             end = start + len(head)
             limit = min(len(text), start + len(form))
             while end < limit and text[end] == form[end - start]:
                 end += 1
-            # the whole form, or a cut-off start of it (nothing key-like follows); a longer
-            # token that merely shares the first characters is someone else's
-            if end - start == len(form) or end == len(text) or not _KEY_CHAR.match(text, end):
+            # the whole form, a cut-off start of it (nothing key-like follows), or a start
+            # long enough to be this key's own (a server that masks the rest with letters);
+            # a token that shares no more than the scheme (sk-proj-) is someone else's
+            if (end - start == len(form) or end - start >= own or end == len(text)
+                    or not _KEY_CHAR.match(text, end)):
                 text = text[:start] + masked + text[end:]
                 end = start + len(masked)
             start = text.find(head, end)
@@ -161,10 +203,80 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, dict):
         new = {k: redact_value(v) for k, v in value.items()}
         return value if all(new[k] is value[k] for k in value) else new
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         items = [redact_value(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
     return value
+
+
+def append_redacted(parts: list[str], chunk: str) -> None:
+    """Append ``chunk`` to the accumulated ``parts``, masking a key that the boundary
+    split in two (``sk-12`` then ``34…``). Only ``PREFIX - 1`` characters before the
+    boundary are looked at again: a key whose first ``PREFIX`` characters were all
+    before it was masked then, as a cut-off key at the end of the text. So each chunk
+    costs the same however long the answer grows."""
+    if not _forms or not parts:
+        parts.append(chunk)
+        return
+    chunk = _drop_rest_of_masked_key(parts[-1], chunk)
+    if not chunk:
+        return
+    window = PREFIX - 1
+    taken, i = 0, len(parts)
+    while i > 0 and taken < window:
+        i -= 1
+        taken += len(parts[i])
+    joined = "".join(parts[i:]) + chunk
+    clean = redact(joined)
+    if clean == joined:
+        parts.append(chunk)
+    else:
+        del parts[i:]
+        parts.append(clean)
+
+
+_KEY_RUN = re.compile(r"[A-Za-z0-9_\-%\\]+")
+
+
+def _drop_rest_of_masked_key(before: str, chunk: str) -> str:
+    """``chunk`` without its leading characters when they go on a key that the text
+    ``before`` it ends with, cut off and masked (``sk-…wxyz``): the rest of the key."""
+    run = _KEY_RUN.match(chunk)
+    if run is None:
+        return chunk
+    for form, _, masked, _ in _forms:
+        if "…" in masked and before.endswith(masked) and form.find(run.group(), PREFIX) >= 0:
+            return chunk[run.end():]
+    return chunk
+
+
+def scrub_exception(exc: BaseException) -> None:
+    """Keep registered secrets out of the traceback of ``exc``'s chain (``__cause__``,
+    ``__context__``, as printed under "The above exception was the direct cause…"):
+    their ``args`` are masked, and a link whose text still shows a secret is cut."""
+    if not _forms:
+        return
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for attr in ("__cause__", "__context__"):
+            link = getattr(current, attr)
+            if link is None:
+                continue
+            with contextlib.suppress(Exception):  # an exception type with read-only args
+                link.args = redact_value(link.args)
+            text = "".join(traceback.format_exception_only(type(link), link))
+            if redact(text) != text:
+                setattr(current, attr, None)
+                current.__suppress_context__ = True
+            else:
+                todo.append(link)
 
 
 def _scrub_event(ev: Any) -> Any:
@@ -185,14 +297,25 @@ def scrub(message: Any, events: list[Any]) -> tuple[Any, list[Any]]:
     data = message.data
     if isinstance(data, str):
         clean = redact(data)
-        if clean is data or clean == data:
-            return message, events  # events are derived from the data: nothing to mask there
-        message = message._replace(data=clean)
+        if "\\u" in clean:
+            clean = _redact_json_escapes(clean)
     else:
         clean = redact_value(data)
-        if clean is not data:
-            message = message._replace(data=clean)
+    name, msg_id = redact(message.name), redact(message.id) if message.id else message.id
+    if clean is not data or name != message.name or msg_id != message.id:
+        message = message._replace(data=clean, name=name, id=msg_id)
     return message, [_scrub_event(ev) for ev in events]
+
+
+def _redact_json_escapes(text: str) -> str:
+    """JSON text whose ``\\u`` escapes spell a secret, re-encoded with that secret masked
+    (the same JSON otherwise); ``text`` itself when it is no JSON or hides no secret."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    clean = redact_value(value)
+    return text if clean is value else json.dumps(clean, ensure_ascii=False)
 
 
 def _reset_after_fork() -> None:

@@ -11,12 +11,13 @@ lands), and any iterable or async iterable of str, bytes or dict item by item.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import _pump
+from . import _pump, _secrets
 from ._adapters import AgentsAdapter, make_adapter
 from ._framing import Message
 from .events import Event, Other, TextDelta
@@ -72,6 +73,7 @@ def plan(source: Any, run: Run) -> SyncPlan | AsyncPlan:
         run.sum_usage = True
         return AsyncPlan(_pump.aobject_messages(source.stream_events()), ObjectAdapter(),
                          getattr(source, "cancel", _noop))
+    _register_credentials(source)
     response = _http_response_of(source)
     if response is not None:
         ctype = response.headers.get("content-type")
@@ -141,6 +143,26 @@ async def _aprepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
     yield first
     async for item in rest:
         yield item
+
+
+def _register_credentials(source: Any) -> None:
+    """Register for redaction the key a source was opened with, though the user never
+    handed it to nbstream: an openai SDK client's ``api_key`` (read from the environment
+    by the SDK), its base URL, and the credential headers of the request behind an
+    httpx or aiohttp response."""
+    client = getattr(source, "_client", None)
+    if client is not None:
+        _secrets.register(getattr(client, "api_key", None))
+        base_url = getattr(client, "base_url", None)
+        _secrets.register_url(str(base_url) if base_url is not None else None)
+    for holder in (getattr(source, "response", None), source):
+        with contextlib.suppress(Exception):  # a response without a request (httpx raises RuntimeError)
+            request = getattr(holder, "request", None) or getattr(holder, "request_info", None)
+            headers = getattr(request, "headers", None)
+            if headers is not None:
+                _secrets.register_headers(dict(headers.items()))
+            url = getattr(request, "url", None)
+            _secrets.register_url(str(url) if url is not None else None)
 
 
 def _is_agents_result(source: Any) -> bool:

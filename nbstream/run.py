@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import _history, errors
 from ._framing import Message
-from ._secrets import redact, redact_value, scrub
+from ._secrets import append_redacted, redact, redact_value, scrub, scrub_exception
 from .events import (
     Done,
     ErrorEvent,
@@ -302,19 +302,21 @@ class Run:
     def _apply(self, ev: Event) -> None:
         kind = type(ev)
         if kind is TextDelta:
-            self._text.setdefault(ev.choice, []).append(ev.text)
+            append_redacted(self._text.setdefault(ev.choice, []), ev.text)
         elif kind is ReasoningDelta:
             if ev.choice == 0:
-                self._reasoning.append(ev.text)
+                append_redacted(self._reasoning, ev.text)
         elif kind is ToolCallDelta:
             call = self._tools.get(ev.index)
             if call is None:
                 call = self._tools[ev.index] = ToolCall(ev.index)
             call.id = call.id or ev.id
             call.name = call.name or ev.name
-            call.arguments += ev.arguments
+            arguments = [call.arguments]
+            append_redacted(arguments, ev.arguments)
+            call.arguments = "".join(arguments)
         elif kind is RefusalDelta:
-            self._refusal.append(ev.text)
+            append_redacted(self._refusal, ev.text)
         elif kind is Usage:
             self.usage = _merge_usage(self.usage, ev, add=self.sum_usage)
         elif kind is Finish:
@@ -341,6 +343,7 @@ class Run:
         self.t_end_ns = time.perf_counter_ns()
         dropped = isinstance(error, errors.IncompleteStreamError)
         if error is not None and not dropped and self.error is None:
+            scrub_exception(error)  # its cause's traceback (raise_for_status) shows no key either
             self.error = error
         if cancelled or self._cancel_requested:
             self.status = "cancelled"
