@@ -33,11 +33,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from _common import DemoProcess, machine_busy_s, machine_header, percentiles_ms, table
-
 import httpx
 import numpy as np
 import openai
+from _common import DemoProcess, machine_busy_s, machine_header, percentiles_ms, table
 
 import nbstream
 from nbstream.demo import count_tokens

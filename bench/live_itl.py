@@ -34,21 +34,21 @@ ROOT = Path(__file__).resolve().parent.parent
 SETUP = """
 import os, resource, time, json
 import numpy as np
-import nbstream, nbstream._live
+import nbstream, nbstream.views.live
 from nbstream.events import TextDelta
 
 def _cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
-_seam = getattr(nbstream._live, "markdown_stream", None)
+_seam = getattr(nbstream.views.live, "markdown_stream", None)
 
 async def _measure(text, tps, live):
     os.environ["NBSTREAM_LIVE"] = "0" if live == "off" else "1"
     if _seam is not None:  # "plain": the same plumbing around a renderer that costs ~nothing
-        nbstream._live.markdown_stream = nbstream._live._PlainBlocks if live == "plain" else _seam
-    if hasattr(nbstream._live, "FALLBACK_S"):  # "nofallback": without the partial answer saved every 2 s
-        nbstream._live.FALLBACK_S = 0.0 if live == "nofallback" else 2.0
+        nbstream.views.live.markdown_stream = nbstream.views.live._PlainBlocks if live == "plain" else _seam
+    if hasattr(nbstream.views.live, "FALLBACK_S"):  # "nofallback": without the partial answer saved every 2 s
+        nbstream.views.live.FALLBACK_S = 0.0 if live == "nofallback" else 2.0
     c0, w0 = _cpu(), time.perf_counter()
     run = await nbstream.astream("bench", model="demo", base_url=BASE_URL, display=True,
                                  demo={"text": text, "tps": tps, "ttft": 0.05, "jitter": 0.0})

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nbstream._markdown import StreamingMarkdown, render  # noqa: E402
+from nbstream.views.markdown import StreamingMarkdown, render  # noqa: E402
 
 TARGET_BYTES = 29 * 1024
 FLUSH_EVERY = 25

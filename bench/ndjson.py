@@ -19,7 +19,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from _common import machine_header  # noqa: E402
 
-from nbstream._framing import NDJSONFramer  # noqa: E402
+from nbstream.wire.framing import NDJSONFramer  # noqa: E402
 
 READ = 65536
 

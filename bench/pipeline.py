@@ -28,19 +28,27 @@ import json
 import time
 from typing import Any
 
-from _common import (SEED, chat_stream, interleaved, machine_busy_s, machine_header, median, network_chunks, table,
-                     wall_times)
-
 import httpx
 import httpx2
 import msgspec
 import openai
 import orjson
+from _common import (
+    SEED,
+    chat_stream,
+    interleaved,
+    machine_busy_s,
+    machine_header,
+    median,
+    network_chunks,
+    table,
+    wall_times,
+)
 from httpx_sse import EventSource
 
 import nbstream
-from nbstream._adapters import make_adapter
-from nbstream._framing import SSEFramer
+from nbstream.wire.adapters import make_adapter
+from nbstream.wire.framing import SSEFramer
 
 URL = "http://bench.invalid/v1"
 PACKAGES = ["nbstream", "openai", "httpx2", "httpx", "httpx-sse", "orjson", "msgspec", "pydantic", "pandas",

@@ -32,8 +32,8 @@ BRACKET_SIZES = (5_000, 40_000)  # unclosed "\\(x " openers
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nbstream import _render
-from nbstream._markdown import StreamingMarkdown
+from nbstream.views import render as _render
+from nbstream.views.markdown import StreamingMarkdown
 
 BASELINE = os.environ.get("NBSTREAM_RENDER_BASELINE", "0f37d8b")
 OLD_FILES = ("_markdown.py", "_markdown_heal.py", "_markdown_render.py")

@@ -8,15 +8,15 @@ The layout follows the data: transport (``_http``) -> SSE (``sse``) -> protocol 
 (``_adapters``) -> normalized events (``events``) -> the Run (``run``) -> views.
 """
 
-from . import demo, errors, events, sse
-from ._api import ashow, astream, replay, show, stream
-from ._config import config
-from ._frames import chunks, runs
-from ._summaries import summarize
-from .magic import load_ipython_extension, unload_ipython_extension
-from .magic import register_in_running_shell as _register_magics
-from .plots import plot_run, plot_runs
-from .run import Run, ToolCall
+from nbstream import demo, errors, events, sse
+from nbstream.api import ashow, astream, replay, show, stream
+from nbstream.data.summaries import summarize
+from nbstream.data.tables import chunks, runs
+from nbstream.engine.config import config
+from nbstream.magic import load_ipython_extension, unload_ipython_extension
+from nbstream.magic import register_in_running_shell as _register_magics
+from nbstream.run import Run, ToolCall
+from nbstream.views.plots import plot_run, plot_runs
 
 __version__ = "0.1.0"
 

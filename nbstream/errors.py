@@ -8,7 +8,7 @@ appears in a message, a repr or a log line.
 
 from __future__ import annotations
 
-from ._secrets import redact
+from nbstream._secrets import redact
 
 
 class NBStreamError(Exception):

@@ -1,6 +1,6 @@
 """The normalized event model: what every stream becomes, whatever its wire format.
 
-Adapters (``nbstream._adapters``) turn Chat Completions chunks, Responses API events,
+Adapters (``nbstream.wire.adapters``) turn Chat Completions chunks, Responses API events,
 Ollama NDJSON lines, SDK objects and generic SSE messages into these few frozen
 dataclasses; the Run, the recorder and every view read only these. One wire message
 may yield several events (a chat chunk can carry text, a finish reason and usage at

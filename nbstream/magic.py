@@ -21,8 +21,14 @@ from typing import Any
 
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from . import _api, _config, _loop, _pump, _replay, _template, _views
-from .run import Run
+from nbstream import _template
+from nbstream import api as _api
+from nbstream.engine import config as _config
+from nbstream.engine import loop as _loop
+from nbstream.engine import pump as _pump
+from nbstream.engine import replay as _replay
+from nbstream.run import Run
+from nbstream.views import attach as _views
 
 _conversations: dict[str, list[dict[str, Any]]] = {}
 
@@ -195,9 +201,9 @@ def _show(jobs, args):
             for run, _, _ in jobs:
                 _views.attach(run)
         return None
-    from ._compare import CompareView
-    from ._feed import FeedBody
-    from ._live import NotebookView
+    from nbstream.views.compare import CompareView
+    from nbstream.views.feed import FeedBody
+    from nbstream.views.live import NotebookView
 
     if args.sse:
         NotebookView(jobs[0][0], body=FeedBody(), raw=args.raw, stop_button=args.bg).start()
@@ -227,7 +233,7 @@ def _after(args, runs: list[Run]) -> None:
 def _say(message: str) -> None:
     import sys
 
-    from ._render import terminal
+    from nbstream.views.render import terminal
 
     print(terminal(message), file=sys.stderr)  # server text in errors: no escape sequences
 

@@ -1,6 +1,6 @@
 """The Run: one stream's accumulated answer, its status, its record, and a way to stop it.
 
-A Run is filled by a pump (``nbstream._pump``) one wire message at a time and read by
+A Run is filled by a pump (``nbstream.engine.pump``) one wire message at a time and read by
 views and the recorder. It never looks at wire formats: only normalized events. Text
 that arrived stays in the Run whatever happens after — error, cancel, dropped connection.
 """
@@ -17,10 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import _history, errors
-from ._framing import Message
-from ._secrets import append_redacted, redact, redact_value, scrub, scrub_exception
-from .events import (
+from nbstream import errors
+from nbstream._secrets import (
+    append_redacted,
+    redact,
+    redact_value,
+    scrub,
+    scrub_exception,
+)
+from nbstream.data import history as _history
+from nbstream.events import (
     Done,
     ErrorEvent,
     Event,
@@ -32,6 +38,7 @@ from .events import (
     ToolCallDelta,
     Usage,
 )
+from nbstream.wire.framing import Message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -176,9 +183,9 @@ class Run:
     @property
     def chunks(self) -> "pd.DataFrame":
         """One row per received wire message: arrival time, read index, deltas, tokens…
-        (definitions in :mod:`nbstream.record`)."""
-        from . import record
-        from ._config import config
+        (definitions in :mod:`nbstream.data.record`)."""
+        from nbstream.data import record
+        from nbstream.engine.config import config
 
         return record.chunks(self, tokenizer=config.tokenizer)
 
@@ -187,14 +194,14 @@ class Run:
         """This run's row: TTFT, ITL statistics, tokens/s, usage, outcome (see ``nbstream.runs()``)."""
         import pandas as pd
 
-        from . import record
+        from nbstream.data import record
 
         return record.frame([self.summary_row()]).iloc[0]
 
     def summary_row(self) -> dict[str, Any]:
         """The summary as a plain dict; computed once the run has ended."""
-        from . import record
-        from ._config import config
+        from nbstream.data import record
+        from nbstream.engine.config import config
 
         if self._row is not None:
             return self._row
@@ -205,13 +212,13 @@ class Run:
 
     def save(self, path) -> str:
         """Save the raw timed wire messages to ``path`` (JSONL) for ``nbstream.replay``."""
-        from . import _replay
+        from nbstream.engine import replay as _replay
 
         return str(_replay.save(self, path))
 
     def plot(self, ax=None):
         """Token arrivals over time with TTFT marked, and the ITL distribution (matplotlib)."""
-        from .plots import plot_run
+        from nbstream.views.plots import plot_run
 
         return plot_run(self, ax=ax)
 
@@ -241,14 +248,18 @@ class Run:
 
     def _repr_markdown_(self) -> str:
         """The answer as safe Markdown, with its status line (what the notebook view saves)."""
-        from . import _markdown, _render, _status
+        from nbstream.views import markdown as _markdown
+        from nbstream.views import render as _render
+        from nbstream.views import status as _status
 
         status = _status.final(self) if self.done else f"{self.model or 'stream'} · streaming"
         return _render.answer_markdown(_markdown.unwrap(self.text), status=status, error=self._shown_error())
 
     def _repr_html_(self) -> str:
         """The answer as safe HTML, with its status line."""
-        from . import _markdown, _render, _status
+        from nbstream.views import markdown as _markdown
+        from nbstream.views import render as _render
+        from nbstream.views import status as _status
 
         status = _status.final(self) if self.done else f"{self.model or 'stream'} · streaming"
         return _render.answer_html(_markdown.unwrap(self.text), status=status, error=self._shown_error())
@@ -361,7 +372,7 @@ class Run:
                 "the stream ended before the server said it was finished "
                 f"({len(self.text)} characters received, kept in run.text)")
         self._ended = True
-        from ._config import config
+        from nbstream.engine.config import config
 
         _history.add(self, config.keep_runs)
         try:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import queue
 import time
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from jupyter_client.manager import start_new_kernel

@@ -3,9 +3,9 @@ so every derived column can be checked against a hand computation."""
 
 from __future__ import annotations
 
-from nbstream._framing import Message
 from nbstream.events import Done, Finish, Meta, ReasoningDelta, TextDelta, Usage
 from nbstream.run import Run
+from nbstream.wire.framing import Message
 
 T0 = 5_000_000_000
 

@@ -5,7 +5,7 @@ it); the Python checks parse the produced HTML with ``html.parser`` tag by tag: 
 allow-listed elements and attributes, no event handler, no URL with a scheme other than
 http, https or mailto once entities, whitespace and controls are taken out as a browser
 would, and nothing in a terminal rendering but printable text, newlines and tabs.
-The allow-list here is written independently of ``nbstream._render``'s, so a widened
+The allow-list here is written independently of ``nbstream.views.render``'s, so a widened
 sanitizer fails these tests.
 """
 

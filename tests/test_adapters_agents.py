@@ -15,7 +15,11 @@ from agents.items import (
     ToolCallItem,
     ToolCallOutputItem,
 )
-from agents.stream_events import AgentUpdatedStreamEvent, RawResponsesStreamEvent, RunItemStreamEvent
+from agents.stream_events import (
+    AgentUpdatedStreamEvent,
+    RawResponsesStreamEvent,
+    RunItemStreamEvent,
+)
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 from agents.usage import Usage as AgentsUsage
 from openai.types.responses import (
@@ -32,8 +36,17 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_reasoning_item import Summary
 
-from nbstream._adapters import AgentsAdapter
-from nbstream.events import Done, Finish, Meta, Other, Step, TextDelta, ToolCallDelta, Usage
+from nbstream.events import (
+    Done,
+    Finish,
+    Meta,
+    Other,
+    Step,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from nbstream.wire.adapters import AgentsAdapter
 
 TRIAGE = Agent(name="triage")
 BILLING = Agent(name="billing")

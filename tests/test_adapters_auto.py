@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from nbstream._adapters import make_adapter
 from nbstream.events import Done, ErrorEvent, Meta, Other, TextDelta
+from nbstream.wire.adapters import make_adapter
 
 CHAT_CHUNK = json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
                          "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]})

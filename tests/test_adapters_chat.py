@@ -8,7 +8,6 @@ import orjson
 import pytest
 from openai.types.chat import ChatCompletionChunk
 
-from nbstream._adapters import make_adapter
 from nbstream.events import (
     Done,
     ErrorEvent,
@@ -21,6 +20,7 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
+from nbstream.wire.adapters import make_adapter
 
 
 def chunk(delta=None, finish=None, index=0, **top):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nbstream._adapters import Adapter, make_adapter
 from nbstream.events import Other
+from nbstream.wire.adapters import Adapter, make_adapter
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ import json
 import orjson
 import pytest
 
-from nbstream._adapters import make_adapter
 from nbstream.events import (
     Done,
     ErrorEvent,
@@ -19,6 +18,7 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
+from nbstream.wire.adapters import make_adapter
 
 TIMINGS = {"total_duration": 4883583458, "load_duration": 1334875, "prompt_eval_count": 26,
            "prompt_eval_duration": 342546000, "eval_count": 282, "eval_duration": 4535599000}

@@ -9,7 +9,6 @@ import pytest
 from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from nbstream._adapters import make_adapter
 from nbstream.events import (
     Done,
     ErrorEvent,
@@ -22,6 +21,7 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
+from nbstream.wire.adapters import make_adapter
 
 RESPONSE = {
     "id": "resp_1", "object": "response", "created_at": 1741290958, "status": "in_progress", "error": None,

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 import nbstream
-from nbstream import _config, magic
+from nbstream import magic
+from nbstream.engine import config as _config
 
 FAST = {"ttft": 0, "tps": 5000, "jitter": 0}
 

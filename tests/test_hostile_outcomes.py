@@ -10,7 +10,7 @@ import json
 import pytest
 
 import nbstream
-from nbstream._framing import JSONFramer, NDJSONFramer
+from nbstream.wire.framing import JSONFramer, NDJSONFramer
 from tests._servers import ScriptedServer, sse_head
 
 FAST = {"ttft": 0, "tps": 5000, "jitter": 0}

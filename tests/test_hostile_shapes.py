@@ -10,8 +10,8 @@ import json
 import pytest
 
 import nbstream
-from nbstream import _console
 from nbstream.events import ErrorEvent
+from nbstream.views import console as _console
 from tests._servers import ScriptedServer, sse_head
 
 GOOD_CHAT = {"choices": [{"index": 0, "delta": {"content": "kept "}}]}

@@ -13,8 +13,9 @@ import types
 import pytest
 
 import nbstream
-from nbstream import _config, errors
 from nbstream import demo as demo_endpoint
+from nbstream import errors
+from nbstream.engine import config as _config
 from tests._servers import ScriptedServer, sse_head
 
 FAST = {"ttft": 0, "tps": 5000, "jitter": 0}

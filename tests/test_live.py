@@ -166,8 +166,8 @@ def _wait_for(kernel, code, expected, deadline_s: float = 60) -> str:
 
 SPY = """
 import threading
-import nbstream._live as _live_mod
-import nbstream._widget as _widget_mod
+import nbstream.views.live as _live_mod
+import nbstream.views.widget as _widget_mod
 _seen = {"send": set(), "render": set()}
 _send = _widget_mod.LiveWidget.send
 def _spy_send(self, *a, **k):

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nbstream._markdown import StreamingMarkdown, render, unwrap
-from nbstream._render import render_html
+from nbstream.views.markdown import StreamingMarkdown, render, unwrap
+from nbstream.views.render import render_html
 
 
 def stream(text: str, *, step: int = 1, flush_every: int = 1) -> tuple[list[str], StreamingMarkdown]:

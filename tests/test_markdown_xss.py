@@ -10,7 +10,7 @@ from hostile_corpus import PAYLOADS, problems
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nbstream._markdown import StreamingMarkdown, render
+from nbstream.views.markdown import StreamingMarkdown, render
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

@@ -15,12 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from _timeline import REASONING_RUN, T0, timeline  # noqa: E402
 
 import nbstream  # noqa: E402
-from _timeline import REASONING_RUN, T0, timeline  # noqa: E402
 from nbstream.events import Done, Finish, Meta, ReasoningDelta, TextDelta, Usage  # noqa: E402
-from nbstream.plots import plot_run, plot_runs  # noqa: E402
 from nbstream.run import Run  # noqa: E402
+from nbstream.views.plots import plot_run, plot_runs  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -338,7 +338,7 @@ def test_in_jupyter_a_plot_is_displayed_exactly_once():
     cells = ["import nbstream\nserver = nbstream.demo.serve()\n"
              "r = nbstream.stream('hi', base_url=server.base_url, model='demo-fast', demo={'text': 'a b c d'})",
              "r.plot()",
-             "from nbstream.plots import plot_runs\nplot_runs(nbstream.runs(r))",
+             "from nbstream.views.plots import plot_runs\nplot_runs(nbstream.runs(r))",
              "server.stop()"]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()

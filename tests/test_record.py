@@ -11,12 +11,21 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
+from _timeline import REASONING_RUN, T0, timeline
 
 import nbstream
-from _timeline import REASONING_RUN, T0, timeline
-from nbstream._framing import Message
-from nbstream.events import Done, Finish, Meta, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from nbstream.events import (
+    Done,
+    Finish,
+    Meta,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
 from nbstream.run import Run
+from nbstream.wire.framing import Message
+
 
 @pytest.fixture()
 def run():
@@ -66,7 +75,7 @@ def test_missing_values_use_pandas_nullable_dtypes(run):
 
 
 def test_token_estimates_per_chunk_sum_to_a_tokenization_of_the_whole_text(run):
-    from nbstream._tokens import estimator
+    from nbstream.data.tokens import estimator
 
     est = estimator(None)
     assert run.chunks["n_tokens_est"].sum() == pytest.approx(est.count("think moreHello world!"))
@@ -203,7 +212,7 @@ def test_runs_lists_finished_runs_and_a_chosen_set():
 
 
 def test_history_keeps_only_the_last_n_chunk_tables_but_every_row(monkeypatch):
-    from nbstream import _history
+    from nbstream.data import history as _history
 
     monkeypatch.setattr(nbstream.config, "keep_runs", 2)
     _history.clear()

@@ -11,11 +11,12 @@ import pytest
 from hostile_corpus import terminal_problems
 from test_render_boundary import hostile_run
 
-from nbstream import _console, _render
-from nbstream._compare import CompareView, compare_output
-from nbstream._framing import Message
 from nbstream.events import TextDelta
 from nbstream.run import Run
+from nbstream.views import console as _console
+from nbstream.views import render as _render
+from nbstream.views.compare import CompareView, compare_output
+from nbstream.wire.framing import Message
 
 
 def test_render_html_of_text_with_a_lone_surrogate_does_not_raise():

@@ -14,13 +14,15 @@ import pytest
 from hostile_corpus import PAYLOADS, X, problems, terminal_problems
 from markdown_it import MarkdownIt
 
-from nbstream import _console, _render, errors
-from nbstream._feed import FeedBody, feed_markdown
-from nbstream._framing import Message
-from nbstream._live import static_output
-from nbstream._markdown import Renderer
+from nbstream import errors
 from nbstream.events import Other, ReasoningDelta, Step, TextDelta, ToolCallDelta
 from nbstream.run import Run
+from nbstream.views import console as _console
+from nbstream.views import render as _render
+from nbstream.views.feed import FeedBody, feed_markdown
+from nbstream.views.live import static_output
+from nbstream.views.markdown import Renderer
+from nbstream.wire.framing import Message
 
 TRUSTING = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 TRUSTING.validateLink = lambda url: True  # a renderer that does not check destinations itself

@@ -7,10 +7,10 @@ from _timeline import REASONING_RUN, T0, timeline
 from hostile_corpus import PAYLOADS, problems
 from markdown_it import MarkdownIt
 
-from nbstream import _status
-from nbstream._framing import Message
 from nbstream.events import Finish, TextDelta
 from nbstream.run import Run
+from nbstream.views import status as _status
+from nbstream.wire.framing import Message
 
 TRUSTING = MarkdownIt("commonmark", {"html": True}).enable("table")
 

@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 
 from _timeline import timeline
 
-from nbstream._compare import compare_output
-from nbstream._live import SCHEMA, NotebookView, static_output
 from nbstream.events import ErrorEvent, Finish, ReasoningDelta, TextDelta, ToolCallDelta
+from nbstream.views.compare import compare_output
+from nbstream.views.live import SCHEMA, NotebookView, static_output
 
 HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>[x](javascript:alert(3))'
 

@@ -183,8 +183,9 @@ def test_traceback_of_a_failed_source_does_not_show_the_key(monkeypatch):
 
 
 def test_key_split_across_two_deltas_is_masked_in_the_saved_answer_html():
-    from nbstream import _live, _secrets
+    from nbstream import _secrets
     from nbstream.events import TextDelta
+    from nbstream.views import live as _live
 
     key = _key()
     _secrets.register(key)
@@ -207,8 +208,9 @@ def test_key_streamed_a_few_characters_at_a_time_is_masked_in_the_answer(tmp_pat
 
 
 def test_key_streamed_a_few_characters_at_a_time_is_masked_in_the_saved_answer_html():
-    from nbstream import _live, _secrets
+    from nbstream import _secrets
     from nbstream.events import TextDelta
+    from nbstream.views import live as _live
 
     key = _key()
     _secrets.register(key)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 import time
 
+from _servers import ScriptedServer, sse_head
+
 import nbstream
 from nbstream import errors
 from nbstream.events import Other
-from _servers import ScriptedServer, sse_head
 
 
 def _feed_then_close(events: list[bytes]):

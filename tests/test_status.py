@@ -16,10 +16,11 @@ import pytest
 from _servers import FullBacklogServer, SilentServer
 
 import nbstream
-from nbstream import _console, _status
-from nbstream._framing import Message
 from nbstream.events import TextDelta
 from nbstream.run import Run
+from nbstream.views import console as _console
+from nbstream.views import status as _status
+from nbstream.wire.framing import Message
 
 T0 = 7_000_000_000
 S = 1_000_000_000

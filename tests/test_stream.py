@@ -9,11 +9,11 @@ import json
 import time
 
 import pytest
+from _servers import FullBacklogServer, SilentServer, closed_port
 
 import nbstream
 from nbstream import errors
 from nbstream.events import ErrorEvent, Meta, TextDelta
-from _servers import FullBacklogServer, SilentServer, closed_port
 
 FAST = {"ttft": 0.01, "tps": 2000, "jitter": 0}
 
@@ -340,7 +340,7 @@ def test_real_endpoint_without_model_is_a_clear_error(monkeypatch):
 def test_nothing_configured_uses_the_demo_endpoint_and_says_so_once(monkeypatch, capsys):
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "NBSTREAM_MODEL"):
         monkeypatch.delenv(var, raising=False)
-    from nbstream import _config
+    from nbstream.engine import config as _config
 
     monkeypatch.setattr(_config, "_demo_server", None)
     try:

@@ -5,7 +5,6 @@ time of the last data — so the front end ticks both on its own clock."""
 from __future__ import annotations
 
 import pytest
-
 from _kernel import SETUP, Session, custom_widget_messages
 
 

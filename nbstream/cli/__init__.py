@@ -17,7 +17,7 @@ import shlex
 import sys
 from collections.abc import Callable
 
-from . import _ask, _demo, _serve
+from nbstream.cli import _ask, _demo, _serve
 
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "ask": _ask.add_ask, "demo": _demo.add_demo, "serve": _serve.add_serve, "replay": _ask.add_replay,
@@ -85,6 +85,6 @@ def _version() -> str:
     try:
         return version("nbstream")
     except PackageNotFoundError:  # running from a source tree that was never installed
-        from .. import __version__
+        from nbstream import __version__
 
         return __version__

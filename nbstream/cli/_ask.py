@@ -10,8 +10,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import _api, _config, _replay, _secrets
-from ..run import Run
+from nbstream import _secrets
+from nbstream import api as _api
+from nbstream.engine import config as _config
+from nbstream.engine import replay as _replay
+from nbstream.run import Run
 
 DEMO_NOTICE = ("nbstream: no API key or base URL configured, so this uses the embedded demo endpoint "
                "(offline, canned answers). Set OPENAI_API_KEY / OPENAI_BASE_URL, or pass --base-url URL "
@@ -61,7 +64,7 @@ def ask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("the prompt is empty")
     if args.record is not None and not args.record.parent.is_dir():
         parser.error(f"--record: no folder {args.record.parent} to write {args.record.name} in")
-    from ..magic import _params  # the same -p KEY=VALUE reading as %%stream
+    from nbstream.magic import _params  # the same -p KEY=VALUE reading as %%stream
 
     _config.DEMO_NOTICE = DEMO_NOTICE
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from .._render import terminal
+from nbstream.views.render import terminal
 
 QUICKSTART = "01-quickstart.ipynb"
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -24,7 +24,7 @@ def add_serve(sub: argparse._SubParsersAction) -> None:
 
 def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Start the server, print its base URL, and block until Ctrl-C (then exit 130)."""
-    from .. import demo
+    from nbstream import demo
 
     knobs = {name: getattr(args, name) for name in ("ttft", "tps", "jitter") if getattr(args, name) is not None}
     try:
@@ -45,7 +45,7 @@ def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _knob(name: str) -> Callable[[str], float]:
     """A demo knob's value, checked by the demo endpoint's own rules."""
     def parse(text: str) -> float:
-        from ..demo._scenarios import check_knobs
+        from nbstream.demo._scenarios import check_knobs
 
         try:
             value = float(text)

@@ -16,15 +16,21 @@ from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
-from ._chat import ChatRenderer
 from . import _introspect
+from ._chat import ChatRenderer
 from ._errors import DemoError
 from ._log import RequestLog
 from ._models import model_info, model_list, ollama_tags
 from ._ollama import OllamaRenderer
 from ._plan import Plan, build_plan
-from ._requests import (Conversation, parse_chat, parse_json_body, parse_ollama_chat, parse_ollama_generate,
-                        parse_responses)
+from ._requests import (
+    Conversation,
+    parse_chat,
+    parse_json_body,
+    parse_ollama_chat,
+    parse_ollama_generate,
+    parse_responses,
+)
 from ._responses import ResponsesRenderer
 from ._scenarios import Knobs, Scenario, find_scenario, resolve_knobs
 from ._wire import Event, dumps

@@ -19,7 +19,14 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from ._answers import default_answer, fenced_answer, long_answer, reasoning_text, tool_result_answer, xss_answer
+from ._answers import (
+    default_answer,
+    fenced_answer,
+    long_answer,
+    reasoning_text,
+    tool_result_answer,
+    xss_answer,
+)
 from ._requests import Conversation, ToolSpec
 from ._scenarios import Knobs, Scenario
 from ._tokens import count_tokens, stable_hash, tokenize

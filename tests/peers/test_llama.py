@@ -18,10 +18,10 @@ import time
 import httpx
 import openai
 import pytest
+from _kernel import execute
 
 import nbstream
 from nbstream.events import TextDelta
-from _kernel import execute
 
 pytestmark = pytest.mark.peers
 

@@ -7,9 +7,29 @@ import asyncio
 import inspect
 from typing import Any
 
-from . import _build, _config, _http, _loop, _pump, _replay, _secrets, _sources, _views
-from ._adapters import make_adapter
-from .run import Run
+from nbstream import _secrets
+from nbstream.engine import (
+    config as _config,
+)
+from nbstream.engine import (
+    http as _http,
+)
+from nbstream.engine import (
+    loop as _loop,
+)
+from nbstream.engine import (
+    pump as _pump,
+)
+from nbstream.engine import (
+    replay as _replay,
+)
+from nbstream.engine import (
+    sources as _sources,
+)
+from nbstream.run import Run
+from nbstream.views import attach as _views
+from nbstream.wire import bodies as _build
+from nbstream.wire.adapters import make_adapter
 
 
 def stream(prompt: str | None = None, *, messages: list[dict] | None = None, model: str | None = None,

@@ -21,7 +21,12 @@ import re
 import unicodedata
 from typing import Any
 
-from ._render import fence_is_closed, line_offsets, parse_blocks, top_blocks
+from nbstream.views.render import (
+    fence_is_closed,
+    line_offsets,
+    parse_blocks,
+    top_blocks,
+)
 
 # A partial line that is nothing but block markers is still ambiguous: "-" may become a list
 # item, a setext underline or a rule, "1." a list, "#" a heading, "``" a fence, "|-" a table.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from .run import Run
+from nbstream.run import Run
 
 VERDICTS = {"cancelled": "⏹ stopped", "error": "⚠ error", "incomplete": "⚠ incomplete"}
 QUIET_AFTER_S = 2.0

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from nbstream.events import ErrorEvent, Event, Other
-
-from ._chat import ChatAdapter, error_event
-from ._json import DONE, EMPTY, load
-from ._ollama import OllamaAdapter
-from ._responses import ResponsesAdapter
+from nbstream.wire.chat import ChatAdapter, error_event
+from nbstream.wire.ollama import OllamaAdapter
+from nbstream.wire.payload import DONE, EMPTY, load
+from nbstream.wire.responses import ResponsesAdapter
 
 
 class GenericAdapter:

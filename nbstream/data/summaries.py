@@ -147,8 +147,9 @@ def _duration(runs: pd.DataFrame) -> float:
 
 
 def _held_chunks(run_ids: pd.Series) -> pd.DataFrame:
-    from . import _history, record
-    from ._frames import chunks
+    from nbstream.data import history as _history
+    from nbstream.data import record
+    from nbstream.data.tables import chunks
 
     wanted = set(run_ids)
     held = [run for run in _history.recent() if run.run_id in wanted]

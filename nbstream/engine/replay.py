@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from ._framing import Message
-from .run import Run
+from nbstream.run import Run
+from nbstream.wire.framing import Message
 
 FORMAT = 1
 

@@ -17,10 +17,10 @@ import threading
 import time
 from typing import TextIO
 
-from . import _status
-from ._render import terminal
-from .events import Event, ReasoningDelta, TextDelta, ToolCallDelta
-from .run import Run
+from nbstream.events import Event, ReasoningDelta, TextDelta, ToolCallDelta
+from nbstream.run import Run
+from nbstream.views import status as _status
+from nbstream.views.render import terminal
 
 TICK_S = 0.2
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import _history, record
+from nbstream.data import history as _history
+from nbstream.data import record
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .run import Run
+    from nbstream.run import Run
 
 
 def runs(*selected: Run) -> pd.DataFrame:
     """One row per run: every finished run of this session, or just ``selected``
-    (column definitions in :mod:`nbstream.record`)."""
+    (column definitions in :mod:`nbstream.data.record`)."""
     _check_runs("runs", selected)
     rows = [run.summary_row() for run in selected] if selected else _history.rows()
     return record.frame(rows)
@@ -32,7 +33,7 @@ def chunks(*selected: Run) -> pd.DataFrame:
 
 
 def _check_runs(name: str, selected: tuple) -> None:
-    from .run import Run
+    from nbstream.run import Run
 
     for item in selected:
         if not isinstance(item, Run):

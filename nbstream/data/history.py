@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .run import Run
+    from nbstream.run import Run
 
 _lock = threading.Lock()
 _recent: deque[Run] = deque()

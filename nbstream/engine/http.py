@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from . import errors
-from ._secrets import redact
+from nbstream import errors
+from nbstream._secrets import redact
 
 
 @dataclass(frozen=True)

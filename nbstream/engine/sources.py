@@ -17,11 +17,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import _pump, _secrets
-from ._adapters import AgentsAdapter, make_adapter
-from ._framing import Message
-from .events import Event, Other, TextDelta
-from .run import Run
+from nbstream import _secrets
+from nbstream.engine import pump as _pump
+from nbstream.events import Event, Other, TextDelta
+from nbstream.run import Run
+from nbstream.wire.adapters import AgentsAdapter, make_adapter
+from nbstream.wire.framing import Message
 
 _AGENT_EVENT_TYPES = {"raw_response_event", "run_item_stream_event", "agent_updated_stream_event"}
 

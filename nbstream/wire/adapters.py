@@ -16,12 +16,11 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 from nbstream.events import Event
-
-from ._agents import AgentsAdapter
-from ._chat import ChatAdapter
-from ._generic import AutoAdapter, GenericAdapter
-from ._ollama import OllamaAdapter
-from ._responses import ResponsesAdapter
+from nbstream.wire.agents import AgentsAdapter
+from nbstream.wire.chat import ChatAdapter
+from nbstream.wire.generic import AutoAdapter, GenericAdapter
+from nbstream.wire.ollama import OllamaAdapter
+from nbstream.wire.responses import ResponsesAdapter
 
 
 @runtime_checkable

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _tokens
-from .events import (
+from nbstream.data import tokens as _tokens
+from nbstream.events import (
     Done,
     ErrorEvent,
     Finish,
@@ -54,7 +54,7 @@ from .events import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .run import Run
+    from nbstream.run import Run
 
 # event_type, most dominant first: a row is labelled by the first kind it carries
 _PRIORITY = ("error", "content", "reasoning", "tool_call", "refusal", "finish", "usage", "role",
@@ -223,7 +223,7 @@ def empty_chunks() -> pd.DataFrame:
 
 def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     """The run's row as a plain dict (what ``run.summary`` and ``nbstream.runs()`` show)."""
-    from . import __version__
+    from nbstream import __version__
 
     rows = _Rows(run, _tokens.estimator(tokenizer))
     c = rows.cols

@@ -14,8 +14,9 @@ from typing import Any
 
 from IPython.display import display
 
-from . import _render
-from ._live import (
+from nbstream.run import Run
+from nbstream.views import render as _render
+from nbstream.views.live import (
     SCHEMA,
     NotebookView,
     live_enabled,
@@ -25,8 +26,7 @@ from ._live import (
     text_html,
     widget_bundle,
 )
-from ._live import _metadata as run_metadata
-from .run import Run
+from nbstream.views.live import _metadata as run_metadata
 
 
 class CompareView:

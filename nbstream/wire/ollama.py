@@ -22,9 +22,18 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
-
-from ._chat import _int, error_event
-from ._json import DONE, EMPTY, SHAPE_ERRORS, dumps, figures, label, load, string, unexpected_shape
+from nbstream.wire.chat import _int, error_event
+from nbstream.wire.payload import (
+    DONE,
+    EMPTY,
+    SHAPE_ERRORS,
+    dumps,
+    figures,
+    label,
+    load,
+    string,
+    unexpected_shape,
+)
 
 _SERVER_KEYS = (
     "total_duration",

@@ -23,10 +23,18 @@ from nbstream.events import (
     TextDelta,
     ToolCallDelta,
 )
-
-from ._chat import _int, error_event, usage_event
-from ._json import DONE, EMPTY, MAX_INDEX, SHAPE_ERRORS, label, load, string, unexpected_shape
-from ._json import index as _index
+from nbstream.wire.chat import _int, error_event, usage_event
+from nbstream.wire.payload import (
+    DONE,
+    EMPTY,
+    MAX_INDEX,
+    SHAPE_ERRORS,
+    label,
+    load,
+    string,
+    unexpected_shape,
+)
+from nbstream.wire.payload import index as _index
 
 _PREFIX = "response."
 _LIFECYCLE_ADDED = frozenset({"response.content_part.added", "response.reasoning_summary_part.added"})

@@ -5,7 +5,7 @@
 ``StreamingMarkdown``, which keeps the answer as (final block sources) + (open tail source).
 ``feed()`` only appends. ``flush()`` looks at the tail alone: it parses the tail's complete
 lines at block level, and every top-level block that nothing still to come can change is
-rendered once (through ``nbstream._render``) and moved out of the tail; the rest is healed
+rendered once (through ``nbstream.views.render``) and moved out of the tail; the rest is healed
 (see ``_markdown_heal``) and rendered.
 
 Total cost is linear in the answer, whatever its shape:
@@ -54,8 +54,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._markdown_heal import heal
-from ._render import (
+from nbstream.views.heal import heal
+from nbstream.views.render import (
     clean,
     fence_is_closed,
     line_offsets,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _console
-from .run import Run
+from nbstream.run import Run
+from nbstream.views import console as _console
 
 
 def in_notebook() -> bool:
@@ -22,7 +22,7 @@ def in_notebook() -> bool:
 def attach(run: Run, **options: Any) -> Any:
     """Show ``run`` live where it is being watched; returns the view."""
     if in_notebook():
-        from ._live import NotebookView
+        from nbstream.views.live import NotebookView
 
         return NotebookView(run, **options).start()
     _console.attach(run)

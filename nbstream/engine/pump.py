@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from . import _http, errors
-from ._adapters import make_adapter
-from ._framing import Message, NDJSONFramer, SSEFramer, framer_for
-from .run import Run
+from nbstream import errors
+from nbstream.engine import http as _http
+from nbstream.run import Run
+from nbstream.wire.adapters import make_adapter
+from nbstream.wire.framing import Message, NDJSONFramer, SSEFramer, framer_for
 
 # Base URLs that answered HTTP 400 to ``stream_options``: do not send it there again.
 _no_stream_options: set[str] = set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .sse import SSEDecoder
+from nbstream.sse import SSEDecoder
 
 
 class Message(NamedTuple):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from . import _secrets
+from nbstream import _secrets
 
 APIS = ("chat", "responses", "ollama")
 DEMO_MODEL = "demo"
@@ -333,7 +333,7 @@ def _demo_base_url() -> str:
     global _demo_server
     with _demo_lock:
         if _demo_server is None:
-            from . import demo
+            from nbstream import demo
 
             _demo_server = demo.serve()
             print(DEMO_NOTICE, file=sys.stderr)

@@ -27,8 +27,7 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
-
-from ._json import (
+from nbstream.wire.payload import (
     DONE,
     EMPTY,
     MAX_INDEX,
@@ -41,8 +40,8 @@ from ._json import (
     string,
     unexpected_shape,
 )
-from ._json import index as _index
-from ._json import text as _text
+from nbstream.wire.payload import index as _index
+from nbstream.wire.payload import text as _text
 
 _int = count  # the name the other adapters import
 

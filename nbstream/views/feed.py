@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from . import _render
-from .events import Event, Other
-from .run import Run
+from nbstream.events import Event, Other
+from nbstream.run import Run
+from nbstream.views import render as _render
 
 SHOWN = 20
 PREVIEW = 120

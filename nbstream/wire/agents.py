@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from nbstream.events import Event, Other, Step
-
-from ._json import dumps
-from ._responses import ResponsesAdapter
+from nbstream.wire.payload import dumps
+from nbstream.wire.responses import ResponsesAdapter
 
 _DETAIL_LIMIT = 500
 

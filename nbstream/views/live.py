@@ -31,10 +31,12 @@ from typing import Any
 
 from IPython.display import display
 
-from . import _markdown, _render, _status
-from ._secrets import append_redacted
-from .events import Event, Other, ReasoningDelta, Step, TextDelta, ToolCallDelta
-from .run import Run
+from nbstream._secrets import append_redacted
+from nbstream.events import Event, Other, ReasoningDelta, Step, TextDelta, ToolCallDelta
+from nbstream.run import Run
+from nbstream.views import markdown as _markdown
+from nbstream.views import render as _render
+from nbstream.views import status as _status
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -87,7 +89,7 @@ class NotebookView:
                  title: str | None = None, final_id: str | None = None) -> None:
         """``standalone=False``: a pane of a larger view (``--compare``), which places the
         widget and the static answers itself. ``body`` renders the main area: Markdown
-        (default), plain text (``render=False``) or a feed table (``nbstream._feed``).
+        (default), plain text (``render=False``) or a feed table (``nbstream.views.feed``).
         ``title`` heads the pane; ``final_id`` marks the static answer that replaces it
         (the widget hides itself the moment that answer appears: see ``_static/live.js``)."""
         self.run = run
@@ -130,7 +132,7 @@ class NotebookView:
     def start(self) -> "NotebookView":
         """Display the live widget (if enabled) and follow the run."""
         if live_enabled():
-            from ._widget import LiveWidget
+            from nbstream.views.widget import LiveWidget
 
             self._widget = LiveWidget(on_stop=self.run.cancel, on_resync=self._resync,
                                       prompt_html=markdown_html(self.prompt) if self.prompt else "",
@@ -481,7 +483,7 @@ def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = 
     if run.text:
         parts.append(markdown_safe(markdown_unwrap(run.text)))
     if run.api == "sse":
-        from ._feed import feed_markdown
+        from nbstream.views.feed import feed_markdown
 
         parts.append(feed_markdown(run))
     steps = [ev for ev in run.events if type(ev) is Step]
@@ -537,7 +539,7 @@ def static_html(run: Run, *, prompt: str | None = None, title: str | None = None
         out.append(f'<div class="nbs-tools">{cards}</div>')
     if answer_html is None:
         if run.api == "sse":
-            from ._feed import feed_markdown
+            from nbstream.views.feed import feed_markdown
 
             answer_html = markdown_html(feed_markdown(run))
         else:
