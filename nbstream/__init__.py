@@ -10,12 +10,11 @@ The layout follows the data: transport (``_http``) -> SSE (``sse``) -> protocol 
 
 from nbstream import demo, errors, events, sse
 from nbstream.api import ashow, astream, replay, show, stream
-from nbstream.data.summaries import summarize
-from nbstream.data.tables import chunks, runs
-from nbstream.engine.config import config
+from nbstream.engine.config import Settings
 from nbstream.magic import load_ipython_extension, unload_ipython_extension
 from nbstream.magic import register_in_running_shell as _register_magics
 from nbstream.run import Run, ToolCall
+from nbstream.session import Session, chunks, get_session, runs, summarize
 from nbstream.views.plots import plot_run, plot_runs
 
 __version__ = "0.1.0"
@@ -25,6 +24,13 @@ _register_magics()  # inside IPython, %%stream works after `import nbstream` alo
 __all__ = [
     "stream", "astream", "show", "ashow", "replay", "Run", "ToolCall",
     "runs", "chunks", "summarize", "plot_run", "plot_runs",
-    "config", "demo", "errors", "events", "sse",
+    "config", "Session", "get_session", "demo", "errors", "events", "sse",
     "load_ipython_extension", "unload_ipython_extension", "__version__",
 ]
+
+
+def __getattr__(name: str) -> Settings:
+    """``nbstream.config``: the default session's settings (the session is made on first use)."""
+    if name == "config":
+        return get_session().settings
+    raise AttributeError(f"module 'nbstream' has no attribute {name!r}")

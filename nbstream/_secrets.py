@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import re
 import sys
 import threading
@@ -32,7 +31,7 @@ from dataclasses import fields, replace
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
-__all__ = ["append_redacted", "clean_key", "is_secret_name", "mask", "redact", "redact_value", "register",
+__all__ = ["after_fork", "append_redacted", "clean_key", "is_secret_name", "mask", "redact", "redact_value", "register",
            "register_headers", "register_url", "scrub", "scrub_exception"]
 
 _MIN_LEN = 6  # shorter "keys" (like "x" for local servers) would mask ordinary words
@@ -46,28 +45,45 @@ _SECRET_QUERY_NAMES = frozenset({"code", "sig", "signature", "key", "token", "se
 _RANDOM_AFTER_SCHEME = 4  # this many characters past a key's scheme (sk-proj-): its own, whatever follows
 _SCHEME = re.compile(r"(?:[a-z0-9]{1,6}[-_]){1,3}")
 
-_lock = threading.Lock()
-_secrets: set[str] = set()
-# (form, prefix of that form, mask, length masked whatever follows) for every form of every
-# secret, longest first; replaced as a whole (copy-on-write) so readers on other threads
-# never need the lock
-_forms: tuple[tuple[str, str, str, int], ...] = ()
-_noticed: set[str] = set()
+
+
+class _Registry:
+    """The secrets registered so far. Process-wide on purpose — the one documented
+    exception to "state lives in a Session": a key is a secret for every output of the
+    process (stderr, a notebook, a recording another session writes), and redaction
+    runs in places that know no session (errors, events, views, tables)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.secrets: set[str] = set()
+        # (form, prefix of that form, mask, length masked whatever follows) for every form
+        # of every secret, longest first; replaced as a whole (copy-on-write) so readers
+        # on other threads never need the lock
+        self.forms: tuple[tuple[str, str, str, int], ...] = ()
+        self.noticed: set[str] = set()  # key sources already told about stripped whitespace
+
+
+_REGISTRY = _Registry()
+
+
+def after_fork() -> None:
+    """In a forked child: a lock another thread of the parent held is free again
+    (called by the one fork hook, in :mod:`nbstream.session`)."""
+    _REGISTRY.lock = threading.Lock()
 
 
 def register(secret: str | None) -> None:
     """Remember ``secret`` so that :func:`redact` masks it (in every form) from now on."""
-    global _forms
     if not isinstance(secret, str) or len(secret) < _MIN_LEN:
         return
-    with _lock:
-        if secret in _secrets:
+    with _REGISTRY.lock:
+        if secret in _REGISTRY.secrets:
             return
-        _secrets.add(secret)
+        _REGISTRY.secrets.add(secret)
         masked = mask(secret.strip())
         forms = {(form, masked) for form in _forms_of(secret) if len(form) >= _MIN_LEN}
-        merged = {(f, m) for f, _, m, _ in _forms} | forms
-        _forms = tuple(sorted(((f, f[:PREFIX], m, _own_length(f)) for f, m in merged),
+        merged = {(f, m) for f, _, m, _ in _REGISTRY.forms} | forms
+        _REGISTRY.forms = tuple(sorted(((f, f[:PREFIX], m, _own_length(f)) for f, m in merged),
                               key=lambda x: -len(x[0])))
 
 
@@ -152,8 +168,8 @@ def clean_key(key: Any, source: str, *, header: bool = False) -> str | None:
         raise TypeError(f"the API key from {source} must be a string, not {type(key).__name__}")
     register(key)
     stripped = key.strip()
-    if stripped != key and stripped and source not in _noticed:
-        _noticed.add(source)
+    if stripped != key and stripped and source not in _REGISTRY.noticed:
+        _REGISTRY.noticed.add(source)
         print(f"nbstream: the API key from {source} had whitespace around it (a trailing newline?); "
               "it was stripped", file=sys.stderr)
     if (_BAD_IN_HEADER if header else _BAD_IN_KEY).search(stripped):
@@ -172,7 +188,7 @@ def mask(secret: str) -> str:
 
 def redact(text: str) -> str:
     """``text`` with every form of every registered secret masked, cut-off prefixes too."""
-    forms = _forms
+    forms = _REGISTRY.forms
     if not forms or not text or not isinstance(text, str):
         return text
     for form, head, masked, own in forms:
@@ -196,7 +212,7 @@ def redact(text: str) -> str:
 def redact_value(value: Any) -> Any:
     """``value`` with secrets masked in every string inside it (dicts and lists walked);
     the same object when there was nothing to mask."""
-    if not _forms:
+    if not _REGISTRY.forms:
         return value
     if isinstance(value, str):
         return redact(value)
@@ -217,7 +233,7 @@ def append_redacted(parts: list[str], chunk: str) -> None:
     boundary are looked at again: a key whose first ``PREFIX`` characters were all
     before it was masked then, as a cut-off key at the end of the text. So each chunk
     costs the same however long the answer grows."""
-    if not _forms or not parts:
+    if not _REGISTRY.forms or not parts:
         parts.append(chunk)
         return
     chunk = _drop_rest_of_masked_key(parts[-1], chunk)
@@ -246,7 +262,7 @@ def _drop_rest_of_masked_key(before: str, chunk: str) -> str:
     run = _KEY_RUN.match(chunk)
     if run is None:
         return chunk
-    for form, _, masked, _ in _forms:
+    for form, _, masked, _ in _REGISTRY.forms:
         if "…" in masked and before.endswith(masked) and form.find(run.group(), PREFIX) >= 0:
             return chunk[run.end():]
     return chunk
@@ -256,7 +272,7 @@ def scrub_exception(exc: BaseException) -> None:
     """Keep registered secrets out of the traceback of ``exc``'s chain (``__cause__``,
     ``__context__``, as printed under "The above exception was the direct cause…"):
     their ``args`` are masked, and a link whose text still shows a secret is cut."""
-    if not _forms:
+    if not _REGISTRY.forms:
         return
     seen: set[int] = set()
     todo = [exc]
@@ -292,7 +308,7 @@ def _scrub_event(ev: Any) -> Any:
 def scrub(message: Any, events: list[Any]) -> tuple[Any, list[Any]]:
     """A received wire message and its events with every secret masked (the pump's
     boundary: what is recorded, shown, saved and tabulated passes through here)."""
-    if not _forms:
+    if not _REGISTRY.forms:
         return message, events
     data = message.data
     if isinstance(data, str):
@@ -316,12 +332,3 @@ def _redact_json_escapes(text: str) -> str:
         return text
     clean = redact_value(value)
     return text if clean is value else json.dumps(clean, ensure_ascii=False)
-
-
-def _reset_after_fork() -> None:
-    global _lock
-    _lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)

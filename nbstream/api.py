@@ -27,6 +27,7 @@ from nbstream.engine import (
     sources as _sources,
 )
 from nbstream.run import Run
+from nbstream.session import Session, get_session
 from nbstream.views import attach as _views
 from nbstream.wire import bodies as _build
 from nbstream.wire.adapters import make_adapter
@@ -38,21 +39,23 @@ def stream(prompt: str | None = None, *, messages: list[dict] | None = None, mod
            headers: dict[str, str] | None = None, block: bool = True, raise_on_error: bool = False,
            connect_timeout: float | None = None, first_byte_timeout: float | None = None,
            idle_timeout: float | None = None, reconnect: bool = True, max_reconnects: int = 5,
-           display: bool = False, **params: Any) -> Run:
+           display: bool = False, session: Session | None = None, **params: Any) -> Run:
     """Send a prompt (or ``messages``) to an OpenAI-compatible server and stream the answer.
 
     With ``url=`` instead, follow a generic Server-Sent-Events feed (reconnecting per the
     spec). Blocks until the run ends — in scripts, terminal IPython and Jupyter alike —
     unless ``block=False``; Ctrl-C / Interrupt cancels it and keeps the partial answer.
     ``display=True`` shows it live as it streams. Extra keyword arguments (temperature,
-    max_tokens, …) go into the request body.
+    max_tokens, …) go into the request body. ``session`` (default: ``get_session()``)
+    supplies the settings and records the run.
     """
+    session = session or get_session()
     run, req = _prepare(prompt, messages, model, base_url, api_key, api, system, url, method, headers,
                         (connect_timeout, first_byte_timeout, idle_timeout), reconnect, max_reconnects,
-                        params)
+                        params, session=session)
     if display:
         _views.attach(run)
-    future = _loop.submit(_pump.drive(run, lambda: _pump.request_work(run, req)))
+    future = session.io.submit(_pump.drive(run, lambda: _pump.request_work(run, req)))
     run._canceller = future.cancel  # thread-safe: cancels the task on the I/O loop
     if block:
         _loop.wait(future, on_interrupt=run.cancel)
@@ -70,11 +73,11 @@ async def astream(prompt: str | None = None, *, messages: list[dict] | None = No
                   raise_on_error: bool = False, connect_timeout: float | None = None,
                   first_byte_timeout: float | None = None, idle_timeout: float | None = None,
                   reconnect: bool = True, max_reconnects: int = 5, display: bool = False,
-                  **params: Any) -> Run:
+                  session: Session | None = None, **params: Any) -> Run:
     """``stream`` for async code: runs on the caller's event loop and returns the ended Run."""
     run, req = _prepare(prompt, messages, model, base_url, api_key, api, system, url, method, headers,
                         (connect_timeout, first_byte_timeout, idle_timeout), reconnect, max_reconnects,
-                        params)
+                        params, session=session or get_session())
     if display:
         _views.attach(run)
     await _run_here(run, lambda: _pump.request_work(run, req))
@@ -83,7 +86,8 @@ async def astream(prompt: str | None = None, *, messages: list[dict] | None = No
     return run
 
 
-def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> Run:
+def show(source: Any, *, display: bool = True, raise_on_error: bool = False,
+         session: Session | None = None) -> Run:
     """Read a stream opened elsewhere: an openai SDK stream, an Agents SDK
     ``Runner.run_streamed`` result, an httpx, httpx2 or aiohttp streaming response, a URL
     of an SSE feed, or any (async) iterable of str, bytes or dict.
@@ -93,9 +97,10 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> 
     Run is returned at once while it fills — ``await nbstream.show(src)`` waits for the
     end; with no running loop they are read to the end on nbstream's I/O thread.
     """
+    session = session or get_session()
     if isinstance(source, str):
-        return stream(url=source, raise_on_error=raise_on_error, display=display)
-    run = Run(api="auto")
+        return stream(url=source, raise_on_error=raise_on_error, display=display, session=session)
+    run = session.track(Run(api="auto"))
     plan = _sources.plan(source, run)
     if display:
         _views.attach(run)
@@ -108,7 +113,7 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> 
         run._canceller = _threadsafe_cancel(task)
         return run
     else:
-        future = _loop.submit(_pump.drive(run, lambda: _consume(run, plan)))
+        future = session.io.submit(_pump.drive(run, lambda: _consume(run, plan)))
         run._canceller = future.cancel
         _loop.wait(future, on_interrupt=run.cancel)
         run.wait(5)
@@ -118,11 +123,13 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> 
     return run
 
 
-async def ashow(source: Any, *, display: bool = True, raise_on_error: bool = False) -> Run:
+async def ashow(source: Any, *, display: bool = True, raise_on_error: bool = False,
+                session: Session | None = None) -> Run:
     """``show`` for async code: reads the source on the caller's loop to the end."""
+    session = session or get_session()
     if isinstance(source, str):
-        return await astream(url=source, raise_on_error=raise_on_error, display=display)
-    run = Run(api="auto")
+        return await astream(url=source, raise_on_error=raise_on_error, display=display, session=session)
+    run = session.track(Run(api="auto"))
     plan = _sources.plan(source, run)
     if display:
         _views.attach(run)
@@ -135,13 +142,15 @@ async def ashow(source: Any, *, display: bool = True, raise_on_error: bool = Fal
     return run
 
 
-def replay(path: str, *, speed: float = 1.0, display: bool = False, block: bool = True) -> Run:
+def replay(path: str, *, speed: float = 1.0, display: bool = False, block: bool = True,
+           session: Session | None = None) -> Run:
     """Re-stream a recording made with ``%%stream --record FILE`` (or ``run.save(FILE)``)
     at its original pace (``speed=2`` twice as fast, ``0`` at once) — no network, no key."""
-    run, work = _prepare_replay(path, speed)
+    session = session or get_session()
+    run, work = _prepare_replay(path, speed, session=session)
     if display:
         _views.attach(run)
-    future = _loop.submit(_pump.drive(run, work))
+    future = session.io.submit(_pump.drive(run, work))
     run._canceller = future.cancel
     if block:
         _loop.wait(future, on_interrupt=run.cancel)
@@ -159,13 +168,14 @@ def _raise_if_pipe_closed(run: Run) -> None:
 
 def _prepare(prompt=None, messages=None, model=None, base_url=None, api_key=None, api=None, system=None,
              url=None, method="GET", headers=None, timeouts=(None, None, None), reconnect=True,
-             max_reconnects=5, params=None, request_body=None) -> tuple[Run, _pump.Request]:
+             max_reconnects=5, params=None, request_body=None, *,
+             session: Session) -> tuple[Run, _pump.Request]:
     """The Run and the Request for one call (shared by stream, astream and the magic).
 
     ``request_body`` is sent as is (``%%stream --json``), with ``"stream": true`` added
     when it does not say.
     """
-    cfg = _config.config
+    cfg = session.settings
     params = dict(params or {})
     connect, first_byte, idle = timeouts
     tmo = _http.Timeouts(connect=_config.check_timeout("connect_timeout", connect, cfg.connect_timeout),
@@ -190,10 +200,11 @@ def _prepare(prompt=None, messages=None, model=None, base_url=None, api_key=None
         body = params.pop("json", None)
         if params:
             raise TypeError(f"unexpected arguments for an SSE feed: {', '.join(sorted(params))}")
-        run = Run(base_url=url, api="sse")
+        run = session.track(Run(base_url=url, api="sse"))
         return run, _pump.Request(method.upper(), url, "sse", base_url=run.base_url or url, body=body,
                                   headers=hdrs, key_source="the api_key argument" if api_key else None,
-                                  timeouts=tmo, reconnect=reconnect, max_reconnects=max_reconnects)
+                                  timeouts=tmo, reconnect=reconnect, max_reconnects=max_reconnects,
+                                  transport=session.transport)
     api = api or cfg.api
     if api not in _config.APIS:
         raise ValueError(f"unknown api {api!r}: use 'chat' (Chat Completions), 'responses' "
@@ -202,7 +213,8 @@ def _prepare(prompt=None, messages=None, model=None, base_url=None, api_key=None
         if not isinstance(request_body, dict):
             raise TypeError("the request body must be a JSON object like {\"model\": ..., \"messages\": [...]}")
         model = model or request_body.get("model")
-    endpoint = _config.resolve(base_url=base_url, api_key=api_key, model=model, api=api)
+    endpoint = _config.resolve(base_url=base_url, api_key=api_key, model=model, api=api,
+                               defaults=session.defaults)
     if request_body is not None:
         body = {"stream": True, **request_body, "model": request_body.get("model", endpoint.model)}
         msgs = body.get("messages") or body.get("input")
@@ -214,11 +226,11 @@ def _prepare(prompt=None, messages=None, model=None, base_url=None, api_key=None
             **endpoint.headers, **hdrs}
     if endpoint.api_key:
         hdrs["Authorization"] = f"Bearer {endpoint.api_key}"
-    run = Run(model=endpoint.model, base_url=endpoint.base_url, api=api,
-              prompt=prompt if prompt is not None else msgs, params=params)
+    run = session.track(Run(model=endpoint.model, base_url=endpoint.base_url, api=api,
+                            prompt=prompt if prompt is not None else msgs, params=params))
     return run, _pump.Request("POST", _config.url_for(root, _build.PATHS[api]), api,
                               base_url=endpoint.base_url, body=body, headers=hdrs,
-                              key_source=endpoint.key_source, timeouts=tmo)
+                              key_source=endpoint.key_source, timeouts=tmo, transport=session.transport)
 
 
 def _clean_header(name: str, value: str) -> str:
@@ -228,14 +240,14 @@ def _clean_header(name: str, value: str) -> str:
     return value
 
 
-def _prepare_replay(path: str, speed: float) -> tuple[Run, Any]:
+def _prepare_replay(path: str, speed: float, *, session: Session) -> tuple[Run, Any]:
     """The Run and the work that re-streams a recording (shared with ``%%stream --replay``)."""
     if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not (speed == 0 or speed >= 0.01):
         raise ValueError(f"speed must be 0 (all at once), or a number >= 0.01 (1 = the recorded pace); "
                          f"got {speed!r}")
     header, items = _replay.load(path)
     api = header.get("api")
-    run = Run(model=header.get("model"), api=api, base_url=f"replay:{path}")
+    run = session.track(Run(model=header.get("model"), api=api, base_url=f"replay:{path}"))
     if api in ("chat", "responses", "ollama", "sse"):
         adapter = make_adapter(api)
     elif api == "text":

@@ -23,14 +23,12 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from nbstream import _template
 from nbstream import api as _api
-from nbstream.engine import config as _config
 from nbstream.engine import loop as _loop
 from nbstream.engine import pump as _pump
 from nbstream.engine import replay as _replay
 from nbstream.run import Run
+from nbstream.session import get_session
 from nbstream.views import attach as _views
-
-_conversations: dict[str, list[dict[str, Any]]] = {}
 
 
 @magic_arguments()
@@ -66,7 +64,7 @@ def stream(line: str, cell: str) -> None:
     in ``_`` afterwards (and in ``-o NAME``). Interrupt the kernel to stop: the partial
     answer is kept.
     """
-    future = _loop.submit(run_cell(line, cell))
+    future = get_session().io.submit(run_cell(line, cell))
     _loop.wait(future, on_interrupt=future.cancel)
 
 
@@ -123,11 +121,12 @@ async def run_cell(line: str, cell: str, *, expand: bool = False) -> None:
 
 def _jobs(args, cell: str, ns: dict) -> list[tuple[Run, Any, str | None]]:
     """(run, work, shown prompt) for every stream this cell starts."""
+    session = get_session()
     if args.replay:
-        run, work = _api._prepare_replay(args.replay, args.speed)
+        run, work = _api._prepare_replay(args.replay, args.speed, session=session)
         return [(run, work, None)]
     if args.sse:
-        run, req = _api._prepare(url=args.sse)
+        run, req = _api._prepare(url=args.sse, session=session)
         return [(run, lambda: _pump.request_work(run, req), None)]
     body = cell if args.no_template else _template.fill(cell, ns)
     if args.json:
@@ -136,7 +135,7 @@ def _jobs(args, cell: str, ns: dict) -> list[tuple[Run, Any, str | None]]:
         except json.JSONDecodeError as exc:
             raise ValueError(f"--json: the cell is not a JSON object ({exc.msg} at line {exc.lineno})") from None
         run, req = _api._prepare(model=(args.model or [None])[0], base_url=args.base_url, api=args.api,
-                                 request_body=request)
+                                 request_body=request, session=session)
         return [(run, lambda: _pump.request_work(run, req), None)]
     prompts = [p.strip() for p in body.split("\n---\n")] if args.compare else [body.strip()]
     if not any(prompts):
@@ -155,13 +154,14 @@ def _jobs(args, cell: str, ns: dict) -> list[tuple[Run, Any, str | None]]:
         params.update(_params(args.param))
         messages = None
         if args.chat:
-            history = _conversations.setdefault(args.chat, [])
+            history = session.conversations.setdefault(args.chat, [])
             if args.system and not history:
                 history.append({"role": "system", "content": args.system})
             messages = [*history, {"role": "user", "content": prompt}]
         run, req = _api._prepare(prompt=None if messages else prompt, messages=messages, model=model,
                                  base_url=args.base_url, api=args.api,
-                                 system=None if args.chat else args.system, params=params)
+                                 system=None if args.chat else args.system, params=params,
+                                 session=session)
         label = " · ".join(str(x) for x in (run.model, f"T={temp}" if temp is not None else None,
                                              prompt[:40] if len(prompts) > 1 else None) if x)
         run.label = label
@@ -220,7 +220,7 @@ def _after(args, runs: list[Run]) -> None:
     """Conversation memory, recording and --raise, once the runs have ended."""
     run = runs[0]
     if args.chat and run.text:
-        history = _conversations.setdefault(args.chat, [])
+        history = get_session().conversations.setdefault(args.chat, [])
         user = run.prompt[-1] if isinstance(run.prompt, list) else {"role": "user", "content": run.prompt}
         history.extend([user, {"role": "assistant", "content": run.text}])
     if args.record:
@@ -244,7 +244,7 @@ def stream_config(line: str) -> Any:
     set nbstream's defaults for this session (no arguments: show them). Keys: model,
     base_url, api_key, api, connect_timeout, first_byte_timeout, idle_timeout,
     keep_runs, tokenizer."""
-    cfg = _config.config
+    cfg = get_session().settings
     if not line.strip():
         return cfg
     for item in shlex.split(line):
@@ -262,10 +262,11 @@ def stream_config(line: str) -> Any:
 def stream_reset(line: str) -> None:
     """``%stream_reset NAME`` forgets the ``--chat NAME`` conversation (no NAME: all)."""
     name = line.strip()
+    conversations = get_session().conversations
     if name:
-        _conversations.pop(name, None)
+        conversations.pop(name, None)
     else:
-        _conversations.clear()
+        conversations.clear()
 
 
 # ---- registration ------------------------------------------------------------------------

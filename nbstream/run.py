@@ -25,7 +25,6 @@ from nbstream._secrets import (
     scrub,
     scrub_exception,
 )
-from nbstream.data import history as _history
 from nbstream.events import (
     Done,
     ErrorEvent,
@@ -75,7 +74,8 @@ class Run:
     ``finish_reason``, ``status`` and ``error``; call ``cancel()`` to stop it."""
 
     def __init__(self, *, model: str | None = None, base_url: str | None = None,
-                 api: str | None = None, prompt: Any = None, params: dict | None = None) -> None:
+                 api: str | None = None, prompt: Any = None, params: dict | None = None,
+                 tokenizer: str | None = None) -> None:
         self.run_id = uuid.uuid4().hex
         self.model = model
         self.base_url = redact(base_url) if base_url else base_url
@@ -90,6 +90,7 @@ class Run:
         self.response_id: str | None = None
         self.response_model: str | None = None
         self.reconnects = 0
+        self.tokenizer = tokenizer  # token estimates in the tables (the session's setting at start)
         self.label: str | None = None  # a short name for side-by-side views (model · T=…)
         self._reads = 0  # network reads so far (read_idx of the next one)
         self.events: list[Event] = []
@@ -185,9 +186,8 @@ class Run:
         """One row per received wire message: arrival time, read index, deltas, tokens…
         (definitions in :mod:`nbstream.data.record`)."""
         from nbstream.data import record
-        from nbstream.engine.config import config
 
-        return record.chunks(self, tokenizer=config.tokenizer)
+        return record.chunks(self, tokenizer=self.tokenizer)
 
     @property
     def summary(self) -> "pd.Series":
@@ -201,11 +201,10 @@ class Run:
     def summary_row(self) -> dict[str, Any]:
         """The summary as a plain dict; computed once the run has ended."""
         from nbstream.data import record
-        from nbstream.engine.config import config
 
         if self._row is not None:
             return self._row
-        row = record.summary_row(self, tokenizer=config.tokenizer)
+        row = record.summary_row(self, tokenizer=self.tokenizer)
         if self.done:
             self._row = row
         return row
@@ -372,9 +371,6 @@ class Run:
                 "the stream ended before the server said it was finished "
                 f"({len(self.text)} characters received, kept in run.text)")
         self._ended = True
-        from nbstream.engine.config import config
-
-        _history.add(self, config.keep_runs)
         try:
             self._tell([])
         finally:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nbstream.data import record
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -28,8 +30,8 @@ def summarize(runs: pd.DataFrame, chunks: pd.DataFrame | None = None, *, style: 
               percentiles: tuple[float, ...] = (99,)) -> dict[str, Any]:
     """Aggregate ``runs`` (a ``nbstream.runs()`` frame) in the given tool's ``style``.
 
-    ITL statistics need the chunk rows: pass ``chunks`` (``nbstream.chunks(...)``) or
-    leave it None to use the chunk tables nbstream still holds for those runs.
+    ITL statistics need the chunk rows: pass ``chunks`` (``nbstream.chunks(...)``);
+    ``nbstream.summarize`` passes the chunk tables its session still holds for those runs.
     """
     import pandas as pd
 
@@ -39,7 +41,7 @@ def summarize(runs: pd.DataFrame, chunks: pd.DataFrame | None = None, *, style: 
         raise TypeError("summarize() takes the DataFrame of nbstream.runs() (or a selection of its rows)")
     ok = runs[runs["status"].astype(str) == "done"]
     if chunks is None:
-        chunks = _held_chunks(ok["run_id"])
+        chunks = record.empty_chunks()
     chunks = chunks[chunks["run_id"].isin(set(ok["run_id"]))]
     duration = _duration(runs)
     if style == "vllm":
@@ -144,13 +146,3 @@ def _duration(runs: pd.DataFrame) -> float:
     start = pd.to_datetime(runs["started_at"], utc=True)
     ends = start + pd.to_timedelta(runs["t_done_s"].astype("float64").fillna(0), unit="s")
     return (ends.max() - start.min()).total_seconds()
-
-
-def _held_chunks(run_ids: pd.Series) -> pd.DataFrame:
-    from nbstream.data import history as _history
-    from nbstream.data import record
-    from nbstream.data.tables import chunks
-
-    wanted = set(run_ids)
-    held = [run for run in _history.recent() if run.run_id in wanted]
-    return chunks(*held) if held else record.empty_chunks()

@@ -1,32 +1,33 @@
-"""``nbstream.runs()`` and ``nbstream.chunks()``: the session's runs as DataFrames."""
+"""``nbstream.runs()`` and ``nbstream.chunks()``: a session's runs as DataFrames."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nbstream.data import history as _history
 from nbstream.data import record
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nbstream.data.history import History
+
     from nbstream.run import Run
 
 
-def runs(*selected: Run) -> pd.DataFrame:
-    """One row per run: every finished run of this session, or just ``selected``
+def runs(*selected: Run, history: History) -> pd.DataFrame:
+    """One row per run: every finished run of ``history``, or just ``selected``
     (column definitions in :mod:`nbstream.data.record`)."""
     _check_runs("runs", selected)
-    rows = [run.summary_row() for run in selected] if selected else _history.rows()
+    rows = [run.summary_row() for run in selected] if selected else history.rows()
     return record.frame(rows)
 
 
-def chunks(*selected: Run) -> pd.DataFrame:
+def chunks(*selected: Run, history: History) -> pd.DataFrame:
     """The chunk tables of ``selected`` (default: every run still kept whole), stacked."""
     import pandas as pd
 
     _check_runs("chunks", selected)
-    chosen = list(selected) if selected else _history.recent()
+    chosen = list(selected) if selected else history.recent()
     if not chosen:
         return record.empty_chunks()
     return pd.concat([run.chunks for run in chosen], ignore_index=True)

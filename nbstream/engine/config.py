@@ -19,10 +19,13 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from nbstream import _secrets
+
+__all__ = ["APIS", "DEMO_MODEL", "DEMO_NOTICE", "Defaults", "Endpoint", "NoModelError", "Settings",
+           "check_timeout", "check_url", "ollama_host", "ollama_root", "resolve", "url_for"]
 
 APIS = ("chat", "responses", "ollama")
 DEMO_MODEL = "demo"
@@ -139,9 +142,6 @@ class Settings:
                 f"keep_runs={self.keep_runs}, tokenizer={self.tokenizer!r})")
 
 
-config = Settings()
-
-
 def check_timeout(name: str, value: Any, default: float | None) -> float | None:
     """A per-call timeout argument: ``None`` takes the configured default."""
     return default if value is None else _timeout(name, value)
@@ -181,26 +181,6 @@ def ollama_root(base_url: str) -> str:
 
 
 # ---- where values come from --------------------------------------------------------------
-def _dotenv() -> dict[str, str]:
-    """The variables of ``./.env`` (python-dotenv's parser), re-read when the file changes."""
-    path = Path.cwd() / ".env"
-    try:
-        stamp = (str(path), path.stat().st_mtime_ns)
-    except OSError:
-        return {}
-    cached = _dotenv_cache.get("stamp")
-    if cached != stamp:
-        from dotenv import dotenv_values
-
-        values = {k: v for k, v in dotenv_values(path).items() if v is not None}
-        _dotenv_cache.clear()
-        _dotenv_cache.update(stamp=stamp, values=values)
-    return _dotenv_cache["values"]
-
-
-_dotenv_cache: dict[str, Any] = {}
-
-
 def _colab_secret(name: str) -> str | None:
     """A secret from Colab's key panel (``google.colab.userdata``) when running in Colab."""
     if "google.colab" not in sys.modules:
@@ -212,20 +192,6 @@ def _colab_secret(name: str) -> str | None:
     except Exception:  # not granted to this notebook, not defined, not in Colab after all
         return None
     return value if isinstance(value, str) and value else None
-
-
-def env(name: str) -> tuple[str | None, str | None]:
-    """``name`` from the environment, else ``./.env``, else Colab's secrets; and where from."""
-    value = os.environ.get(name)
-    if value:
-        return value, name
-    value = _dotenv().get(name)
-    if value:
-        return value, f".env ({name})"
-    value = _colab_secret(name)
-    if value:
-        return value, f"Colab secrets ({name})"
-    return None, None
 
 
 def ollama_host(value: str) -> str:
@@ -257,6 +223,79 @@ def ollama_host(value: str) -> str:
     return f"{scheme}://{host}:{port}" + (f"/{path.rstrip('/')}" if slash and path.strip("/") else "")
 
 
+class _Server(Protocol):
+    """What the session needs of the demo endpoint it starts."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+class Defaults:
+    """What :func:`resolve` falls back to after the arguments: the session's settings, the
+    environment, ``./.env`` (re-read when the file changes), Colab's secrets and the
+    embedded demo endpoint (started on first use, announced once on stderr)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._dotenv_stamp: tuple[str, int] | None = None
+        self._dotenv_values: dict[str, str] = {}
+        self._demo: _Server | None = None
+
+    def env(self, name: str) -> tuple[str | None, str | None]:
+        """``name`` from the environment, else ``./.env``, else Colab's secrets; and where from."""
+        value = os.environ.get(name)
+        if value:
+            return value, name
+        value = self._dotenv().get(name)
+        if value:
+            return value, f".env ({name})"
+        value = _colab_secret(name)
+        if value:
+            return value, f"Colab secrets ({name})"
+        return None, None
+
+    def _dotenv(self) -> dict[str, str]:
+        """The variables of ``./.env`` (python-dotenv's parser), re-read when the file changes."""
+        path = Path.cwd() / ".env"
+        try:
+            stamp = (str(path), path.stat().st_mtime_ns)
+        except OSError:
+            return {}
+        with self._lock:
+            if self._dotenv_stamp != stamp:
+                from dotenv import dotenv_values
+
+                self._dotenv_values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+                self._dotenv_stamp = stamp
+            return self._dotenv_values
+
+    def demo_base_url(self) -> str:
+        """The session's demo endpoint, started on first use; announced once on stderr."""
+        with self._lock:
+            if self._demo is None:
+                from nbstream import demo  # the default-endpoint hook: the only core import of demo
+
+                self._demo = demo.serve()
+                print(DEMO_NOTICE, file=sys.stderr)
+            return self._demo.base_url
+
+    def close(self) -> None:
+        """Stop the demo endpoint if this session started one."""
+        with self._lock:
+            server, self._demo = self._demo, None
+        if server is not None:
+            server.stop()
+
+    def after_fork(self) -> None:
+        """The child has no demo server thread (only the forking thread survives): it
+        starts its own on first use; and a lock another thread held is free again."""
+        self._lock = threading.Lock()
+        self._demo = None
+
+
 class NoModelError(ValueError):
     """A configured endpoint but no model; ``url`` names it, so a front end (the CLI) can
     word its own hint."""
@@ -284,8 +323,10 @@ _ORG_HEADERS = (("OPENAI_ORG_ID", "OpenAI-Organization"), ("OPENAI_PROJECT_ID", 
 
 
 def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
-            api: str = "chat") -> Endpoint:
-    """Apply the precedence above; start the demo endpoint when nothing is configured."""
+            api: str = "chat", defaults: Defaults) -> Endpoint:
+    """Apply the precedence above; start the demo endpoint when nothing is configured.
+    ``defaults`` is the session's: its settings, ``.env`` and demo endpoint."""
+    config, env = defaults.settings, defaults.env
     if base_url is not None:
         base_url = check_url("base_url", base_url)
     if model is not None:
@@ -306,7 +347,7 @@ def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
         url = check_url(where or "OPENAI_BASE_URL", found) if found else None
     chosen_model = model or config.model or env("NBSTREAM_MODEL")[0]
     if url is None and key is None:
-        url = _demo_base_url()
+        url = defaults.demo_base_url()
         return Endpoint(url, None, None, chosen_model or DEMO_MODEL, is_demo=True)
     if url is None:
         url = "https://api.openai.com/v1"
@@ -321,20 +362,3 @@ def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
     parts = urlsplit(url)
     return Endpoint(urlunsplit(parts._replace(path=parts.path.rstrip("/"))), key, key_source,
                     chosen_model, headers=headers)
-
-
-_demo_lock = threading.Lock()
-os.register_at_fork(after_in_child=lambda: globals().__setitem__("_demo_lock", threading.Lock()))
-_demo_server = None
-
-
-def _demo_base_url() -> str:
-    """The process-wide demo endpoint, started on first use; announced once on stderr."""
-    global _demo_server
-    with _demo_lock:
-        if _demo_server is None:
-            from nbstream import demo
-
-            _demo_server = demo.serve()
-            print(DEMO_NOTICE, file=sys.stderr)
-        return _demo_server.base_url

@@ -7,17 +7,19 @@ Built on ``httpx.AsyncClient``; one client per event loop keeps connections pool
 from __future__ import annotations
 
 import asyncio
-import os
+import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from nbstream import errors
 from nbstream._secrets import redact
+
+__all__ = ["Clients", "EndpointQuirks", "Timeouts", "Transport", "http_error", "send", "timed_reads"]
 
 
 @dataclass(frozen=True)
@@ -29,31 +31,72 @@ class Timeouts:
     idle: float | None = 60.0
 
 
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+class Clients:
+    """One pooled ``httpx.AsyncClient`` per event loop (connections are bound to their loop)."""
+
+    def __init__(self) -> None:
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary())
+
+    def for_running_loop(self) -> httpx.AsyncClient:
+        """The pooled client of the running loop, created on first use."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=None,
+                                                                          max_keepalive_connections=32))
+            self._clients[loop] = client
+        return client
+
+    async def aclose_running(self) -> None:
+        """Close the running loop's client (before its loop stops)."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+    def after_fork(self) -> None:
+        """A forked child shares the parent's pooled sockets: it must open its own."""
+        self._clients = weakref.WeakKeyDictionary()
 
 
-def _forget_clients_after_fork() -> None:
-    """A forked child shares the parent's pooled sockets: it must open its own."""
-    global _clients
-    _clients = weakref.WeakKeyDictionary()
+class EndpointQuirks:
+    """What endpoints told us about themselves, kept for the session: the base URLs that
+    answered HTTP 400 to ``stream_options`` (never sent there again)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._no_stream_options: set[str] = set()
+
+    def rejects_stream_options(self, base_url: str) -> bool:
+        with self._lock:
+            return base_url in self._no_stream_options
+
+    def remember_no_stream_options(self, base_url: str) -> None:
+        with self._lock:
+            self._no_stream_options.add(base_url)
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_clients_after_fork)
+@dataclass
+class Transport:
+    """What a request needs from its session to go out: pooled clients and the endpoint quirks."""
+
+    clients: Clients = field(default_factory=Clients)
+    quirks: EndpointQuirks = field(default_factory=EndpointQuirks)
+
+    def send(self, method: str, url: str, **kw: Any) -> Awaitable[httpx.Response]:
+        """:func:`send` through this transport's pooled client."""
+        return send(method, url, client=self.clients.for_running_loop(), **kw)
+
+    def after_fork(self) -> None:
+        self.clients.after_fork()
+        self.quirks.after_fork()
 
 
-def client_for_running_loop() -> httpx.AsyncClient:
-    """The pooled client of the running loop (connections are bound to their loop)."""
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=None,
-                                                                      max_keepalive_connections=32))
-        _clients[loop] = client
-    return client
-
-
-async def send(method: str, url: str, *, headers: dict[str, Any], json_body: Any = None,
-               timeouts: Timeouts, key_source: str | None = None,
+async def send(method: str, url: str, *, client: httpx.AsyncClient, headers: dict[str, Any],
+               json_body: Any = None, timeouts: Timeouts, key_source: str | None = None,
                on_sent: Callable[[], None] | None = None) -> httpx.Response:
     """Send and return the open streaming response (status < 400), else raise a typed error.
 
@@ -61,10 +104,9 @@ async def send(method: str, url: str, *, headers: dict[str, Any], json_body: Any
     hook: a few calls per request, none per body chunk). The caller owns the response
     and must ``aclose()`` it.
     """
-    client = client_for_running_loop()
     extensions: dict[str, Any] = {}
     if on_sent is not None:
-        async def trace(name: str, _info: dict) -> None:
+        async def trace(name: str, _info: dict[str, Any]) -> None:
             if name.endswith("send_request_body.complete"):
                 on_sent()
 

@@ -13,51 +13,60 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
+__all__ = ["IOLoop", "in_running_loop", "wait"]
 
 
-def io_loop() -> asyncio.AbstractEventLoop:
-    """The process-wide I/O loop, started on first use on a daemon thread."""
-    global _loop
-    with _lock:
-        if _loop is None:
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
+class IOLoop:
+    """An event loop on its own daemon thread, started on first use (a Session owns one)."""
 
-            def run() -> None:
-                asyncio.set_event_loop(loop)
-                loop.call_soon(ready.set)
-                loop.run_forever()
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-            threading.Thread(target=run, name="nbstream-io", daemon=True).start()
-            ready.wait()
-            _loop = loop
-        return _loop
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        """The loop, its thread started on the first call."""
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                threading.Thread(target=run, name="nbstream-io", daemon=True).start()
+                ready.wait()
+                self._loop = loop
+            return self._loop
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        """Start ``coro`` on the loop and return its future at once."""
+        return asyncio.run_coroutine_threadsafe(coro, self.get())
+
+    def stop(self) -> None:
+        """Stop the loop's thread (a later :meth:`get` starts a new one)."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+
+    def after_fork(self) -> None:
+        """After ``os.fork()`` the child has no I/O thread (only the forking thread
+        survives), yet it inherits the loop object: forget both so it starts its own."""
+        self._lock = threading.Lock()
+        self._loop = None
 
 
-def _forget_loop_after_fork() -> None:
-    """After ``os.fork()`` the child has no I/O thread (only the forking thread survives),
-    yet it inherits the parent's loop object: forget both so the child starts its own."""
-    global _lock, _loop
-    _lock = threading.Lock()
-    _loop = None
-
-
-os.register_at_fork(after_in_child=_forget_loop_after_fork)
-
-
-def submit(coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
-    """Start ``coro`` on the I/O loop and return its future at once."""
-    return asyncio.run_coroutine_threadsafe(coro, io_loop())
-
-
-def wait(future: concurrent.futures.Future, *, on_interrupt: Callable[[], None]) -> Any:
+def wait(future: concurrent.futures.Future[Any], *, on_interrupt: Callable[[], None]) -> Any:
     """Block until ``future`` is done. On KeyboardInterrupt call ``on_interrupt()`` (which
     should cancel the work), then keep waiting briefly for its cleanup to finish."""
     try:

@@ -21,10 +21,6 @@ from nbstream.run import Run
 from nbstream.wire.adapters import make_adapter
 from nbstream.wire.framing import Message, NDJSONFramer, SSEFramer, framer_for
 
-# Base URLs that answered HTTP 400 to ``stream_options``: do not send it there again.
-_no_stream_options: set[str] = set()
-
-
 @dataclass
 class Request:
     """What to send. ``api`` picks the adapter: chat, responses, ollama, or sse."""
@@ -40,6 +36,7 @@ class Request:
     reconnect: bool = True  # sse only
     max_reconnects: int = 5
     retry_ms: int = 1000
+    transport: _http.Transport = field(kw_only=True, repr=False)  # the session's clients and quirks
 
 
 # ---- the shared step ------------------------------------------------------------------
@@ -94,7 +91,7 @@ def drive_sync(run: Run, messages: Iterator[Message], adapter: Any, close: Calla
 # ---- our own HTTP requests -------------------------------------------------------------
 async def request_work(run: Run, req: Request) -> None:
     """Fill ``run`` from ``req``: one LLM request, or a reconnecting SSE feed."""
-    _http.client_for_running_loop()  # created before the clock starts: not part of TTFT
+    req.transport.clients.for_running_loop()  # created before the clock starts: not part of TTFT
     if req.api == "sse":
         await _sse_feed(run, req)
     else:
@@ -103,18 +100,18 @@ async def request_work(run: Run, req: Request) -> None:
 
 async def _llm_request(run: Run, req: Request) -> None:
     body = dict(req.body or {})
-    if req.base_url in _no_stream_options:
+    if req.transport.quirks.rejects_stream_options(req.base_url):
         body.pop("stream_options", None)
     while True:
         run._enter_phase("connecting")
         _start_clock(run)
         try:
-            response = await _http.send(req.method, req.url, headers=req.headers, json_body=body,
+            response = await req.transport.send(req.method, req.url, headers=req.headers, json_body=body,
                                         timeouts=req.timeouts, key_source=req.key_source,
                                         on_sent=lambda: run._enter_phase("sent"))
         except errors.BadRequestError as exc:
             if "stream_options" in body and "stream_options" in (exc.server_message or ""):
-                _no_stream_options.add(req.base_url)  # remembered for this base URL
+                req.transport.quirks.remember_no_stream_options(req.base_url)  # for this base URL
                 body.pop("stream_options")
                 continue
             raise
@@ -150,7 +147,7 @@ async def _sse_feed(run: Run, req: Request) -> None:
         received_before = len(run.records)
         dropped = False
         try:
-            response = await _http.send(req.method, req.url, headers=headers, json_body=req.body,
+            response = await req.transport.send(req.method, req.url, headers=headers, json_body=req.body,
                                         timeouts=req.timeouts, key_source=req.key_source)
         except (errors.ConnectError, errors.StreamTimeout):
             if not connected_once:
