@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from nbstream.events import Event
 
-__all__ = ["Session", "chunks", "get_session", "runs", "summarize"]
+__all__ = ["Session", "chunks", "get_session", "runs", "set_session", "summarize"]
 
 
 class Session:
@@ -147,6 +147,16 @@ def get_session() -> Session:
                 _SLOT.default = Session()
             session = _SLOT.default
     return session
+
+
+def set_session(session: Session | None) -> Session | None:
+    """Make ``session`` the default one (``None``: a fresh one is made on next use);
+    returns the previous default, for putting it back (tests do)."""
+    if session is not None and not isinstance(session, Session):
+        raise TypeError(f"set_session() takes a nbstream.Session or None, not {type(session).__name__}")
+    with _SLOT.lock:
+        previous, _SLOT.default = _SLOT.default, session
+    return previous
 
 
 def runs(*selected: Run) -> pd.DataFrame:

@@ -3,6 +3,7 @@ so every derived column can be checked against a hand computation."""
 
 from __future__ import annotations
 
+import nbstream
 from nbstream.events import Done, Finish, Meta, ReasoningDelta, TextDelta, Usage
 from nbstream.run import Run
 from nbstream.wire.framing import Message
@@ -10,9 +11,11 @@ from nbstream.wire.framing import Message
 T0 = 5_000_000_000
 
 
-def timeline(steps, *, model="m", api="chat", started=None, cancel=False):
-    """A finished Run from ``(t_seconds, read_idx, [events])`` steps."""
-    run = Run(model=model, api=api, prompt="p", base_url="http://x/v1")
+def timeline(steps, *, model="m", api="chat", started=None, cancel=False, session=None):
+    """A finished Run from ``(t_seconds, read_idx, [events])`` steps, recorded by
+    ``session`` (default: the default session)."""
+    run = (session or nbstream.get_session()).track(Run(model=model, api=api, prompt="p",
+                                                        base_url="http://x/v1"))
     run.t0_ns = T0
     if started is not None:
         run.started_at = started

@@ -8,16 +8,18 @@ import pytest
 
 import nbstream
 from nbstream import magic
-from nbstream.engine import config as _config
 
 FAST = {"ttft": 0, "tps": 5000, "jitter": 0}
 
 
 @pytest.fixture(autouse=True)
-def fresh_settings(monkeypatch):
-    """Each test edits its own copy of the settings."""
-    monkeypatch.setattr(_config, "config", _config.Settings())
-    return _config.config
+def fresh_settings():
+    """Each test edits the settings of its own default session."""
+    session = nbstream.Session()
+    previous = nbstream.session.set_session(session)
+    yield session.settings
+    nbstream.session.set_session(previous)
+    session.close()
 
 
 @pytest.mark.parametrize("name, value, words", [

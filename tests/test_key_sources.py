@@ -28,8 +28,12 @@ def clean_environment(monkeypatch, tmp_path):
     """No key or endpoint from the machine running the tests; an empty working directory."""
     for name in _VARS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(_config, "config", _config.Settings())
+    session = nbstream.Session()
+    previous = nbstream.session.set_session(session)
     monkeypatch.chdir(tmp_path)
+    yield
+    nbstream.session.set_session(previous)
+    session.close()
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +104,7 @@ def test_a_refused_colab_secret_is_named(keyed, monkeypatch):
 
 
 def test_without_colab_or_dotenv_nothing_is_configured():
-    endpoint = _config.resolve(base_url=None, api_key=None, model=None)
+    endpoint = _config.resolve(base_url=None, api_key=None, model=None, defaults=nbstream.get_session().defaults)
     assert endpoint.is_demo
 
 
@@ -168,5 +172,6 @@ def test_ollama_host_forms_are_read_as_ollama_reads_them(value, url):
 
 def test_ollama_host_does_not_redirect_chat_requests(monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
-    endpoint = _config.resolve(base_url=None, api_key=None, model=None, api="chat")
+    endpoint = _config.resolve(base_url=None, api_key=None, model=None, api="chat",
+                               defaults=nbstream.get_session().defaults)
     assert endpoint.is_demo

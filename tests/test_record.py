@@ -136,8 +136,7 @@ def test_hidden_reasoning_is_excluded_from_the_visible_rates():
 
 
 def test_a_cancelled_run_without_usage_still_counts_its_tokens_by_estimate(monkeypatch):
-    monkeypatch.setattr(nbstream.config, "tokenizer", "chars/4")
-    run = Run(model="m", api="chat")
+    run = Run(model="m", api="chat", tokenizer="chars/4")
     run.t0_ns = T0
     run._receive(Message(T0 + 10**8, 0, "", "{}", None, 1), [TextDelta("x" * 40)])
     run.cancel()
@@ -211,15 +210,13 @@ def test_runs_lists_finished_runs_and_a_chosen_set():
     assert str(chosen["n_output_tokens"].dtype) == "Int64"
 
 
-def test_history_keeps_only_the_last_n_chunk_tables_but_every_row(monkeypatch):
-    from nbstream.data import history as _history
-
-    monkeypatch.setattr(nbstream.config, "keep_runs", 2)
-    _history.clear()
-    made = [timeline(REASONING_RUN) for _ in range(4)]
-    assert [r.run_id for r in _history.recent()] == [r.run_id for r in made[2:]]
-    assert nbstream.runs()["run_id"].tolist() == [r.run_id for r in made]
-    assert set(nbstream.chunks()["run_id"]) == {made[2].run_id, made[3].run_id}
+def test_history_keeps_only_the_last_n_chunk_tables_but_every_row():
+    session = nbstream.Session(keep_runs=2)
+    made = [timeline(REASONING_RUN, session=session) for _ in range(4)]
+    assert [r.run_id for r in session.history.recent()] == [r.run_id for r in made[2:]]
+    assert session.runs()["run_id"].tolist() == [r.run_id for r in made]
+    assert set(session.chunks()["run_id"]) == {made[2].run_id, made[3].run_id}
+    session.close()
 
 
 # ---- summarize ----------------------------------------------------------------------------

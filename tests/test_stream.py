@@ -340,15 +340,12 @@ def test_real_endpoint_without_model_is_a_clear_error(monkeypatch):
 def test_nothing_configured_uses_the_demo_endpoint_and_says_so_once(monkeypatch, capsys):
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "NBSTREAM_MODEL"):
         monkeypatch.delenv(var, raising=False)
-    from nbstream.engine import config as _config
-
-    monkeypatch.setattr(_config, "_demo_server", None)
+    session = nbstream.Session()
     try:
-        first = nbstream.stream("hi", demo=FAST)
-        second = nbstream.stream("hi", demo=FAST)
+        first = nbstream.stream("hi", demo=FAST, session=session)
+        second = nbstream.stream("hi", demo=FAST, session=session)
     finally:
-        if _config._demo_server is not None:
-            _config._demo_server.stop()
+        session.close()
     assert first.status == second.status == "done"
     assert first.model == "demo" and first.base_url.startswith("http://127.0.0.1:")
     assert capsys.readouterr().err.count("embedded demo") == 1
