@@ -20,9 +20,12 @@ import shlex
 from typing import Any
 
 from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Any as AnyTrait
+from traitlets.config import Config, Configurable
 
 from nbstream import _template
 from nbstream import api as _api
+from nbstream.engine import config as _config
 from nbstream.engine import loop as _loop
 from nbstream.engine import pump as _pump
 from nbstream.engine import replay as _replay
@@ -269,6 +272,55 @@ def stream_reset(line: str) -> None:
         conversations.clear()
 
 
+# ---- %config NBStream.NAME = value -----------------------------------------------------------
+_SETTINGS = tuple(_config.Settings.__dataclass_fields__)
+
+
+class NBStream(Configurable):
+    """nbstream's settings as IPython configuration: ``%config NBStream.model = "gpt-4o-mini"``
+    sets the default session's setting, with the same checks as ``%stream_config
+    model=gpt-4o-mini`` and ``nbstream.config.model = ...``; ``%config NBStream`` lists
+    them; ``c.NBStream.model = ...`` in an IPython profile works too. Values are Python
+    values here (``None``, ``2.5``), not the text ``%stream_config`` parses."""
+
+    model = AnyTrait(None, help="default model name").tag(config=True)
+    base_url = AnyTrait(None, help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1").tag(config=True)
+    api_key = AnyTrait(None, help="API key (never shown)").tag(config=True)
+    api = AnyTrait("chat", help="wire API: 'chat', 'responses' or 'ollama'").tag(config=True)
+    connect_timeout = AnyTrait(10.0, help="seconds to connect; None: no deadline").tag(config=True)
+    first_byte_timeout = AnyTrait(120.0, help="seconds to the first byte; None: no deadline").tag(config=True)
+    idle_timeout = AnyTrait(60.0, help="seconds of silence mid-stream; None: no deadline").tag(config=True)
+    keep_runs = AnyTrait(100, help="runs nbstream.runs() keeps whole (an integer >= 0)").tag(config=True)
+    tokenizer = AnyTrait(None, help="token estimates: None, 'chars/4' or a tiktoken encoding").tag(config=True)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _SETTINGS:  # always the live value, however it was set
+            value = getattr(get_session().settings, name)
+            return ("set" if value else None) if name == "api_key" else value
+        return super().__getattribute__(name)
+
+    def _load_config(self, cfg: Config, section_names: list[str] | None = None,
+                     traits: dict[str, Any] | None = None) -> None:
+        """Each ``NBStream.NAME`` in ``cfg`` goes through the session's checks: a wrong
+        type or unknown name is a one-line error naming what is valid."""
+        settings = get_session().settings
+        for name, value in self._find_my_config(cfg).items():
+            if name not in _SETTINGS:
+                raise AttributeError(f"%config: NBStream has no setting {name!r}; the settings are "
+                                     f"{', '.join(_SETTINGS)}")
+            try:
+                setattr(settings, name, value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"%config NBStream.{name}: {exc}") from None
+
+
+def _register_config(shell: Any) -> None:
+    """Add :class:`NBStream` to the shell's configurables (once), loading the profile's
+    ``c.NBStream.*`` values."""
+    if not any(isinstance(c, NBStream) for c in shell.configurables):
+        shell.configurables.append(NBStream(parent=shell, config=shell.config))
+
+
 # ---- registration ------------------------------------------------------------------------
 def _transform(lines: list[str]) -> list[str]:
     """Rewrite a ``%%stream`` cell into an awaited call (top-level await on the kernel loop)."""
@@ -289,10 +341,12 @@ def _transform(lines: list[str]) -> list[str]:
 
 
 def load_ipython_extension(shell) -> None:
-    """``%load_ext nbstream``: register %%stream, %stream_config and %stream_reset."""
+    """``%load_ext nbstream``: register %%stream, %stream_config, %stream_reset and the
+    ``%config NBStream.*`` settings."""
     shell.register_magic_function(stream, "cell", "stream")
     shell.register_magic_function(stream_config, "line", "stream_config")
     shell.register_magic_function(stream_reset, "line", "stream_reset")
+    _register_config(shell)
     cleanup = shell.input_transformers_cleanup
     if _transform not in cleanup:
         cleanup.append(_transform)

@@ -15,6 +15,7 @@ from nbstream import api as _api
 from nbstream.engine import config as _config
 from nbstream.engine import replay as _replay
 from nbstream.run import Run
+from nbstream.session import get_session
 
 DEMO_NOTICE = ("nbstream: no API key or base URL configured, so this uses the embedded demo endpoint "
                "(offline, canned answers). Set OPENAI_API_KEY / OPENAI_BASE_URL, or pass --base-url URL "
@@ -66,7 +67,7 @@ def ask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"--record: no folder {args.record.parent} to write {args.record.name} in")
     from nbstream.magic import _params  # the same -p KEY=VALUE reading as %%stream
 
-    _config.DEMO_NOTICE = DEMO_NOTICE
+    get_session().defaults.demo_notice = DEMO_NOTICE
 
     try:
         params = _params(args.param)

@@ -31,7 +31,7 @@ APIS = ("chat", "responses", "ollama")
 DEMO_MODEL = "demo"
 DEMO_NOTICE = ("nbstream: no API key or base URL configured, so this uses the embedded demo endpoint "
                "(offline, canned answers). Set OPENAI_API_KEY / OPENAI_BASE_URL or pass base_url= and model= "
-               "to talk to a real model.")  # the CLI words its own
+               "to talk to a real model.")
 
 
 # ---- settings ---------------------------------------------------------------------------
@@ -243,6 +243,7 @@ class Defaults:
         self._dotenv_stamp: tuple[str, int] | None = None
         self._dotenv_values: dict[str, str] = {}
         self._demo: _Server | None = None
+        self.demo_notice = DEMO_NOTICE  # said once when the demo endpoint starts (the CLI words its own)
 
     def env(self, name: str) -> tuple[str | None, str | None]:
         """``name`` from the environment, else ``./.env``, else Colab's secrets; and where from."""
@@ -279,7 +280,7 @@ class Defaults:
                 from nbstream import demo  # the default-endpoint hook: the only core import of demo
 
                 self._demo = demo.serve()
-                print(DEMO_NOTICE, file=sys.stderr)
+                print(self.demo_notice, file=sys.stderr)
             return self._demo.base_url
 
     def close(self) -> None:
