@@ -55,3 +55,68 @@ def test_stream_works_in_a_forked_child(demo):
         result = json.loads(pipe.read() or b"{}")
     assert result.get("status") == "done", result
     assert result["chars"] == len(first.text)
+
+
+def _in_child(work) -> dict:
+    """``work()``'s JSON-able result, computed in a forked child (bounded wait)."""
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        try:
+            try:
+                result = work()
+            except BaseException as exc:  # report anything to the parent
+                result = {"raised": f"{type(exc).__name__}: {exc}"}
+            os.write(write_fd, json.dumps(result).encode())
+            os.close(write_fd)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child never finished")
+    with os.fdopen(read_fd, "rb") as pipe:
+        return json.loads(pipe.read() or b"{}")
+
+
+def test_a_session_in_the_child_keeps_settings_and_runs_and_gets_a_fresh_history_worker(demo):
+    session = nbstream.Session(model="demo", keep_runs=0)  # every run evicted: the worker exists
+    first = nbstream.stream("hi", base_url=demo.base_url, demo=FAST, session=session)
+    assert session.history._worker is not None and session.io.started
+
+    def work() -> dict:
+        run = nbstream.stream("hi", base_url=demo.base_url, demo=FAST, session=session)
+        return {"status": run.status, "model": session.settings.model,
+                "runs": session.runs()["run_id"].tolist()}
+
+    result = _in_child(work)
+    session.close()
+    assert result.get("status") == "done", result
+    assert result["model"] == "demo" and result["runs"][0] == first.run_id and len(result["runs"]) == 2
+
+
+def test_the_child_starts_its_own_demo_endpoint(monkeypatch):
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "NBSTREAM_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    session = nbstream.Session()
+    parent = nbstream.stream("hi", demo=FAST, session=session)  # starts the session's demo endpoint
+    assert parent.status == "done"
+
+    def work() -> dict:
+        run = nbstream.stream("hi", demo=FAST, session=session)
+        return {"status": run.status, "base_url": run.base_url}
+
+    result = _in_child(work)
+    session.close()
+    assert result.get("status") == "done", result
+    assert result["base_url"] != parent.base_url  # its own server: the parent's has no thread there

@@ -143,7 +143,8 @@ class NotebookView:
                 # the partial answer, kept in the file in case the kernel dies mid-stream;
                 # empty at first and at the end, so the saved structure never changes
                 self._fallback = display({}, raw=True, display_id=True)
-                _open_views.add(self)
+                # after ipykernel's own exit hook: runs first, while the IOPub thread still sends
+                atexit.register(self._at_exit)
             # the thread runs in a copy of this context, so what it sends has this cell as parent
             context = contextvars.copy_context()
             self._thread = threading.Thread(target=context.run, args=(self._flush_loop,), daemon=True,
@@ -334,7 +335,7 @@ class NotebookView:
         if not self.standalone:
             return
         self.join()
-        _open_views.discard(self)
+        atexit.unregister(self._at_exit)
         bundle, metadata = static_output(self.run, prompt=self.prompt, raw=self.raw, answer_html=self.shown_html(),
                                          final_id=self.final_id)
         display(bundle, raw=True, metadata=metadata)
@@ -350,26 +351,17 @@ class NotebookView:
     def _at_exit(self) -> None:
         """The kernel is shutting down mid-stream (a restart): drop the widget reference
         from the cell, so the saved notebook shows the partial answer and no widget error."""
-        self._fallback_at = 0.0
-        if self._lock.acquire(timeout=1.0):  # a flush in progress finishes first
-            try:
-                self._save_partial()
-            finally:
-                self._lock.release()
-        if self._handle is not None:
-            self._handle.update({}, raw=True)
-
-
-_open_views: set[NotebookView] = set()
-
-
-@atexit.register  # after ipykernel's own: it runs first, while the IOPub thread still sends
-def _close_open_views() -> None:
-    for view in list(_open_views):
         try:
-            view._at_exit()
-        except Exception:  # noqa: BLE001, S112 - the interpreter is going; nothing to report to
-            continue
+            self._fallback_at = 0.0
+            if self._lock.acquire(timeout=1.0):  # a flush in progress finishes first
+                try:
+                    self._save_partial()
+                finally:
+                    self._lock.release()
+            if self._handle is not None:
+                self._handle.update({}, raw=True)
+        except Exception:  # noqa: BLE001, S110 - the interpreter is going; nothing to report to
+            pass
 
 
 def widget_bundle(widget) -> dict[str, Any]:
