@@ -13,10 +13,12 @@ thing blocking on nbstream's I/O thread. Never nest_asyncio.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
 import json
 import shlex
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from IPython.core.magic_arguments import argument, magic_arguments
@@ -32,6 +34,9 @@ from nbstream.engine import replay as _replay
 from nbstream.run import Run
 from nbstream.session import get_session
 from nbstream.views import attach as _views
+
+__all__ = ["NBStream", "load_ipython_extension", "register_in_running_shell", "run_cell", "stream",
+           "stream_config", "stream_reset", "unload_ipython_extension"]
 
 
 @magic_arguments()
@@ -68,7 +73,11 @@ def stream(line: str, cell: str) -> None:
     answer is kept.
     """
     future = get_session().io.submit(run_cell(line, cell))
-    _loop.wait(future, on_interrupt=future.cancel)
+
+    def cancel() -> None:
+        future.cancel()
+
+    _loop.wait(future, on_interrupt=cancel)
 
 
 stream.__doc__ = stream.__doc__.replace("%stream [", "%%stream [")  # it is a cell magic
@@ -122,7 +131,7 @@ async def run_cell(line: str, cell: str, *, expand: bool = False) -> None:
     _after(args, runs)
 
 
-def _jobs(args, cell: str, ns: dict) -> list[tuple[Run, Any, str | None]]:
+def _jobs(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> list[tuple[Run, Any, str | None]]:
     """(run, work, shown prompt) for every stream this cell starts."""
     session = get_session()
     if args.replay:
@@ -191,11 +200,11 @@ def _params(items: list[str] | None) -> dict[str, Any]:
     return params
 
 
-def _work(run: Run, req):
+def _work(run: Run, req: Any) -> Callable[[], Awaitable[None]]:
     return lambda: _pump.request_work(run, req)
 
 
-def _show(jobs, args):
+def _show(jobs: list[tuple[Run, Any, str | None]], args: argparse.Namespace) -> Any:
     """Attach the views: one live view per run (a wrapping grid with --compare)."""
     if not _views.in_notebook():
         if len(jobs) == 1:
@@ -219,7 +228,7 @@ def _show(jobs, args):
                        render=not args.no_render).start()
 
 
-def _after(args, runs: list[Run]) -> None:
+def _after(args: argparse.Namespace, runs: list[Run]) -> None:
     """Conversation memory, recording and --raise, once the runs have ended."""
     run = runs[0]
     if args.chat and run.text:
@@ -340,7 +349,7 @@ def _transform(lines: list[str]) -> list[str]:
     return [f"await __import__('nbstream.magic').magic.run_cell({line!r}, {body!r}, expand=True)\n"]
 
 
-def load_ipython_extension(shell) -> None:
+def load_ipython_extension(shell: Any) -> None:
     """``%load_ext nbstream``: register %%stream, %stream_config, %stream_reset and the
     ``%config NBStream.*`` settings."""
     shell.register_magic_function(stream, "cell", "stream")
@@ -364,6 +373,6 @@ def register_in_running_shell() -> None:
         load_ipython_extension(shell)
 
 
-def unload_ipython_extension(shell) -> None:
+def unload_ipython_extension(shell: Any) -> None:
     if _transform in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(_transform)

@@ -18,6 +18,7 @@ locks, history worker, demo endpoint) and keeps its settings, runs and conversat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import weakref
@@ -97,10 +98,8 @@ class Session:
         history worker, the demo endpoint. The settings and runs stay readable."""
         if self.io.started:
             future = asyncio.run_coroutine_threadsafe(self.transport.clients.aclose_running(), self.io.get())
-            try:
+            with contextlib.suppress(Exception):  # closing is best effort; the loop stops anyway
                 future.result(timeout=10)
-            except Exception:  # noqa: BLE001 - closing is best effort; the loop stops anyway
-                pass
             self.io.stop()
         self.history.close()
         self.defaults.close()

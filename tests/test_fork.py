@@ -68,7 +68,7 @@ def _in_child(work) -> dict:
         try:
             try:
                 result = work()
-            except BaseException as exc:  # report anything to the parent
+            except BaseException as exc:  # noqa: BLE001 - report anything to the parent
                 result = {"raised": f"{type(exc).__name__}: {exc}"}
             os.write(write_fd, json.dumps(result).encode())
             os.close(write_fd)

@@ -277,7 +277,8 @@ class Defaults:
         """The session's demo endpoint, started on first use; announced once on stderr."""
         with self._lock:
             if self._demo is None:
-                from nbstream import demo  # the default-endpoint hook: the only core import of demo
+                # the default-endpoint hook: the core's only import of demo, lazy (a server)
+                from nbstream import demo
 
                 self._demo = demo.serve()
                 print(self.demo_notice, file=sys.stderr)

@@ -185,7 +185,7 @@ def http_error(status: int, url: str, body: str, headers: Any, *,
     """The typed error for an HTTP error status, with the server's own message."""
     server_msg = _server_message(body)
     said = f": {server_msg}" if server_msg else ""
-    kw = dict(status=status, url=url, server_message=server_msg)
+    kw: dict[str, Any] = dict(status=status, url=url, server_message=server_msg)
     if status in (401, 403):
         key = (f"the API key from {key_source} was refused" if key_source else
                "no API key was sent: pass api_key=... or set OPENAI_API_KEY")
