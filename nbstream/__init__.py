@@ -8,19 +8,18 @@ The layout follows the data: transport (``_http``) -> SSE (``sse``) -> protocol 
 (``_adapters``) -> normalized events (``events``) -> the Run (``run``) -> views.
 """
 
-from nbstream import demo, errors, events, sse
+import sys
+from types import ModuleType
+from typing import Any
+
+from nbstream import errors, events, sse
+from nbstream._version import __version__
 from nbstream.api import ashow, astream, replay, show, stream
 from nbstream.data.summaries import summarize
 from nbstream.data.tables import chunks, runs
 from nbstream.engine.config import config
-from nbstream.magic import load_ipython_extension, unload_ipython_extension
-from nbstream.magic import register_in_running_shell as _register_magics
 from nbstream.run import Run, ToolCall
 from nbstream.views.plots import plot_run, plot_runs
-
-__version__ = "0.1.0"
-
-_register_magics()  # inside IPython, %%stream works after `import nbstream` alone
 
 __all__ = [
     "stream", "astream", "show", "ashow", "replay", "Run", "ToolCall",
@@ -28,3 +27,37 @@ __all__ = [
     "config", "demo", "errors", "events", "sse",
     "load_ipython_extension", "unload_ipython_extension", "__version__",
 ]
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext nbstream``: register ``%%stream``, ``%stream_config`` and ``%stream_reset``."""
+    from nbstream import magic  # IPython loads with the magics, never on `import nbstream` alone
+
+    magic.load_ipython_extension(shell)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """``%unload_ext nbstream``: stop rewriting ``%%stream`` cells into awaited runs."""
+    from nbstream import magic
+
+    magic.unload_ipython_extension(shell)
+
+
+def __getattr__(name: str) -> ModuleType:
+    """``nbstream.demo``, the embedded demo server, is imported on first use."""
+    if name == "demo":
+        import nbstream.demo as demo
+
+        return demo
+    raise AttributeError(f"module 'nbstream' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "demo"})
+
+
+if "IPython" in sys.modules:  # inside IPython, %%stream works after `import nbstream` alone
+    from nbstream.magic import register_in_running_shell
+
+    register_in_running_shell()
+    del register_in_running_shell

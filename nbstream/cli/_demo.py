@@ -21,6 +21,8 @@ from types import FrameType
 
 from nbstream.views.render import terminal
 
+__all__ = ["add_demo", "split_passthrough", "demo", "run_lab"]
+
 QUICKSTART = "01-quickstart.ipynb"
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

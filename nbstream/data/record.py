@@ -1,6 +1,6 @@
 """Every stream becomes data: ``chunks`` (one row per received wire message) and the run
 row (one per run), with metric definitions that mean what vLLM ``bench serve`` and
-AIPerf mean (../shared/research/metrics.md §8 is the schema followed here).
+AIPerf mean.
 
 Times are seconds from t0 (``perf_counter_ns`` taken immediately before the request was
 sent), stamped in the reader when the bytes arrived — before JSON parsing or rendering.
@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nbstream._version import __version__
 from nbstream.data import tokens as _tokens
 from nbstream.events import (
     Done,
@@ -223,8 +224,6 @@ def empty_chunks() -> pd.DataFrame:
 
 def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     """The run's row as a plain dict (what ``run.summary`` and ``nbstream.runs()`` show)."""
-    from nbstream import __version__
-
     rows = _Rows(run, _tokens.estimator(tokenizer))
     c = rows.cols
     t = c["t_recv_s"]

@@ -1,6 +1,6 @@
 """``nbstream.summarize``: a set of runs aggregated the way vLLM ``bench serve`` or AIPerf
 aggregate them — same keys, same definitions, same units — so the numbers can be put
-next to theirs (../shared/research/metrics.md §2–§5).
+next to theirs.
 
 * ``style="vllm"`` (``vllm/benchmarks/serve.py`` ``calculate_metrics``): TTFT from the
   first chunk with choices, E2EL to the last chunk with choices, TPOT =
@@ -17,6 +17,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from nbstream.data import history as _history
+from nbstream.data import record
+from nbstream.data.tables import chunks as _chunks
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -147,10 +151,6 @@ def _duration(runs: pd.DataFrame) -> float:
 
 
 def _held_chunks(run_ids: pd.Series) -> pd.DataFrame:
-    from nbstream.data import history as _history
-    from nbstream.data import record
-    from nbstream.data.tables import chunks
-
     wanted = set(run_ids)
     held = [run for run in _history.recent() if run.run_id in wanted]
-    return chunks(*held) if held else record.empty_chunks()
+    return _chunks(*held) if held else record.empty_chunks()

@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING
 
 from nbstream.data import history as _history
 from nbstream.data import record
+from nbstream.run import Run
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from nbstream.run import Run
 
 
 def runs(*selected: Run) -> pd.DataFrame:
@@ -33,8 +32,6 @@ def chunks(*selected: Run) -> pd.DataFrame:
 
 
 def _check_runs(name: str, selected: tuple) -> None:
-    from nbstream.run import Run
-
     for item in selected:
         if not isinstance(item, Run):
             raise TypeError(f"nbstream.{name}() takes Run objects (or nothing, for every run), "

@@ -8,8 +8,8 @@ taken only when named explicitly (``nbstream.config.tokenizer = "o200k_base"``).
 Otherwise: one token per 4 characters, OpenAI's rule of thumb for English text.
 
 Per-chunk counts attribute each token of the *whole* text to the chunk where the token
-starts, so they sum exactly to a tokenization of the full text (metrics.md §8a asks for
-a prefix difference with that property).
+starts, so they sum exactly to a tokenization of the full text, as a difference of
+prefix token counts would, without tokenizing every prefix.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from ._wire import Event, dumps
 from ._writer import ClientGone, SocketWriter
 
 if TYPE_CHECKING:
-    from ._server import DemoHTTPServer
+    from ._httpd import DemoHTTPServer
 
 _MAX_BODY = 32 * 1024 * 1024
 

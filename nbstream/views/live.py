@@ -5,8 +5,8 @@ is just the widget reference). The pump only notes what arrived (``_on_events``:
 append and a flag); a flush thread renders and sends, at most one message per
 ``interval`` (50 ms) counted from the END of the previous flush, so a slow flush makes
 the next one coalesce more, and nothing slow runs where arrival times are stamped.
-Per-token messages would overflow the kernel's IOPub queue and be dropped (measured:
-../shared/research/jupyter_runtime.md §4). A heartbeat every ``HEARTBEAT_S`` lets the
+Per-token messages would overflow the kernel's IOPub channel and be dropped (Jupyter
+Server's ``iopub_msg_rate_limit`` stops output past 1000 messages/s). A heartbeat every ``HEARTBEAT_S`` lets the
 front end tell a silent kernel from a slow stream, and every ``FALLBACK_S`` the partial
 answer is saved into a hidden fallback output, for a kernel that dies mid-stream.
 
@@ -37,6 +37,7 @@ from nbstream.run import Run
 from nbstream.views import markdown as _markdown
 from nbstream.views import render as _render
 from nbstream.views import status as _status
+from nbstream.views.feed import feed_markdown
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -483,8 +484,6 @@ def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = 
     if run.text:
         parts.append(markdown_safe(markdown_unwrap(run.text)))
     if run.api == "sse":
-        from nbstream.views.feed import feed_markdown
-
         parts.append(feed_markdown(run))
     steps = [ev for ev in run.events if type(ev) is Step]
     if steps:
@@ -539,9 +538,7 @@ def static_html(run: Run, *, prompt: str | None = None, title: str | None = None
         out.append(f'<div class="nbs-tools">{cards}</div>')
     if answer_html is None:
         if run.api == "sse":
-            from nbstream.views.feed import feed_markdown
-
-            answer_html = markdown_html(feed_markdown(run))
+                answer_html = markdown_html(feed_markdown(run))
         else:
             answer_html = markdown_html(markdown_unwrap(run.text)) if run.text else ""
     out.append(f'<div class="nbs-answer"><div class="nbs-blocks jp-RenderedHTMLCommon jp-RenderedMarkdown">{answer_html}</div></div>')

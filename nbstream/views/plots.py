@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nbstream.run import Run
 from nbstream.views import render as _render
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from nbstream.run import Run
 
 _NEEDS_MPL = "plotting needs matplotlib: pip install 'nbstream[plot]'"
 
@@ -47,8 +46,6 @@ def plot_run(run: Run, ax: Axes | None = None) -> Figure:
     in their own colours, TTFT / TTFO / end marked), and beside it the distribution of the
     gaps between token chunks (ITL) with p50, p99 and TPOT. With ``ax``, only the timeline
     is drawn, into that Axes (to compose grids); its figure is returned."""
-    from nbstream.run import Run
-
     if not isinstance(run, Run):
         raise TypeError(f"plot_run needs an nbstream Run (what nbstream.stream returns), got {type(run).__name__}")
     plt = _pyplot()
