@@ -4,13 +4,15 @@ recorded as data.
     run = nbstream.stream("Explain SSE in one paragraph")   # embedded demo by default
     run.text, run.usage, run.finish_reason, run.status
 
-The layout follows the data: transport (``_http``) -> SSE (``sse``) -> protocol adapters
-(``_adapters``) -> normalized events (``events``) -> the Run (``run``) -> views.
+The layout follows the data: bytes -> ``wire`` (SSE/NDJSON framing, one adapter per wire
+format) -> normalized ``events`` -> the ``run`` -> ``engine`` (HTTP, the I/O loop, the pump)
+and ``data`` (DataFrames) -> ``views`` -> ``api`` -> ``magic`` and ``cli``. IPython, the demo
+server, matplotlib and pandas load when first used, not on ``import nbstream``.
 """
 
-import sys
-from types import ModuleType
-from typing import Any
+import sys as _sys
+import types as _types
+import typing as _typing
 
 from nbstream import errors, events, sse
 from nbstream._version import __version__
@@ -29,21 +31,21 @@ __all__ = [
 ]
 
 
-def load_ipython_extension(shell: Any) -> None:
+def load_ipython_extension(shell: _typing.Any) -> None:
     """``%load_ext nbstream``: register ``%%stream``, ``%stream_config`` and ``%stream_reset``."""
     from nbstream import magic  # IPython loads with the magics, never on `import nbstream` alone
 
     magic.load_ipython_extension(shell)
 
 
-def unload_ipython_extension(shell: Any) -> None:
+def unload_ipython_extension(shell: _typing.Any) -> None:
     """``%unload_ext nbstream``: stop rewriting ``%%stream`` cells into awaited runs."""
     from nbstream import magic
 
     magic.unload_ipython_extension(shell)
 
 
-def __getattr__(name: str) -> ModuleType:
+def __getattr__(name: str) -> _types.ModuleType:
     """``nbstream.demo``, the embedded demo server, is imported on first use."""
     if name == "demo":
         import nbstream.demo as demo
@@ -56,7 +58,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), "demo"})
 
 
-if "IPython" in sys.modules:  # inside IPython, %%stream works after `import nbstream` alone
+if "IPython" in _sys.modules:  # inside IPython, %%stream works after `import nbstream` alone
     from nbstream.magic import register_in_running_shell
 
     register_in_running_shell()
