@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+__all__ = ["fill"]
+
 _FIELD = re.compile(r"\{\{([^{}]*)\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*|\[[^\[\]{}]+\])*)\}")
 _STEP = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)|\[([^\[\]{}]+)\]")
 _MISSING = object()
@@ -42,10 +44,7 @@ def _resolve(expr: str, namespace: Mapping[str, Any]) -> Any:
     for step in _STEP.finditer(expr, len(name)):
         attr, key = step.groups()
         try:
-            if attr is not None:
-                value = getattr(value, attr)
-            else:
-                value = value[ast.literal_eval(key)]
+            value = getattr(value, attr) if attr is not None else value[ast.literal_eval(key)]
         except Exception:  # not resolvable: the braces stay as the user wrote them
             return _MISSING
     return value

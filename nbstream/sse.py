@@ -218,12 +218,10 @@ class SSEDecoder:
                 data.append(value)
             elif name == "event":
                 event_type = value
-            elif name == "id":
-                if "\0" not in value:
-                    id_buffer = value
-            elif name == "retry":
-                if value.isascii() and value.isdigit():
-                    self._retry = block_retry = int(value)
+            elif name == "id" and "\0" not in value:
+                id_buffer = value
+            elif name == "retry" and value.isascii() and value.isdigit():
+                self._retry = block_retry = int(value)
             # any other field name is ignored
         self._event_type = event_type
         self._id_buffer = id_buffer

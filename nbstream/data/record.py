@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 
     from nbstream.run import Run
 
+__all__ = ["CHUNK_DTYPES", "chunks", "empty_chunks", "summary_row", "LEAD_COLUMNS", "frame"]
+
 # event_type, most dominant first: a row is labelled by the first kind it carries
 _PRIORITY = ("error", "content", "reasoning", "tool_call", "refusal", "finish", "usage", "role",
              "step", "lifecycle", "done", "other")
@@ -183,7 +185,7 @@ class _Rows:
             cols["cum_tokens"] = [None] * n_rows
             cols["n_tokens_source"] = ["none"] * n_rows
         pieces = [(r or "") + (t or "") + (x or "")
-                  for r, t, x in zip(cols["reasoning_delta"], cols["text_delta"], cols["tool_delta"])]
+                  for r, t, x in zip(cols["reasoning_delta"], cols["text_delta"], cols["tool_delta"], strict=True)]
         cols["n_tokens_est"] = estimator.per_piece(pieces) if n_rows else []
         self.cols = cols
         self.continuous = continuous

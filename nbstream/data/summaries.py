@@ -25,6 +25,8 @@ from nbstream.data.tables import chunks as _chunks
 if TYPE_CHECKING:
     import pandas as pd
 
+__all__ = ["summarize"]
+
 _AIPERF_STATS = ("avg", "min", "max", "std", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99")
 
 
@@ -126,7 +128,7 @@ def _aiperf_stats(values: np.ndarray) -> dict[str, float]:
     pct = np.percentile(values, [1, 5, 10, 25, 50, 75, 90, 95, 99])
     stats = {"avg": float(values.mean()), "min": float(values.min()), "max": float(values.max()),
              "std": float(values.std(ddof=0))}
-    stats.update({name: float(v) for name, v in zip(_AIPERF_STATS[4:], pct)})
+    stats.update({name: float(v) for name, v in zip(_AIPERF_STATS[4:], pct, strict=True)})
     return stats
 
 

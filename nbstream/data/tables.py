@@ -11,6 +11,8 @@ from nbstream.run import Run
 if TYPE_CHECKING:
     import pandas as pd
 
+__all__ = ["runs", "chunks"]
+
 
 def runs(*selected: Run) -> pd.DataFrame:
     """One row per run: every finished run of this session, or just ``selected``

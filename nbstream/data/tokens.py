@@ -19,6 +19,8 @@ import importlib
 import pkgutil
 from collections.abc import Sequence
 
+__all__ = ["CHARS_PER_TOKEN", "CHARS", "Estimator", "estimator"]
+
 CHARS_PER_TOKEN = 4
 CHARS = "chars/4"
 

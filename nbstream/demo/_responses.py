@@ -19,6 +19,8 @@ from ._plan import ChoicePlan, Plan, Step
 from ._requests import Conversation
 from ._wire import END, Event, sse
 
+__all__ = ["ResponsesRenderer"]
+
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"

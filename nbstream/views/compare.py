@@ -28,6 +28,8 @@ from nbstream.views.live import (
 )
 from nbstream.views.live import _metadata as run_metadata
 
+__all__ = ["CompareView", "GRID_STYLE", "PANE_STYLE", "compare_output"]
+
 
 class CompareView:
     def __init__(self, runs: list[tuple[Run, str | None]], *, raw: bool = False, stop_button: bool = False,

@@ -10,6 +10,8 @@ from nbstream.events import Event, Other
 from nbstream.run import Run
 from nbstream.views import render as _render
 
+__all__ = ["SHOWN", "PREVIEW", "FeedBody", "feed_markdown"]
+
 SHOWN = 20
 PREVIEW = 120
 

@@ -39,6 +39,12 @@ from nbstream.views import render as _render
 from nbstream.views import status as _status
 from nbstream.views.feed import feed_markdown
 
+__all__ = [
+    "WIDGET_MIME", "markdown_stream", "markdown_html", "markdown_safe", "markdown_unwrap", "text_html",
+    "live_enabled", "HEARTBEAT_S", "FALLBACK_S", "FINAL_PAUSE_S", "NotebookView", "widget_bundle", "SCHEMA",
+    "static_output", "INTERRUPTED", "static_plain", "static_markdown", "static_html", "WIRE_LINES",
+]
+
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
@@ -130,7 +136,7 @@ class NotebookView:
         self.fallback_updates = 0
 
     # ---- lifecycle ----------------------------------------------------------------------
-    def start(self) -> "NotebookView":
+    def start(self) -> NotebookView:
         """Display the live widget (if enabled) and follow the run."""
         if live_enabled():
             from nbstream.views.widget import LiveWidget
@@ -458,7 +464,8 @@ def static_output(run: Run, *, prompt: str | None = None, title: str | None = No
     """
     bundle = {"text/html": static_html(run, prompt=prompt, title=title, raw=raw, answer_html=answer_html,
                                        final_id=final_id, partial_of=partial_of),
-              "text/markdown": static_markdown(run, prompt=prompt, title=title, raw=raw, partial=partial_of is not None),
+              "text/markdown": static_markdown(run, prompt=prompt, title=title, raw=raw,
+                                               partial=partial_of is not None),
               "text/plain": static_plain(run, partial=partial_of is not None)}
     return bundle, {"nbstream": _metadata(run)}
 
@@ -490,7 +497,8 @@ def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = 
         parts.append(_details(f"Agent steps ({len(steps)})", "\n".join(_step_line(ev) for ev in steps)))
     else:
         for call in run.tool_calls:
-            parts.append(f"**🔧 {_render.md_text(call.name or 'tool call')}**\n\n{_render.md_fence(call.arguments, 'json')}")
+            name = _render.md_text(call.name or "tool call")
+            parts.append(f"**🔧 {name}**\n\n{_render.md_fence(call.arguments, 'json')}")
     if run.refusal:
         parts.append(f"> **Refused:** {_render.md_text(run.refusal)}")
     if raw:
@@ -541,7 +549,8 @@ def static_html(run: Run, *, prompt: str | None = None, title: str | None = None
                 answer_html = markdown_html(feed_markdown(run))
         else:
             answer_html = markdown_html(markdown_unwrap(run.text)) if run.text else ""
-    out.append(f'<div class="nbs-answer"><div class="nbs-blocks jp-RenderedHTMLCommon jp-RenderedMarkdown">{answer_html}</div></div>')
+    out.append('<div class="nbs-answer"><div class="nbs-blocks jp-RenderedHTMLCommon jp-RenderedMarkdown">'
+               f"{answer_html}</div></div>")
     if run.refusal:
         out.append(f'<div class="nbs-error">Refused: {text_html(run.refusal)}</div>')
     error = str(run.error) if run.error is not None and run.status != "cancelled" else ""

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+__all__ = ["plot_run", "plot_runs"]
+
 _NEEDS_MPL = "plotting needs matplotlib: pip install 'nbstream[plot]'"
 
 # token-bearing chunk kinds: (event_type values, legend name, colour)
@@ -210,7 +212,7 @@ def plot_runs(runs_df: pd.DataFrame, metrics: tuple[str, ...] | list[str] | str 
         if "status" in runs_df else np.ones(len(runs_df), dtype=bool)
     fig, axes = plt.subplots(1, len(metrics), figsize=(0.6 + 3.8 * len(metrics), 4.4), layout="constrained",
                              squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         _draw_metric(ax, runs_df, metric, keys, order, done, xlabel)
     _legend(fig, len(runs_df), int((~done).sum()))
     fig.suptitle(f"{len(runs_df)} run{'s' if len(runs_df) != 1 else ''} by {xlabel}")
