@@ -20,6 +20,7 @@ __all__ = ["fill"]
 
 _FIELD = re.compile(r"\{\{([^{}]*)\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*|\[[^\[\]{}]+\])*)\}")
 _STEP = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)|\[([^\[\]{}]+)\]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MISSING = object()
 
 
@@ -37,7 +38,8 @@ def fill(text: str, namespace: Mapping[str, Any]) -> str:
 
 
 def _resolve(expr: str, namespace: Mapping[str, Any]) -> Any:
-    name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", expr).group(0)
+    head = _NAME.match(expr)
+    name = head.group(0) if head else ""
     if name not in namespace:
         return _MISSING
     value = namespace[name]

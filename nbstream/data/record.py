@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nbstream.run import Run
+    from nbstream.wire.framing import Message
 
 __all__ = ["CHUNK_DTYPES", "chunks", "empty_chunks", "summary_row", "LEAD_COLUMNS", "frame"]
 
@@ -95,44 +96,43 @@ class _Rows:
             choice = None
             role = False
             for ev in events:
-                kind = type(ev)
-                if kind is TextDelta:
+                if isinstance(ev, TextDelta):
                     text += ev.text
                     kinds.add("content")
                     choice = ev.choice if choice is None else choice
-                elif kind is ReasoningDelta:
+                elif isinstance(ev, ReasoningDelta):
                     reasoning += ev.text
                     kinds.add("reasoning")
                     choice = ev.choice if choice is None else choice
-                elif kind is ToolCallDelta:
+                elif isinstance(ev, ToolCallDelta):
                     tool += ev.arguments
                     if ev.arguments or ev.name:
                         kinds.add("tool_call")
                     choice = ev.choice if choice is None else choice
-                elif kind is RefusalDelta:
+                elif isinstance(ev, RefusalDelta):
                     refusal += ev.text
                     kinds.add("refusal")
-                elif kind is Finish:
+                elif isinstance(ev, Finish):
                     finish = ev.reason
                     kinds.add("finish")
                     choice = ev.choice if choice is None else choice
-                elif kind is Usage:
+                elif isinstance(ev, Usage):
                     usage = ev
                     kinds.add("usage")
-                elif kind is ErrorEvent:
+                elif isinstance(ev, ErrorEvent):
                     err = ev.message if ev.raw is None else f"{ev.message}: {ev.raw}"
                     kinds.add("error")
-                elif kind is Meta:
+                elif isinstance(ev, Meta):
                     if ev.stage == "role":
                         role = True
                         kinds.add("role")
                     else:
                         kinds.add("lifecycle")
-                elif kind is Done:
+                elif isinstance(ev, Done):
                     kinds.add("done")
-                elif kind is Step:
+                elif isinstance(ev, Step):
                     kinds.add("step")
-                elif kind is Other:
+                elif isinstance(ev, Other):
                     kinds.add("other")
             is_token = bool(text or reasoning or refusal or "tool_call" in kinds)
             cols["run_id"].append(run.run_id)
@@ -192,7 +192,7 @@ class _Rows:
         self.estimator = estimator
 
 
-def _raw_event(msg) -> str | None:
+def _raw_event(msg: Message) -> str | None:
     if msg.name and msg.name != "message":
         return msg.name
     data = msg.data
@@ -253,7 +253,7 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
         n_out, exact, source = 0, False, rows.estimator.name
     n_reason = usage.reasoning_tokens if usage is not None else None
     hidden = bool(n_reason and not reasoning_text)
-    n_streamed = n_out - (n_reason if hidden else 0)
+    n_streamed = n_out - n_reason if hidden and n_reason else n_out
     decode = t_last_tok - ttft if tok else math.nan
     gaps = np.array([c["itl_s"][i] for i in tok[1:]], dtype=float)
     itl = _stats(gaps)

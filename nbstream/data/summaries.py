@@ -63,7 +63,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _vllm(runs, ok, chunks, duration, percentiles) -> dict[str, Any]:
+def _vllm(runs: pd.DataFrame, ok: pd.DataFrame, chunks: pd.DataFrame, duration: float,
+          percentiles: tuple[float, ...]) -> dict[str, Any]:
     n_out = ok["n_output_tokens"].astype("float64").fillna(0).to_numpy()
     n_in = ok["n_prompt_tokens"].astype("float64").fillna(0).to_numpy()
     ttft = ok["t_first_chunk_s"].to_numpy(dtype=float)
@@ -92,7 +93,7 @@ def _vllm(runs, ok, chunks, duration, percentiles) -> dict[str, Any]:
     return out
 
 
-def _aiperf(runs, ok, chunks, duration) -> dict[str, Any]:
+def _aiperf(runs: pd.DataFrame, ok: pd.DataFrame, chunks: pd.DataFrame, duration: float) -> dict[str, Any]:
     def col(name: str, scale: float = 1.0) -> np.ndarray:
         values = ok[name].astype("float64").to_numpy() * scale
         return values[~np.isnan(values)]

@@ -18,6 +18,10 @@ import functools
 import importlib
 import pkgutil
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tiktoken
 
 __all__ = ["CHARS_PER_TOKEN", "CHARS", "Estimator", "estimator"]
 
@@ -28,7 +32,7 @@ CHARS = "chars/4"
 class Estimator:
     """Counts tokens of a text split in pieces; ``name`` says which tokenizer."""
 
-    def __init__(self, name: str, encoding=None) -> None:
+    def __init__(self, name: str, encoding: tiktoken.Encoding | None = None) -> None:
         self.name = name
         self._enc = encoding
 

@@ -157,7 +157,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         return self.rfile.read(size)
 
     def _read_chunked(self) -> bytes:
-        parts = []
+        parts: list[bytes] = []
         total = 0
         while True:
             line = self.rfile.readline(1024)

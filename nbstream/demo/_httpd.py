@@ -38,7 +38,8 @@ class DemoHTTPServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a DNS lookup this server never needs.
         TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        address = self.socket.getsockname()
+        self.server_name, self.server_port = address[0], address[1]
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()

@@ -149,7 +149,7 @@ class ResponsesRenderer:
             opened["content"] = []
             prefix = "response.reasoning_text" if reasoning else "response.output_text"
             kind = "reasoning" if reasoning else "content"
-            extra = {} if reasoning else {"logprobs": []}
+            extra: dict[str, Any] = {} if reasoning else {"logprobs": []}
             part_where = {**where, "content_index": 0}
             out.append((start, "lifecycle", 0, "response.output_item.added", {"output_index": index,
                                                                                 "item": opened}, None))

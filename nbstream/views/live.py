@@ -27,7 +27,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.display import display
 
@@ -38,6 +38,10 @@ from nbstream.views import markdown as _markdown
 from nbstream.views import render as _render
 from nbstream.views import status as _status
 from nbstream.views.feed import feed_markdown
+
+if TYPE_CHECKING:
+    from nbstream.views.widget import LiveWidget
+    from nbstream.wire.framing import Message
 
 __all__ = [
     "WIDGET_MIME", "markdown_stream", "markdown_html", "markdown_safe", "markdown_unwrap", "text_html",
@@ -125,7 +129,7 @@ class NotebookView:
         self._wake = threading.Event()  # something arrived (or the run ended)
         self._ended = threading.Event()  # the run ended: stop waiting between flushes
         self._thread: threading.Thread | None = None
-        self._widget: Any = None
+        self._widget: LiveWidget | None = None
         self._handle: Any = None
         self.messages_sent = 0
         self.flushes = 0
@@ -201,17 +205,16 @@ class NotebookView:
             t_ns, events = inbox.popleft()
             got_token = False
             for ev in events:
-                kind = type(ev)
-                if kind is TextDelta and ev.choice == 0 or kind is Other:
+                if isinstance(ev, TextDelta) and ev.choice == 0 or isinstance(ev, Other):
                     got_token = self._body.take(ev) or got_token
-                    if kind is TextDelta and self._reasoning and not self._reasoning_done:
+                    if isinstance(ev, TextDelta) and self._reasoning and not self._reasoning_done:
                         self._reasoning_done = True
                         self._pending["reasoning_done"] = True
-                elif kind is ReasoningDelta and ev.choice == 0:
+                elif isinstance(ev, ReasoningDelta) and ev.choice == 0:
                     self._reasoning.append(ev.text)
                     self._pending["reasoning"] = self._pending.get("reasoning", "") + ev.text
                     got_token = True
-                elif kind is ToolCallDelta:
+                elif isinstance(ev, ToolCallDelta):
                     tool = self._tools.setdefault(ev.index, {"name": "", "args": ""})
                     tool["name"] = tool["name"] or (ev.name or "")
                     tool["args"] += ev.arguments
@@ -309,6 +312,8 @@ class NotebookView:
                 "elapsed": round((now - t0) / 1e9, 3)}
 
     def _send(self, msg: dict[str, Any]) -> None:
+        if self._widget is None:  # live output is off: no front end to tell
+            return
         self._seq += 1
         msg["seq"] = self._seq
         self._widget.send(msg)
@@ -325,7 +330,8 @@ class NotebookView:
                         **self._status_fields(), "state": "streaming"})
 
     @property
-    def widget(self):
+    def widget(self) -> LiveWidget | None:
+        """The live widget while it is shown (None when live output is off)."""
         return self._widget
 
     def join(self, timeout: float | None = 30) -> None:
@@ -379,7 +385,7 @@ def _close_open_views() -> None:
             continue
 
 
-def widget_bundle(widget) -> dict[str, Any]:
+def widget_bundle(widget: Any) -> dict[str, Any]:
     """A display bundle holding only the widget reference (nbval compares nothing in it)."""
     return {WIDGET_MIME: {"version_major": 2, "version_minor": 1, "model_id": widget.model_id}}
 
@@ -436,7 +442,7 @@ class _PlainBlocks:
         return blocks, f'<pre class="nbs-plain">{text_html(tail)}</pre>' if tail else ""
 
 
-def _wire_lines(message) -> list[str]:
+def _wire_lines(message: Message) -> list[str]:
     data = message.data if isinstance(message.data, str) else repr(message.data)
     lines = [f"event: {message.name}"] if message.name and message.name != "message" else []
     lines.extend(f"data: {line}" for line in data.split("\n"))
