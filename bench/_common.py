@@ -182,10 +182,10 @@ def percentiles_ms(errors_s: list[float]) -> tuple[float, float, float]:
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     """A plain fixed-width table: first column left-aligned, the others right-aligned."""
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     def line(cells: list[str]) -> str:
         return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
@@ -236,7 +236,7 @@ class DemoProcess:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __enter__(self) -> "DemoProcess":
+    def __enter__(self) -> DemoProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -290,7 +290,7 @@ class _Stalls:
 def _check_batch(results: list[Any], texts: list[str], logs: dict[str, dict]) -> dict[str, Any]:
     """Lost events, bad runs and timing errors of one batch, against the server's logs."""
     out: dict[str, Any] = {"lost": 0, "bad": 0, "events": 0, "ttft": [], "gaps": []}
-    for text, result in zip(texts, results):
+    for text, result in zip(texts, results, strict=True):
         log = logs[text]
         written = len(log["writes"])
         if isinstance(result, int):  # httpx alone: an event count

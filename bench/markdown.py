@@ -28,11 +28,12 @@ TARGET_BYTES = 29 * 1024
 FLUSH_EVERY = 25
 SEED = 20240611
 
-_WORDS = (
-    "stream token latency buffer parser render notebook kernel output cell block update "
-    "message budget model answer request response header chunk event decoder client server "
-    "cache index column frame metric sample window throughput median percentile first last"
-).split()
+_WORDS = [
+    "stream", "token", "latency", "buffer", "parser", "render", "notebook", "kernel", "output", "cell", "block",
+    "update", "message", "budget", "model", "answer", "request", "response", "header", "chunk", "event", "decoder",
+    "client", "server", "cache", "index", "column", "frame", "metric", "sample", "window", "throughput", "median",
+    "percentile", "first", "last",
+]
 
 
 def _sentence(rnd: random.Random) -> str:
@@ -117,7 +118,7 @@ def split(text: str, n: int, seed: int = SEED) -> list[str]:
         cuts = sorted(rnd.sample(range(1, len(text)), n - 1))
     else:
         cuts = sorted(rnd.choices(range(len(text) + 1), k=n - 1))
-    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
+    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
 
 
 def run_streaming(deltas: list[str]) -> dict:

@@ -63,8 +63,10 @@ SHAPES = {
     "numbered list": lambda n: _fill(n, "", lambda i: f"{i + 1}. **{_WORDS[i % 12]}** {_words(9, i)}\n"),
     "one paragraph": lambda n: _fill(n, "", lambda i: f"{_words(8, i)} *{_WORDS[i % 12]}* `x{i}`. "),
     "lines, no blank": lambda n: _fill(n, "", lambda i: f"{_words(10, i)} **{i}**\n"),
-    "code block": lambda n: _fill(n, "```python\n", lambda i: f"    value_{i} = compute({i}, '{_WORDS[i % 12]}')  # n\n"),
-    "table by rows": lambda n: _fill(n, "| a | b | c |\n|---|--:|---|\n", lambda i: f"| {i} | {_words(3, i)} | `c{i}` |\n"),
+    "code block": lambda n: _fill(n, "```python\n",
+                                  lambda i: f"    value_{i} = compute({i}, '{_WORDS[i % 12]}')  # n\n"),
+    "table by rows": lambda n: _fill(n, "| a | b | c |\n|---|--:|---|\n",
+                                     lambda i: f"| {i} | {_words(3, i)} | `c{i}` |\n"),
     "deeply nested": lambda n: _fill(n, "- top\n", lambda i: "  " * (1 + i % 8) + f"- {_words(6, i)}\n"),
     "mixed": lambda n: _fill(n, "", lambda i: (f"## Part {i}\n\n{_words(30, i)} **b** [l](https://e.x/{i}).\n\n"
                                                f"- {_words(5, i)}\n- {_words(5, i + 1)}\n\n"
@@ -137,7 +139,8 @@ def brackets() -> None:
             _render.render_html(text)
             cpu[kind].append(time.process_time() - start)
         _render._next_closer = current
-        print(f"{n:>16} | {cpu['now'][-1]:>8.3f}s | {cpu['old'][-1]:>9.3f}s | {cpu['old'][-1] / cpu['now'][-1]:>13.1f}x")
+        now, old = cpu["now"][-1], cpu["old"][-1]
+        print(f"{n:>16} | {now:>8.3f}s | {old:>9.3f}s | {old / now:>13.1f}x")
     grow = {kind: values[-1] / max(values[0], 1e-9) for kind, values in cpu.items()}
     print(f"growth 5K -> 40K openers: now {grow['now']:.1f}x, rescanning {grow['old']:.1f}x (linear 8x)")
 
@@ -174,7 +177,8 @@ def main() -> None:
                 big_s = f"{big[0]:>8.2f}s" if big[2] else f">{max(big[0], OLD_BUDGET_S):>7.0f}s"
                 small_s = f"{small[0]:>10.3f}s" if small[2] else f">{OLD_BUDGET_S:>9.0f}s"
                 oratio = f"{big[0] / max(small[0], 1e-9):>5.1f}x" if big[2] and small[2] else "    - "
-                speed = f"{new[SIZES[1]][0] / big[0]:>11.3f}x" if big[2] else f"{'<':>5}{new[SIZES[1]][0] / OLD_BUDGET_S:.3f}x"
+                speed = (f"{new[SIZES[1]][0] / big[0]:>11.3f}x" if big[2]
+                         else f"{'<':>5}{new[SIZES[1]][0] / OLD_BUDGET_S:.3f}x")
                 line += f" | {small_s} {big_s} {oratio} | {speed}"
             print(line, flush=True)
     print(f"\nworst 200KB/20KB ratio of the new renderer (CPU or bytes): {worst:.1f}x (target <= 12x)")

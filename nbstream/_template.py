@@ -16,8 +16,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+__all__ = ["fill"]
+
 _FIELD = re.compile(r"\{\{([^{}]*)\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*|\[[^\[\]{}]+\])*)\}")
 _STEP = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)|\[([^\[\]{}]+)\]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MISSING = object()
 
 
@@ -35,17 +38,15 @@ def fill(text: str, namespace: Mapping[str, Any]) -> str:
 
 
 def _resolve(expr: str, namespace: Mapping[str, Any]) -> Any:
-    name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", expr).group(0)
+    head = _NAME.match(expr)
+    name = head.group(0) if head else ""
     if name not in namespace:
         return _MISSING
     value = namespace[name]
     for step in _STEP.finditer(expr, len(name)):
         attr, key = step.groups()
         try:
-            if attr is not None:
-                value = getattr(value, attr)
-            else:
-                value = value[ast.literal_eval(key)]
+            value = getattr(value, attr) if attr is not None else value[ast.literal_eval(key)]
         except Exception:  # not resolvable: the braces stay as the user wrote them
             return _MISSING
     return value

@@ -27,6 +27,7 @@ from traitlets.config import Config, Configurable
 
 from nbstream import _template
 from nbstream import api as _api
+from nbstream._params import parse_params
 from nbstream.engine import config as _config
 from nbstream.engine import loop as _loop
 from nbstream.engine import pump as _pump
@@ -163,7 +164,7 @@ def _jobs(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> list[tuple
             params["temperature"] = temp
         if args.max_tokens is not None:
             params["max_tokens"] = args.max_tokens
-        params.update(_params(args.param))
+        params.update(parse_params(args.param))
         messages = None
         if args.chat:
             history = session.conversations.setdefault(args.chat, [])
@@ -180,24 +181,6 @@ def _jobs(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> list[tuple
         shown = prompt if body != cell else None  # the filled-in prompt, when templating changed it
         jobs.append((run, _work(run, req), shown))
     return jobs
-
-
-def _params(items: list[str] | None) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"-p takes KEY=VALUE, got {item!r}")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        *parents, leaf = key.split(".")  # -p demo.tps=500 sets {"demo": {"tps": 500}}
-        target = params
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        target[leaf] = parsed
-    return params
 
 
 def _work(run: Run, req: Any) -> Callable[[], Awaitable[None]]:

@@ -31,6 +31,7 @@ openai ~180k (nbstream 4.3x faster).
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["SSEDecoder", "ServerSentEvent"]
@@ -51,7 +52,7 @@ class ServerSentEvent:
     retry: int | None = None
 
 
-def _event_factory():
+def _event_factory() -> Callable[[str, str, str, int | None], ServerSentEvent]:
     """Build events without the frozen ``__init__``'s per-field ``object.__setattr__``.
 
     Writing through the slot descriptors directly is ~2x faster; the result is an
@@ -59,8 +60,9 @@ def _event_factory():
     """
     new = object.__new__
     cls = ServerSentEvent
-    set_event, set_data = cls.event.__set__, cls.data.__set__  # type: ignore[attr-defined]
-    set_id, set_retry = cls.id.__set__, cls.retry.__set__  # type: ignore[attr-defined]
+    slots = vars(cls)  # the slot descriptors themselves
+    set_event, set_data = slots["event"].__set__, slots["data"].__set__
+    set_id, set_retry = slots["id"].__set__, slots["retry"].__set__
 
     def make(event: str, data: str, id: str, retry: int | None) -> ServerSentEvent:
         obj = new(cls)
@@ -218,12 +220,10 @@ class SSEDecoder:
                 data.append(value)
             elif name == "event":
                 event_type = value
-            elif name == "id":
-                if "\0" not in value:
-                    id_buffer = value
-            elif name == "retry":
-                if value.isascii() and value.isdigit():
-                    self._retry = block_retry = int(value)
+            elif name == "id" and "\0" not in value:
+                id_buffer = value
+            elif name == "retry" and value.isascii() and value.isdigit():
+                self._retry = block_retry = int(value)
             # any other field name is ignored
         self._event_type = event_type
         self._id_buffer = id_buffer

@@ -42,7 +42,7 @@ class Session:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -51,7 +51,7 @@ class ScriptedServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "ScriptedServer":
+    def __enter__(self) -> ScriptedServer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -93,7 +93,7 @@ class SilentServer:
             conn.close()
         self._sock.close()
 
-    def __enter__(self) -> "SilentServer":
+    def __enter__(self) -> SilentServer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -122,7 +122,7 @@ class FullBacklogServer:
             filler.close()
         self._sock.close()
 
-    def __enter__(self) -> "FullBacklogServer":
+    def __enter__(self) -> FullBacklogServer:
         return self
 
     def __exit__(self, *exc) -> None:

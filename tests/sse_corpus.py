@@ -129,7 +129,8 @@ CASES: list[Case] = [
     ),
     Case(
         "wpt_field_parsing",
-        b"data:\x00\ndata:  2\rData:1\ndata\x00:2\ndata:1\r\x00data:4\nda-ta:3\rdata_5\ndata:3\rdata:\r\n data:32\ndata:4\n\n",
+        b"data:\x00\ndata:  2\rData:1\ndata\x00:2\ndata:1\r\x00data:4\nda-ta:3\rdata_5\ndata:3\rdata:\r\n"
+        b" data:32\ndata:4\n\n",
         [(M, "\x00\n 2\n1\n3\n\n4", "")],
     ),
     Case("wpt_null_character", b"data:\x00\n\n\n\n", [(M, "\x00", "")]),

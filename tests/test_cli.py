@@ -36,7 +36,8 @@ def _env(**extra: str) -> dict[str, str]:
 
 def nbstream(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
              timeout: float = DEADLINE) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "nbstream", *args], check=False, input=stdin, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "nbstream", *args], check=False, input=stdin, capture_output=True,
+                          text=True,
                           timeout=timeout, cwd=ROOT, env=env or _env(),
                           stdin=None if stdin is not None else subprocess.DEVNULL)
 

@@ -452,8 +452,8 @@ def test_responses_tool_call_is_a_function_call_item_and_its_output_gets_an_answ
     assert item["type"] == "function_call" and item["name"] == "search_docs"
     fragments = [d["delta"] for n, d in events if n == "response.function_call_arguments.delta"]
     assert len(fragments) > 2 and json.loads("".join(fragments)) == json.loads(item["arguments"])
-    follow_up = [{"role": "user", "content": "Find the docs"}, item, {"type": "function_call_output", "call_id": item["call_id"],
-                                         "output": "Found 3 pages"}]
+    follow_up = [{"role": "user", "content": "Find the docs"}, item,
+                 {"type": "function_call_output", "call_id": item["call_id"], "output": "Found 3 pages"}]
     answer = responses_events(client, model="demo-tools", tools=[tool], input=follow_up)
     message = answer[-1][1]["response"]["output"][0]
     assert message["type"] == "message" and "Found 3 pages" in message["content"][0]["text"]
@@ -513,11 +513,11 @@ def test_long_answer_is_about_two_thousand_tokens(client):
 
 def test_disconnect_breaks_the_body_after_the_given_number_of_tokens(client):
     received = []
-    with pytest.raises(httpx.RemoteProtocolError, match="incomplete"):
-        with client.stream("POST", "/chat/completions", json={"model": "demo-disconnect", "messages": HELLO,
-                                                               "stream": True, "demo": {"after": 12}}) as response:
-            for line in response.iter_lines():
-                received.append(line)
+    body = {"model": "demo-disconnect", "messages": HELLO, "stream": True, "demo": {"after": 12}}
+    with (pytest.raises(httpx.RemoteProtocolError, match="incomplete"),
+          client.stream("POST", "/chat/completions", json=body) as response):
+        for line in response.iter_lines():
+            received.append(line)
     contents = [json.loads(line[6:])["choices"][0]["delta"].get("content") for line in received
                 if line.startswith("data: ")]
     assert sum(1 for c in contents if c) == 12
@@ -664,7 +664,8 @@ def test_no_token_is_written_before_its_ttft_and_tps_deadline(server, client):
     times = log.times("content")
     assert len(times) == len(arrivals) == 40
     due = [log.t_start_ns + round((0.3 + k / 50) * 1e9) for k in range(40)]
-    assert all(t >= d for t, d in zip(times, due, strict=True)), [(t - d) / 1e6 for t, d in zip(times, due)]
+    late = [(t - d) / 1e6 for t, d in zip(times, due, strict=True)]
+    assert all(t >= d for t, d in zip(times, due, strict=True)), late
     assert all(a >= t for a, t in zip(arrivals, times, strict=True))  # one clock: got after it was written
 
 
@@ -674,13 +675,13 @@ def test_a_client_closing_during_a_pause_is_logged_as_a_disconnect_at_once(serve
     body = {"model": "demo-stall", "messages": HELLO, "stream": True,
             "demo": {"ttft": 0.05, "tps": 200, "after": 3, "stall": 100}}
     seen = 0
-    with httpx.Client(timeout=60) as http:
-        with http.stream("POST", f"{server.base_url}/chat/completions", json=body) as response:
-            for line in response.iter_lines():
-                seen += '"content"' in line and '"role"' not in line
-                if seen == 3:
-                    closed = time.perf_counter_ns()
-                    break
+    with (httpx.Client(timeout=60) as http,
+          http.stream("POST", f"{server.base_url}/chat/completions", json=body) as response):
+        for line in response.iter_lines():
+            seen += '"content"' in line and '"role"' not in line
+            if seen == 3:
+                closed = time.perf_counter_ns()
+                break
     log = log_of(server, response)
     assert log.disconnected_ns is not None and not log.finished
     assert log.disconnected_ns >= closed and log.tokens() == 3

@@ -431,15 +431,15 @@ def _blocks(rnd: random.Random) -> list[str]:
     return [
         f"# {s()}\n", f"## {s()}\n", f"{s()}\n{s()}\n", f"{s()}\n===\n", f"{s()}\n---\n",
         f"- {s()}\n- {s()}\n  - {s()}\n    1. {s()}\n", f"1. {s()}\n\n2. {s()}\n\n   {s()}\n",
-        f"* {s()}\n\n  ```sh\n  make\n  ```\n", f"```python\ndef f():\n\n    return '**'\n```\n",
+        f"* {s()}\n\n  ```sh\n  make\n  ```\n", "```python\ndef f():\n\n    return '**'\n```\n",
         f"~~~\n{s()}\n~~~\n", f"| h | {s()} |\n|:--|--:|\n| `a|b` | {s()} |\n| x |\n",
-        f"> {s()}\n> - {s()}\n>\n> {s()}\n", f"> {s()}\nlazy {s()}\n", f"    indented code\n",
+        f"> {s()}\n> - {s()}\n>\n> {s()}\n", f"> {s()}\nlazy {s()}\n", "    indented code\n",
         "---\n", f"Steps:\n1. {s()}\n2. {s()}\n", f"{s()}\n| a | b |\n|---|---|\n| 1 | 2 |\n",
     ]
 
 
 _document = st.builds(
-    lambda picks, seps, end: "".join(p + sep for p, sep in zip(picks, seps)).rstrip("\n") + end,
+    lambda picks, seps, end: "".join(p + sep for p, sep in zip(picks, seps, strict=False)).rstrip("\n") + end,
     st.lists(st.sampled_from(_blocks(_rnd)), min_size=1, max_size=8),
     st.lists(st.sampled_from(["\n", "", "\n\n"]), min_size=8, max_size=8),
     st.sampled_from(["", "\n"]),
@@ -450,7 +450,7 @@ def _stream_randomly(text: str, cuts: list[int], flushes: list[bool]) -> tuple[l
     points = sorted({c % (len(text) + 1) for c in cuts})
     md = StreamingMarkdown()
     sent: list[str] = []
-    for k, (a, b) in enumerate(zip([0, *points], [*points, len(text)])):
+    for k, (a, b) in enumerate(zip([0, *points], [*points, len(text)], strict=True)):
         md.feed(text[a:b])
         if flushes[k % len(flushes)]:
             sent += md.flush()[0]

@@ -69,7 +69,7 @@ def test_random_hostile_text_is_safe_whole_and_streamed(text, cuts):
     assert problems(render(text)) == []
     points = sorted({c % (len(text) + 1) for c in cuts})
     md = StreamingMarkdown()
-    for a, b in zip([0, *points], [*points, len(text)]):
+    for a, b in zip([0, *points], [*points, len(text)], strict=True):
         md.feed(text[a:b])
         blocks, tail = md.flush()
         assert problems("".join(blocks) + tail) == []

@@ -15,10 +15,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from _timeline import REASONING_RUN, T0, timeline  # noqa: E402
+from _timeline import REASONING_RUN, timeline  # noqa: E402
 
 import nbstream  # noqa: E402
-from nbstream.events import Done, Finish, Meta, ReasoningDelta, TextDelta, Usage  # noqa: E402
+from nbstream.events import Done, Finish, Meta, TextDelta, Usage  # noqa: E402
 from nbstream.run import Run  # noqa: E402
 from nbstream.views.plots import plot_run, plot_runs  # noqa: E402
 

@@ -120,7 +120,8 @@ def test_the_notebooks_import_only_what_the_main_install_declares():
 def test_importing_nbstream_loads_no_plotting_tokenizer_or_sdk_library():
     code = ("import sys, nbstream; print(sorted(m for m in ('matplotlib', 'tiktoken', 'openai', 'agents') "
             "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60,
+                         cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

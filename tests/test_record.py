@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,6 @@ from nbstream.events import (
     Done,
     Finish,
     Meta,
-    ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -221,7 +220,7 @@ def test_history_keeps_only_the_last_n_chunk_tables_but_every_row():
 
 # ---- summarize ----------------------------------------------------------------------------
 def _batch():
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     a = timeline(REASONING_RUN, started=start)
     b = timeline([(0.2, 0, [Meta("role", role="assistant")]), (0.4, 1, [TextDelta("x")]),
                   (0.5, 2, [TextDelta("y")]), (0.7, 3, [TextDelta("z")]), (0.8, 4, [Finish("stop")]),

@@ -16,7 +16,8 @@ TRUSTING = MarkdownIt("commonmark", {"html": True}).enable("table")
 
 
 def test_repr_names_status_model_size_finish_and_ttft():
-    assert repr(timeline(REASONING_RUN)) == "<Run done 'm-1' 12 chars finish='stop' TTFT 300 ms>"  # the first token was reasoning, at 0.3 s
+    # the first token was reasoning, at 0.3 s
+    assert repr(timeline(REASONING_RUN)) == "<Run done 'm-1' 12 chars finish='stop' TTFT 300 ms>"
 
 
 def test_repr_of_a_streaming_run_has_no_ttft_yet():

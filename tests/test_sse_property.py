@@ -3,6 +3,8 @@ with a deliberately naive, character-by-character reading of the spec."""
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,7 +38,7 @@ sse_bytes = st.lists(
 def _cut(raw: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(raw) + 1) for c in cuts})
     bounds = [0, *points, len(raw)]
-    return [raw[a:b] for a, b in zip(bounds, bounds[1:])]  # empty pieces included on purpose
+    return [raw[a:b] for a, b in itertools.pairwise(bounds)]  # empty pieces included on purpose
 
 
 def _decode(chunks: list[bytes]):

@@ -17,7 +17,10 @@ import shlex
 import sys
 from collections.abc import Callable
 
+from nbstream._version import __version__
 from nbstream.cli import _ask, _demo, _serve
+
+__all__ = ["main"]
 
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "ask": _ask.add_ask, "demo": _demo.add_demo, "serve": _serve.add_serve, "replay": _ask.add_replay,
@@ -64,7 +67,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         description="Stream LLM answers and Server-Sent-Events feeds, live and recorded as data.",
         epilog='A quoted prompt works without "ask": nbstream "explain SSE in one paragraph". '
                "Run nbstream COMMAND --help for a command's options.")
-    parser.add_argument("--version", action="version", version=f"nbstream {_version()}")
+    parser.add_argument("--version", action="version", version=f"nbstream {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
     for add in COMMANDS.values():
         add(sub)
@@ -78,13 +81,3 @@ def _unknown(word: str) -> str:
     return (f"unknown command {word!r}: commands are {', '.join(COMMANDS)} "
             f"(to send it as a prompt: nbstream ask {shlex.quote(word)})")
 
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("nbstream")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        from nbstream import __version__
-
-        return __version__

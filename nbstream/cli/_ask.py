@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nbstream import _secrets
 from nbstream import api as _api
+from nbstream._params import parse_params
 from nbstream.engine import config as _config
 from nbstream.engine import replay as _replay
 from nbstream.run import Run
@@ -20,6 +21,8 @@ from nbstream.session import get_session
 DEMO_NOTICE = ("nbstream: no API key or base URL configured, so this uses the embedded demo endpoint "
                "(offline, canned answers). Set OPENAI_API_KEY / OPENAI_BASE_URL, or pass --base-url URL "
                "and -m MODEL, to talk to a real model.")
+__all__ = ["add_ask", "add_replay", "ask", "replay", "DEMO_NOTICE"]
+
 _EXIT = {"done": 0, "cancelled": 130}  # anything else (error, incomplete) is a failed run: 1
 
 
@@ -65,12 +68,10 @@ def ask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("the prompt is empty")
     if args.record is not None and not args.record.parent.is_dir():
         parser.error(f"--record: no folder {args.record.parent} to write {args.record.name} in")
-    from nbstream.magic import _params  # the same -p KEY=VALUE reading as %%stream
-
     get_session().defaults.demo_notice = DEMO_NOTICE
 
     try:
-        params = _params(args.param)
+        params = parse_params(args.param)  # the same -p KEY=VALUE reading as %%stream
         if args.temperature is not None:
             params["temperature"] = args.temperature
         if args.max_tokens is not None:

@@ -21,6 +21,8 @@ from types import FrameType
 
 from nbstream.views.render import terminal
 
+__all__ = ["add_demo", "split_passthrough", "demo", "run_lab"]
+
 QUICKSTART = "01-quickstart.ipynb"
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -33,7 +35,8 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--headless", action="store_true",
                    help="no JupyterLab: execute the quickstart in a kernel and print each answer and its timing")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser; print the notebook's URL")
-    p.add_argument("--port", type=int, help="port for JupyterLab (default 8888, or the next free one; 0: any free port)")
+    p.add_argument("--port", type=int,
+                   help="port for JupyterLab (default 8888, or the next free one; 0: any free port)")
     p.add_argument("--notebooks", type=Path, help="folder of the teaching notebooks (default: notebooks/ "
                                                   "in the current folder or next to the package)")
     p.set_defaults(run=demo)
@@ -149,6 +152,7 @@ def _headless(path: Path) -> int:
                 print(terminal(out["data"]["text/plain"].strip()) + "\n")
             elif out.get("output_type") == "error":
                 failed += 1
-                print(terminal(f"── error in cell: {cell.source.splitlines()[0]}\n{out['ename']}: {out['evalue']}") + "\n")
+                first_line = cell.source.splitlines()[0]
+                print(terminal(f"── error in cell: {first_line}\n{out['ename']}: {out['evalue']}") + "\n")
     print("done" if not failed else f"{failed} cell(s) failed")
     return 1 if failed else 0

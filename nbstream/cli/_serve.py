@@ -8,6 +8,8 @@ import sys
 import threading
 from collections.abc import Callable
 
+__all__ = ["add_serve", "serve"]
+
 
 def add_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the embedded demo endpoint (OpenAI-compatible, offline)",
@@ -24,7 +26,7 @@ def add_serve(sub: argparse._SubParsersAction) -> None:
 
 def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Start the server, print its base URL, and block until Ctrl-C (then exit 130)."""
-    from nbstream import demo
+    from nbstream import demo  # the demo server loads only for this command
 
     knobs = {name: getattr(args, name) for name in ("ttft", "tps", "jitter") if getattr(args, name) is not None}
     try:
@@ -45,14 +47,14 @@ def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _knob(name: str) -> Callable[[str], float]:
     """A demo knob's value, checked by the demo endpoint's own rules."""
     def parse(text: str) -> float:
-        from nbstream.demo._scenarios import check_knobs
+        from nbstream import demo  # the demo server loads only for this command
 
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
         try:
-            return check_knobs({name: value}, "nbstream serve")[name]
+            return demo.check_knobs({name: value}, "nbstream serve")[name]
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 

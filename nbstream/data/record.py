@@ -1,6 +1,6 @@
 """Every stream becomes data: ``chunks`` (one row per received wire message) and the run
 row (one per run), with metric definitions that mean what vLLM ``bench serve`` and
-AIPerf mean (../shared/research/metrics.md §8 is the schema followed here).
+AIPerf mean.
 
 Times are seconds from t0 (``perf_counter_ns`` taken immediately before the request was
 sent), stamped in the reader when the bytes arrived — before JSON parsing or rendering.
@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nbstream._version import __version__
 from nbstream.data import tokens as _tokens
 from nbstream.events import (
     Done,
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nbstream.run import Run
+    from nbstream.wire.framing import Message
+
+__all__ = ["CHUNK_DTYPES", "chunks", "empty_chunks", "summary_row", "LEAD_COLUMNS", "frame"]
 
 # event_type, most dominant first: a row is labelled by the first kind it carries
 _PRIORITY = ("error", "content", "reasoning", "tool_call", "refusal", "finish", "usage", "role",
@@ -92,44 +96,43 @@ class _Rows:
             choice = None
             role = False
             for ev in events:
-                kind = type(ev)
-                if kind is TextDelta:
+                if isinstance(ev, TextDelta):
                     text += ev.text
                     kinds.add("content")
                     choice = ev.choice if choice is None else choice
-                elif kind is ReasoningDelta:
+                elif isinstance(ev, ReasoningDelta):
                     reasoning += ev.text
                     kinds.add("reasoning")
                     choice = ev.choice if choice is None else choice
-                elif kind is ToolCallDelta:
+                elif isinstance(ev, ToolCallDelta):
                     tool += ev.arguments
                     if ev.arguments or ev.name:
                         kinds.add("tool_call")
                     choice = ev.choice if choice is None else choice
-                elif kind is RefusalDelta:
+                elif isinstance(ev, RefusalDelta):
                     refusal += ev.text
                     kinds.add("refusal")
-                elif kind is Finish:
+                elif isinstance(ev, Finish):
                     finish = ev.reason
                     kinds.add("finish")
                     choice = ev.choice if choice is None else choice
-                elif kind is Usage:
+                elif isinstance(ev, Usage):
                     usage = ev
                     kinds.add("usage")
-                elif kind is ErrorEvent:
+                elif isinstance(ev, ErrorEvent):
                     err = ev.message if ev.raw is None else f"{ev.message}: {ev.raw}"
                     kinds.add("error")
-                elif kind is Meta:
+                elif isinstance(ev, Meta):
                     if ev.stage == "role":
                         role = True
                         kinds.add("role")
                     else:
                         kinds.add("lifecycle")
-                elif kind is Done:
+                elif isinstance(ev, Done):
                     kinds.add("done")
-                elif kind is Step:
+                elif isinstance(ev, Step):
                     kinds.add("step")
-                elif kind is Other:
+                elif isinstance(ev, Other):
                     kinds.add("other")
             is_token = bool(text or reasoning or refusal or "tool_call" in kinds)
             cols["run_id"].append(run.run_id)
@@ -182,14 +185,14 @@ class _Rows:
             cols["cum_tokens"] = [None] * n_rows
             cols["n_tokens_source"] = ["none"] * n_rows
         pieces = [(r or "") + (t or "") + (x or "")
-                  for r, t, x in zip(cols["reasoning_delta"], cols["text_delta"], cols["tool_delta"])]
+                  for r, t, x in zip(cols["reasoning_delta"], cols["text_delta"], cols["tool_delta"], strict=True)]
         cols["n_tokens_est"] = estimator.per_piece(pieces) if n_rows else []
         self.cols = cols
         self.continuous = continuous
         self.estimator = estimator
 
 
-def _raw_event(msg) -> str | None:
+def _raw_event(msg: Message) -> str | None:
     if msg.name and msg.name != "message":
         return msg.name
     data = msg.data
@@ -223,8 +226,6 @@ def empty_chunks() -> pd.DataFrame:
 
 def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     """The run's row as a plain dict (what ``run.summary`` and ``nbstream.runs()`` show)."""
-    from nbstream import __version__
-
     rows = _Rows(run, _tokens.estimator(tokenizer))
     c = rows.cols
     t = c["t_recv_s"]
@@ -252,7 +253,7 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
         n_out, exact, source = 0, False, rows.estimator.name
     n_reason = usage.reasoning_tokens if usage is not None else None
     hidden = bool(n_reason and not reasoning_text)
-    n_streamed = n_out - (n_reason if hidden else 0)
+    n_streamed = n_out - n_reason if hidden and n_reason else n_out
     decode = t_last_tok - ttft if tok else math.nan
     gaps = np.array([c["itl_s"][i] for i in tok[1:]], dtype=float)
     itl = _stats(gaps)

@@ -1,6 +1,6 @@
 """``nbstream.summarize``: a set of runs aggregated the way vLLM ``bench serve`` or AIPerf
 aggregate them — same keys, same definitions, same units — so the numbers can be put
-next to theirs (../shared/research/metrics.md §2–§5).
+next to theirs.
 
 * ``style="vllm"`` (``vllm/benchmarks/serve.py`` ``calculate_metrics``): TTFT from the
   first chunk with choices, E2EL to the last chunk with choices, TPOT =
@@ -22,6 +22,8 @@ from nbstream.data import record
 
 if TYPE_CHECKING:
     import pandas as pd
+
+__all__ = ["summarize"]
 
 _AIPERF_STATS = ("avg", "min", "max", "std", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99")
 
@@ -59,7 +61,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _vllm(runs, ok, chunks, duration, percentiles) -> dict[str, Any]:
+def _vllm(runs: pd.DataFrame, ok: pd.DataFrame, chunks: pd.DataFrame, duration: float,
+          percentiles: tuple[float, ...]) -> dict[str, Any]:
     n_out = ok["n_output_tokens"].astype("float64").fillna(0).to_numpy()
     n_in = ok["n_prompt_tokens"].astype("float64").fillna(0).to_numpy()
     ttft = ok["t_first_chunk_s"].to_numpy(dtype=float)
@@ -88,7 +91,7 @@ def _vllm(runs, ok, chunks, duration, percentiles) -> dict[str, Any]:
     return out
 
 
-def _aiperf(runs, ok, chunks, duration) -> dict[str, Any]:
+def _aiperf(runs: pd.DataFrame, ok: pd.DataFrame, chunks: pd.DataFrame, duration: float) -> dict[str, Any]:
     def col(name: str, scale: float = 1.0) -> np.ndarray:
         values = ok[name].astype("float64").to_numpy() * scale
         return values[~np.isnan(values)]
@@ -124,7 +127,7 @@ def _aiperf_stats(values: np.ndarray) -> dict[str, float]:
     pct = np.percentile(values, [1, 5, 10, 25, 50, 75, 90, 95, 99])
     stats = {"avg": float(values.mean()), "min": float(values.min()), "max": float(values.max()),
              "std": float(values.std(ddof=0))}
-    stats.update({name: float(v) for name, v in zip(_AIPERF_STATS[4:], pct)})
+    stats.update({name: float(v) for name, v in zip(_AIPERF_STATS[4:], pct, strict=True)})
     return stats
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nbstream.data import record
+from nbstream.run import Run
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from nbstream.data.history import History
 
-    from nbstream.run import Run
+__all__ = ["runs", "chunks"]
 
 
 def runs(*selected: Run, history: History) -> pd.DataFrame:
@@ -34,8 +35,6 @@ def chunks(*selected: Run, history: History) -> pd.DataFrame:
 
 
 def _check_runs(name: str, selected: tuple) -> None:
-    from nbstream.run import Run
-
     for item in selected:
         if not isinstance(item, Run):
             raise TypeError(f"nbstream.{name}() takes Run objects (or nothing, for every run), "

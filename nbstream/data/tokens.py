@@ -8,8 +8,8 @@ taken only when named explicitly (``nbstream.config.tokenizer = "o200k_base"``).
 Otherwise: one token per 4 characters, OpenAI's rule of thumb for English text.
 
 Per-chunk counts attribute each token of the *whole* text to the chunk where the token
-starts, so they sum exactly to a tokenization of the full text (metrics.md §8a asks for
-a prefix difference with that property).
+starts, so they sum exactly to a tokenization of the full text, as a difference of
+prefix token counts would, without tokenizing every prefix.
 """
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ import functools
 import importlib
 import pkgutil
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tiktoken
+
+__all__ = ["CHARS_PER_TOKEN", "CHARS", "Estimator", "estimator"]
 
 CHARS_PER_TOKEN = 4
 CHARS = "chars/4"
@@ -26,7 +32,7 @@ CHARS = "chars/4"
 class Estimator:
     """Counts tokens of a text split in pieces; ``name`` says which tokenizer."""
 
-    def __init__(self, name: str, encoding=None) -> None:
+    def __init__(self, name: str, encoding: tiktoken.Encoding | None = None) -> None:
         self.name = name
         self._enc = encoding
 

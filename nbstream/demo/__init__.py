@@ -25,7 +25,7 @@ Run ``python -m nbstream.demo`` to serve in the foreground.
 """
 
 from ._log import RequestLog, RequestLogList
-from ._scenarios import KNOB_HELP, SCENARIOS, Knobs, Scenario
+from ._scenarios import KNOB_HELP, SCENARIOS, Knobs, Scenario, check_knobs
 from ._server import DemoServer, serve
 from ._tokens import count_tokens, tokenize
 
@@ -37,6 +37,7 @@ __all__ = [
     "RequestLog",
     "RequestLogList",
     "Scenario",
+    "check_knobs",
     "count_tokens",
     "serve",
     "tokenize",

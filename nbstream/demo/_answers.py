@@ -13,6 +13,11 @@ import re
 
 from ._tokens import count_tokens, stable_hash
 
+__all__ = [
+    "topic_of", "default_answer", "long_answer", "reasoning_text", "xss_answer", "fenced_answer",
+    "tool_result_answer",
+]
+
 _TEMPLATES: tuple[str, ...] = (
     """## Streaming, one token at a time
 

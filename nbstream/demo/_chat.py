@@ -16,6 +16,8 @@ from ._plan import ChoicePlan, Plan
 from ._requests import Conversation
 from ._wire import END, Event, sse
 
+__all__ = ["FINGERPRINT", "usage_object", "ChatRenderer"]
+
 FINGERPRINT = "fp_nbstream_demo"
 
 

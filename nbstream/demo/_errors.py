@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["DemoError", "bad_request"]
+
 
 class DemoError(Exception):
     """An HTTP error response: status, OpenAI error fields and extra headers."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import _introspect
@@ -37,7 +38,9 @@ from ._wire import Event, dumps
 from ._writer import ClientGone, SocketWriter
 
 if TYPE_CHECKING:
-    from ._server import DemoHTTPServer
+    from ._httpd import DemoHTTPServer
+
+__all__ = ["DemoHandler"]
 
 _MAX_BODY = 32 * 1024 * 1024
 
@@ -154,7 +157,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         return self.rfile.read(size)
 
     def _read_chunked(self) -> bytes:
-        parts = []
+        parts: list[bytes] = []
         total = 0
         while True:
             line = self.rfile.readline(1024)

@@ -15,6 +15,8 @@ from urllib.parse import parse_qs
 from ._errors import DemoError
 from ._log import RequestLog, RequestLogList
 
+__all__ = ["PREFIX", "log_json", "answer"]
+
 PREFIX = "/v1/demo/requests"
 
 

@@ -8,8 +8,11 @@ with a client's ``perf_counter_ns()`` in the same process.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence, overload
+from typing import Any, overload
+
+__all__ = ["RequestLog", "RequestLogList"]
 
 
 @dataclass(eq=False)

@@ -8,6 +8,8 @@ from typing import Any
 from ._errors import DemoError
 from ._scenarios import SCENARIOS, Scenario
 
+__all__ = ["model_list", "model_info", "ollama_tags"]
+
 _CREATED = 1735689600  # 2025-01-01: fixed, so listings are byte-identical from run to run
 
 

@@ -17,6 +17,8 @@ from ._plan import Plan
 from ._requests import Conversation
 from ._wire import END, Event, ndjson, rfc3339
 
+__all__ = ["OllamaRenderer"]
+
 _TOKEN_KINDS = ("content", "reasoning", "tool")
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from ._answers import (
     default_answer,
@@ -30,6 +31,8 @@ from ._answers import (
 from ._requests import Conversation, ToolSpec
 from ._scenarios import Knobs, Scenario
 from ._tokens import count_tokens, stable_hash, tokenize
+
+__all__ = ["Step", "ToolCall", "ChoicePlan", "Plan", "sample_arguments", "build_plan"]
 
 
 @dataclass(frozen=True)

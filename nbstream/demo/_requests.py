@@ -15,6 +15,11 @@ from typing import Any
 
 from ._errors import DemoError, bad_request
 
+__all__ = [
+    "ToolSpec", "ToolResult", "Conversation", "parse_json_body", "parse_chat", "parse_responses",
+    "parse_ollama_chat", "parse_ollama_generate",
+]
+
 
 @dataclass(frozen=True)
 class ToolSpec:

@@ -19,6 +19,8 @@ from ._plan import ChoicePlan, Plan, Step
 from ._requests import Conversation
 from ._wire import END, Event, sse
 
+__all__ = ["ResponsesRenderer"]
+
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
@@ -147,7 +149,7 @@ class ResponsesRenderer:
             opened["content"] = []
             prefix = "response.reasoning_text" if reasoning else "response.output_text"
             kind = "reasoning" if reasoning else "content"
-            extra = {} if reasoning else {"logprobs": []}
+            extra: dict[str, Any] = {} if reasoning else {"logprobs": []}
             part_where = {**where, "content_index": 0}
             out.append((start, "lifecycle", 0, "response.output_item.added", {"output_index": index,
                                                                                 "item": opened}, None))

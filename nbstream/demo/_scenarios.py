@@ -9,10 +9,13 @@ the scenario's preset, and the request body's ``"demo": {...}`` object.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ._errors import DemoError
+
+__all__ = ["Knobs", "KNOB_HELP", "check_knobs", "Scenario", "SCENARIOS", "find_scenario", "resolve_knobs"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The server object: a stdlib ``ThreadingHTTPServer`` on a daemon thread, and its handle.
+"""The server object: a stdlib ``ThreadingHTTPServer`` (``_httpd``) on a daemon thread, and its handle.
 
 Stdlib on purpose: no dependency, a thread per stream is plenty for a few hundred
 concurrent streams, and blocking writes on a TCP_NODELAY socket let each write be
@@ -8,70 +8,15 @@ down the open connections so their threads end promptly instead of lingering.
 
 from __future__ import annotations
 
-import socket
-import sys
 import threading
-from http.server import ThreadingHTTPServer
-from socketserver import TCPServer
 from typing import Any
 
 from ._handler import DemoHandler
+from ._httpd import DemoHTTPServer
 from ._log import RequestLogList
 from ._scenarios import KNOB_HELP, check_knobs
 
-
-class DemoHTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer with a deep backlog, TCP_NODELAY, connection tracking and no noise."""
-
-    daemon_threads = True
-    request_queue_size = 1024
-    allow_reuse_address = True
-
-    def __init__(self, host: str, port: int, *, api_key: str | None, defaults: dict[str, Any]) -> None:
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.api_key = api_key
-        self.defaults = defaults
-        self.requests = RequestLogList()
-        self.stopping = threading.Event()
-        self._connections: dict[socket.socket, threading.Thread] = {}
-        self._connections_lock = threading.Lock()
-        super().__init__((host, port), DemoHandler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind calls socket.getfqdn(), a DNS lookup this server never needs.
-        TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = super().get_request()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock, address
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections[request] = threading.current_thread()
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._connections_lock:
-                self._connections.pop(request, None)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], OSError):
-            return  # a client that went away is not an error worth a traceback
-        super().handle_error(request, client_address)
-
-    def close_connections(self, timeout: float) -> None:
-        """Shut down every open connection and wait (up to ``timeout``) for its thread."""
-        with self._connections_lock:
-            open_now = list(self._connections.items())
-        for sock, _ in open_now:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for _, thread in open_now:
-            thread.join(timeout)
+__all__ = ["DemoServer", "serve"]
 
 
 class DemoServer:
@@ -137,5 +82,5 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
     checked = check_knobs(defaults, "serve()")
     if api_key is not None and (not isinstance(api_key, str) or not api_key):
         raise ValueError("api_key must be a non-empty string (or None for no authentication)")
-    httpd = DemoHTTPServer(host, port, api_key=api_key, defaults=checked)
+    httpd = DemoHTTPServer(host, port, DemoHandler, api_key=api_key, defaults=checked)
     return DemoServer(httpd, host)

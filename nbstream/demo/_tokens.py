@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+__all__ = ["tokenize", "count_tokens", "stable_hash"]
+
 _TOKEN = re.compile(r" ?[^\W\d_]+| ?\d| ?(?:[^\s\w]|_)+|\s+(?= \S)|\s+")
 
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Union
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["END", "Payload", "Event", "dumps", "sse", "ndjson", "rfc3339", "KEEPALIVE"]
 
 END = sys.maxsize
 
-Payload = Union[bytes, Callable[[Any], bytes]]
+Payload = bytes | Callable[[Any], bytes]
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def rfc3339(epoch: float) -> str:
     nanos = int(round((epoch - whole) * 1e9))
     if nanos >= 1_000_000_000:
         whole, nanos = whole + 1, nanos - 1_000_000_000
-    stamp = datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{nanos:09d}Z"
 
 

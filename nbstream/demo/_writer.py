@@ -19,6 +19,8 @@ from time import perf_counter_ns
 from ._log import RequestLog
 from ._wire import KEEPALIVE
 
+__all__ = ["ClientGone", "SocketWriter"]
+
 _SLEEP_BELOW_NS = 2_000_000
 _GONE_FLAGS = select.POLLHUP | select.POLLERR | select.POLLNVAL
 

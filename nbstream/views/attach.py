@@ -8,6 +8,8 @@ from typing import Any
 from nbstream.run import Run
 from nbstream.views import console as _console
 
+__all__ = ["in_notebook", "attach"]
+
 
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (where display() reaches a front end)."""

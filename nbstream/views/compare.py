@@ -14,6 +14,7 @@ from typing import Any
 
 from IPython.display import display
 
+from nbstream.events import Event
 from nbstream.run import Run
 from nbstream.views import render as _render
 from nbstream.views.live import (
@@ -27,6 +28,8 @@ from nbstream.views.live import (
     widget_bundle,
 )
 from nbstream.views.live import _metadata as run_metadata
+
+__all__ = ["CompareView", "GRID_STYLE", "PANE_STYLE", "compare_output"]
 
 
 class CompareView:
@@ -49,10 +52,10 @@ class CompareView:
         if live_enabled():
             import ipywidgets
 
-            for pane in self.panes:
-                pane.widget.layout = ipywidgets.Layout(flex="1 1 360px", min_width="300px", margin="0 0.5em 0.5em 0",
-                                                       border="1px solid var(--jp-border-color2, #ddd)",
-                                                       padding="0.4em")
+            for widget in (pane.widget for pane in self.panes if pane.widget is not None):
+                widget.layout = ipywidgets.Layout(flex="1 1 360px", min_width="300px", margin="0 0.5em 0.5em 0",
+                                                  border="1px solid var(--jp-border-color2, #ddd)",
+                                                  padding="0.4em")
             # padding and margin as around the saved grid in Lab's HTML output: same pane widths
             self._box = ipywidgets.Box([pane.widget for pane in self.panes],
                                        layout=ipywidgets.Layout(display="flex", flex_flow="row wrap",
@@ -61,7 +64,7 @@ class CompareView:
             self._handle = display(widget_bundle(self._box), raw=True, display_id=True)
         return self
 
-    def _on_events(self, run: Run, events) -> None:
+    def _on_events(self, run: Run, events: list[Event]) -> None:
         if not run.done:
             return
         with self._lock:

@@ -22,6 +22,8 @@ from nbstream.run import Run
 from nbstream.views import status as _status
 from nbstream.views.render import terminal
 
+__all__ = ["TICK_S", "attach"]
+
 TICK_S = 0.2
 
 

@@ -5,10 +5,13 @@ every event stays in the run's DataFrame."""
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from nbstream.events import Event, Other
 from nbstream.run import Run
 from nbstream.views import render as _render
+
+__all__ = ["SHOWN", "PREVIEW", "FeedBody", "feed_markdown"]
 
 SHOWN = 20
 PREVIEW = 120
@@ -40,7 +43,7 @@ class FeedBody:
         return _html_table(self._latest, self._count)
 
 
-def _html_table(events, count: int) -> str:
+def _html_table(events: deque[Other], count: int) -> str:
     if not events:
         return '<p class="nbs-feed-empty">waiting for events…</p>'
     esc = _render.html_text
@@ -50,7 +53,7 @@ def _html_table(events, count: int) -> str:
             f"{min(count, SHOWN)} of {count})</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
-def _preview(data) -> str:
+def _preview(data: Any) -> str:
     text = data if isinstance(data, str) else repr(data)
     text = text.replace("\n", "⏎")
     return text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"

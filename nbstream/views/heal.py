@@ -28,6 +28,8 @@ from nbstream.views.render import (
     top_blocks,
 )
 
+__all__ = ["heal", "heal_inline"]
+
 # A partial line that is nothing but block markers is still ambiguous: "-" may become a list
 # item, a setext underline or a rule, "1." a list, "#" a heading, "``" a fence, "|-" a table.
 _AMBIGUOUS_PARTIAL_RE = re.compile(

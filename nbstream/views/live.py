@@ -5,8 +5,8 @@ is just the widget reference). The pump only notes what arrived (``_on_events``:
 append and a flag); a flush thread renders and sends, at most one message per
 ``interval`` (50 ms) counted from the END of the previous flush, so a slow flush makes
 the next one coalesce more, and nothing slow runs where arrival times are stamped.
-Per-token messages would overflow the kernel's IOPub queue and be dropped (measured:
-../shared/research/jupyter_runtime.md §4). A heartbeat every ``HEARTBEAT_S`` lets the
+Per-token messages would overflow the kernel's IOPub channel and be dropped (Jupyter
+Server's ``iopub_msg_rate_limit`` stops output past 1000 messages/s). A heartbeat every ``HEARTBEAT_S`` lets the
 front end tell a silent kernel from a slow stream, and every ``FALLBACK_S`` the partial
 answer is saved into a hidden fallback output, for a kernel that dies mid-stream.
 
@@ -27,7 +27,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.display import display
 
@@ -37,6 +37,17 @@ from nbstream.run import Run
 from nbstream.views import markdown as _markdown
 from nbstream.views import render as _render
 from nbstream.views import status as _status
+from nbstream.views.feed import feed_markdown
+
+if TYPE_CHECKING:
+    from nbstream.views.widget import LiveWidget
+    from nbstream.wire.framing import Message
+
+__all__ = [
+    "WIDGET_MIME", "markdown_stream", "markdown_html", "markdown_safe", "markdown_unwrap", "text_html",
+    "live_enabled", "HEARTBEAT_S", "FALLBACK_S", "FINAL_PAUSE_S", "NotebookView", "widget_bundle", "SCHEMA",
+    "static_output", "INTERRUPTED", "static_plain", "static_markdown", "static_html", "WIRE_LINES",
+]
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -118,7 +129,7 @@ class NotebookView:
         self._wake = threading.Event()  # something arrived (or the run ended)
         self._ended = threading.Event()  # the run ended: stop waiting between flushes
         self._thread: threading.Thread | None = None
-        self._widget: Any = None
+        self._widget: LiveWidget | None = None
         self._handle: Any = None
         self.messages_sent = 0
         self.flushes = 0
@@ -129,7 +140,7 @@ class NotebookView:
         self.fallback_updates = 0
 
     # ---- lifecycle ----------------------------------------------------------------------
-    def start(self) -> "NotebookView":
+    def start(self) -> NotebookView:
         """Display the live widget (if enabled) and follow the run."""
         if live_enabled():
             from nbstream.views.widget import LiveWidget
@@ -195,17 +206,16 @@ class NotebookView:
             t_ns, events = inbox.popleft()
             got_token = False
             for ev in events:
-                kind = type(ev)
-                if kind is TextDelta and ev.choice == 0 or kind is Other:
+                if isinstance(ev, TextDelta) and ev.choice == 0 or isinstance(ev, Other):
                     got_token = self._body.take(ev) or got_token
-                    if kind is TextDelta and self._reasoning and not self._reasoning_done:
+                    if isinstance(ev, TextDelta) and self._reasoning and not self._reasoning_done:
                         self._reasoning_done = True
                         self._pending["reasoning_done"] = True
-                elif kind is ReasoningDelta and ev.choice == 0:
+                elif isinstance(ev, ReasoningDelta) and ev.choice == 0:
                     self._reasoning.append(ev.text)
                     self._pending["reasoning"] = self._pending.get("reasoning", "") + ev.text
                     got_token = True
-                elif kind is ToolCallDelta:
+                elif isinstance(ev, ToolCallDelta):
                     tool = self._tools.setdefault(ev.index, {"name": "", "args": ""})
                     tool["name"] = tool["name"] or (ev.name or "")
                     tool["args"] += ev.arguments
@@ -303,6 +313,8 @@ class NotebookView:
                 "elapsed": round((now - t0) / 1e9, 3)}
 
     def _send(self, msg: dict[str, Any]) -> None:
+        if self._widget is None:  # live output is off: no front end to tell
+            return
         self._seq += 1
         msg["seq"] = self._seq
         self._widget.send(msg)
@@ -319,7 +331,8 @@ class NotebookView:
                         **self._status_fields(), "state": "streaming"})
 
     @property
-    def widget(self):
+    def widget(self) -> LiveWidget | None:
+        """The live widget while it is shown (None when live output is off)."""
         return self._widget
 
     def join(self, timeout: float | None = 30) -> None:
@@ -364,7 +377,7 @@ class NotebookView:
             pass
 
 
-def widget_bundle(widget) -> dict[str, Any]:
+def widget_bundle(widget: Any) -> dict[str, Any]:
     """A display bundle holding only the widget reference (nbval compares nothing in it)."""
     return {WIDGET_MIME: {"version_major": 2, "version_minor": 1, "model_id": widget.model_id}}
 
@@ -421,7 +434,7 @@ class _PlainBlocks:
         return blocks, f'<pre class="nbs-plain">{text_html(tail)}</pre>' if tail else ""
 
 
-def _wire_lines(message) -> list[str]:
+def _wire_lines(message: Message) -> list[str]:
     data = message.data if isinstance(message.data, str) else repr(message.data)
     lines = [f"event: {message.name}"] if message.name and message.name != "message" else []
     lines.extend(f"data: {line}" for line in data.split("\n"))
@@ -449,7 +462,8 @@ def static_output(run: Run, *, prompt: str | None = None, title: str | None = No
     """
     bundle = {"text/html": static_html(run, prompt=prompt, title=title, raw=raw, answer_html=answer_html,
                                        final_id=final_id, partial_of=partial_of),
-              "text/markdown": static_markdown(run, prompt=prompt, title=title, raw=raw, partial=partial_of is not None),
+              "text/markdown": static_markdown(run, prompt=prompt, title=title, raw=raw,
+                                               partial=partial_of is not None),
               "text/plain": static_plain(run, partial=partial_of is not None)}
     return bundle, {"nbstream": _metadata(run)}
 
@@ -475,15 +489,14 @@ def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = 
     if run.text:
         parts.append(markdown_safe(markdown_unwrap(run.text)))
     if run.api == "sse":
-        from nbstream.views.feed import feed_markdown
-
         parts.append(feed_markdown(run))
     steps = [ev for ev in run.events if type(ev) is Step]
     if steps:
         parts.append(_details(f"Agent steps ({len(steps)})", "\n".join(_step_line(ev) for ev in steps)))
     else:
         for call in run.tool_calls:
-            parts.append(f"**🔧 {_render.md_text(call.name or 'tool call')}**\n\n{_render.md_fence(call.arguments, 'json')}")
+            name = _render.md_text(call.name or "tool call")
+            parts.append(f"**🔧 {name}**\n\n{_render.md_fence(call.arguments, 'json')}")
     if run.refusal:
         parts.append(f"> **Refused:** {_render.md_text(run.refusal)}")
     if raw:
@@ -531,12 +544,11 @@ def static_html(run: Run, *, prompt: str | None = None, title: str | None = None
         out.append(f'<div class="nbs-tools">{cards}</div>')
     if answer_html is None:
         if run.api == "sse":
-            from nbstream.views.feed import feed_markdown
-
-            answer_html = markdown_html(feed_markdown(run))
+                answer_html = markdown_html(feed_markdown(run))
         else:
             answer_html = markdown_html(markdown_unwrap(run.text)) if run.text else ""
-    out.append(f'<div class="nbs-answer"><div class="nbs-blocks jp-RenderedHTMLCommon jp-RenderedMarkdown">{answer_html}</div></div>')
+    out.append('<div class="nbs-answer"><div class="nbs-blocks jp-RenderedHTMLCommon jp-RenderedMarkdown">'
+               f"{answer_html}</div></div>")
     if run.refusal:
         out.append(f'<div class="nbs-error">Refused: {text_html(run.refusal)}</div>')
     error = str(run.error) if run.error is not None and run.status != "cancelled" else ""

@@ -51,6 +51,7 @@ definition arriving *after* a block that uses it does not change that block, alr
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -179,7 +180,7 @@ class StreamingMarkdown:
         starts = [b.map[0] for b in top_blocks(parse_blocks(tail))]  # type: ignore[index]
         offsets = line_offsets(tail)
         cuts = [0] + [offsets[s] for s in starts[1:]] + [len(tail)]
-        return self._emit([tail[a:b] for a, b in zip(cuts, cuts[1:]) if b > a])
+        return self._emit([tail[a:b] for a, b in itertools.pairwise(cuts) if b > a])
 
     @property
     def text(self) -> str:
@@ -319,7 +320,7 @@ class StreamingMarkdown:
             cuts = [0] + [offsets[b.map[0]] for b in blocks[1:final]] + [stop]  # type: ignore[index]
         self._tail = self._tail[stop:]
         self._checked = (end - stop, probe)
-        return self._emit([region[a:b] for a, b in zip(cuts, cuts[1:]) if b > a], list_split=split is not None)
+        return self._emit([region[a:b] for a, b in itertools.pairwise(cuts) if b > a], list_split=split is not None)
 
     def _emit(self, sources: list[str], list_split: bool = False) -> list[str]:
         out = []

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import math
 import textwrap
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nbstream.run import Run
 from nbstream.views import render as _render
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, SubFigure
 
-    from nbstream.run import Run
+__all__ = ["plot_run", "plot_runs"]
 
 _NEEDS_MPL = "plotting needs matplotlib: pip install 'nbstream[plot]'"
 
@@ -42,13 +44,11 @@ _NICE = {
 
 
 # ---- one run -------------------------------------------------------------------------------
-def plot_run(run: Run, ax: Axes | None = None) -> Figure:
+def plot_run(run: Run, ax: Axes | None = None) -> Figure | SubFigure:
     """A run's timeline: cumulative output tokens over time (reasoning and answer chunks
     in their own colours, TTFT / TTFO / end marked), and beside it the distribution of the
     gaps between token chunks (ITL) with p50, p99 and TPOT. With ``ax``, only the timeline
     is drawn, into that Axes (to compose grids); its figure is returned."""
-    from nbstream.run import Run
-
     if not isinstance(run, Run):
         raise TypeError(f"plot_run needs an nbstream Run (what nbstream.stream returns), got {type(run).__name__}")
     plt = _pyplot()
@@ -116,7 +116,7 @@ def _draw_itl(ax: Axes, tokens: pd.DataFrame, s: pd.Series) -> None:
         return
     positive = ms[ms > 0]
     log = ms.size == positive.size and positive.max() / positive.min() > 100
-    bins = np.geomspace(positive.min(), positive.max(), 40) if log else min(40, max(5, ms.size // 4))
+    bins = np.geomspace(positive.min(), positive.max(), 40).tolist() if log else min(40, max(5, ms.size // 4))
     lo, hi = float(ms.min()), float(ms.max())
     pad = max(abs(hi) * 0.05, 0.01) if hi - lo < 1e-6 * max(abs(hi), 1.0) else 0.0  # all gaps equal
     counts, _, _ = ax.hist(ms, bins=bins, range=None if log else (lo - pad, hi + pad), color="C0", alpha=0.6,
@@ -128,14 +128,14 @@ def _draw_itl(ax: Axes, tokens: pd.DataFrame, s: pd.Series) -> None:
     ax.axvline(p99, color=_ink(), ls=":", lw=1.2, label=f"p99 {_ms(p99)}", gid="p99")
     tail = ms[(ms > p99) & (ms > 2 * p50)]
     if tail.size:  # a lone stall is one count in a tall histogram: point at the slow gaps
-        ax.plot(tail, np.full(tail.size, counts.max() * 0.04), ls="none", marker="v", ms=6, color="C3",
+        ax.plot(tail, np.full(tail.size, np.max(counts) * 0.04), ls="none", marker="v", ms=6, color="C3",
                 label=f"slow gaps: {tail.size} > 2×p50 (max {_ms(float(tail.max()))})", gid="tail")
     tpot = _num(s["tpot_s"]) * 1000
     if not math.isnan(tpot):
         ax.axvline(tpot, color="C3", lw=1.5, label=f"TPOT {_ms(tpot)} (per token)", gid="tpot")
     per_chunk = _num(s["tokens_per_chunk"])
     note = f"≈{per_chunk:.1f} tokens per chunk:\na chunk is not a token" if per_chunk > 1.05 else None
-    ax.set_ylim(0, counts.max() * (1.7 if note else 1.5))  # headroom: the legend sits above the bars
+    ax.set_ylim(0, float(np.max(counts)) * (1.7 if note else 1.5))  # headroom: the legend sits above the bars
     legend = ax.legend(loc="upper right", fontsize="small", title=note, title_fontsize="small")
     legend.set_gid("itl-legend")
 
@@ -213,7 +213,7 @@ def plot_runs(runs_df: pd.DataFrame, metrics: tuple[str, ...] | list[str] | str 
         if "status" in runs_df else np.ones(len(runs_df), dtype=bool)
     fig, axes = plt.subplots(1, len(metrics), figsize=(0.6 + 3.8 * len(metrics), 4.4), layout="constrained",
                              squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         _draw_metric(ax, runs_df, metric, keys, order, done, xlabel)
     _legend(fig, len(runs_df), int((~done).sum()))
     fig.suptitle(f"{len(runs_df)} run{'s' if len(runs_df) != 1 else ''} by {xlabel}")
@@ -283,7 +283,7 @@ def _unit(metric: str) -> tuple[float, str]:
 
 
 # ---- small helpers ------------------------------------------------------------------------
-def _pyplot():
+def _pyplot() -> ModuleType:
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
@@ -291,7 +291,7 @@ def _pyplot():
     return plt
 
 
-def _detached(plt, fig: Figure) -> Figure:
+def _detached(plt: ModuleType, fig: Figure) -> Figure:
     """Under Jupyter's inline backend, drop the new figure from pyplot's list: the cell's
     result displays it, and pyplot would display it a second time at the end of the cell."""
     import matplotlib

@@ -15,6 +15,11 @@ import time
 
 from nbstream.run import Run
 
+__all__ = [
+    "VERDICTS", "QUIET_AFTER_S", "PHASES", "Quiet", "STALL", "live", "quiet", "stall_hint", "fill", "at", "final",
+    "feed",
+]
+
 VERDICTS = {"cancelled": "⏹ stopped", "error": "⚠ error", "incomplete": "⚠ incomplete"}
 QUIET_AFTER_S = 2.0
 PHASES = {"connecting": "connecting", "sent": "waiting for response headers",

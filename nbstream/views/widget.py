@@ -15,6 +15,8 @@ from typing import Any
 import anywidget
 import traitlets
 
+__all__ = ["LiveWidget"]
+
 _STATIC = Path(__file__).parent / "_static"
 
 

@@ -109,7 +109,7 @@ class JupyterServer:
         env["JUPYTER_PLATFORM_DIRS"] = "1"
         return env
 
-    def start(self) -> "JupyterServer":
+    def start(self) -> JupyterServer:
         app_class = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}[self.app]
         cmd = [sys.executable, "-m", "jupyter", self.app, "--no-browser", "--allow-root",
                "--ip=127.0.0.1", "--port=0", "--ServerApp.port_retries=0",
@@ -319,7 +319,7 @@ _HELPERS = """
   };
   return true;
 }
-""" % {"static": STATIC}
+""" % {"static": STATIC}  # noqa: UP031 - JavaScript is all braces; .format would double each
 
 _page_ids = itertools.count()
 
@@ -343,7 +343,7 @@ class NotebookPage:
         self.server = server
         self.name = name
 
-    def open(self) -> "NotebookPage":
+    def open(self) -> NotebookPage:
         url = (f"{self.server.base}/lab/workspaces/t{next(_page_ids)}/tree/{self.name}"
                if self.server.app == "lab" else f"{self.server.base}/notebooks/{self.name}")
         self.page.goto(f"{url}?token={self.server.token}", timeout=APP_READY_TIMEOUT)
@@ -454,7 +454,8 @@ class NotebookPage:
     def wait_final(self, index: int, timeout: float = STATE_TIMEOUT) -> None:
         """Until cell ``index`` shows nbstream's static answer, rendered down to its status line."""
         self.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, a.arg.i); "
-                      "return !!(o && o.querySelector(a.arg.s + ' .nbs-status')); }", timeout, {"i": index, "s": STATIC})
+                      "return !!(o && o.querySelector(a.arg.s + ' .nbs-status')); }",
+                      timeout, {"i": index, "s": STATIC})
 
     def wait_finished(self, index: int, timeout: float = STATE_TIMEOUT) -> None:
         """Until cell ``index`` no longer shows ``[*]`` and the kernel is idle."""

@@ -40,7 +40,8 @@ def test_a_kernel_restart_mid_stream_ends_the_streaming_state_and_keeps_the_part
     nb.run_cell(1, wait=False)
     nb.wait_live(1, 300)
     # the partial answer has been saved into the fallback output (hidden while the view lives)
-    nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, 1); const f = o && o.querySelector('[data-nbs-partial]');"
+    nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, 1); "
+                "const f = o && o.querySelector('[data-nbs-partial]');"
                 " return f && f.innerText.length > 200 && f.getClientRects().length === 0; }")
     restart_kernel(lab_server, nb.name)
     # the cell stops claiming to stream: the heartbeat went silent ("stream interrupted"), or
