@@ -17,7 +17,7 @@ import typing as _typing
 from nbstream import errors, events, sse
 from nbstream._version import __version__
 from nbstream.api import ashow, astream, replay, show, stream
-from nbstream.engine.config import Settings
+from nbstream.engine.config import Settings as _Settings
 from nbstream.run import Run, ToolCall
 from nbstream.session import Session, chunks, get_session, runs, summarize
 from nbstream.views.plots import plot_run, plot_runs
@@ -44,7 +44,7 @@ def unload_ipython_extension(shell: _typing.Any) -> None:
     magic.unload_ipython_extension(shell)
 
 
-def __getattr__(name: str) -> _types.ModuleType | Settings:
+def __getattr__(name: str) -> _types.ModuleType | _Settings:
     """``nbstream.config`` is the default session's settings (the session is made on first
     use); ``nbstream.demo``, the embedded demo server, is imported on first use."""
     if name == "config":

@@ -25,6 +25,8 @@ PUBLIC = {
     "plot_run": "one run's timeline and ITL distribution",
     "plot_runs": "several runs compared",
     "config": "the user-settable defaults, checked on assignment",
+    "Session": "what persists between calls: settings, history, clients, the I/O loop",
+    "get_session": "the default session, created on first use",
     "demo": "the embedded OpenAI-compatible demo endpoint",
     "errors": "the exceptions a run can end with",
     "events": "the normalized event model",
