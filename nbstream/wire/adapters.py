@@ -52,11 +52,11 @@ def make_adapter(kind: str) -> Adapter:
 
 
 __all__ = [
+    "FORMATS",
     "Adapter",
     "AgentsAdapter",
     "AutoAdapter",
     "ChatAdapter",
-    "FORMATS",
     "GenericAdapter",
     "OllamaAdapter",
     "ResponsesAdapter",

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from nbstream.events import ErrorEvent, Event, Other
-from nbstream.wire.chat import ChatAdapter, error_event
+from nbstream.wire.chat import ChatAdapter
 from nbstream.wire.ollama import OllamaAdapter
-from nbstream.wire.payload import DONE, EMPTY, load
+from nbstream.wire.payload import DONE, EMPTY, error_event, load
 from nbstream.wire.responses import ResponsesAdapter
 
 

@@ -22,12 +22,13 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
-from nbstream.wire.chat import _int, error_event
 from nbstream.wire.payload import (
     DONE,
     EMPTY,
     SHAPE_ERRORS,
+    count,
     dumps,
+    error_event,
     figures,
     label,
     load,
@@ -125,8 +126,8 @@ class OllamaAdapter:
 
 def _usage(obj: dict) -> Usage:
     """Counts and timings from the final ``done: true`` line (durations in ns, as sent)."""
-    inp = _int(obj.get("prompt_eval_count"))
-    out = _int(obj.get("eval_count"))
+    inp = count(obj.get("prompt_eval_count"))
+    out = count(obj.get("eval_count"))
     total = inp + out if inp is not None and out is not None else None
     server = figures({key: obj[key] for key in _SERVER_KEYS if key in obj})
     return Usage(input_tokens=inp, output_tokens=out, total_tokens=total, server=server)

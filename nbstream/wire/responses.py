@@ -23,16 +23,18 @@ from nbstream.events import (
     TextDelta,
     ToolCallDelta,
 )
-from nbstream.wire.chat import _int, error_event, usage_event
 from nbstream.wire.payload import (
     DONE,
     EMPTY,
     MAX_INDEX,
     SHAPE_ERRORS,
+    count,
+    error_event,
     label,
     load,
     string,
     unexpected_shape,
+    usage_event,
 )
 from nbstream.wire.payload import index as _index
 
@@ -244,7 +246,7 @@ class ResponsesAdapter:
                 stage=kind[len(_PREFIX):],
                 id=label(resp.get("id")),
                 model=label(resp.get("model")),
-                created=_int(resp.get("created_at")),
+                created=count(resp.get("created_at")),
             )
         ]
 
