@@ -27,8 +27,10 @@ from nbstream.engine import config as _config
 from nbstream.engine import loop as _loop
 from nbstream.engine import pump as _pump
 from nbstream.engine import replay as _replay
+from nbstream.engine import request as _request
 from nbstream.run import Run
 from nbstream.views import attach as _views
+from nbstream.wire import registry as _formats
 
 _conversations: dict[str, list[dict[str, Any]]] = {}
 
@@ -37,7 +39,7 @@ _conversations: dict[str, list[dict[str, Any]]] = {}
 @argument("-m", "--model", action="append", help="model name; repeat with --compare to stream several side by side")
 @argument("--base-url", help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1 (default: config, "
                              "OPENAI_BASE_URL, else the embedded demo endpoint)")
-@argument("--api", choices=["chat", "responses", "ollama"], help="wire API (default chat)")
+@argument("--api", choices=_formats.requestable(), help="wire API (default chat)")
 @argument("-s", "--system", help="system prompt (quote it: -s \"Be brief.\")")
 @argument("-t", "--temperature", type=float, action="append", help="sampling temperature; repeat with --compare")
 @argument("--max-tokens", type=int, help="cap on generated tokens")
@@ -124,10 +126,10 @@ async def run_cell(line: str, cell: str, *, expand: bool = False) -> None:
 def _jobs(args, cell: str, ns: dict) -> list[tuple[Run, Any, str | None]]:
     """(run, work, shown prompt) for every stream this cell starts."""
     if args.replay:
-        run, work = _api._prepare_replay(args.replay, args.speed)
+        run, work = _replay.prepare(args.replay, args.speed)
         return [(run, work, None)]
     if args.sse:
-        run, req = _api._prepare(url=args.sse)
+        run, req = _request.prepare(url=args.sse)
         return [(run, lambda: _pump.request_work(run, req), None)]
     body = cell if args.no_template else _template.fill(cell, ns)
     if args.json:
@@ -135,8 +137,8 @@ def _jobs(args, cell: str, ns: dict) -> list[tuple[Run, Any, str | None]]:
             request = json.loads(body)
         except json.JSONDecodeError as exc:
             raise ValueError(f"--json: the cell is not a JSON object ({exc.msg} at line {exc.lineno})") from None
-        run, req = _api._prepare(model=(args.model or [None])[0], base_url=args.base_url, api=args.api,
-                                 request_body=request)
+        run, req = _request.prepare(model=(args.model or [None])[0], base_url=args.base_url, api=args.api,
+                                    request_body=request)
         return [(run, lambda: _pump.request_work(run, req), None)]
     prompts = [p.strip() for p in body.split("\n---\n")] if args.compare else [body.strip()]
     if not any(prompts):
@@ -159,9 +161,9 @@ def _jobs(args, cell: str, ns: dict) -> list[tuple[Run, Any, str | None]]:
             if args.system and not history:
                 history.append({"role": "system", "content": args.system})
             messages = [*history, {"role": "user", "content": prompt}]
-        run, req = _api._prepare(prompt=None if messages else prompt, messages=messages, model=model,
-                                 base_url=args.base_url, api=args.api,
-                                 system=None if args.chat else args.system, params=params)
+        run, req = _request.prepare(prompt=None if messages else prompt, messages=messages, model=model,
+                                    base_url=args.base_url, api=args.api,
+                                    system=None if args.chat else args.system, params=params)
         label = " · ".join(str(x) for x in (run.model, f"T={temp}" if temp is not None else None,
                                              prompt[:40] if len(prompts) > 1 else None) if x)
         run.label = label

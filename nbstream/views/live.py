@@ -482,7 +482,7 @@ def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = 
         parts.append(_details("Reasoning", markdown_safe(run.reasoning)))
     if run.text:
         parts.append(markdown_safe(markdown_unwrap(run.text)))
-    if run.api == "sse":
+    if run.wire_format == "sse":
         from nbstream.views.feed import feed_markdown
 
         parts.append(feed_markdown(run))
@@ -538,7 +538,7 @@ def static_html(run: Run, *, prompt: str | None = None, title: str | None = None
                         for call in run.tool_calls)
         out.append(f'<div class="nbs-tools">{cards}</div>')
     if answer_html is None:
-        if run.api == "sse":
+        if run.wire_format == "sse":
             from nbstream.views.feed import feed_markdown
 
             answer_html = markdown_html(feed_markdown(run))

@@ -39,6 +39,7 @@ from nbstream.wire.payload import (
 )
 from nbstream.wire.payload import index as _index
 from nbstream.wire.payload import text as _text
+from nbstream.wire.spec import OPENAI_HEADERS, WireFormat
 
 
 def _content_parts(parts: list, choice: int, out: list) -> None:
@@ -230,3 +231,15 @@ class ChatAdapter:
                 args = dumps(args)
             out.append(ToolCallDelta(index, call_id, string(fn.get("name"), "tool_calls[].function.name"),
                                      args, choice))
+
+
+def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """A streaming Chat Completions request body, asking for the usage chunk."""
+    return {"model": model, "messages": messages, "stream": True,
+            "stream_options": {"include_usage": True}, **params}
+
+
+FORMAT = WireFormat(name="chat", description="Chat Completions", adapter=ChatAdapter,
+                    path="/chat/completions", body=body, env_headers=OPENAI_HEADERS)
+
+__all__ = ["FORMAT", "ChatAdapter", "body"]

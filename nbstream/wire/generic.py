@@ -15,6 +15,7 @@ from nbstream.wire.chat import ChatAdapter
 from nbstream.wire.ollama import OllamaAdapter
 from nbstream.wire.payload import DONE, EMPTY, error_event, load
 from nbstream.wire.responses import ResponsesAdapter
+from nbstream.wire.spec import WireFormat
 
 
 class GenericAdapter:
@@ -75,3 +76,12 @@ class AutoAdapter:
         self._inner = adapter
         return adapter
 
+
+
+#: A generic Server-Sent-Events feed (``stream(url=...)``): events kept raw, no end marker.
+SSE = WireFormat(name="sse", description="any Server-Sent-Events feed", adapter=GenericAdapter,
+                 end_marker=False)
+#: A stream of unknown format (``show()``): detected on its first decisive message.
+AUTO = WireFormat(name="auto", description="detected from the first message", adapter=AutoAdapter)
+
+__all__ = ["AUTO", "SSE", "AutoAdapter", "GenericAdapter"]

@@ -37,6 +37,7 @@ from nbstream.wire.payload import (
     usage_event,
 )
 from nbstream.wire.payload import index as _index
+from nbstream.wire.spec import OPENAI_HEADERS, WireFormat
 
 _PREFIX = "response."
 _LIFECYCLE_ADDED = frozenset({"response.content_part.added", "response.reasoning_summary_part.added"})
@@ -294,3 +295,22 @@ def _usage(obj: dict, resp: dict) -> list[Event]:
     if resp.get("usage") or isinstance(timings, dict):
         return [usage_event(resp.get("usage"), timings if isinstance(timings, dict) else None)]
     return []
+
+
+def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """A streaming Responses request body: system messages become ``instructions``."""
+    params = dict(params)
+    if "max_tokens" in params:  # the Responses API's name for the same limit
+        params["max_output_tokens"] = params.pop("max_tokens")
+    system = [m["content"] for m in messages if m.get("role") == "system"]
+    rest = [m for m in messages if m.get("role") != "system"]
+    out: dict[str, Any] = {"model": model, "input": rest, "stream": True}
+    if system:
+        out["instructions"] = "\n\n".join(str(s) for s in system)
+    return {**out, **params}
+
+
+FORMAT = WireFormat(name="responses", description="Responses API", adapter=ResponsesAdapter,
+                    path="/responses", body=body, env_headers=OPENAI_HEADERS)
+
+__all__ = ["FORMAT", "ResponsesAdapter", "body"]
