@@ -4,6 +4,7 @@ read a stream someone else opened. All return a :class:`~nbstream.run.Run`."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,7 +43,7 @@ def stream(prompt: str | None = None, *, messages: list[dict] | None = None, mod
     if display:
         _views.attach(run)
     future = _loop.submit(_pump.drive(run, lambda: _pump.request_work(run, req)))
-    run._canceller = future.cancel  # thread-safe: cancels the task on the I/O loop
+    run._canceller = _future_canceller(future)  # thread-safe: cancels the task on the I/O loop
     if block:
         _loop.wait(future, on_interrupt=run.cancel)
         run.wait(5)
@@ -99,7 +100,7 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False) -> 
         return run
     else:
         future = _loop.submit(_pump.drive(run, lambda: _consume(plan)))
-        run._canceller = future.cancel
+        run._canceller = _future_canceller(future)
         _loop.wait(future, on_interrupt=run.cancel)
         run.wait(5)
         _raise_if_pipe_closed(run)
@@ -131,7 +132,7 @@ def replay(path: str, *, speed: float = 1.0, display: bool = False, block: bool 
     if display:
         _views.attach(run)
     future = _loop.submit(_pump.drive(run, work))
-    run._canceller = future.cancel
+    run._canceller = _future_canceller(future)
     if block:
         _loop.wait(future, on_interrupt=run.cancel)
         run.wait(5)
@@ -161,6 +162,14 @@ async def _run_here(run: Run, work: Callable[[], Awaitable[None]]) -> None:
 
 async def _consume(plan: _sources.Plan) -> None:
     await _pump.read_async(plan.items, plan.step, plan.close)  # type: ignore[arg-type]
+
+
+def _future_canceller(future: concurrent.futures.Future[Any]) -> Callable[[], None]:
+    """``run.cancel`` for a run filling on the I/O loop: cancels its task there."""
+    def cancel() -> None:
+        future.cancel()
+
+    return cancel
 
 
 def _threadsafe_cancel(task: asyncio.Task[Any]) -> Callable[[], None]:

@@ -140,6 +140,7 @@ class ResponsesAdapter:
         """The absolute tool-call index of an event: ``output_index`` (offset per
         response), else the index its ``item_id`` was given, else a fresh one."""
         pos = obj.get("output_index")
+        index: int | None
         if pos is not None:
             index = self._base + _index(pos, "output_index", MAX_INDEX)
         else:
