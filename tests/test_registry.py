@@ -285,3 +285,19 @@ def test_the_api_label_is_read_only():
 
     with pytest.raises(AttributeError):
         Run(source="request", wire_format="chat").api = "x"  # type: ignore[misc]
+
+
+def test_show_detects_a_registered_format_by_its_own_rule():
+    detected = WireFormat(name="toy_detect", description="detectable", adapter=ToyAdapter,
+                          detect=lambda name, obj: isinstance(obj, dict) and "t" in obj)
+    registry.register(detected)
+    try:
+        run = nbstream.show(iter([b'{"t": "found "}\n', b'{"t": "it"}\n', b'{"end": true}\n']), display=False)
+    finally:
+        registry.unregister("toy_detect")
+    assert (run.text, run.status) == ("found it", "done")
+
+
+def test_without_a_claiming_format_a_stream_is_a_generic_feed():
+    run = nbstream.show(iter([b'{"t": "found "}\n']), display=False)
+    assert run.text == "" and [type(e).__name__ for e in run.events] == ["Other"]

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from nbstream.wire.agents import AgentsAdapter
 from nbstream.wire.chat import ChatAdapter
-from nbstream.wire.generic import AutoAdapter, GenericAdapter
+from nbstream.wire.generic import GenericAdapter
 from nbstream.wire.ollama import OllamaAdapter
+from nbstream.wire.registry import AutoAdapter
 from nbstream.wire.registry import adapter_for as make_adapter
 from nbstream.wire.responses import ResponsesAdapter
 from nbstream.wire.spec import Adapter

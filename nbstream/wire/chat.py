@@ -239,7 +239,13 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
             "stream_options": {"include_usage": True}, **params}
 
 
-FORMAT = WireFormat(name="chat", description="Chat Completions", adapter=ChatAdapter,
-                    path="/chat/completions", body=body, env_headers=OPENAI_HEADERS)
+def detect(name: str, obj: Any) -> bool:
+    """``[DONE]``, or a chunk with ``choices``."""
+    return obj is DONE or (obj.__class__ is dict and ("choices" in obj
+                                                      or obj.get("object") == "chat.completion.chunk"))
 
-__all__ = ["FORMAT", "ChatAdapter", "body"]
+
+FORMAT = WireFormat(name="chat", description="Chat Completions", adapter=ChatAdapter,
+                    path="/chat/completions", body=body, env_headers=OPENAI_HEADERS, detect=detect)
+
+__all__ = ["FORMAT", "ChatAdapter", "body", "detect"]

@@ -195,8 +195,13 @@ def ollama_host(value: str) -> str:
     return f"{scheme}://{host}:{port}" + (f"/{path.rstrip('/')}" if slash and path.strip("/") else "")
 
 
+def detect(name: str, obj: Any) -> bool:
+    """A line with ``done`` and a ``message`` (/api/chat) or ``response`` (/api/generate)."""
+    return obj.__class__ is dict and "done" in obj and ("message" in obj or "response" in obj)
+
+
 FORMAT = WireFormat(name="ollama", description="Ollama's native /api/chat", adapter=OllamaAdapter,
                     framing="ndjson", path="/api/chat", body=body, root=ollama_root,
-                    url_envs=(("OLLAMA_HOST", ollama_host), ("OPENAI_BASE_URL", None)))
+                    url_envs=(("OLLAMA_HOST", ollama_host), ("OPENAI_BASE_URL", None)), detect=detect)
 
-__all__ = ["FORMAT", "OllamaAdapter", "body", "ollama_host", "ollama_root"]
+__all__ = ["FORMAT", "OllamaAdapter", "body", "detect", "ollama_host", "ollama_root"]

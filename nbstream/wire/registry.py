@@ -10,10 +10,60 @@ from __future__ import annotations
 
 from typing import Any
 
+from nbstream.events import ErrorEvent, Event, Other
 from nbstream.wire import chat, generic, ollama, responses
+from nbstream.wire.payload import EMPTY, error_event, load
 from nbstream.wire.spec import Adapter, WireFormat
 
-__all__ = ["FORMATS", "adapter_for", "check_api", "get", "register", "requestable", "unregister"]
+__all__ = ["AUTO", "FORMATS", "AutoAdapter", "adapter_for", "check_api", "get", "register", "requestable",
+           "unregister"]
+
+
+class AutoAdapter:
+    """Detects the format on the first decisive message and sticks to it.
+
+    Each registered format's ``detect`` is asked in registry order; a message none
+    claims makes the stream a generic feed (``"sse"``). ``kind`` is ``None`` until
+    then, afterwards the format's name. A top-level error before anything else is
+    reported without deciding; so is an empty message.
+    """
+
+    __slots__ = ("_inner", "kind")
+
+    def __init__(self) -> None:
+        self._inner: Adapter | None = None
+        self.kind: str | None = None
+
+    def feed(self, name: str, data: Any, id: str | None = None) -> list[Event]:
+        """One wire message -> events, from whichever adapter the stream turned out to need."""
+        inner = self._inner
+        if inner is not None:
+            return inner.feed(name, data, id)
+        name = name or ""
+        obj = load(data)
+        if obj is EMPTY:
+            return [Other(type=name or "message", data=data, id=id)]
+        for fmt in FORMATS.values():
+            if fmt.detect is not None and fmt.detect(name, obj):
+                return self._decide(fmt).feed(name, obj if obj.__class__ is dict else data, id)
+        if obj.__class__ is dict:
+            if "error" in obj:
+                return [error_event(obj["error"])]
+            if obj.get("object") == "error":  # vLLM's top-level error object
+                return [error_event(obj)]
+            if obj.get("type") == "error" and "message" in obj:  # a Responses `error` event
+                ev = error_event(obj)
+                return [ErrorEvent(message=ev.message, code=ev.code)]
+        return self._decide(generic.SSE).feed(name, data, id)
+
+    def _decide(self, fmt: WireFormat) -> Adapter:
+        self.kind = fmt.name
+        adapter = self._inner = fmt.adapter()
+        return adapter
+
+
+#: A stream of unknown format (``show()``): detected on its first decisive message.
+AUTO = WireFormat(name="auto", description="detected from the first message", adapter=AutoAdapter)
 
 #: name -> format; the order is the order shown in help and error messages.
 FORMATS: dict[str, WireFormat] = {f.name: f for f in (
@@ -21,7 +71,7 @@ FORMATS: dict[str, WireFormat] = {f.name: f for f in (
     responses.FORMAT,
     ollama.FORMAT,
     generic.SSE,
-    generic.AUTO,
+    AUTO,
 )}
 
 

@@ -311,7 +311,16 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     return {**out, **params}
 
 
-FORMAT = WireFormat(name="responses", description="Responses API", adapter=ResponsesAdapter,
-                    path="/responses", body=body, env_headers=OPENAI_HEADERS)
+def detect(name: str, obj: Any) -> bool:
+    """A ``response.*`` event (by its type or SSE name), or a whole response object."""
+    if obj.__class__ is not dict:
+        return False
+    kind = obj.get("type")
+    return ((isinstance(kind, str) and kind.startswith(_PREFIX)) or name.startswith(_PREFIX)
+            or (obj.get("object") == "response" and "output" in obj))
 
-__all__ = ["FORMAT", "ResponsesAdapter", "body"]
+
+FORMAT = WireFormat(name="responses", description="Responses API", adapter=ResponsesAdapter,
+                    path="/responses", body=body, env_headers=OPENAI_HEADERS, detect=detect)
+
+__all__ = ["FORMAT", "ResponsesAdapter", "body", "detect"]

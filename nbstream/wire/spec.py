@@ -51,7 +51,8 @@ class WireFormat:
     key, ``url_envs`` the variables naming the server (tried in order; a parser turns a
     host form into a URL, None takes the value as a URL), ``env_headers`` the variables
     sent as extra headers; ``auth`` turns the key into headers, ``headers`` are sent
-    with every request.
+    with every request. ``detect(event name, decoded payload)`` is True when a message
+    surely belongs to this format (``show()`` of a stream of unknown format).
     """
 
     name: str
@@ -68,6 +69,7 @@ class WireFormat:
     env_headers: tuple[tuple[str, str], ...] = ()
     auth: Callable[[str], dict[str, str]] = bearer
     headers: Mapping[str, str] = field(default_factory=dict)
+    detect: Callable[[str, Any], bool] | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.name, str) and self.name.isidentifier()):
