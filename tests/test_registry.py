@@ -301,3 +301,12 @@ def test_show_detects_a_registered_format_by_its_own_rule():
 def test_without_a_claiming_format_a_stream_is_a_generic_feed():
     run = nbstream.show(iter([b'{"t": "found "}\n']), display=False)
     assert run.text == "" and [type(e).__name__ for e in run.events] == ["Other"]
+
+
+def test_the_settings_a_call_is_built_with_fill_in_what_it_leaves_out():
+    settings = _config.Settings()
+    settings.api = "ollama"
+    settings.idle_timeout = 7.0
+    _, req = _request.prepare(prompt="p", model="m", base_url="http://127.0.0.1:9/v1", api_key="k" * 20,
+                              settings=settings)
+    assert req.format.name == "ollama" and req.timeouts.idle == 7.0

@@ -33,9 +33,8 @@ class TimeoutArgs:
     first_byte: float | None = None
     idle: float | None = None
 
-    def resolve(self) -> _http.Timeouts:
-        """The deadlines to apply, each checked (a number > 0) or taken from the settings."""
-        cfg = _config.config
+    def resolve(self, cfg: _config.Settings) -> _http.Timeouts:
+        """The deadlines to apply, each checked (a number > 0) or taken from ``cfg``."""
         return _http.Timeouts(
             connect=_config.check_timeout("connect_timeout", self.connect, cfg.connect_timeout),
             first_byte=_config.check_timeout("first_byte_timeout", self.first_byte, cfg.first_byte_timeout),
@@ -114,10 +113,11 @@ def prepare(*, prompt: str | None = None, messages: list[dict[str, Any]] | None 
             api: str | None = None, system: str | None = None, url: str | None = None,
             method: str = "GET", headers: dict[str, str] | None = None,
             timeouts: TimeoutArgs | None = None, reconnect: bool = True, max_reconnects: int = 5,
-            params: dict[str, Any] | None = None,
-            request_body: dict[str, Any] | None = None) -> tuple[Run, Request]:
+            params: dict[str, Any] | None = None, request_body: dict[str, Any] | None = None,
+            settings: _config.Settings | None = None) -> tuple[Run, Request]:
     """The Run and the Request for ``stream()``'s arguments: a feed when ``url`` is given
-    (then only ``json=`` may be among ``params``), an LLM request otherwise."""
+    (then only ``json=`` may be among ``params``), an LLM request otherwise. ``settings``
+    supply what the call leaves out (default: ``nbstream.config``)."""
     params = dict(params or {})
     timeouts = timeouts or TimeoutArgs()
     if url is not None:
@@ -128,23 +128,25 @@ def prepare(*, prompt: str | None = None, messages: list[dict[str, Any]] | None 
         if params:
             raise TypeError(f"unexpected arguments for an SSE feed: {', '.join(sorted(params))}")
         return build(FeedCall(url=url, method=method, headers=headers, api_key=api_key, body=body,
-                              timeouts=timeouts, reconnect=reconnect, max_reconnects=max_reconnects))
+                              timeouts=timeouts, reconnect=reconnect, max_reconnects=max_reconnects),
+                     settings=settings)
     return build(LLMCall(prompt=prompt, messages=messages, model=model, base_url=base_url,
                          api_key=api_key, api=api, system=system, headers=headers, timeouts=timeouts,
-                         params=params, request_body=request_body))
+                         params=params, request_body=request_body), settings=settings)
 
 
-def build(call: LLMCall | FeedCall) -> tuple[Run, Request]:
+def build(call: LLMCall | FeedCall, *, settings: _config.Settings | None = None) -> tuple[Run, Request]:
     """Validate ``call`` and turn it into the Run to fill and the Request to send."""
+    cfg = settings if settings is not None else _config.config  # the one read of the settings
     if isinstance(call, FeedCall):
-        return _feed(call)
+        return _feed(call, cfg)
     if isinstance(call, LLMCall):
-        return _llm(call)
+        return _llm(call, cfg)
     raise TypeError(f"build() takes an LLMCall or a FeedCall, not {type(call).__name__}")
 
 
-def _feed(call: FeedCall) -> tuple[Run, Request]:
-    tmo = call.timeouts.resolve()
+def _feed(call: FeedCall, cfg: _config.Settings) -> tuple[Run, Request]:
+    tmo = call.timeouts.resolve(cfg)
     hdrs = _user_headers(call.headers)
     url = _config.check_url("url", call.url)
     if not isinstance(call.method, str) or not call.method.isalpha():
@@ -160,10 +162,10 @@ def _feed(call: FeedCall) -> tuple[Run, Request]:
                                                        max_reconnects=call.max_reconnects))
 
 
-def _llm(call: LLMCall) -> tuple[Run, Request]:
-    tmo = call.timeouts.resolve()
+def _llm(call: LLMCall, cfg: _config.Settings) -> tuple[Run, Request]:
+    tmo = call.timeouts.resolve(cfg)
     hdrs = _user_headers(call.headers)
-    fmt = _formats.get(_formats.check_api(call.api if call.api is not None else _config.config.api))
+    fmt = _formats.get(_formats.check_api(call.api if call.api is not None else cfg.api))
     model, request_body = call.model, call.request_body
     if request_body is not None:
         if not isinstance(request_body, dict):
