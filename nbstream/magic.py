@@ -32,9 +32,11 @@ from nbstream.engine import config as _config
 from nbstream.engine import loop as _loop
 from nbstream.engine import pump as _pump
 from nbstream.engine import replay as _replay
+from nbstream.engine import request as _request
 from nbstream.run import Run
 from nbstream.session import get_session
 from nbstream.views import attach as _views
+from nbstream.wire import registry as _formats
 
 __all__ = ["NBStream", "load_ipython_extension", "register_in_running_shell", "run_cell", "stream",
            "stream_config", "stream_reset", "unload_ipython_extension"]
@@ -44,7 +46,7 @@ __all__ = ["NBStream", "load_ipython_extension", "register_in_running_shell", "r
 @argument("-m", "--model", action="append", help="model name; repeat with --compare to stream several side by side")
 @argument("--base-url", help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1 (default: config, "
                              "OPENAI_BASE_URL, else the embedded demo endpoint)")
-@argument("--api", choices=["chat", "responses", "ollama"], help="wire API (default chat)")
+@argument("--api", choices=_formats.requestable(), help="wire API (default chat)")
 @argument("-s", "--system", help="system prompt (quote it: -s \"Be brief.\")")
 @argument("-t", "--temperature", type=float, action="append", help="sampling temperature; repeat with --compare")
 @argument("--max-tokens", type=int, help="cap on generated tokens")
@@ -136,10 +138,12 @@ def _jobs(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> list[tuple
     """(run, work, shown prompt) for every stream this cell starts."""
     session = get_session()
     if args.replay:
-        run, work = _api._prepare_replay(args.replay, args.speed, session=session)
+        run, work = _replay.prepare(args.replay, args.speed)
+        session.track(run)
         return [(run, work, None)]
     if args.sse:
-        run, req = _api._prepare(url=args.sse, session=session)
+        run, req = _request.prepare(url=args.sse, context=session.context)
+        session.track(run)
         return [(run, lambda: _pump.request_work(run, req), None)]
     body = cell if args.no_template else _template.fill(cell, ns)
     if args.json:
@@ -147,8 +151,9 @@ def _jobs(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> list[tuple
             request = json.loads(body)
         except json.JSONDecodeError as exc:
             raise ValueError(f"--json: the cell is not a JSON object ({exc.msg} at line {exc.lineno})") from None
-        run, req = _api._prepare(model=(args.model or [None])[0], base_url=args.base_url, api=args.api,
-                                 request_body=request, session=session)
+        run, req = _request.prepare(model=(args.model or [None])[0], base_url=args.base_url, api=args.api,
+                                    request_body=request, context=session.context)
+        session.track(run)
         return [(run, lambda: _pump.request_work(run, req), None)]
     prompts = [p.strip() for p in body.split("\n---\n")] if args.compare else [body.strip()]
     if not any(prompts):
@@ -171,10 +176,11 @@ def _jobs(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> list[tuple
             if args.system and not history:
                 history.append({"role": "system", "content": args.system})
             messages = [*history, {"role": "user", "content": prompt}]
-        run, req = _api._prepare(prompt=None if messages else prompt, messages=messages, model=model,
-                                 base_url=args.base_url, api=args.api,
-                                 system=None if args.chat else args.system, params=params,
-                                 session=session)
+        run, req = _request.prepare(prompt=None if messages else prompt, messages=messages, model=model,
+                                    base_url=args.base_url, api=args.api,
+                                    system=None if args.chat else args.system, params=params,
+                                    context=session.context)
+        session.track(run)
         label = " · ".join(str(x) for x in (run.model, f"T={temp}" if temp is not None else None,
                                              prompt[:40] if len(prompts) > 1 else None) if x)
         run.label = label

@@ -37,13 +37,17 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
+from nbstream.wire import registry as _formats
 from nbstream.wire.framing import Message
 
 if TYPE_CHECKING:
     import pandas as pd
 
 STATUSES = ("streaming", "done", "cancelled", "error", "incomplete")
-_NO_END_MARKER = ("sse", "text", "agents")
+#: Where a run's messages come from: our own LLM request, an SSE feed (``url=``), an SDK
+#: or HTTP response handed to ``show()``, a Python iterator, an Agents SDK run, a recording.
+SOURCES = ("request", "feed", "sdk", "iterator", "agents", "replay")
+_LEGACY_SOURCES = {"sse": "feed", "agents": "agents", "text": "iterator", "auto": "iterator"}
 
 
 @dataclass
@@ -74,12 +78,22 @@ class Run:
     ``finish_reason``, ``status`` and ``error``; call ``cancel()`` to stop it."""
 
     def __init__(self, *, model: str | None = None, base_url: str | None = None,
-                 api: str | None = None, prompt: Any = None, params: dict | None = None,
-                 tokenizer: str | None = None) -> None:
+                 source: str | None = None, wire_format: str | None = None, api: str | None = None,
+                 prompt: Any = None, params: dict | None = None, tokenizer: str | None = None) -> None:
+        """``source`` is one of :data:`SOURCES`; ``wire_format`` a name in
+        ``nbstream.wire.registry.FORMATS``, or None for items that are no wire messages
+        (text, Agents SDK events). ``api`` is the older single label, split into both."""
+        if api is not None:
+            source = source or _LEGACY_SOURCES.get(api, "request")
+            wire_format = wire_format or (None if api in ("text", "agents") else api)
+        source = source or "iterator"
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
         self.run_id = uuid.uuid4().hex
         self.model = model
         self.base_url = redact(base_url) if base_url else base_url
-        self.api = api
+        self.source: str = source
+        self.wire_format: str | None = wire_format
         self.prompt = redact_value(prompt)  # what is shown and saved; the request has its own copy
         self.params = redact_value(dict(params or {}))
         self.status = "streaming"
@@ -92,7 +106,6 @@ class Run:
         self.reconnects = 0
         self.tokenizer = tokenizer  # token estimates in the tables (the session's setting at start)
         self.label: str | None = None  # a short name for side-by-side views (model · T=…)
-        self._reads = 0  # network reads so far (read_idx of the next one)
         self.events: list[Event] = []
         self.records: list[Record] = []
         self.started_at = datetime.now(timezone.utc)
@@ -117,6 +130,14 @@ class Run:
         self._row: dict[str, Any] | None = None
 
     # ---- what the user reads -------------------------------------------------------
+    @property
+    def api(self) -> str | None:
+        """One label for both fields, as recorded in ``run.summary``'s ``api`` column and in
+        recordings: the wire format, else ``"agents"`` or ``"text"`` for plain items."""
+        if self.wire_format is not None:
+            return self.wire_format
+        return "agents" if self.source == "agents" else "text"
+
     @property
     def text(self) -> str:
         """The answer so far (first choice)."""
@@ -342,6 +363,11 @@ class Run:
         elif kind is Done:
             self._terminal = ev.status
 
+    def _has_end_marker(self) -> bool:
+        """Whether a complete stream of this run's format says so itself."""
+        fmt = _formats.FORMATS.get(self.wire_format) if self.wire_format is not None else None
+        return fmt is not None and fmt.end_marker
+
     def _finish(self, *, cancelled: bool = False, error: errors.NBStreamError | None = None) -> None:
         """Settle the status once the source is exhausted, failed or was cancelled.
 
@@ -363,7 +389,7 @@ class Run:
             self.status = "incomplete"
         elif self._terminal is not None or self.finish_reason is not None:
             self.status = "done"
-        elif self.api in _NO_END_MARKER and not dropped:
+        elif not self._has_end_marker() and not dropped:
             self.status = "done"  # these sources have no end marker: a clean end is the end
         else:
             self.status = "incomplete"

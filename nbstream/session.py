@@ -31,6 +31,7 @@ from nbstream.data import tables as _tables
 from nbstream.engine import config as _config
 from nbstream.engine import http as _http
 from nbstream.engine import loop as _loop
+from nbstream.engine.request import Context
 from nbstream.run import Run
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class Session:
         self.history = _history.History()
         self.defaults = _config.Defaults(self.settings)
         self.transport = _http.Transport()
+        self.context = Context(self.defaults, self.transport)  # what a request borrows
         self.io = _loop.IOLoop()
         self.conversations: dict[str, list[dict[str, Any]]] = {}  # %%stream --chat NAME
         _SLOT.sessions.add(self)

@@ -16,6 +16,7 @@ import nbstream
 from nbstream import demo as demo_endpoint
 from nbstream import errors
 from nbstream.engine import config as _config
+from nbstream.wire.ollama import ollama_host
 from tests._servers import ScriptedServer, sse_head
 
 FAST = {"ttft": 0, "tps": 5000, "jitter": 0}
@@ -167,7 +168,7 @@ def test_ollama_host_is_where_api_ollama_goes_without_a_base_url(monkeypatch, fo
     ("host:notaport", "http://127.0.0.1:11434"),
 ])
 def test_ollama_host_forms_are_read_as_ollama_reads_them(value, url):
-    assert _config.ollama_host(value) == url
+    assert ollama_host(value) == url
 
 
 def test_ollama_host_does_not_redirect_chat_requests(monkeypatch):

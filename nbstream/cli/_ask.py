@@ -17,6 +17,7 @@ from nbstream.engine import config as _config
 from nbstream.engine import replay as _replay
 from nbstream.run import Run
 from nbstream.session import get_session
+from nbstream.wire import registry as _formats
 
 DEMO_NOTICE = ("nbstream: no API key or base URL configured, so this uses the embedded demo endpoint "
                "(offline, canned answers). Set OPENAI_API_KEY / OPENAI_BASE_URL, or pass --base-url URL "
@@ -35,7 +36,7 @@ def add_ask(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-m", "--model", help="model name (default: NBSTREAM_MODEL, or 'demo' on the demo endpoint)")
     p.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1 "
                                       "(default: OPENAI_BASE_URL, else the embedded demo endpoint)")
-    p.add_argument("--api", choices=_config.APIS, help="wire API (default chat)")
+    p.add_argument("--api", choices=_formats.requestable(), help="wire API (default chat)")
     p.add_argument("-s", "--system", help="system prompt")
     p.add_argument("-t", "--temperature", type=_number(0, "a number ≥ 0"), help="sampling temperature")
     p.add_argument("--max-tokens", type=_count, help="cap on generated tokens")

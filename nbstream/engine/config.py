@@ -23,11 +23,11 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from nbstream import _secrets
+from nbstream.wire import registry as _formats
 
-__all__ = ["APIS", "DEMO_MODEL", "DEMO_NOTICE", "Defaults", "Endpoint", "NoModelError", "Settings",
-           "check_timeout", "check_url", "ollama_host", "ollama_root", "resolve", "url_for"]
+__all__ = ["DEMO_MODEL", "DEMO_NOTICE", "Defaults", "Endpoint", "NoModelError", "Settings",
+           "check_timeout", "check_url", "resolve", "url_for"]
 
-APIS = ("chat", "responses", "ollama")
 DEMO_MODEL = "demo"
 DEMO_NOTICE = ("nbstream: no API key or base URL configured, so this uses the embedded demo endpoint "
                "(offline, canned answers). Set OPENAI_API_KEY / OPENAI_BASE_URL or pass base_url= and model= "
@@ -57,9 +57,7 @@ def _keep_runs(name: str, value: Any) -> int:
 
 
 def _api(name: str, value: Any) -> str:
-    if value not in APIS:
-        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in APIS)}; got {value!r}")
-    return value
+    return _formats.check_api(value, name)
 
 
 def _tokenizer(name: str, value: Any) -> str | None:
@@ -171,15 +169,6 @@ def url_for(base_url: str, path: str) -> str:
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
 
 
-def ollama_root(base_url: str) -> str:
-    """Ollama's native API lives at the root: a base URL ending in ``/v1`` loses it."""
-    parts = urlsplit(base_url)
-    path = parts.path.rstrip("/")
-    if path.endswith("/v1"):
-        path = path[: -len("/v1")]
-    return urlunsplit(parts._replace(path=path))
-
-
 # ---- where values come from --------------------------------------------------------------
 def _colab_secret(name: str) -> str | None:
     """A secret from Colab's key panel (``google.colab.userdata``) when running in Colab."""
@@ -192,35 +181,6 @@ def _colab_secret(name: str) -> str | None:
     except Exception:  # not granted to this notebook, not defined, not in Colab after all
         return None
     return value if isinstance(value, str) and value else None
-
-
-def ollama_host(value: str) -> str:
-    """``OLLAMA_HOST`` read the way Ollama reads it: ``host``, ``host:port``, ``:port`` or a
-    URL; scheme http and port 11434 unless given (80/443 for an explicit http/https)."""
-    text = value.strip()
-    scheme, sep, hostport = text.partition("://")
-    port = "11434"
-    if not sep:
-        scheme, hostport = "http", text
-    elif scheme == "http":
-        port = "80"
-    elif scheme == "https":
-        port = "443"
-    hostport, slash, path = hostport.partition("/")
-    host = hostport or "127.0.0.1"
-    if hostport.startswith("["):  # [::1]:port
-        inner, _, rest = hostport[1:].partition("]")
-        host = f"[{inner}]"
-        if rest.startswith(":") and rest[1:]:
-            port = rest[1:]
-    elif hostport.count(":") == 1:
-        name, _, given = hostport.partition(":")
-        host, port = name or "127.0.0.1", given or port
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        host, port = "127.0.0.1", "11434"
-    if host == "0.0.0.0":  # a bind-all address: the server is reachable on loopback
-        host = "127.0.0.1"
-    return f"{scheme}://{host}:{port}" + (f"/{path.rstrip('/')}" if slash and path.strip("/") else "")
 
 
 class _Server(Protocol):
@@ -321,14 +281,13 @@ class Endpoint:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-_ORG_HEADERS = (("OPENAI_ORG_ID", "OpenAI-Organization"), ("OPENAI_PROJECT_ID", "OpenAI-Project"))
-
-
 def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
             api: str = "chat", defaults: Defaults) -> Endpoint:
     """Apply the precedence above; start the demo endpoint when nothing is configured.
-    ``defaults`` is the session's: its settings, ``.env`` and demo endpoint."""
+    ``defaults`` is the session's (its settings, ``.env`` and demo endpoint); the format
+    ``api`` names the variables read (its key, its server, its extra headers)."""
     config, env = defaults.settings, defaults.env
+    fmt = _formats.get(api)
     if base_url is not None:
         base_url = check_url("base_url", base_url)
     if model is not None:
@@ -338,29 +297,28 @@ def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
     if key is None and config.api_key:
         key, key_source = config.api_key, "nbstream.config.api_key"
     if key is None:
-        raw, key_source = env("OPENAI_API_KEY")
-        key = _secrets.clean_key(raw, key_source or "OPENAI_API_KEY")
+        raw, key_source = env(fmt.key_env)
+        key = _secrets.clean_key(raw, key_source or fmt.key_env)
     url = base_url or config.base_url
-    if url is None and api == "ollama":
-        host, _ = env("OLLAMA_HOST")
-        url = ollama_host(host) if host else None
-    if url is None:
-        found, where = env("OPENAI_BASE_URL")
-        url = check_url(where or "OPENAI_BASE_URL", found) if found else None
+    for var, parse in fmt.url_envs:
+        if url is not None:
+            break
+        found, where = env(var)
+        if found:
+            url = parse(found) if parse is not None else check_url(where or var, found)
     chosen_model = model or config.model or env("NBSTREAM_MODEL")[0]
     if url is None and key is None:
         url = defaults.demo_base_url()
         return Endpoint(url, None, None, chosen_model or DEMO_MODEL, is_demo=True)
     if url is None:
-        url = "https://api.openai.com/v1"
+        url = fmt.default_url
     if chosen_model is None:
         raise NoModelError(_secrets.redact(url))
     headers = {}
-    if api != "ollama":
-        for var, header in _ORG_HEADERS:
-            value, _ = env(var)
-            if value:
-                headers[header] = value.strip()
+    for var, header in fmt.env_headers:
+        value, _ = env(var)
+        if value:
+            headers[header] = value.strip()
     parts = urlsplit(url)
     return Endpoint(urlunsplit(parts._replace(path=parts.path.rstrip("/"))), key, key_source,
                     chosen_model, headers=headers)

@@ -1,90 +1,170 @@
 """Drive one source into one Run: read, frame, normalize, apply, and settle the status.
 
-Two drivers share the per-message step: ``drive`` for async sources (our own HTTP
-requests, async iterators, the Agents SDK) and ``drive_sync`` for plain iterators, which
-run on the caller's thread so that Ctrl-C lands right in their loop. Whatever ends a
-run — clean end, error, cancel — goes through ``Run._finish`` exactly once.
+:class:`Step` is the sans-IO part, the same for every source: it frames a read (or takes
+an item, or a recorded message), adapts it to events, hands them to the Run, and says
+when the protocol has ended the stream. Around it only the I/O loops exist twice —
+:func:`read_async` for async sources (our own HTTP requests, async iterators, the Agents
+SDK, replays) and :func:`read_sync` for plain iterators, which run on the caller's
+thread so that Ctrl-C lands right in their loop — and :func:`settle` maps however a
+source ended (clean end, exception, cancel) to ``Run._finish``, exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from nbstream import errors
 from nbstream.engine import http as _http
+from nbstream.engine.request import Request
 from nbstream.run import Run
-from nbstream.wire.adapters import make_adapter
 from nbstream.wire.framing import Message, NDJSONFramer, SSEFramer, framer_for
+from nbstream.wire.spec import Adapter
 
-@dataclass
-class Request:
-    """What to send. ``api`` picks the adapter: chat, responses, ollama, or sse."""
+__all__ = ["Step", "drive", "read_async", "read_sync", "request_work", "settle"]
 
-    method: str
-    url: str = field(repr=False)  # may carry a query credential; base_url is the redacted one
-    api: str
-    base_url: str
-    body: dict | None = None
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
-    key_source: str | None = None
-    timeouts: _http.Timeouts = field(default_factory=_http.Timeouts)
-    reconnect: bool = True  # sse only
-    max_reconnects: int = 5
-    retry_ms: int = 1000
-    transport: _http.Transport = field(kw_only=True, repr=False)  # the session's clients and quirks
+Mode = Literal["bytes", "items", "messages"]
 
 
-# ---- the shared step ------------------------------------------------------------------
-def _apply(run: Run, adapter: Any, messages: list[Message]) -> None:
-    feed = adapter.feed
-    for msg in messages:
-        run._receive(msg, feed(msg.name, msg.data, msg.id))
+# ---- the sans-IO step -----------------------------------------------------------------
+class Step:
+    """Framing, adapting and receiving into ``run``, for one stream.
+
+    ``mode`` says what :meth:`feed` is given: ``"bytes"`` (network reads, framed by
+    ``framer`` or by the content type / first bytes), ``"items"`` (Python objects, one
+    message each) or ``"messages"`` (already framed, from a recording). ``None`` decides
+    on the first item: bytes are framed, anything else is an item; ``on_first`` sees that
+    item (a source that learns its kind from it).
+    """
+
+    __slots__ = ("_content_type", "_feed", "_framer", "_mode", "_on_first", "_read_idx", "run")
+
+    def __init__(self, run: Run, adapter: Adapter, *, mode: Mode | None = None,
+                 framer: SSEFramer | NDJSONFramer | None = None, content_type: str | None = None,
+                 on_first: Callable[[Any], None] | None = None) -> None:
+        self.run = run
+        self._feed = adapter.feed
+        self._framer = framer
+        self._content_type = content_type
+        self._mode: Mode | None = "bytes" if framer is not None else mode
+        self._read_idx = 0
+        self._on_first = on_first
+
+    def feed(self, item: Any, t_ns: int) -> None:
+        """One read, item or message, stamped ``t_ns`` when it arrived."""
+        mode = self._mode
+        if mode is None:
+            mode = self._mode = "bytes" if isinstance(item, (bytes, bytearray)) else "items"
+            if self._on_first is not None:
+                self._on_first(item)
+        if mode == "bytes":
+            if not item:
+                return
+            framer = self._framer
+            if framer is None:
+                framer = self._framer = framer_for(self._content_type, item)
+            for msg in framer.feed(item, t_ns, self._read_idx):
+                self._receive(msg)
+        elif mode == "items":
+            self._receive(Message(t_ns, self._read_idx, "", item, None, len(item) if isinstance(item, str) else 0))
+        else:
+            self._receive(item)
+            return
+        self._read_idx += 1
+
+    def end(self) -> None:
+        """The source is exhausted: flush a last NDJSON line that had no newline."""
+        if isinstance(self._framer, NDJSONFramer):
+            for msg in self._framer.end(time.perf_counter_ns(), self._read_idx):
+                self._receive(msg)
+
+    @property
+    def over(self) -> bool:
+        """Stop reading: a framed protocol sent its end marker (no need to wait for the
+        server to close). Items go on: an agent run has one terminal event per model turn.
+        (Cancelling is the I/O loop's business: a task is cancelled, a sync loop checks.)"""
+        return self._mode == "bytes" and self.run._terminal is not None
+
+    def _receive(self, msg: Message) -> None:
+        self.run._receive(msg, self._feed(msg.name, msg.data, msg.id))
+
+
+def settle(run: Run, exc: BaseException | None) -> None:
+    """End ``run`` by how its source ended: cleanly (None), cancelled (CancelledError,
+    KeyboardInterrupt), with an nbstream error, or with any other exception (a user
+    iterator or SDK object failing: a SourceError; the partial answer is kept)."""
+    if exc is None:
+        run._finish()
+    elif isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
+        run._finish(cancelled=True)
+    elif isinstance(exc, errors.NBStreamError):
+        if isinstance(exc, errors.HTTPStatusError):
+            run.http_status = exc.status
+        run._finish(error=exc)
+    else:
+        err = errors.SourceError(f"the stream source raised {type(exc).__name__}: {exc}")
+        err.__cause__ = exc
+        run._finish(error=err)
+
+
+# ---- the two I/O loops -------------------------------------------------------------------
+async def read_async(items: AsyncIterable[Any], step: Step, close: Callable[[], Any] | None = None,
+                     *, stamped: bool = False) -> None:
+    """Feed every item of an async source to ``step`` until it is over; then close it.
+    ``stamped``: the items are ``(t_ns, read)`` pairs stamped by the HTTP reader itself."""
+    try:
+        async for item in items:
+            if stamped:
+                step.feed(item[1], item[0])
+            else:
+                step.feed(item, time.perf_counter_ns())
+            if step.over:
+                return
+        step.end()
+    finally:
+        if close is not None:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
+
+
+def read_sync(items: Iterable[Any], step: Step, close: Callable[[], Any] | None = None) -> Run:
+    """Read a synchronous source on this thread to its end and settle the run; Ctrl-C
+    cancels cleanly (the run is cancelled, the partial answer kept)."""
+    run = step.run
+    run._canceller = lambda: None  # checked between items below
+    outcome: BaseException | None = None
+    try:
+        for item in items:
+            step.feed(item, time.perf_counter_ns())
+            if step.over or run._cancel_requested:
+                break
+        else:
+            step.end()
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - settle() maps every outcome
+        outcome = exc
+    finally:
+        if close is not None:
+            close()
+    settle(run, outcome)
+    return run
 
 
 async def drive(run: Run, work: Callable[[], Awaitable[None]]) -> Run:
     """Await ``work`` (which fills ``run``) and settle the run however it ends."""
     try:
         await work()
-    except asyncio.CancelledError:
-        run._finish(cancelled=True)
+    except asyncio.CancelledError as exc:
+        settle(run, exc)
         raise
-    except errors.NBStreamError as exc:
-        if isinstance(exc, errors.HTTPStatusError):
-            run.http_status = exc.status
-        run._finish(error=exc)
-    except Exception as exc:  # a user iterator or SDK object failing: keep the partial
-        err = errors.SourceError(f"the stream source raised {type(exc).__name__}: {exc}")
-        err.__cause__ = exc
-        run._finish(error=err)
+    except Exception as exc:  # noqa: BLE001 - settle() maps every outcome
+        settle(run, exc)
     else:
-        run._finish()
-    return run
-
-
-def drive_sync(run: Run, messages: Iterator[Message], adapter: Any, close: Callable[[], None]) -> Run:
-    """Consume a synchronous message iterator on this thread; Ctrl-C cancels cleanly."""
-    run._canceller = lambda: None  # checked between messages below
-    try:
-        for msg in messages:
-            run._receive(msg, adapter.feed(msg.name, msg.data, msg.id))
-            if run._cancel_requested:
-                break
-    except KeyboardInterrupt:
-        run._finish(cancelled=True)
-    except errors.NBStreamError as exc:
-        run._finish(error=exc)
-    except Exception as exc:
-        err = errors.SourceError(f"the stream source raised {type(exc).__name__}: {exc}")
-        err.__cause__ = exc
-        run._finish(error=err)
-    finally:
-        close()
-    run._finish(cancelled=run._cancel_requested)
+        settle(run, None)
     return run
 
 
@@ -92,7 +172,7 @@ def drive_sync(run: Run, messages: Iterator[Message], adapter: Any, close: Calla
 async def request_work(run: Run, req: Request) -> None:
     """Fill ``run`` from ``req``: one LLM request, or a reconnecting SSE feed."""
     req.transport.clients.for_running_loop()  # created before the clock starts: not part of TTFT
-    if req.api == "sse":
+    if req.feed is not None:
         await _sse_feed(run, req)
     else:
         await _llm_request(run, req)
@@ -107,8 +187,8 @@ async def _llm_request(run: Run, req: Request) -> None:
         _start_clock(run)
         try:
             response = await req.transport.send(req.method, req.url, headers=req.headers, json_body=body,
-                                        timeouts=req.timeouts, key_source=req.key_source,
-                                        on_sent=lambda: run._enter_phase("sent"))
+                                                timeouts=req.timeouts, key_source=req.key_source,
+                                                on_sent=lambda: run._enter_phase("sent"))
         except errors.BadRequestError as exc:
             if "stream_options" in body and "stream_options" in (exc.server_message or ""):
                 req.transport.quirks.remember_no_stream_options(req.base_url)  # for this base URL
@@ -121,7 +201,7 @@ async def _llm_request(run: Run, req: Request) -> None:
     try:
         _check_answer(response, req.url, _STREAM_TYPES)
         framer = framer_for(response.headers.get("content-type"))
-        await _read_body(run, response, framer, make_adapter(req.api), req)
+        await _read_body(run, response, Step(run, req.format.adapter(), framer=framer), req)
     finally:
         await response.aclose()
 
@@ -134,8 +214,10 @@ async def _sse_feed(run: Run, req: Request) -> None:
     One deviation from the spec: if the very first connection fails, that is reported
     at once (a wrong URL should not cost half a minute of silent retries).
     """
-    adapter = make_adapter("sse")
+    options = req.feed
+    assert options is not None
     framer = SSEFramer()
+    step = Step(run, req.format.adapter(), framer=framer)
     failures = 0
     connected_once = False
     _start_clock(run)
@@ -148,7 +230,7 @@ async def _sse_feed(run: Run, req: Request) -> None:
         dropped = False
         try:
             response = await req.transport.send(req.method, req.url, headers=headers, json_body=req.body,
-                                        timeouts=req.timeouts, key_source=req.key_source)
+                                                timeouts=req.timeouts, key_source=req.key_source)
         except (errors.ConnectError, errors.StreamTimeout):
             if not connected_once:
                 raise
@@ -164,37 +246,28 @@ async def _sse_feed(run: Run, req: Request) -> None:
                 connected_once = True
                 framer.restart()
                 try:
-                    await _read_body(run, response, framer, adapter, req)
+                    await _read_body(run, response, step, req)
                 except (errors.IncompleteStreamError, errors.IdleTimeout):
                     dropped = True
             finally:
                 await response.aclose()
-        if not req.reconnect:
+        if not options.reconnect:
             if dropped:
                 raise errors.IncompleteStreamError(f"{req.url}: the feed connection dropped")
             return
         failures = 0 if len(run.records) > received_before else failures + 1
-        if failures > req.max_reconnects:
+        if failures > options.max_reconnects:
             raise errors.ConnectError(
-                f"{req.url}: gave up after {req.max_reconnects} reconnection attempts in a row "
+                f"{req.url}: gave up after {options.max_reconnects} reconnection attempts in a row "
                 "that delivered no event")
-        delay = (framer.decoder.retry if framer.decoder.retry is not None else req.retry_ms) / 1000
+        delay = (framer.decoder.retry if framer.decoder.retry is not None else options.retry_ms) / 1000
         await asyncio.sleep(min(delay * 2 ** max(failures - 1, 0), 30.0))
         run.reconnects += 1
 
 
-async def _read_body(run: Run, response: Any, framer: SSEFramer | NDJSONFramer, adapter: Any,
-                     req: Request) -> None:
-    read_idx = run._reads
-    async for t_ns, chunk in _http.timed_reads(response, t0_ns=run.t0_ns, timeouts=req.timeouts,
-                                               url=req.url):
-        _apply(run, adapter, framer.feed(chunk, t_ns, read_idx))
-        read_idx += 1
-        run._reads = read_idx
-        if run._terminal is not None:
-            return  # the protocol said it is over; don't wait for the server to close
-    if isinstance(framer, NDJSONFramer):
-        _apply(run, adapter, framer.end(time.perf_counter_ns(), read_idx))
+async def _read_body(run: Run, response: Any, step: Step, req: Request) -> None:
+    await read_async(_http.timed_reads(response, t0_ns=run.t0_ns, timeouts=req.timeouts, url=req.url),
+                     step, stamped=True)
 
 
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl", "application/json", "")
@@ -222,64 +295,3 @@ def _check_answer(response: Any, url: str, accepted: tuple[str, ...]) -> None:
 def _start_clock(run: Run) -> None:
     run.started_at = datetime.now(timezone.utc)
     run.t0_ns = time.perf_counter_ns()
-
-
-# ---- byte and object iterators handed to show() ----------------------------------------
-def byte_messages(chunks: Iterator[bytes], content_type: str | None, run: Run) -> Iterator[Message]:
-    """Frame a synchronous byte stream; each read stamped as it arrives."""
-    framer = None
-    read_idx = 0
-    for chunk in chunks:
-        t_ns = time.perf_counter_ns()
-        if not chunk:
-            continue
-        if framer is None:
-            framer = framer_for(content_type, chunk)
-        yield from framer.feed(chunk, t_ns, read_idx)
-        read_idx += 1
-        if run._terminal is not None:
-            return
-    if isinstance(framer, NDJSONFramer):
-        yield from framer.end(time.perf_counter_ns(), read_idx)
-
-
-async def abyte_messages(chunks: AsyncIterator[bytes], content_type: str | None,
-                         run: Run) -> AsyncIterator[Message]:
-    """Async twin of :func:`byte_messages`."""
-    framer = None
-    read_idx = 0
-    async for chunk in chunks:
-        t_ns = time.perf_counter_ns()
-        if not chunk:
-            continue
-        if framer is None:
-            framer = framer_for(content_type, chunk)
-        for msg in framer.feed(chunk, t_ns, read_idx):
-            yield msg
-        read_idx += 1
-        if run._terminal is not None:
-            return
-    if isinstance(framer, NDJSONFramer):
-        for msg in framer.end(time.perf_counter_ns(), read_idx):
-            yield msg
-
-
-def object_messages(items: Iterator[Any]) -> Iterator[Message]:
-    """One message per item of a synchronous iterator, stamped when it is yielded."""
-    for i, item in enumerate(items):
-        yield Message(time.perf_counter_ns(), i, "", item, None, len(item) if isinstance(item, str) else 0)
-
-
-async def aobject_messages(items: AsyncIterator[Any]) -> AsyncIterator[Message]:
-    """Async twin of :func:`object_messages`."""
-    i = 0
-    async for item in items:
-        yield Message(time.perf_counter_ns(), i, "", item, None, len(item) if isinstance(item, str) else 0)
-        i += 1
-
-
-async def consume(run: Run, messages: AsyncIterator[Message], adapter: Any) -> None:
-    """Apply every message of an async message iterator to ``run``."""
-    feed = adapter.feed
-    async for msg in messages:
-        run._receive(msg, feed(msg.name, msg.data, msg.id))

@@ -12,12 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from nbstream.engine.pump import Step, read_async
+from nbstream.engine.sources import ObjectAdapter
 from nbstream.run import Run
+from nbstream.wire import registry as _formats
 from nbstream.wire.framing import Message
+
+__all__ = ["FORMAT", "MAX_T", "load", "messages", "prepare", "save"]
 
 FORMAT = 1
 
@@ -109,3 +114,20 @@ async def messages(items: list[dict[str, Any]], speed: float, run: Run) -> Async
         data = item["data"]
         yield Message(time.perf_counter_ns(), item.get("read", 0), item.get("event", ""), data,
                       item.get("id"), len(data) if isinstance(data, str) else 0)
+
+
+def prepare(path: str | Path, speed: float) -> tuple[Run, Callable[[], Awaitable[None]]]:
+    """The Run and the work that re-streams the recording at ``path`` (for ``replay()``
+    and ``%%stream --replay``): read by the adapter of its recorded format, plain text
+    items as text, anything else detected."""
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not (speed == 0 or speed >= 0.01):
+        raise ValueError(f"speed must be 0 (all at once), or a number >= 0.01 (1 = the recorded pace); "
+                         f"got {speed!r}")
+    header, items = load(path)
+    recorded = header.get("api")
+    known = isinstance(recorded, str) and recorded in _formats.FORMATS
+    wire_format = recorded if known else None if recorded in ("text", "agents") else "auto"
+    run = Run(model=header.get("model"), source="replay", wire_format=wire_format, base_url=f"replay:{path}")
+    adapter = ObjectAdapter() if recorded == "text" else _formats.adapter_for(wire_format or "auto")
+    step = Step(run, adapter, mode="messages")
+    return run, lambda: read_async(messages(items, speed, run), step)

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from nbstream import _secrets
-from nbstream.engine import pump as _pump
+from nbstream.engine.pump import Step
 from nbstream.events import Event, Other, TextDelta
 from nbstream.run import Run
 from nbstream.wire.adapters import AgentsAdapter, make_adapter
-from nbstream.wire.framing import Message
+
+__all__ = ["ObjectAdapter", "Plan", "plan"]
 
 _AGENT_EVENT_TYPES = {"raw_response_event", "run_item_stream_event", "agent_updated_stream_event"}
 
@@ -54,46 +55,45 @@ class ObjectAdapter:
 
 
 @dataclass
-class SyncPlan:
-    messages: Iterator[Message]
-    adapter: Any
-    close: Callable[[], None]
+class Plan:
+    """How to read a source: its ``items`` (a sync or async iterable), the :class:`Step`
+    that turns each into events, and how to close the source afterwards."""
 
-
-@dataclass
-class AsyncPlan:
-    messages: AsyncIterator[Message]
-    adapter: Any
+    items: Iterable[Any] | AsyncIterable[Any]
+    step: Step
     close: Callable[[], Any]
+    is_async: bool
 
 
-def plan(source: Any, run: Run) -> SyncPlan | AsyncPlan:
-    """How to read ``source`` into ``run``; a TypeError that says what is accepted otherwise."""
+def plan(source: Any) -> tuple[Run, Plan]:
+    """The Run to fill and how to read ``source`` into it; a TypeError that says what is
+    accepted otherwise."""
     if _is_agents_result(source):
-        run.api = "agents"
+        run = Run(source="agents")
         run.sum_usage = True
-        return AsyncPlan(_pump.aobject_messages(source.stream_events()), ObjectAdapter(),
-                         getattr(source, "cancel", _noop))
+        return run, Plan(source.stream_events(), Step(run, ObjectAdapter(), mode="items"),
+                         getattr(source, "cancel", _noop), True)
     _register_credentials(source)
     response = _http_response_of(source)
     if response is not None:
-        ctype = response.headers.get("content-type")
-        auto = make_adapter("auto")
+        run = Run(source="sdk", wire_format="auto")
+        step = Step(run, make_adapter("auto"), mode="bytes", content_type=response.headers.get("content-type"))
         if _is_async_response(response):
-            return AsyncPlan(_pump.abyte_messages(response.aiter_bytes(), ctype, run), auto, response.aclose)
-        return SyncPlan(_pump.byte_messages(response.iter_bytes(), ctype, run), auto, response.close)
+            return run, Plan(response.aiter_bytes(), step, response.aclose, True)
+        return run, Plan(response.iter_bytes(), step, response.close, False)
     content = getattr(source, "content", None) if hasattr(source, "headers") else None
     iter_any = getattr(content, "iter_any", None)
     if callable(iter_any):
         # an aiohttp ClientResponse: iter_any() yields each network read as it lands
-        return AsyncPlan(_pump.abyte_messages(iter_any(), source.headers.get("content-type"), run),
-                         make_adapter("auto"), source.release)
+        run = Run(source="sdk", wire_format="auto")
+        step = Step(run, make_adapter("auto"), mode="bytes", content_type=source.headers.get("content-type"))
+        return run, Plan(iter_any(), step, source.release, True)
     if hasattr(source, "__aiter__"):
-        adapter = ObjectAdapter()
-        return AsyncPlan(_async_items(source, run, adapter), adapter, lambda: _aclose(source))
+        run, step = _items_step()
+        return run, Plan(source, step, lambda: _aclose(source), True)
     if hasattr(source, "__iter__") and not isinstance(source, (str, bytes, dict)):
-        adapter = ObjectAdapter()
-        return SyncPlan(_sync_items(source, run, adapter), adapter, lambda: _close(source))
+        run, step = _items_step()
+        return run, Plan(source, step, lambda: _close(source), False)
     raise TypeError(
         f"nbstream.show() cannot read a {type(source).__name__}: pass an openai SDK stream "
         "(create(..., stream=True)), an Agents SDK Runner.run_streamed(...) result, an httpx, "
@@ -101,49 +101,18 @@ def plan(source: Any, run: Run) -> SyncPlan | AsyncPlan:
         "or dict")
 
 
-def _sync_items(source: Any, run: Run, adapter: ObjectAdapter) -> Iterator[Message]:
-    """Items as messages; a stream of bytes is framed (SSE or NDJSON, sniffed) instead."""
-    it = iter(source)
-    first = next(it, _END)
-    if first is _END:
-        return
-    rest = _prepend(first, it)
-    if isinstance(first, str):
-        run.api = "text"
-    adapter.framed = isinstance(first, (bytes, bytearray))
-    if adapter.framed:
-        yield from _pump.byte_messages(rest, None, run)
-    else:
-        yield from _pump.object_messages(rest)
+def _items_step() -> tuple[Run, Step]:
+    """An iterator's items, read as the first one says: bytes are framed (SSE or NDJSON,
+    sniffed), str is answer text, anything else goes through the object adapter."""
+    run = Run(source="iterator", wire_format="auto")
+    adapter = ObjectAdapter()
 
+    def first(item: Any) -> None:
+        adapter.framed = isinstance(item, (bytes, bytearray))
+        if isinstance(item, str):
+            run.wire_format = None
 
-async def _async_items(source: Any, run: Run, adapter: ObjectAdapter) -> AsyncIterator[Message]:
-    it = source.__aiter__()
-    try:
-        first = await it.__anext__()
-    except StopAsyncIteration:
-        return
-    rest = _aprepend(first, it)
-    if isinstance(first, str):
-        run.api = "text"
-    adapter.framed = isinstance(first, (bytes, bytearray))
-    gen = _pump.abyte_messages(rest, None, run) if adapter.framed else _pump.aobject_messages(rest)
-    async for msg in gen:
-        yield msg
-
-
-_END = object()
-
-
-def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
-
-
-async def _aprepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    yield first
-    async for item in rest:
-        yield item
+    return run, Step(run, adapter, on_first=first)
 
 
 def _register_credentials(source: Any) -> None:

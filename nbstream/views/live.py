@@ -488,7 +488,7 @@ def static_markdown(run: Run, *, prompt: str | None = None, title: str | None = 
         parts.append(_details("Reasoning", markdown_safe(run.reasoning)))
     if run.text:
         parts.append(markdown_safe(markdown_unwrap(run.text)))
-    if run.api == "sse":
+    if run.wire_format == "sse":
         parts.append(feed_markdown(run))
     steps = [ev for ev in run.events if type(ev) is Step]
     if steps:
@@ -543,8 +543,8 @@ def static_html(run: Run, *, prompt: str | None = None, title: str | None = None
                         for call in run.tool_calls)
         out.append(f'<div class="nbs-tools">{cards}</div>')
     if answer_html is None:
-        if run.api == "sse":
-                answer_html = markdown_html(feed_markdown(run))
+        if run.wire_format == "sse":
+            answer_html = markdown_html(feed_markdown(run))
         else:
             answer_html = markdown_html(markdown_unwrap(run.text)) if run.text else ""
     out.append('<div class="nbs-answer"><div class="nbs-blocks jp-RenderedHTMLCommon jp-RenderedMarkdown">'

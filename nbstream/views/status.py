@@ -30,7 +30,7 @@ STALL: Quiet = ("no data for ", " s")
 
 def live(run: Run, *, first_token_ns: int | None, n_token_chunks: int) -> str:
     """``demo · streaming · TTFT 0.25 s · ≈42 tok · 58.1 tok/s`` (chunks ≈ tokens until usage)."""
-    if run.api == "sse":
+    if run.wire_format == "sse":
         return feed(run)
     parts = _streaming(run, first_token_ns, n_token_chunks)
     if first_token_ns is None:
@@ -54,7 +54,7 @@ def quiet(run: Run, *, first_token_ns: int | None, n_token_chunks: int) -> Quiet
     """``demo · streaming · headers received, waiting for the first token`` before the
     first token; ``demo · streaming · TTFT 0.25 s · ≈42 tok · no data for `` N `` s`` after.
     Returned as (head, tail) so no placeholder can collide with a model's name."""
-    if run.api == "sse":
+    if run.wire_format == "sse":
         return feed(run) + " · " + STALL[0], STALL[1]
     parts = _streaming(run, first_token_ns, n_token_chunks)
     if first_token_ns is None:
@@ -82,14 +82,14 @@ def at(run: Run, *, first_token_ns: int | None, n_token_chunks: int, now_ns: int
         line = fill(quiet(run, first_token_ns=first_token_ns, n_token_chunks=n_token_chunks), silent_s)
     else:
         line = live(run, first_token_ns=first_token_ns, n_token_chunks=n_token_chunks)
-    if first_token_ns is None and run.api != "sse":
+    if first_token_ns is None and run.wire_format != "sse":
         line += f" · {max(now_ns - run.t0_ns, 0) / 1e9:.1f} s"
     return line
 
 
 def final(run: Run) -> str:
     """``demo · TTFT 0.25 s · 176 tokens · 59.6 tok/s · finish stop · 2.9 s``, plus a verdict."""
-    if run.api == "sse":
+    if run.wire_format == "sse":
         line = feed(run)
         return line + (f" · {VERDICTS[run.status]}" if run.status in VERDICTS else "")
     row = run.summary_row()

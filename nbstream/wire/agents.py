@@ -16,6 +16,8 @@ from nbstream.events import Event, Other, Step
 from nbstream.wire.payload import dumps
 from nbstream.wire.responses import ResponsesAdapter
 
+__all__ = ["AgentsAdapter"]
+
 _DETAIL_LIMIT = 500
 
 #: The SDK's run-item event names -> Step kinds (names not listed are kept as they are).

@@ -5,9 +5,6 @@ llama.cpp (``content: null`` first chunk, a ``timings`` object), DeepSeek
 (``reasoning_content``), Ollama /v1 and OpenRouter (``reasoning``), legacy completions
 (``choices[].text``), ``n > 1`` choices and in-band errors. Unknown extra fields are
 ignored. The per-chunk path is written for speed: plain ``dict.get`` calls, no models.
-
-Also home of the two payload helpers the other adapters share: :func:`usage_event`
-and :func:`error_event`.
 """
 
 from __future__ import annotations
@@ -25,7 +22,6 @@ from nbstream.events import (
     RefusalDelta,
     TextDelta,
     ToolCallDelta,
-    Usage,
 )
 from nbstream.wire.payload import (
     DONE,
@@ -34,62 +30,16 @@ from nbstream.wire.payload import (
     SHAPE_ERRORS,
     count,
     dumps,
-    figures,
+    error_event,
     label,
     load,
     string,
     unexpected_shape,
+    usage_event,
 )
 from nbstream.wire.payload import index as _index
 from nbstream.wire.payload import text as _text
-
-_int = count  # the name the other adapters import
-
-
-def usage_event(usage: Any, server: Any = None) -> Usage:
-    """A ``Usage`` from either naming scheme (Chat ``prompt_tokens``… or Responses
-    ``input_tokens``…); ``server`` is a server's own timing object, kept as sent."""
-    u = usage if isinstance(usage, dict) else {}
-    inp = u.get("prompt_tokens")
-    if inp is None:
-        inp = u.get("input_tokens")
-    out = u.get("completion_tokens")
-    if out is None:
-        out = u.get("output_tokens")
-    inp, out = _int(inp), _int(out)
-    total = _int(u.get("total_tokens"))
-    if total is None and inp is not None and out is not None:
-        total = inp + out
-    out_details = u.get("completion_tokens_details") or u.get("output_tokens_details")
-    in_details = u.get("prompt_tokens_details") or u.get("input_tokens_details")
-    reasoning = _int(out_details.get("reasoning_tokens")) if isinstance(out_details, dict) else None
-    cached = _int(in_details.get("cached_tokens")) if isinstance(in_details, dict) else None
-    if cached is None:
-        cached = _int(u.get("prompt_cache_hit_tokens"))  # DeepSeek's name
-    return Usage(
-        input_tokens=inp,
-        output_tokens=out,
-        total_tokens=total,
-        reasoning_tokens=reasoning,
-        cached_tokens=cached,
-        server=figures(server),
-    )
-
-
-def error_event(error: Any) -> ErrorEvent:
-    """An ``ErrorEvent`` from an in-band error: ``{"message", "code", "type"}`` or plain text."""
-    if isinstance(error, dict):
-        message = error.get("message") or error.get("error") or error.get("detail")
-        if isinstance(message, dict):  # {"error": {"error": {...}}} from some proxies
-            return error_event(message)
-        code = error.get("code")
-        kind = error.get("type")
-        return ErrorEvent(
-            message=str(message)[:2000] if message else "the server reported an error without a message",
-            code=None if code is None else str(code),
-            type=kind if isinstance(kind, str) else None,
-        )
-    return ErrorEvent(message=str(error)[:2000])
+from nbstream.wire.spec import OPENAI_HEADERS, WireFormat
 
 
 def _content_parts(parts: list, choice: int, out: list) -> None:
@@ -112,11 +62,27 @@ def _content_parts(parts: list, choice: int, out: list) -> None:
             out.append(TextDelta(str(part["text"]), choice))
 
 
+def _list(value: Any, what: str) -> list | None:
+    """``value`` when it is a list, None when absent; a shape error otherwise."""
+    if value is None or value.__class__ is list:
+        return value
+    raise TypeError(f"{what} must be a list, not {type(value).__name__}")
+
+
+def _content(content: Any, choice: int, out: list[Event], what: str) -> None:
+    """A delta's or a whole message's ``content``: text, or a list of parts."""
+    if content:
+        if content.__class__ is list:
+            _content_parts(content, choice, out)
+        else:
+            out.append(TextDelta(_text(content, what), choice))
+
+
 class ChatAdapter:
     """One Chat Completions stream's adapter (keeps per-stream state: first chunk seen,
     which choices announced their role, indexes of tool calls sent without one)."""
 
-    __slots__ = ("_started", "_roles", "_tool_ids", "_last_tool")
+    __slots__ = ("_last_tool", "_roles", "_started", "_tool_ids")
 
     def __init__(self) -> None:
         self._started = False
@@ -147,9 +113,7 @@ class ChatAdapter:
             out.append(error_event(err))
         elif obj.get("object") == "error" or (name == "error" and "message" in obj):
             return [error_event(obj)]  # vLLM's top-level error object, `event: error`
-        choices = obj.get("choices")
-        if choices is not None and choices.__class__ is not list:
-            raise TypeError(f"choices must be a list, not {type(choices).__name__}")
+        choices = _list(obj.get("choices"), "choices")
         if not self._started and (choices or obj.get("id") or obj.get("model")):
             self._started = True
             role = None
@@ -165,7 +129,7 @@ class ChatAdapter:
                     stage="role" if role else "created",
                     id=label(obj.get("id")),
                     model=label(obj.get("model")),
-                    created=_int(obj.get("created")),
+                    created=count(obj.get("created")),
                     role=role,
                 )
             )
@@ -182,22 +146,15 @@ class ChatAdapter:
                         self._roles.add(idx)
                         out.append(Meta(stage="role", id=label(obj.get("id")), model=label(obj.get("model")),
                                         role=role))
-                    content = delta.get("content")
-                    if content:
-                        if content.__class__ is list:
-                            _content_parts(content, idx, out)
-                        else:
-                            out.append(TextDelta(_text(content, "delta.content"), idx))
+                    _content(delta.get("content"), idx, out, "delta.content")
                     reasoning = string(delta.get("reasoning_content"), "delta.reasoning_content")
                     if reasoning:
                         out.append(ReasoningDelta(reasoning, idx))
                     other = delta.get("reasoning")
                     if other and other != reasoning and other.__class__ is str:
                         out.append(ReasoningDelta(other, idx))
-                    calls = delta.get("tool_calls")
+                    calls = _list(delta.get("tool_calls"), "delta.tool_calls")
                     if calls:
-                        if calls.__class__ is not list:
-                            raise TypeError(f"delta.tool_calls must be a list, not {type(calls).__name__}")
                         self._tool_calls(calls, idx, out)
                     legacy = delta.get("function_call")
                     if legacy:
@@ -231,16 +188,9 @@ class ChatAdapter:
             reasoning = message["reasoning"]
         if reasoning:
             out.append(ReasoningDelta(reasoning, choice))
-        content = message.get("content")
-        if content:
-            if content.__class__ is list:
-                _content_parts(content, choice, out)
-            else:
-                out.append(TextDelta(_text(content, "message.content"), choice))
-        calls = message.get("tool_calls")
+        _content(message.get("content"), choice, out, "message.content")
+        calls = _list(message.get("tool_calls"), "message.tool_calls")
         if calls:
-            if calls.__class__ is not list:
-                raise TypeError(f"message.tool_calls must be a list, not {type(calls).__name__}")
             self._tool_calls([{**tc, "index": pos} if isinstance(tc, dict) else tc
                               for pos, tc in enumerate(calls)], choice, out)
         refusal = string(message.get("refusal"), "message.refusal")
@@ -281,3 +231,21 @@ class ChatAdapter:
                 args = dumps(args)
             out.append(ToolCallDelta(index, call_id, string(fn.get("name"), "tool_calls[].function.name"),
                                      args, choice))
+
+
+def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """A streaming Chat Completions request body, asking for the usage chunk."""
+    return {"model": model, "messages": messages, "stream": True,
+            "stream_options": {"include_usage": True}, **params}
+
+
+def detect(name: str, obj: Any) -> bool:
+    """``[DONE]``, or a chunk with ``choices``."""
+    return obj is DONE or (obj.__class__ is dict and ("choices" in obj
+                                                      or obj.get("object") == "chat.completion.chunk"))
+
+
+FORMAT = WireFormat(name="chat", description="Chat Completions", adapter=ChatAdapter,
+                    path="/chat/completions", body=body, env_headers=OPENAI_HEADERS, detect=detect)
+
+__all__ = ["FORMAT", "ChatAdapter", "body", "detect"]

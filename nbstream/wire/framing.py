@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 
 from nbstream.sse import SSEDecoder
 
+__all__ = ["JSONFramer", "Message", "NDJSONFramer", "SSEFramer", "framer_for"]
+
 
 class Message(NamedTuple):
     """One wire message: an SSE event, an NDJSON line, or an object from an iterator."""

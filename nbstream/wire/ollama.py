@@ -9,6 +9,7 @@ counts and nanosecond timings, kept as sent in ``Usage.server``.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from nbstream.events import (
     Done,
@@ -22,18 +23,20 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
-from nbstream.wire.chat import _int, error_event
 from nbstream.wire.payload import (
     DONE,
     EMPTY,
     SHAPE_ERRORS,
+    count,
     dumps,
+    error_event,
     figures,
     label,
     load,
     string,
     unexpected_shape,
 )
+from nbstream.wire.spec import WireFormat
 
 _SERVER_KEYS = (
     "total_duration",
@@ -125,8 +128,80 @@ class OllamaAdapter:
 
 def _usage(obj: dict) -> Usage:
     """Counts and timings from the final ``done: true`` line (durations in ns, as sent)."""
-    inp = _int(obj.get("prompt_eval_count"))
-    out = _int(obj.get("eval_count"))
+    inp = count(obj.get("prompt_eval_count"))
+    out = count(obj.get("eval_count"))
     total = inp + out if inp is not None and out is not None else None
     server = figures({key: obj[key] for key in _SERVER_KEYS if key in obj})
     return Usage(input_tokens=inp, output_tokens=out, total_tokens=total, server=server)
+
+
+_OPTIONS = {"temperature": "temperature", "top_p": "top_p", "seed": "seed", "stop": "stop",
+            "max_tokens": "num_predict", "max_completion_tokens": "num_predict",
+            "max_output_tokens": "num_predict", "frequency_penalty": "frequency_penalty",
+            "presence_penalty": "presence_penalty", "top_k": "top_k"}
+
+
+def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """A streaming ``/api/chat`` body: sampling parameters go under ``options`` with
+    Ollama's names (``max_tokens`` is ``num_predict``)."""
+    params = dict(params)
+    options = dict(params.pop("options", {})) if "options" in params else {}
+    rest = {}
+    for key, value in params.items():
+        if key in _OPTIONS:
+            options[_OPTIONS[key]] = value
+        else:
+            rest[key] = value
+    out: dict[str, Any] = {"model": model, "messages": messages, "stream": True, **rest}
+    if options:
+        out["options"] = options
+    return out
+
+
+def ollama_root(base_url: str) -> str:
+    """Ollama's native API lives at the root: a base URL ending in ``/v1`` loses it."""
+    parts = urlsplit(base_url)
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/v1")
+    return urlunsplit(parts._replace(path=path))
+
+
+def ollama_host(value: str) -> str:
+    """``OLLAMA_HOST`` read the way Ollama reads it: ``host``, ``host:port``, ``:port`` or a
+    URL; scheme http and port 11434 unless given (80/443 for an explicit http/https)."""
+    text = value.strip()
+    scheme, sep, hostport = text.partition("://")
+    port = "11434"
+    if not sep:
+        scheme, hostport = "http", text
+    elif scheme == "http":
+        port = "80"
+    elif scheme == "https":
+        port = "443"
+    hostport, slash, path = hostport.partition("/")
+    host = hostport or "127.0.0.1"
+    if hostport.startswith("["):  # [::1]:port
+        inner, _, rest = hostport[1:].partition("]")
+        host = f"[{inner}]"
+        if rest.startswith(":") and rest[1:]:
+            port = rest[1:]
+    elif hostport.count(":") == 1:
+        name, _, given = hostport.partition(":")
+        host, port = name or "127.0.0.1", given or port
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        host, port = "127.0.0.1", "11434"
+    if host == "0.0.0.0":  # a bind-all address: the server is reachable on loopback
+        host = "127.0.0.1"
+    return f"{scheme}://{host}:{port}" + (f"/{path.rstrip('/')}" if slash and path.strip("/") else "")
+
+
+def detect(name: str, obj: Any) -> bool:
+    """A line with ``done`` and a ``message`` (/api/chat) or ``response`` (/api/generate)."""
+    return obj.__class__ is dict and "done" in obj and ("message" in obj or "response" in obj)
+
+
+FORMAT = WireFormat(name="ollama", description="Ollama's native /api/chat", adapter=OllamaAdapter,
+                    framing="ndjson", path="/api/chat", body=body, root=ollama_root,
+                    url_envs=(("OLLAMA_HOST", ollama_host), ("OPENAI_BASE_URL", None)), detect=detect)
+
+__all__ = ["FORMAT", "OllamaAdapter", "body", "detect", "ollama_host", "ollama_root"]

@@ -14,7 +14,9 @@ from typing import Any
 import orjson
 
 from nbstream._secrets import redact
-from nbstream.events import ErrorEvent
+from nbstream.events import ErrorEvent, Usage
+
+__all__ = ["DONE", "EMPTY", "MAX_CHOICES", "MAX_INDEX", "SHAPE_ERRORS", "count", "dumps", "error_event", "figures", "index", "invalid_json", "label", "load", "string", "text", "unexpected_shape", "usage_event"]
 
 #: :func:`load` result for the ``[DONE]`` sentinel that ends OpenAI-style streams.
 DONE: Any = type("DoneSentinel", (), {"__repr__": lambda self: "DONE", "__slots__": ()})()
@@ -131,3 +133,49 @@ def dumps(value: Any) -> str:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
     except (TypeError, orjson.JSONEncodeError):
         return str(value)
+
+
+def usage_event(usage: Any, server: Any = None) -> Usage:
+    """A ``Usage`` from either naming scheme (Chat ``prompt_tokens``… or Responses
+    ``input_tokens``…); ``server`` is a server's own timing object, kept as sent."""
+    u = usage if isinstance(usage, dict) else {}
+    inp = u.get("prompt_tokens")
+    if inp is None:
+        inp = u.get("input_tokens")
+    out = u.get("completion_tokens")
+    if out is None:
+        out = u.get("output_tokens")
+    inp, out = count(inp), count(out)
+    total = count(u.get("total_tokens"))
+    if total is None and inp is not None and out is not None:
+        total = inp + out
+    out_details = u.get("completion_tokens_details") or u.get("output_tokens_details")
+    in_details = u.get("prompt_tokens_details") or u.get("input_tokens_details")
+    reasoning = count(out_details.get("reasoning_tokens")) if isinstance(out_details, dict) else None
+    cached = count(in_details.get("cached_tokens")) if isinstance(in_details, dict) else None
+    if cached is None:
+        cached = count(u.get("prompt_cache_hit_tokens"))  # DeepSeek's name
+    return Usage(
+        input_tokens=inp,
+        output_tokens=out,
+        total_tokens=total,
+        reasoning_tokens=reasoning,
+        cached_tokens=cached,
+        server=figures(server),
+    )
+
+
+def error_event(error: Any) -> ErrorEvent:
+    """An ``ErrorEvent`` from an in-band error: ``{"message", "code", "type"}`` or plain text."""
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("error") or error.get("detail")
+        if isinstance(message, dict):  # {"error": {"error": {...}}} from some proxies
+            return error_event(message)
+        code = error.get("code")
+        kind = error.get("type")
+        return ErrorEvent(
+            message=str(message)[:2000] if message else "the server reported an error without a message",
+            code=None if code is None else str(code),
+            type=kind if isinstance(kind, str) else None,
+        )
+    return ErrorEvent(message=str(error)[:2000])

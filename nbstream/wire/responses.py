@@ -23,18 +23,21 @@ from nbstream.events import (
     TextDelta,
     ToolCallDelta,
 )
-from nbstream.wire.chat import _int, error_event, usage_event
 from nbstream.wire.payload import (
     DONE,
     EMPTY,
     MAX_INDEX,
     SHAPE_ERRORS,
+    count,
+    error_event,
     label,
     load,
     string,
     unexpected_shape,
+    usage_event,
 )
 from nbstream.wire.payload import index as _index
+from nbstream.wire.spec import OPENAI_HEADERS, WireFormat
 
 _PREFIX = "response."
 _LIFECYCLE_ADDED = frozenset({"response.content_part.added", "response.reasoning_summary_part.added"})
@@ -137,6 +140,7 @@ class ResponsesAdapter:
         """The absolute tool-call index of an event: ``output_index`` (offset per
         response), else the index its ``item_id`` was given, else a fresh one."""
         pos = obj.get("output_index")
+        index: int | None
         if pos is not None:
             index = self._base + _index(pos, "output_index", MAX_INDEX)
         else:
@@ -244,7 +248,7 @@ class ResponsesAdapter:
                 stage=kind[len(_PREFIX):],
                 id=label(resp.get("id")),
                 model=label(resp.get("model")),
-                created=_int(resp.get("created_at")),
+                created=count(resp.get("created_at")),
             )
         ]
 
@@ -292,3 +296,31 @@ def _usage(obj: dict, resp: dict) -> list[Event]:
     if resp.get("usage") or isinstance(timings, dict):
         return [usage_event(resp.get("usage"), timings if isinstance(timings, dict) else None)]
     return []
+
+
+def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """A streaming Responses request body: system messages become ``instructions``."""
+    params = dict(params)
+    if "max_tokens" in params:  # the Responses API's name for the same limit
+        params["max_output_tokens"] = params.pop("max_tokens")
+    system = [m["content"] for m in messages if m.get("role") == "system"]
+    rest = [m for m in messages if m.get("role") != "system"]
+    out: dict[str, Any] = {"model": model, "input": rest, "stream": True}
+    if system:
+        out["instructions"] = "\n\n".join(str(s) for s in system)
+    return {**out, **params}
+
+
+def detect(name: str, obj: Any) -> bool:
+    """A ``response.*`` event (by its type or SSE name), or a whole response object."""
+    if obj.__class__ is not dict:
+        return False
+    kind = obj.get("type")
+    return ((isinstance(kind, str) and kind.startswith(_PREFIX)) or name.startswith(_PREFIX)
+            or (obj.get("object") == "response" and "output" in obj))
+
+
+FORMAT = WireFormat(name="responses", description="Responses API", adapter=ResponsesAdapter,
+                    path="/responses", body=body, env_headers=OPENAI_HEADERS, detect=detect)
+
+__all__ = ["FORMAT", "ResponsesAdapter", "body", "detect"]
