@@ -2,8 +2,8 @@
 lives in a Session. An AST scan of ``nbstream/`` finds module-level assignments of
 mutable containers, locks, executors, clients or instances of the package's own classes,
 any ``global`` statement, and any mutation of an UPPER_CASE constant table; the only
-module-level state allowed is the default-session slot and the process-wide secret
-registry (each says why in its docstring)."""
+module-level state allowed is the default-session slot, the process-wide secret
+registry and the wire-format registry (each says why in its docstring)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nbstream"
 ALLOWED = {
     ("session.py", "_SLOT"),  # the default session and the live sessions (for the fork hook)
     ("_secrets.py", "_REGISTRY"),  # a key is a secret for the whole process
+    ("wire/registry.py", "FORMATS"),  # the wire formats: code the process speaks, the extension point
 }
 MUTABLE_CALLS = {"set", "dict", "list", "deque", "defaultdict", "OrderedDict", "Counter", "bytearray",
                  "Lock", "RLock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "local",

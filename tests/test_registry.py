@@ -16,7 +16,9 @@ import pytest
 import nbstream
 from nbstream.engine import config as _config
 from nbstream.engine import request as _request
+from nbstream.engine.http import Transport
 from nbstream.events import Done, Event, TextDelta
+from nbstream.session import Session
 from nbstream.wire import registry
 from nbstream.wire.spec import WireFormat
 
@@ -205,7 +207,7 @@ def test_the_key_a_format_reads_never_shows(toy, monkeypatch):
 # ---- one typed Request ---------------------------------------------------------------
 def test_prepare_builds_an_llm_request_in_the_chosen_format():
     run, req = _request.prepare(prompt="p", model="m", base_url="http://127.0.0.1:9/v1", api_key="k" * 20,
-                                api="responses", system="be brief", params={"max_tokens": 5})
+                                context=Session().context, api="responses", system="be brief", params={"max_tokens": 5})
     assert req.format is registry.FORMATS["responses"] and req.feed is None
     assert req.url == "http://127.0.0.1:9/v1/responses" and req.method == "POST"
     assert req.body["instructions"] == "be brief" and req.body["max_output_tokens"] == 5
@@ -214,13 +216,14 @@ def test_prepare_builds_an_llm_request_in_the_chosen_format():
 
 def test_ollama_requests_go_to_the_root_without_v1():
     _, req = _request.prepare(prompt="p", model="m", base_url="http://127.0.0.1:9/v1", api_key="k" * 20,
-                              api="ollama", params={"max_tokens": 3})
+                              context=Session().context, api="ollama", params={"max_tokens": 3})
     assert req.url == "http://127.0.0.1:9/api/chat"
     assert req.headers["Accept"] == "application/x-ndjson" and req.body["options"] == {"num_predict": 3}
 
 
 def test_prepare_with_a_url_builds_a_feed_request():
-    run, req = _request.prepare(url="http://127.0.0.1:9/events", reconnect=False, max_reconnects=2)
+    run, req = _request.prepare(url="http://127.0.0.1:9/events", reconnect=False, max_reconnects=2,
+                                context=Session().context)
     assert req.format.name == "sse" and req.feed is not None
     assert (req.feed.reconnect, req.feed.max_reconnects) == (False, 2)
     assert (run.source, run.wire_format) == ("feed", "sse")
@@ -239,7 +242,7 @@ def test_prepare_with_a_url_builds_a_feed_request():
 ])
 def test_bad_call_arguments_are_one_line_errors(kwargs, error, words):
     with pytest.raises(error) as info:
-        _request.prepare(**kwargs)
+        _request.prepare(**kwargs, context=Session().context)
     assert words in str(info.value) and "\n" not in str(info.value)
 
 
@@ -249,15 +252,20 @@ def test_call_arguments_are_keyword_only_and_typed_apart():
     with pytest.raises(TypeError):
         _request.FeedCall(url="http://x/e", prompt="p")  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        _request.build({"prompt": "p"})  # type: ignore[arg-type]
+        _request.build({"prompt": "p"}, context=Session().context)  # type: ignore[arg-type]
 
 
 def test_a_request_checks_its_own_fields():
     fmt = registry.FORMATS["chat"]
     with pytest.raises(ValueError, match="method must be an HTTP method"):
-        _request.Request(method="GET\r\nX: y", url="http://x/v1", format=fmt, base_url="http://x/v1")
+        _request.Request(method="GET\r\nX: y", url="http://x/v1", format=fmt, base_url="http://x/v1",
+                         transport=Transport())
     with pytest.raises(TypeError, match="format must be a WireFormat"):
-        _request.Request(method="POST", url="http://x/v1", format="chat", base_url="http://x/v1")  # type: ignore[arg-type]
+        _request.Request(method="POST", url="http://x/v1", format="chat",  # type: ignore[arg-type]
+                         base_url="http://x/v1", transport=Transport())
+    with pytest.raises(TypeError, match="transport must be an nbstream Transport"):
+        _request.Request(method="POST", url="http://x/v1", format=fmt, base_url="http://x/v1",
+                         transport=None)  # type: ignore[arg-type]
 
 
 # ---- the Run's source and wire format ------------------------------------------------
@@ -304,9 +312,7 @@ def test_without_a_claiming_format_a_stream_is_a_generic_feed():
 
 
 def test_the_settings_a_call_is_built_with_fill_in_what_it_leaves_out():
-    settings = _config.Settings()
-    settings.api = "ollama"
-    settings.idle_timeout = 7.0
+    session = Session(api="ollama", idle_timeout=7.0)
     _, req = _request.prepare(prompt="p", model="m", base_url="http://127.0.0.1:9/v1", api_key="k" * 20,
-                              settings=settings)
+                              context=session.context)
     assert req.format.name == "ollama" and req.timeouts.idle == 7.0

@@ -3,7 +3,8 @@
 
 Adding a format is one module defining a :class:`~nbstream.wire.spec.WireFormat`
 (adapter, path, body builder, headers, key variable) and one line below (or a
-:func:`register` call at run time).
+:func:`register` call at run time). The list is process-wide on purpose, as Python's
+codec registry is: a format is code the process speaks, not a session's state.
 """
 
 from __future__ import annotations
