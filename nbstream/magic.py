@@ -115,7 +115,7 @@ async def run_cell(line: str, cell: str, *, expand: bool = False) -> None:
     ns["_"] = result
     views = _show(jobs, args)
     tasks = [asyncio.ensure_future(_pump.drive(run, work)) for run, work, _ in jobs]
-    for run, task in zip(runs, tasks):
+    for run, task in zip(runs, tasks, strict=True):
         run._task = task
         run._canceller = _api._threadsafe_cancel(task)
     if args.bg:

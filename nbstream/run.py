@@ -8,14 +8,16 @@ that arrived stays in the Run whatever happens after — error, cancel, dropped 
 from __future__ import annotations
 
 import asyncio
+import os
 import math
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from nbstream import errors
 from nbstream._secrets import (
@@ -100,6 +102,7 @@ class Run:
         self.error: errors.NBStreamError | None = None
         self.http_status: int | None = None
         self.finish_reason: str | None = None
+        self.finish_reason_raw: str | None = None  # the provider's own word (Anthropic's end_turn…)
         self.usage: Usage | None = None
         self.response_id: str | None = None
         self.response_model: str | None = None
@@ -108,7 +111,7 @@ class Run:
         self.label: str | None = None  # a short name for side-by-side views (model · T=…)
         self.events: list[Event] = []
         self.records: list[Record] = []
-        self.started_at = datetime.now(timezone.utc)
+        self.started_at = datetime.now(UTC)
         self.t0_ns = time.perf_counter_ns()
         self.phase: str | None = None  # our own requests: "connecting" → "sent" → "headers"
         self.t_sent_ns: int | None = None  # the request was written on a connection
@@ -165,17 +168,17 @@ class Run:
         """True once the run has ended, whatever its status."""
         return self._ended
 
-    def wait(self, timeout: float | None = None) -> "Run":
+    def wait(self, timeout: float | None = None) -> Run:
         """Block until the run ends (for runs started with ``block=False``)."""
         if not self._finished.wait(timeout):
             raise TimeoutError(f"run still streaming after {timeout} s; call run.cancel() to stop it")
         return self
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, Run]:
         """``await run`` waits for the end without blocking the event loop."""
         return self._wait_async().__await__()
 
-    async def _wait_async(self) -> "Run":
+    async def _wait_async(self) -> Run:
         task = self._task
         if task is not None and task.get_loop() is asyncio.get_running_loop():
             try:
@@ -195,7 +198,7 @@ class Run:
         if self._canceller is not None and not self.done:
             self._canceller()
 
-    def raise_for_status(self) -> "Run":
+    def raise_for_status(self) -> Run:
         """Raise ``run.error`` if the run failed; return the run otherwise."""
         if self.error is not None and self.status in ("error", "incomplete"):
             raise self.error
@@ -203,7 +206,7 @@ class Run:
 
     # ---- the record -----------------------------------------------------------------------
     @property
-    def chunks(self) -> "pd.DataFrame":
+    def chunks(self) -> pd.DataFrame:
         """One row per received wire message: arrival time, read index, deltas, tokens…
         (definitions in :mod:`nbstream.data.record`)."""
         from nbstream.data import record
@@ -211,9 +214,8 @@ class Run:
         return record.chunks(self, tokenizer=self.tokenizer)
 
     @property
-    def summary(self) -> "pd.Series":
+    def summary(self) -> pd.Series:
         """This run's row: TTFT, ITL statistics, tokens/s, usage, outcome (see ``nbstream.runs()``)."""
-        import pandas as pd
 
         from nbstream.data import record
 
@@ -230,13 +232,13 @@ class Run:
             self._row = row
         return row
 
-    def save(self, path) -> str:
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Save the raw timed wire messages to ``path`` (JSONL) for ``nbstream.replay``."""
         from nbstream.engine import replay as _replay
 
         return str(_replay.save(self, path))
 
-    def plot(self, ax=None):
+    def plot(self, ax: Any = None) -> Any:
         """Token arrivals over time with TTFT marked, and the ITL distribution (matplotlib)."""
         from nbstream.views.plots import plot_run
 
@@ -331,13 +333,12 @@ class Run:
                       file=sys.stderr)
 
     def _apply(self, ev: Event) -> None:
-        kind = type(ev)
-        if kind is TextDelta:
+        if isinstance(ev, TextDelta):
             append_redacted(self._text.setdefault(ev.choice, []), ev.text)
-        elif kind is ReasoningDelta:
+        elif isinstance(ev, ReasoningDelta):
             if ev.choice == 0:
                 append_redacted(self._reasoning, ev.text)
-        elif kind is ToolCallDelta:
+        elif isinstance(ev, ToolCallDelta):
             call = self._tools.get(ev.index)
             if call is None:
                 call = self._tools[ev.index] = ToolCall(ev.index)
@@ -346,21 +347,22 @@ class Run:
             arguments = [call.arguments]
             append_redacted(arguments, ev.arguments)
             call.arguments = "".join(arguments)
-        elif kind is RefusalDelta:
+        elif isinstance(ev, RefusalDelta):
             append_redacted(self._refusal, ev.text)
-        elif kind is Usage:
+        elif isinstance(ev, Usage):
             self.usage = _merge_usage(self.usage, ev, add=self.sum_usage)
-        elif kind is Finish:
+        elif isinstance(ev, Finish):
             if ev.choice == 0 or self.finish_reason is None:
                 self.finish_reason = ev.reason
-        elif kind is Meta:
+                self.finish_reason_raw = ev.raw
+        elif isinstance(ev, Meta):
             self.response_id = self.response_id or ev.id
             self.response_model = self.response_model or ev.model
-        elif kind is ErrorEvent:
+        elif isinstance(ev, ErrorEvent):
             if ev.fatal and self.error is None:
                 self.error = errors.StreamError(f"the server reported an error mid-stream: {ev.message}",
                                                 code=ev.code)
-        elif kind is Done:
+        elif isinstance(ev, Done):
             self._terminal = ev.status
 
     def _has_end_marker(self) -> bool:
@@ -408,7 +410,7 @@ def _merge_usage(old: Usage | None, new: Usage, *, add: bool) -> Usage:
     if old is None:
         return new
 
-    def pick(a, b):
+    def pick(a: Any, b: Any) -> Any:
         if add and a is not None and b is not None:
             return a + b
         return b if b is not None else a

@@ -190,7 +190,7 @@ def test_the_default_session_starts_its_io_thread_on_the_first_blocking_call():
         from nbstream import demo
         server = demo.serve()
         run = nbstream.stream("hi", base_url=server.base_url, model="demo", demo={"ttft": 0, "tps": 5000})
-        names = sorted(t.name for t in threading.enumerate() 
+        names = sorted(t.name for t in threading.enumerate()
                        if t.name.startswith("nbstream") and not t.name.startswith("nbstream-demo"))
         server.stop()
         print(json.dumps({"status": run.status, "threads": names}))

@@ -15,7 +15,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from nbstream import errors
@@ -293,5 +293,5 @@ def _check_answer(response: Any, url: str, accepted: tuple[str, ...]) -> None:
 
 
 def _start_clock(run: Run) -> None:
-    run.started_at = datetime.now(timezone.utc)
+    run.started_at = datetime.now(UTC)
     run.t0_ns = time.perf_counter_ns()

@@ -134,11 +134,9 @@ class ChatAdapter:
                 )
             )
         if choices:
-            pos = 0
-            for ch in choices:
+            for pos, ch in enumerate(choices):
                 idx = ch.get("index")
                 idx = pos if idx is None else _index(idx, "choice index")
-                pos += 1
                 delta = ch.get("delta")
                 if delta:
                     role = label(delta.get("role"))

@@ -16,7 +16,8 @@ import orjson
 from nbstream._secrets import redact
 from nbstream.events import ErrorEvent, Usage
 
-__all__ = ["DONE", "EMPTY", "MAX_CHOICES", "MAX_INDEX", "SHAPE_ERRORS", "count", "dumps", "error_event", "figures", "index", "invalid_json", "label", "load", "string", "text", "unexpected_shape", "usage_event"]
+__all__ = ["DONE", "EMPTY", "MAX_CHOICES", "MAX_INDEX", "SHAPE_ERRORS", "count", "dumps", "error_event", "figures",
+           "index", "invalid_json", "label", "load", "string", "text", "unexpected_shape", "usage_event"]
 
 #: :func:`load` result for the ``[DONE]`` sentinel that ends OpenAI-style streams.
 DONE: Any = type("DoneSentinel", (), {"__repr__": lambda self: "DONE", "__slots__": ()})()
