@@ -68,11 +68,14 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """Why generation stopped, as the server said it (``stop``, ``length``, ``tool_calls``,
-    Ollama's ``done_reason``, a Responses terminal status or incomplete reason)."""
+    """Why generation stopped, in OpenAI's words where the provider has its own
+    (``stop``, ``length``, ``tool_calls``, ``content_filter``; Ollama's ``done_reason``, a
+    Responses terminal status or incomplete reason as sent). ``raw`` is the provider's
+    own word when it was translated (Anthropic's ``end_turn``, Gemini's ``MAX_TOKENS``)."""
 
     reason: str
     choice: int = 0
+    raw: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,10 @@
 
 ``serve()`` starts a real HTTP server on a background thread that speaks Chat
 Completions (``/v1/chat/completions``), the Responses API (``/v1/responses``),
-Ollama's native API (``/api/chat``, ``/api/generate``) and ``GET /v1/models``, so
-httpx, the openai SDK and the OpenAI Agents SDK talk to it like to the real thing::
+Anthropic's Messages API (``/v1/messages``), Gemini's ``generateContent`` and
+``streamGenerateContent`` (``/v1beta/models/MODEL:...``), Ollama's native API
+(``/api/chat``, ``/api/generate``) and ``GET /v1/models``, so httpx and the openai,
+Agents, anthropic and google-genai SDKs talk to it like to the real thing::
 
     from nbstream.demo import serve
     server = serve()                      # http://127.0.0.1:<port>/v1

@@ -8,6 +8,7 @@ mid-stream ends the request quietly: no traceback, no log line.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -15,18 +16,22 @@ from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import _introspect
+from ._anthropic import AnthropicRenderer
 from ._chat import ChatRenderer
 from ._errors import DemoError
+from ._gemini import GeminiRenderer
 from ._log import RequestLog
 from ._models import model_info, model_list, ollama_tags
 from ._ollama import OllamaRenderer
 from ._plan import Plan, build_plan
 from ._requests import (
     Conversation,
+    parse_anthropic,
     parse_chat,
+    parse_gemini,
     parse_json_body,
     parse_ollama_chat,
     parse_ollama_generate,
@@ -49,10 +54,24 @@ _GENERATE: dict[str, tuple[Callable[[dict[str, Any]], Conversation], type]] = {
     "/v1/responses": (parse_responses, ResponsesRenderer),
     "/api/chat": (parse_ollama_chat, OllamaRenderer),
     "/api/generate": (parse_ollama_generate, OllamaRenderer),
+    "/v1/messages": (parse_anthropic, AnthropicRenderer),
 }
+_GEMINI = re.compile(r"/v1beta/models/([^/:]+):(streamGenerateContent|generateContent)")
 _LIST: dict[str, Callable[[], dict[str, Any]]] = {"/v1/models": model_list, "/api/tags": ollama_tags}
-_ENDPOINTS = ("GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /api/chat, "
-              "POST /api/generate, GET /v1/demo/requests")
+_ENDPOINTS = ("GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, "
+              "POST /v1beta/models/MODEL:streamGenerateContent, POST /api/chat, POST /api/generate, "
+              "GET /v1/demo/requests")
+
+
+def _style(path: str) -> str:
+    """Which API's error shape a path's clients read."""
+    if path.startswith("/api/"):
+        return "ollama"
+    if path == "/v1/messages":
+        return "anthropic"
+    if path.startswith("/v1beta/"):
+        return "gemini"
+    return "openai"
 
 
 def _scenario_error(scenario: Scenario, knobs: Knobs) -> DemoError:
@@ -84,7 +103,7 @@ class DemoHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own errors (bad request line, unsupported method...) as JSON, not HTML."""
         text = message or self.responses.get(code, ("Error",))[0]
-        body = dumps(DemoError(code, text).body()).encode()
+        body = dumps(DemoError(code, text).body(style=getattr(self, '_style', 'openai'))).encode()
         self.close_connection = True
         self.send_response(code, text)
         self.send_header("Content-Type", "application/json")
@@ -118,7 +137,7 @@ class DemoHandler(BaseHTTPRequestHandler):
             path = path.rstrip("/")
         log = RequestLog(id=f"req_{uuid.uuid4().hex[:24]}", path=path, t_received_ns=received)
         self._head_sent = False
-        self._ollama = path.startswith("/api/")
+        self._style = _style(path)
         try:
             try:
                 raw = self._read_body()
@@ -128,14 +147,14 @@ class DemoHandler(BaseHTTPRequestHandler):
             self._check_auth()
             self._route(method, path, raw, log)
         except DemoError as exc:
-            self._send_json(exc.status, exc.body(ollama=self._ollama), log, "error", headers=exc.headers)
+            self._send_json(exc.status, exc.body(style=self._style), log, "error", headers=exc.headers)
         except ClientGone:
             self.close_connection = True
         except Exception as exc:
             self.close_connection = True
             if not self._head_sent:
                 error = DemoError(500, f"The nbstream demo server hit a bug: {exc!r}", type="server_error")
-                self._send_json(500, error.body(ollama=self._ollama), log, "error")
+                self._send_json(500, error.body(style=self._style), log, "error")
             raise
         finally:
             log._done.set()
@@ -178,15 +197,20 @@ class DemoHandler(BaseHTTPRequestHandler):
             self.rfile.readline(1024)
 
     def _check_auth(self) -> None:
+        """The key as each API sends it: ``Authorization: Bearer``, Anthropic's
+        ``x-api-key``, Gemini's ``x-goog-api-key`` or ``?key=``."""
         key = self.server.api_key
         if key is None:
             return
-        given = self.headers.get("Authorization", "")
-        if given == f"Bearer {key}":
+        bearer = self.headers.get("Authorization", "")
+        sent = [bearer.removeprefix("Bearer ") if bearer else None, self.headers.get("x-api-key"),
+                self.headers.get("x-goog-api-key"), *parse_qs(urlsplit(self.path).query).get("key", [])]
+        if key in sent:
             return
-        hint = "no Authorization header was sent" if not given else "the key sent does not match"
-        raise DemoError(401, f"Incorrect API key provided: {hint}. Send 'Authorization: Bearer <key>' with the "
-                             "key this demo server was started with.", code="invalid_api_key")
+        hint = "no key was sent" if not any(sent) else "the key sent does not match"
+        raise DemoError(401, f"Incorrect API key provided: {hint}. Send 'Authorization: Bearer <key>' (or "
+                             "x-api-key / x-goog-api-key) with the key this demo server was started with.",
+                        code="invalid_api_key")
 
     def _route(self, method: str, path: str, raw: bytes, log: RequestLog) -> None:
         if path in _GENERATE or path in _LIST or path.startswith("/v1/models/"):
@@ -200,6 +224,15 @@ class DemoHandler(BaseHTTPRequestHandler):
             else:
                 parse, renderer = _GENERATE[path]
                 self._generate(parse, renderer, raw, log)
+            return
+        gemini = _GEMINI.fullmatch(path)
+        if gemini is not None:
+            if method != "POST":
+                raise DemoError(405, f"Use POST for {path}, not {method}.", headers={"Allow": "POST"})
+            model, action = unquote(gemini.group(1)), gemini.group(2)
+            stream = action == "streamGenerateContent"
+            sse = "sse" in parse_qs(urlsplit(self.path).query).get("alt", [])
+            self._generate(lambda body: parse_gemini(body, model, stream=stream, sse=sse), GeminiRenderer, raw, log)
             return
         if path == _introspect.PREFIX or path.startswith(_introspect.PREFIX + "/"):
             if method != "GET":
@@ -271,7 +304,7 @@ class DemoHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             error = DemoError(500, plan.failure_message, type="server_error", code="demo_injected_error")
-            self._send_json(500, error.body(ollama=self._ollama), log, "error", writer=writer)
+            self._send_json(500, error.body(style=self._style), log, "error", writer=writer)
             return
         writer.wait_until(plan.deadlines[-1])
         if fault == "malformed":

@@ -1,7 +1,7 @@
-"""Request bodies of the four APIs, read into one ``Conversation``.
+"""Request bodies of every API the demo serves, read into one ``Conversation``.
 
-Chat Completions, the Responses API, Ollama's ``/api/chat`` and ``/api/generate`` all
-say the same few things in different shapes: the input texts, the last user message,
+Chat Completions, the Responses API, Ollama's ``/api/chat`` and ``/api/generate``,
+Anthropic's Messages API and Gemini's ``generateContent`` all say the same few things in different shapes: the input texts, the last user message,
 the tools offered, whether the last turn is a tool result, limits and stop strings.
 Everything downstream (answers, timing, wire formats) reads only the ``Conversation``.
 Bad input raises a 400 ``DemoError`` that names the parameter and how to fix it.
@@ -41,7 +41,7 @@ class ToolResult:
 class Conversation:
     """What a request asks, whatever its API."""
 
-    api: str  # chat | responses | ollama_chat | ollama_generate
+    api: str  # chat | responses | ollama_chat | ollama_generate | anthropic | gemini | gemini_array
     model: str
     stream: bool
     texts: list[str]
@@ -288,4 +288,111 @@ def parse_ollama_generate(body: dict[str, Any]) -> Conversation:
         api="ollama_generate", model=model, stream=_flag(body, "stream", True), texts=texts, last_user=prompt,
         max_tokens=max_tokens, stop=stop, has_stream_options="stream_options" in body, knobs=body.get("demo"),
         fingerprint=_fingerprint(body), can_call_tools=False,
+    )
+
+
+def _block_texts(content: Any) -> tuple[str, ToolResult | None, list[str]]:
+    """The text of an Anthropic message content (a string or a list of blocks), the
+    tool result it carries, and the tool arguments it sends back."""
+    if not isinstance(content, list):
+        return _text_of(content), None, []
+    texts: list[str] = []
+    calls: list[str] = []
+    result = None
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text" and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif kind == "tool_use":
+            calls.append(json.dumps(block.get("input", {}), ensure_ascii=False))
+        elif kind == "tool_result":
+            result = ToolResult(str(block.get("tool_use_id") or "tool"), _text_of(block.get("content")))
+    return "".join(texts), result, calls
+
+
+def parse_anthropic(body: dict[str, Any]) -> Conversation:
+    """A ``POST /v1/messages`` body: ``messages``, top-level ``system``, required ``max_tokens``."""
+    model = _model(body)
+    messages = _messages(body)
+    if body.get("max_tokens") is None:
+        raise _missing("max_tokens")
+    max_tokens = _positive_int(body, "max_tokens")
+    system = body.get("system")
+    if system is not None and not isinstance(system, (str, list)):
+        raise bad_request("'system' must be a string or a list of text blocks.", "system")
+    texts = [_text_of(system)] if system else []
+    last_user = ""
+    tool_result = None
+    names: dict[str, str] = {}
+    for message in messages:
+        text, result, calls = _block_texts(message.get("content"))
+        texts += [text, *calls]
+        for block in message.get("content") if isinstance(message.get("content"), list) else []:
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                names[str(block.get("id"))] = str(block.get("name") or "tool")
+        if message["role"] == "user":
+            last_user = text or last_user
+            tool_result = result
+    if tool_result is not None:
+        tool_result = ToolResult(names.get(tool_result.name, "tool"), tool_result.content)
+    raw_tools = body.get("tools") or []
+    if not isinstance(raw_tools, list):
+        raise bad_request("'tools' must be a list of {\"name\": ..., \"input_schema\": {...}} objects.", "tools")
+    tools = [ToolSpec(t["name"], t["input_schema"] if isinstance(t.get("input_schema"), dict) else {})
+             for t in raw_tools if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    return Conversation(
+        api="anthropic", model=model, stream=_flag(body, "stream", False), texts=texts, last_user=last_user,
+        tools=tools, tool_result=tool_result, max_tokens=max_tokens,
+        stop=_stop(body.get("stop_sequences"), "stop_sequences"), knobs=body.get("demo"),
+        fingerprint=_fingerprint(body),
+    )
+
+
+def parse_gemini(body: dict[str, Any], model: str, *, stream: bool, sse: bool) -> Conversation:
+    """A ``POST /v1beta/models/{model}:streamGenerateContent`` (or ``:generateContent``)
+    body: ``contents``, ``systemInstruction``, ``generationConfig``, ``tools``."""
+    contents = body.get("contents")
+    if contents is None:
+        raise _missing("contents")
+    if (not isinstance(contents, list) or not contents
+            or not all(isinstance(c, dict) and isinstance(c.get("parts", []), list) for c in contents)):
+        raise bad_request("'contents' must be a non-empty list of {\"role\": \"user\", \"parts\": [{\"text\": ...}]}.",
+                          "contents")
+    config = body.get("generationConfig") or {}
+    if not isinstance(config, dict):
+        raise bad_request("'generationConfig' must be an object like {\"maxOutputTokens\": 64}.", "generationConfig")
+    system = body.get("systemInstruction")
+    texts = [_text_of((system or {}).get("parts"))] if isinstance(system, dict) else []
+    last_user = ""
+    tool_result = None
+    for content in contents:
+        parts = [p for p in content.get("parts", []) if isinstance(p, dict)]
+        text = _text_of(parts)
+        texts.append(text)
+        for part in parts:
+            call = part.get("functionCall")
+            if isinstance(call, dict):
+                texts.append(json.dumps(call.get("args", {}), ensure_ascii=False))
+        answer = next((p["functionResponse"] for p in parts if isinstance(p.get("functionResponse"), dict)), None)
+        if content.get("role", "user") == "user":
+            last_user = text or last_user
+            tool_result = (ToolResult(str(answer.get("name") or "tool"), json.dumps(answer.get("response", {})))
+                           if answer is not None else None)
+    tools: list[ToolSpec] = []
+    raw_tools = body.get("tools") or []
+    if not isinstance(raw_tools, list):
+        raise bad_request("'tools' must be a list of {\"functionDeclarations\": [...]} objects.", "tools")
+    for tool in raw_tools:
+        for decl in (tool.get("functionDeclarations") or []) if isinstance(tool, dict) else []:
+            if isinstance(decl, dict) and isinstance(decl.get("name"), str):
+                params = decl.get("parameters")
+                tools.append(ToolSpec(decl["name"], params if isinstance(params, dict) else {}))
+    return Conversation(
+        api="gemini" if sse or not stream else "gemini_array", model=model, stream=stream, texts=texts,
+        last_user=last_user, tools=tools, tool_result=tool_result,
+        n=_positive_int(config, "candidateCount", high=8) or 1, max_tokens=_positive_int(config, "maxOutputTokens"),
+        stop=_stop(config.get("stopSequences"), "generationConfig.stopSequences"), knobs=body.get("demo"),
+        fingerprint=_fingerprint({"model": model, **body}),
     )

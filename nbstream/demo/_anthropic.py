@@ -1,0 +1,132 @@
+"""Anthropic Messages wire format: typed SSE events of ``POST /v1/messages``.
+
+The stream matches Anthropic's: ``message_start`` (the input usage, ``output_tokens: 1``),
+per content block ``content_block_start`` / ``content_block_delta`` /
+``content_block_stop`` (a ``thinking`` block with its ``signature_delta`` before the
+answer's ``text`` block, or a ``tool_use`` block whose ``input_json_delta`` fragments
+carry the arguments), then ``message_delta`` (stop reason, cumulative output tokens)
+and ``message_stop``. Anthropic has no ``n``: one answer per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from ._plan import Plan, Step
+from ._requests import Conversation
+from ._wire import END, Event, sse
+
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+
+
+class AnthropicRenderer:
+    """Renders a plan as a Messages stream or a whole ``message`` object."""
+
+    content_type = "text/event-stream; charset=utf-8"
+    sse = True
+
+    def __init__(self, conv: Conversation, plan: Plan, wall_start: float) -> None:
+        self.conv = conv
+        self.plan = plan
+        self.choice = plan.choices[0]
+        self.id = f"msg_{uuid.uuid4().hex[:24]}"
+        self.tool_id = f"toolu_{self.choice.tool.call_id[5:]}" if self.choice.tool else ""
+
+    def _signature(self) -> str:
+        """A stand-in for the thinking block's signature (opaque bytes in the real API)."""
+        return hashlib.sha256(self.choice.reasoning_text.encode()).hexdigest()
+
+    def _usage(self, *, start: bool = False) -> dict[str, Any]:
+        return {"input_tokens": self.plan.prompt_tokens, "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0, "output_tokens": 1 if start else self.choice.total}
+
+    def _blocks(self) -> list[dict[str, Any]]:
+        """The answer's content blocks, as the whole message lists them."""
+        choice = self.choice
+        blocks: list[dict[str, Any]] = []
+        if choice.reasoning:
+            blocks.append({"type": "thinking", "thinking": choice.reasoning_text, "signature": self._signature()})
+        if choice.tool is not None:
+            try:
+                given: Any = json.loads(choice.tool.arguments)
+            except ValueError:
+                given = {}
+            blocks.append({"type": "tool_use", "id": self.tool_id, "name": choice.tool.name, "input": given})
+        else:
+            blocks.append({"type": "text", "text": choice.text})
+        return blocks
+
+    def body(self, log: Any) -> dict[str, Any]:
+        """The non-streaming ``message`` object."""
+        return {"id": self.id, "type": "message", "role": "assistant", "model": self.conv.model,
+                "content": self._blocks(), "stop_reason": STOP_REASONS.get(self.choice.finish_reason, "end_turn"),
+                "stop_sequence": None, "usage": self._usage()}
+
+    def stream(self) -> list[Event]:
+        """Every event of the stream, in write order."""
+        plan = self.plan
+        start = {"id": self.id, "type": "message", "role": "assistant", "model": self.conv.model, "content": [],
+                 "stop_reason": None, "stop_sequence": None, "usage": self._usage(start=True)}
+        events = [Event(0.0, "role", 0, _event("message_start", message=start))]
+        block = -1
+        open_kind: str | None = None
+        for step in self.choice.steps(plan.knobs.tokens_per_chunk):
+            at = plan.at(step.token)
+            if step.first_of_kind:
+                if open_kind is not None:
+                    events += self._close(block, open_kind, at)
+                block += 1
+                open_kind = step.kind
+                events.append(Event(at, "lifecycle", 0, _event("content_block_start", index=block,
+                                                               content_block=self._opened(step))))
+            events.append(Event(at, step.kind, step.n, _event("content_block_delta", index=block,
+                                                              delta=_delta(step)), step.token))
+        end = plan.at(self.choice.total)
+        if open_kind is not None:
+            events += self._close(block, open_kind, end)
+        reason = STOP_REASONS.get(self.choice.finish_reason, "end_turn")
+        events.append(Event(end, "finish", 0, _event("message_delta", delta={"stop_reason": reason,
+                                                                             "stop_sequence": None},
+                                                     usage={"output_tokens": self.choice.total}), END))
+        events.append(Event(end, "done", 0, _event("message_stop"), END))
+        return events
+
+    def _opened(self, step: Step) -> dict[str, Any]:
+        if step.kind == "reasoning":
+            return {"type": "thinking", "thinking": ""}
+        if step.kind == "tool":
+            assert self.choice.tool is not None
+            return {"type": "tool_use", "id": self.tool_id, "name": self.choice.tool.name, "input": {}}
+        return {"type": "text", "text": ""}
+
+    def _close(self, block: int, kind: str, at: float) -> list[Event]:
+        out = []
+        if kind == "reasoning":
+            out.append(Event(at, "lifecycle", 0, _event("content_block_delta", index=block, delta={
+                "type": "signature_delta", "signature": self._signature()})))
+        out.append(Event(at, "lifecycle", 0, _event("content_block_stop", index=block)))
+        return out
+
+    def error_event(self, displaced: Event) -> bytes:
+        """The ``error`` event Anthropic sends when generation fails mid-stream."""
+        return _event("error", error={"type": "api_error", "message": self.plan.failure_message})
+
+    def malformed_event(self, displaced: Event) -> bytes:
+        """An event whose data is not JSON."""
+        return b'event: content_block_delta\ndata: {"type": "content_block_delta", oops\n\n'
+
+
+def _delta(step: Step) -> dict[str, Any]:
+    if step.kind == "reasoning":
+        return {"type": "thinking_delta", "thinking": step.text}
+    if step.kind == "tool":
+        return {"type": "input_json_delta", "partial_json": step.text}
+    return {"type": "text_delta", "text": step.text}
+
+
+def _event(kind: str, **fields: Any) -> bytes:
+    """One typed SSE event: ``event:`` names it and the data repeats it as ``type``."""
+    return sse({"type": kind, **fields}, kind)

@@ -1,0 +1,217 @@
+"""Anthropic's Messages API stream (``POST /v1/messages``, ``stream: true``) -> normalized events.
+
+The stream is typed SSE: ``message_start`` (id, model, input usage with cache counts),
+then per content block ``content_block_start`` / ``content_block_delta`` /
+``content_block_stop`` (``text_delta``, ``thinking_delta``, ``signature_delta``,
+``input_json_delta`` for tool arguments in fragments, ``citations_delta``), then
+``message_delta`` (stop reason and cumulative output usage) and ``message_stop``; ``ping``
+may come anywhere and ``error`` (``overloaded_error``…) ends the stream.
+
+Thinking signatures and redacted thinking are kept as ``Other`` events (typed
+``thinking.signature`` / ``redacted_thinking``, with their block index) so a conversation
+can send the thinking blocks back; server-tool blocks are kept as ``Other`` too.
+The stop reason is given in OpenAI's words (``end_turn`` -> ``stop``…), the provider's own
+word kept in ``Finish.raw``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nbstream.events import (
+    Done,
+    ErrorEvent,
+    Event,
+    Finish,
+    Meta,
+    Other,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from nbstream.wire.chat import error_event
+from nbstream.wire.payload import (
+    DONE,
+    EMPTY,
+    MAX_INDEX,
+    SHAPE_ERRORS,
+    count,
+    dumps,
+    index,
+    label,
+    load,
+    string,
+    text,
+    unexpected_shape,
+)
+
+__all__ = ["AnthropicAdapter", "STOP_REASONS", "body"]
+
+#: Anthropic's stop reasons in OpenAI's words (anything else is kept as sent).
+STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+DEFAULT_MAX_TOKENS = 4096  # the Messages API requires max_tokens; override with max_tokens=
+
+
+class AnthropicAdapter:
+    """One Messages stream's adapter (state: the input usage from ``message_start``, the
+    tool call number of each tool-use block, whether a tool was used)."""
+
+    __slots__ = ("_input", "_cache_read", "_cache_write", "_tools", "_output")
+
+    def __init__(self) -> None:
+        self._input: int | None = None
+        self._cache_read: int | None = None
+        self._cache_write: int | None = None
+        self._output: int | None = None
+        self._tools: dict[int, int] = {}  # content block index -> tool call number
+
+    def feed(self, name: str, data: Any, id: str | None = None) -> list[Event]:
+        """One SSE message (its ``event:`` name and JSON data) -> events."""
+        obj = load(data)
+        if obj.__class__ is not dict:
+            if obj is EMPTY:
+                return []
+            if obj.__class__ is ErrorEvent:
+                return [obj]
+            return [Other(type=name or "message", data="[DONE]" if obj is DONE else obj, id=id)]
+        try:
+            return self._event(obj, name, id)
+        except SHAPE_ERRORS as exc:
+            return [unexpected_shape(data, exc)]
+
+    def _event(self, obj: dict, name: str, id: str | None) -> list[Event]:
+        kind = obj.get("type")
+        if kind.__class__ is not str:
+            kind = name
+        if kind == "content_block_delta":
+            return self._delta(index(obj.get("index", 0), "index", MAX_INDEX), obj.get("delta"))
+        if kind == "content_block_start":
+            return self._block(index(obj.get("index", 0), "index", MAX_INDEX), obj.get("content_block"))
+        if kind in ("content_block_stop", "ping"):
+            return []
+        if kind == "message_start":
+            return self._start(obj.get("message"))
+        if kind == "message_delta":
+            return self._message_delta(obj)
+        if kind == "message_stop":
+            return [Done()]
+        if kind == "error":
+            return [error_event(obj.get("error") or obj)]
+        if kind == "message" and isinstance(obj.get("content"), list):
+            return self._whole(obj)  # the server ignored "stream": true
+        return [Other(type=kind or "message", data=obj, id=id)]
+
+    def _start(self, message: Any) -> list[Event]:
+        if not isinstance(message, dict):
+            raise TypeError(f"message_start.message must be an object, not {type(message).__name__}")
+        out: list[Event] = [Meta(stage="created", id=label(message.get("id")), model=label(message.get("model")),
+                                 role=label(message.get("role")))]
+        usage = message.get("usage")
+        if isinstance(usage, dict):
+            out.append(self._usage(usage))
+        return out
+
+    def _block(self, idx: int, block: Any) -> list[Event]:
+        if not isinstance(block, dict):
+            raise TypeError(f"content_block must be an object, not {type(block).__name__}")
+        kind = block.get("type")
+        if kind == "text":
+            first = string(block.get("text"), "content_block.text")
+            return [TextDelta(first)] if first else []
+        if kind == "thinking":
+            first = string(block.get("thinking"), "content_block.thinking")
+            return [ReasoningDelta(first)] if first else []
+        if kind == "tool_use":
+            number = self._tools.setdefault(idx, len(self._tools))
+            given = block.get("input")
+            args = dumps(given) if isinstance(given, dict) and given else ""
+            return [ToolCallDelta(number, id=string(block.get("id"), "content_block.id"),
+                                  name=string(block.get("name"), "content_block.name"), arguments=args)]
+        if kind == "redacted_thinking":
+            return [Other(type="redacted_thinking", data={"index": idx, "data": block.get("data")})]
+        return [Other(type=f"content_block.{kind}" if isinstance(kind, str) else "content_block",
+                      data={"index": idx, **block})]
+
+    def _delta(self, idx: int, delta: Any) -> list[Event]:
+        if not isinstance(delta, dict):
+            raise TypeError(f"content_block_delta.delta must be an object, not {type(delta).__name__}")
+        kind = delta.get("type")
+        if kind == "text_delta":
+            piece = text(delta.get("text"), "delta.text")
+            return [TextDelta(piece)] if piece else []
+        if kind == "thinking_delta":
+            piece = text(delta.get("thinking"), "delta.thinking")
+            return [ReasoningDelta(piece)] if piece else []
+        if kind == "input_json_delta":
+            piece = text(delta.get("partial_json"), "delta.partial_json")
+            number = self._tools.setdefault(idx, len(self._tools))
+            return [ToolCallDelta(number, arguments=piece)] if piece else []
+        if kind == "signature_delta":
+            return [Other(type="thinking.signature",
+                          data={"index": idx, "signature": text(delta.get("signature"), "delta.signature")})]
+        return [Other(type=f"delta.{kind}" if isinstance(kind, str) else "delta", data={"index": idx, **delta})]
+
+    def _message_delta(self, obj: dict) -> list[Event]:
+        out: list[Event] = []
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            out.append(self._usage(usage))
+        delta = obj.get("delta")
+        if isinstance(delta, dict):
+            reason = string(delta.get("stop_reason"), "delta.stop_reason")
+            if reason:
+                out.append(Finish(STOP_REASONS.get(reason, reason), raw=reason))
+        return out
+
+    def _usage(self, usage: dict) -> Usage:
+        """Cumulative counts: ``message_start`` has the input (and cache) counts, every
+        ``message_delta`` the output so far (newer servers repeat the input counts)."""
+        for key, slot in (("input_tokens", "_input"), ("cache_read_input_tokens", "_cache_read"),
+                          ("cache_creation_input_tokens", "_cache_write"), ("output_tokens", "_output")):
+            value = count(usage.get(key))
+            if value is not None:
+                setattr(self, slot, value)
+        # Anthropic's input_tokens exclude cached ones; OpenAI's prompt_tokens include them
+        parts = [v for v in (self._input, self._cache_read, self._cache_write) if v is not None]
+        total_in = sum(parts) if self._input is not None else None
+        total = total_in + self._output if total_in is not None and self._output is not None else None
+        server = {k: v for k, v in (("cache_creation_input_tokens", self._cache_write),) if v is not None}
+        return Usage(input_tokens=total_in, output_tokens=self._output, total_tokens=total,
+                     cached_tokens=self._cache_read, server=server)
+
+    def _whole(self, message: dict) -> list[Event]:
+        """A whole (non-streamed) Messages response: the same events at once."""
+        out = self._start(message)
+        for idx, block in enumerate(message["content"]):
+            out.extend(self._block(idx, block))
+        reason = string(message.get("stop_reason"), "stop_reason")
+        if reason:
+            out.append(Finish(STOP_REASONS.get(reason, reason), raw=reason))
+        out.append(Done())
+        return out
+
+
+def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """The streaming Messages request: system messages go to the top-level ``system``,
+    ``max_tokens`` is required (default 4096), ``stop`` becomes ``stop_sequences``."""
+    params = dict(params)
+    for alias in ("max_completion_tokens", "max_output_tokens"):
+        if alias in params:
+            params.setdefault("max_tokens", params.pop(alias))
+    if "stop" in params:
+        stop = params.pop("stop")
+        params["stop_sequences"] = [stop] if isinstance(stop, str) else stop
+    system = [str(m.get("content")) for m in messages if m.get("role") == "system"]
+    rest = [m for m in messages if m.get("role") != "system"]
+    out: dict[str, Any] = {"model": model, "messages": rest, "max_tokens": DEFAULT_MAX_TOKENS, "stream": True}
+    if system:
+        out["system"] = "\n\n".join(system)
+    return {**out, **params, "stream": True}
