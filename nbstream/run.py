@@ -8,7 +8,6 @@ that arrived stays in the Run whatever happens after — error, cancel, dropped 
 from __future__ import annotations
 
 import asyncio
-import os
 import math
 import sys
 import threading
@@ -17,6 +16,7 @@ import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbstream import errors
@@ -232,7 +232,7 @@ class Run:
             self._row = row
         return row
 
-    def save(self, path: str | os.PathLike[str]) -> str:
+    def save(self, path: str | Path) -> str:
         """Save the raw timed wire messages to ``path`` (JSONL) for ``nbstream.replay``."""
         from nbstream.engine import replay as _replay
 

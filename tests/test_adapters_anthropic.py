@@ -112,7 +112,8 @@ def test_stop_reasons_are_given_in_openai_words_with_the_raw_word_kept(raw: str,
 
 
 def test_an_unknown_stop_reason_is_kept_as_sent() -> None:
-    assert Finish("pause_turn", raw="pause_turn") in feed_all([sse("message_delta", delta={"stop_reason": "pause_turn"})])
+    events = feed_all([sse("message_delta", delta={"stop_reason": "pause_turn"})])
+    assert Finish("pause_turn", raw="pause_turn") in events
 
 
 def test_a_mid_stream_error_event_is_fatal_and_names_its_type() -> None:

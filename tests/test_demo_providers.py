@@ -44,7 +44,8 @@ def messages(root: str, model: str = "demo", **body: Any) -> httpx.Response:
     return httpx.post(f"{root}/v1/messages", json=payload, timeout=30)
 
 
-def gemini(root: str, model: str = "demo", action: str = "streamGenerateContent?alt=sse", **body: Any) -> httpx.Response:
+def gemini(root: str, model: str = "demo", action: str = "streamGenerateContent?alt=sse",
+           **body: Any) -> httpx.Response:
     payload = {"contents": [{"role": "user", "parts": [{"text": ASK}]}], **body}
     return httpx.post(f"{root}/v1beta/models/{model}:{action}", json=payload, timeout=30)
 
@@ -149,7 +150,8 @@ def test_gemini_http_errors_come_in_googles_shape(root) -> None:
 
 
 def test_a_hostile_model_name_in_the_gemini_path_is_only_a_name(root) -> None:
-    r = httpx.post(f"{root}/v1beta/models/%3Cscript%3E:generateContent", json={"contents": [{"parts": [{"text": "x"}]}]})
+    r = httpx.post(f"{root}/v1beta/models/%3Cscript%3E:generateContent",
+                   json={"contents": [{"parts": [{"text": "x"}]}]})
     assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND"
 
 

@@ -95,7 +95,7 @@ def toy_body(model: str, messages: list[dict[str, Any]], params: dict[str, Any])
 
 TOY = WireFormat(
     name="toy", description="a test's own format", adapter=ToyAdapter, framing="ndjson",
-    path="/toy/stream", body=toy_body, key_env="TOY_API_KEY", url_envs=(("TOY_BASE_URL", None),),
+    path="/toy/stream", body=toy_body, key_envs=("TOY_API_KEY",), url_envs=(("TOY_BASE_URL", None),),
     auth=lambda key: {"x-toy-key": key}, headers={"toy-version": "7"},
 )
 
@@ -184,7 +184,7 @@ def test_a_registered_formats_end_marker_decides_a_clean_close(toy, monkeypatch)
 def test_a_format_without_an_end_marker_ends_done_on_a_clean_close(monkeypatch):
     open_ended = WireFormat(name="toy_open", description="no end marker", adapter=ToyAdapter,
                             framing="ndjson", path="/toy/stream", body=toy_body, end_marker=False,
-                            key_env="TOY_API_KEY", url_envs=(("TOY_BASE_URL", None),))
+                            key_envs=("TOY_API_KEY",), url_envs=(("TOY_BASE_URL", None),))
     registry.register(open_ended)
     server = _serve([{"t": "all"}], monkeypatch)
     try:

@@ -68,8 +68,9 @@ class AnthropicRenderer:
     def stream(self) -> list[Event]:
         """Every event of the stream, in write order."""
         plan = self.plan
-        start = {"id": self.id, "type": "message", "role": "assistant", "model": self.conv.model, "content": [],
-                 "stop_reason": None, "stop_sequence": None, "usage": self._usage(start=True)}
+        start: dict[str, Any] = {"id": self.id, "type": "message", "role": "assistant", "model": self.conv.model,
+                                 "content": [], "stop_reason": None, "stop_sequence": None,
+                                 "usage": self._usage(start=True)}
         events = [Event(0.0, "role", 0, _event("message_start", message=start))]
         block = -1
         open_kind: str | None = None

@@ -1,8 +1,9 @@
 """Request bodies of every API the demo serves, read into one ``Conversation``.
 
 Chat Completions, the Responses API, Ollama's ``/api/chat`` and ``/api/generate``,
-Anthropic's Messages API and Gemini's ``generateContent`` all say the same few things in different shapes: the input texts, the last user message,
-the tools offered, whether the last turn is a tool result, limits and stop strings.
+Anthropic's Messages API and Gemini's ``generateContent`` all say the same few things in
+different shapes: the input texts, the last user message, the tools offered, whether the
+last turn is a tool result, limits and stop strings.
 Everything downstream (answers, timing, wire formats) reads only the ``Conversation``.
 Bad input raises a 400 ``DemoError`` that names the parameter and how to fix it.
 """
@@ -329,7 +330,8 @@ def parse_anthropic(body: dict[str, Any]) -> Conversation:
     for message in messages:
         text, result, calls = _block_texts(message.get("content"))
         texts += [text, *calls]
-        for block in message.get("content") if isinstance(message.get("content"), list) else []:
+        content = message.get("content")
+        for block in content if isinstance(content, list) else []:
             if isinstance(block, dict) and block.get("type") == "tool_use":
                 names[str(block.get("id"))] = str(block.get("name") or "tool")
         if message["role"] == "user":

@@ -164,9 +164,11 @@ def check_url(name: str, value: Any) -> str:
 
 
 def url_for(base_url: str, path: str) -> str:
-    """``path`` appended to the base URL's path, its query string kept as a query."""
+    """``path`` appended to the base URL's path; the query strings of both kept as the query."""
     parts = urlsplit(base_url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
+    path, _, query = path.partition("?")
+    joined = "&".join(q for q in (query, parts.query) if q)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path, query=joined))
 
 
 # ---- where values come from --------------------------------------------------------------
@@ -297,8 +299,12 @@ def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
     if key is None and config.api_key:
         key, key_source = config.api_key, "nbstream.config.api_key"
     if key is None:
-        raw, key_source = env(fmt.key_env)
-        key = _secrets.clean_key(raw, key_source or fmt.key_env)
+        raw = None
+        for var in fmt.key_envs:
+            raw, key_source = env(var)
+            if raw:
+                break
+        key = _secrets.clean_key(raw, key_source or fmt.key_envs[0])
     url = base_url or config.base_url
     for var, parse in fmt.url_envs:
         if url is not None:

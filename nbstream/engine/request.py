@@ -198,8 +198,7 @@ def _llm(call: LLMCall, context: Context) -> tuple[Run, Request]:
         hdrs.update(fmt.auth(endpoint.api_key))
     run = Run(model=endpoint.model, base_url=endpoint.base_url, source="request", wire_format=fmt.name,
               prompt=call.prompt if call.prompt is not None else msgs, params=call.params)
-    assert fmt.path is not None
-    return run, Request(method="POST", url=_config.url_for(fmt.root(endpoint.base_url), fmt.path),
+    return run, Request(method="POST", url=_config.url_for(fmt.root(endpoint.base_url), fmt.path_for(endpoint.model)),
                         format=fmt, base_url=endpoint.base_url, body=body, headers=hdrs,
                         key_source=endpoint.key_source, timeouts=tmo, transport=context.transport)
 

@@ -17,6 +17,7 @@ word kept in ``Finish.raw``.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from nbstream.events import (
     Done,
@@ -30,7 +31,6 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
-from nbstream.wire.chat import error_event
 from nbstream.wire.payload import (
     DONE,
     EMPTY,
@@ -38,6 +38,7 @@ from nbstream.wire.payload import (
     SHAPE_ERRORS,
     count,
     dumps,
+    error_event,
     index,
     label,
     load,
@@ -45,8 +46,9 @@ from nbstream.wire.payload import (
     text,
     unexpected_shape,
 )
+from nbstream.wire.spec import WireFormat
 
-__all__ = ["AnthropicAdapter", "STOP_REASONS", "body"]
+__all__ = ["FORMAT", "STOP_REASONS", "AnthropicAdapter", "body", "detect", "root"]
 
 #: Anthropic's stop reasons in OpenAI's words (anything else is kept as sent).
 STOP_REASONS = {
@@ -215,3 +217,28 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     if system:
         out["system"] = "\n\n".join(system)
     return {**out, **params, "stream": True}
+
+
+_EVENTS = frozenset({"message_start", "content_block_start", "content_block_delta", "content_block_stop",
+                     "message_delta", "message_stop"})
+
+
+def detect(name: str, obj: Any) -> bool:
+    """A Messages stream event: its ``type`` (or SSE name) is one of the message/content-block events."""
+    return obj.__class__ is dict and (obj.get("type") in _EVENTS or name in _EVENTS)
+
+
+def root(base_url: str) -> str:
+    """The API root (``https://api.anthropic.com``): a base URL ending in ``/v1`` loses it."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/").removesuffix("/v1")))
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"x-api-key": key}
+
+
+FORMAT = WireFormat(name="anthropic", description="Anthropic's Messages API", adapter=AnthropicAdapter,
+                    path="/v1/messages", body=body, root=root, key_envs=("ANTHROPIC_API_KEY",),
+                    url_envs=(("ANTHROPIC_BASE_URL", None),), default_url="https://api.anthropic.com",
+                    auth=_auth, headers={"anthropic-version": "2023-06-01"}, detect=detect)

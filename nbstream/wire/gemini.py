@@ -17,7 +17,7 @@ called functions), the provider's own word kept in ``Finish.raw``.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from nbstream.events import (
     Done,
@@ -31,21 +31,22 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
-from nbstream.wire.chat import error_event
 from nbstream.wire.payload import (
     DONE,
     EMPTY,
     SHAPE_ERRORS,
     count,
     dumps,
+    error_event,
     index,
     label,
     load,
     string,
     unexpected_shape,
 )
+from nbstream.wire.spec import WireFormat
 
-__all__ = ["FINISH_REASONS", "GeminiAdapter", "body", "path"]
+__all__ = ["FINISH_REASONS", "FORMAT", "GeminiAdapter", "body", "detect", "path", "root"]
 
 _FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
              "LANGUAGE", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION")
@@ -189,3 +190,25 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     if config:
         out["generationConfig"] = config
     return {**out, **params}
+
+
+def detect(name: str, obj: Any) -> bool:
+    """A ``GenerateContentResponse``: it has ``candidates``, ``usageMetadata`` or ``promptFeedback``."""
+    return obj.__class__ is dict and ("candidates" in obj or "promptFeedback" in obj
+                                      or ("usageMetadata" in obj and "choices" not in obj))
+
+
+def root(base_url: str) -> str:
+    """The API root: a base URL ending in ``/v1beta`` or ``/v1`` loses it."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/").removesuffix("/v1beta").removesuffix("/v1")))
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"x-goog-api-key": key}
+
+
+FORMAT = WireFormat(name="gemini", description="Gemini's streamGenerateContent", adapter=GeminiAdapter,
+                    end_marker=False, path=path, body=body, root=root,
+                    key_envs=("GEMINI_API_KEY", "GOOGLE_API_KEY"), url_envs=(),
+                    default_url="https://generativelanguage.googleapis.com", auth=_auth, detect=detect)

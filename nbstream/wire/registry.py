@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from nbstream.events import ErrorEvent, Event, Other
-from nbstream.wire import chat, generic, ollama, responses
+from nbstream.wire import anthropic, chat, gemini, generic, ollama, responses
 from nbstream.wire.payload import EMPTY, error_event, load
 from nbstream.wire.spec import Adapter, WireFormat
 
@@ -71,6 +71,8 @@ FORMATS: dict[str, WireFormat] = {f.name: f for f in (
     chat.FORMAT,
     responses.FORMAT,
     ollama.FORMAT,
+    anthropic.FORMAT,
+    gemini.FORMAT,
     generic.SSE,
     AUTO,
 )}

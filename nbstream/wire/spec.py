@@ -47,9 +47,10 @@ class WireFormat:
     ``api=`` (a generic SSE feed, auto-detection). ``end_marker`` says whether a
     complete stream says so itself (``[DONE]``, a terminal event, ``done: true``): a
     clean close without it is then an incomplete run. ``root`` maps the configured base
-    URL to the one ``path`` is appended to. ``key_env`` names the variable holding the
-    key, ``url_envs`` the variables naming the server (tried in order; a parser turns a
-    host form into a URL, None takes the value as a URL), ``env_headers`` the variables
+    URL to the one ``path`` is appended to (``path`` may be a function of the model).
+    ``key_envs`` name the variables holding the key (the first one set wins),
+    ``url_envs`` the variables naming the server (tried in order; a parser turns a host
+    form into a URL, None takes the value as a URL), ``env_headers`` the variables
     sent as extra headers; ``auth`` turns the key into headers, ``headers`` are sent
     with every request. ``detect(event name, decoded payload)`` is True when a message
     surely belongs to this format (``show()`` of a stream of unknown format).
@@ -60,10 +61,10 @@ class WireFormat:
     adapter: Callable[[], Adapter]
     framing: Literal["sse", "ndjson"] = "sse"
     end_marker: bool = True
-    path: str | None = None
+    path: str | Callable[[str], str] | None = None
     body: BodyBuilder | None = None
     root: Callable[[str], str] = _same
-    key_env: str = "OPENAI_API_KEY"
+    key_envs: tuple[str, ...] = ("OPENAI_API_KEY",)
     url_envs: tuple[tuple[str, Callable[[str], str] | None], ...] = (("OPENAI_BASE_URL", None),)
     default_url: str = "https://api.openai.com/v1"
     env_headers: tuple[tuple[str, str], ...] = ()
@@ -77,8 +78,16 @@ class WireFormat:
         if (self.path is None) != (self.body is None):
             raise ValueError(f"wire format {self.name!r}: give both a request path and a body builder, "
                              "or neither")
-        if self.path is not None and not self.path.startswith("/"):
+        if isinstance(self.path, str) and not self.path.startswith("/"):
             raise ValueError(f"wire format {self.name!r}: the request path must start with '/'")
+
+    def path_for(self, model: str) -> str:
+        """The request path for ``model`` (a callable ``path`` puts the model in it, as
+        Gemini's ``/v1beta/models/{model}:streamGenerateContent`` does)."""
+        path = self.path(model) if callable(self.path) else self.path
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"wire format {self.name!r}: no request path for model {model!r}")
+        return path
 
     @property
     def requestable(self) -> bool:
