@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import json
 import shlex
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,6 +37,10 @@ from nbstream.engine import request as _request
 from nbstream.run import Run
 from nbstream.session import get_session
 from nbstream.views import attach as _views
+from nbstream.views.compare import CompareView
+from nbstream.views.feed import FeedBody
+from nbstream.views.live import NotebookView
+from nbstream.views.render import terminal
 from nbstream.wire import registry as _formats
 
 __all__ = ["NBStream", "load_ipython_extension", "register_in_running_shell", "run_cell", "stream",
@@ -202,10 +207,6 @@ def _show(jobs: list[tuple[Run, Any, str | None]], args: argparse.Namespace) -> 
             for run, _, _ in jobs:
                 _views.attach(run)
         return None
-    from nbstream.views.compare import CompareView
-    from nbstream.views.feed import FeedBody
-    from nbstream.views.live import NotebookView
-
     if args.sse:
         NotebookView(jobs[0][0], body=FeedBody(), raw=args.raw, stop_button=args.bg).start()
         return None
@@ -232,10 +233,6 @@ def _after(args: argparse.Namespace, runs: list[Run]) -> None:
 
 
 def _say(message: str) -> None:
-    import sys
-
-    from nbstream.views.render import terminal
-
     print(terminal(message), file=sys.stderr)  # server text in errors: no escape sequences
 
 

@@ -45,6 +45,8 @@ from nbstream.wire.framing import Message
 if TYPE_CHECKING:
     import pandas as pd
 
+__all__ = ["SOURCES", "STATUSES", "Listener", "Record", "Run", "ToolCall"]
+
 STATUSES = ("streaming", "done", "cancelled", "error", "incomplete")
 #: Where a run's messages come from: our own LLM request, an SSE feed (``url=``), an SDK
 #: or HTTP response handed to ``show()``, a Python iterator, an Agents SDK run, a recording.

@@ -50,6 +50,15 @@ LAZY: dict[tuple[str, str], str] = {
         "the notebook view (IPython.display) loads only inside a Jupyter kernel",
     ("nbstream.views.live", "nbstream.views.widget"):
         "anywidget and ipywidgets load only when a live widget is shown",
+    # The Run's doors to the layers above it, which the README documents as its methods
+    # (run.chunks, run.summary, run.save, run.plot, and its rich display in a notebook):
+    # every layer below uses the Run, so it reaches up only on first use.
+    ("nbstream.run", "nbstream.data.record"): "run.chunks / run.summary: the tables (pandas on first use)",
+    ("nbstream.run", "nbstream.engine.replay"): "run.save: the recording writer lives with the replayer",
+    ("nbstream.run", "nbstream.views.plots"): "run.plot(): matplotlib loads with the first picture",
+    ("nbstream.run", "nbstream.views.markdown"): "Run._repr_markdown_/_repr_html_: the display of a Run",
+    ("nbstream.run", "nbstream.views.render"): "Run._repr_markdown_/_repr_html_: the display of a Run",
+    ("nbstream.run", "nbstream.views.status"): "Run._repr_markdown_/_repr_html_: the display of a Run",
 }
 
 

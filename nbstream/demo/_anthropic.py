@@ -19,6 +19,8 @@ from ._plan import Plan, Step
 from ._requests import Conversation
 from ._wire import END, Event, sse
 
+__all__ = ["STOP_REASONS", "AnthropicRenderer"]
+
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
 

@@ -19,6 +19,8 @@ from ._plan import ChoicePlan, Plan
 from ._requests import Conversation
 from ._wire import END, Event, dumps, sse
 
+__all__ = ["FINISH_REASONS", "GeminiRenderer"]
+
 FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
 
 
