@@ -43,5 +43,5 @@ def test_each_call_gives_a_fresh_adapter_because_adapters_keep_stream_state():
 
 @pytest.mark.parametrize("kind", ["openai", "Chat", "", None])
 def test_unknown_format_is_a_value_error_naming_the_choices(kind):
-    with pytest.raises(ValueError, match="'chat', 'responses', 'ollama', 'sse', 'auto'"):
+    with pytest.raises(ValueError, match="'chat', 'responses', 'ollama', 'anthropic', 'gemini', 'sse', 'auto'"):
         make_adapter(kind)

@@ -27,8 +27,8 @@ OPENAI_NAMES = ("chat", "responses", "ollama")
 
 # ---- the one list --------------------------------------------------------------------
 def test_the_requestable_formats_are_the_registrys():
-    assert registry.requestable() == OPENAI_NAMES
-    assert set(registry.FORMATS) == {*OPENAI_NAMES, "sse", "auto"}
+    assert registry.requestable() == (*OPENAI_NAMES, "anthropic", "gemini")
+    assert set(registry.FORMATS) == {*OPENAI_NAMES, "anthropic", "gemini", "sse", "auto"}
 
 
 def test_the_cli_offers_the_registrys_formats():

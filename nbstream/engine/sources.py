@@ -1,12 +1,14 @@
 """What ``nbstream.show`` accepts, and how each kind of source is read.
 
-Sources are recognised by shape, without importing their libraries: an openai SDK
-``Stream``/``AsyncStream`` is read at the byte level from its underlying HTTP response
+Sources are recognised by shape, without importing their libraries: an openai or
+anthropic SDK ``Stream``/``AsyncStream`` (and anthropic's ``MessageStream`` helper) is read
+at the byte level from its underlying HTTP response
 (the SDK builds a typed object per chunk, which costs ~200 µs each; our own framing and
 adapters are an order of magnitude cheaper and see the true arrival times), an Agents SDK
 ``RunResultStreaming`` through ``stream_events()``, an httpx or httpx2 response through
 its bytes, an aiohttp response through ``content.iter_any()`` (each network read as it
-lands), and any iterable or async iterable of str, bytes or dict item by item.
+lands), and any iterable or async iterable of str, bytes, dict or pydantic objects
+(google-genai's ``generate_content_stream`` chunks among them) item by item.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class ObjectAdapter:
             return self._agents.feed_object(data)
         dump = getattr(data, "model_dump", None)
         if callable(dump):
+            if type(data).__module__.startswith("google.genai"):
+                # google-genai's models name their fields in snake_case; the wire (and the
+                # Gemini adapter) in camelCase: dump them as they were sent
+                return self._auto.feed(name, dump(mode="json", by_alias=True, exclude_none=True), id)
             return self._auto.feed(name, dump(), id)
         return [Other(type=type(data).__name__, data=data)]
 
@@ -95,10 +101,10 @@ def plan(source: Any) -> tuple[Run, Plan]:
         run, step = _items_step()
         return run, Plan(source, step, lambda: _close(source), False)
     raise TypeError(
-        f"nbstream.show() cannot read a {type(source).__name__}: pass an openai SDK stream "
-        "(create(..., stream=True)), an Agents SDK Runner.run_streamed(...) result, an httpx, "
-        "httpx2 or aiohttp streaming response, a URL of an SSE feed, or an iterable / async iterable of str, bytes "
-        "or dict")
+        f"nbstream.show() cannot read a {type(source).__name__}: pass an openai or anthropic SDK stream "
+        "(create(..., stream=True)), a google-genai generate_content_stream(...), an Agents SDK "
+        "Runner.run_streamed(...) result, an httpx, httpx2 or aiohttp streaming response, a URL of an SSE "
+        "feed, or an iterable / async iterable of str, bytes or dict")
 
 
 def _items_step() -> tuple[Run, Step]:
@@ -140,8 +146,9 @@ def _is_agents_result(source: Any) -> bool:
 
 
 def _http_response_of(source: Any) -> Any:
-    """The byte-level response behind an openai SDK stream, or an httpx response itself."""
-    if type(source).__module__.startswith("openai") and hasattr(source, "response"):
+    """The byte-level response behind an openai or anthropic SDK stream (``create(...,
+    stream=True)``, the anthropic ``messages.stream(...)`` helper), or an httpx response."""
+    if type(source).__module__.startswith(("openai", "anthropic")) and hasattr(source, "response"):
         return source.response
     if hasattr(source, "iter_bytes") and hasattr(source, "aiter_bytes") and hasattr(source, "headers"):
         return source

@@ -1,0 +1,68 @@
+"""Anthropic's Messages API against a real server we did not write: llama.cpp's
+``llama-server`` serves ``POST /v1/messages`` (message_start … message_stop, stop_reason,
+usage). ``stream(api="anthropic")`` and ``show()`` of the anthropic SDK's own stream read
+it into the same Run as Chat Completions."""
+
+from __future__ import annotations
+
+import time
+
+import anthropic
+import pytest
+
+import nbstream
+from nbstream.events import TextDelta
+
+pytestmark = pytest.mark.peers
+
+PROMPT = "Write a short story about a cat who learns to fly."
+GREEDY = {"temperature": 0, "seed": 7, "cache_prompt": False}
+
+
+def ask(llama, **kw) -> nbstream.Run:
+    params = {**GREEDY, "max_tokens": 24, **kw}
+    return nbstream.stream(PROMPT, base_url=llama.base_url, model=llama.model, api="anthropic",
+                           api_key="sk-llama-needs-no-key", **params)
+
+
+def test_messages_stream_ends_done_with_text_stop_reason_and_exact_usage(llama):
+    run = ask(llama)
+    assert run.status == "done", run.error
+    assert run.text.strip() and run.wire_format == "anthropic"
+    assert (run.finish_reason, run.finish_reason_raw) in (("stop", "end_turn"), ("length", "max_tokens"))
+    row = run.summary
+    assert row["n_output_tokens_source"] in ("usage", "continuous_usage")
+    assert 0 < row["n_output_tokens"] <= 24 and row["n_prompt_tokens"] > 0
+
+
+def test_max_tokens_reached_ends_with_length_and_max_tokens(llama):
+    run = ask(llama, max_tokens=8, ignore_eos=True)
+    assert (run.status, run.finish_reason, run.finish_reason_raw) == ("done", "length", "max_tokens")
+    assert run.usage.output_tokens == 8
+
+
+def test_the_same_greedy_answer_as_chat_completions(llama):
+    chat = nbstream.stream(PROMPT, base_url=llama.base_url, model=llama.model, max_tokens=12, ignore_eos=True,
+                           **GREEDY)
+    assert ask(llama, max_tokens=12, ignore_eos=True).text == chat.text
+
+
+def test_cancel_mid_stream_keeps_the_partial_answer(llama):
+    run = nbstream.stream(PROMPT, base_url=llama.base_url, model=llama.model, api="anthropic",
+                          max_tokens=400, ignore_eos=True, block=False, **GREEDY)
+    deadline = time.monotonic() + 120  # a hang guard, not a timing: we wait for a state
+    while len(run.text) < 10 and not run.done and time.monotonic() < deadline:
+        time.sleep(0.01)
+    run.cancel()
+    run.wait(60)
+    assert run.status == "cancelled" and run.error is None
+    assert len(run.text) >= 10 and run.text == "".join(e.text for e in run.events if isinstance(e, TextDelta))
+
+
+def test_show_reads_the_anthropic_sdk_stream_from_llama_server(llama):
+    client = anthropic.Anthropic(base_url=llama.root, api_key="x")
+    stream = client.messages.create(model=llama.model, max_tokens=12, stream=True,
+                                    messages=[{"role": "user", "content": PROMPT}],
+                                    extra_body={**GREEDY, "ignore_eos": True})
+    run = nbstream.show(stream, display=False)
+    assert run.status == "done" and run.text == ask(llama, max_tokens=12, ignore_eos=True).text
