@@ -186,7 +186,7 @@ def _jobs(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> list[tuple
                                     system=None if args.chat else args.system, params=params,
                                     context=session.context)
         session.track(run)
-        label = " · ".join(str(x) for x in (run.model, f"T={temp}" if temp is not None else None,
+        label = " · ".join(str(x) for x in (model or run.model, f"T={temp}" if temp is not None else None,
                                              prompt[:40] if len(prompts) > 1 else None) if x)
         run.label = label
         shown = prompt if body != cell else None  # the filled-in prompt, when templating changed it
@@ -281,7 +281,7 @@ class NBStream(Configurable):
     model = AnyTrait(None, help="default model name").tag(config=True)
     base_url = AnyTrait(None, help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1").tag(config=True)
     api_key = AnyTrait(None, help="API key (never shown)").tag(config=True)
-    api = AnyTrait("chat", help="wire API: 'chat', 'responses' or 'ollama'").tag(config=True)
+    api = AnyTrait("chat", help=f"wire API: one of {', '.join(_formats.requestable())}").tag(config=True)
     connect_timeout = AnyTrait(10.0, help="seconds to connect; None: no deadline").tag(config=True)
     first_byte_timeout = AnyTrait(120.0, help="seconds to the first byte; None: no deadline").tag(config=True)
     idle_timeout = AnyTrait(60.0, help="seconds of silence mid-stream; None: no deadline").tag(config=True)

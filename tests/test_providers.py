@@ -185,3 +185,48 @@ def test_httpx_reads_what_the_demo_streams_for_gemini_without_alt_sse(server) ->
     r = httpx.post(f"{root_of(server)}/v1beta/models/demo:streamGenerateContent",
                    json={"contents": [{"parts": [{"text": "hi"}]}]})
     assert r.status_code == 200 and r.text.startswith("[") and r.text.endswith("]")
+
+
+# ---- a provider per model: PREFIX:NAME -----------------------------------------------------
+@pytest.mark.parametrize(("model", "api"), [("anthropic:demo", "anthropic"), ("gemini:demo", "gemini"),
+                                            ("google:demo", "gemini"), ("openai:demo", "chat"),
+                                            ("ollama:demo", "ollama")])
+def test_a_provider_prefix_picks_the_wire_format_and_is_not_sent(server, session, model, api) -> None:
+    run = nbstream.stream(ASK, base_url=server.base_url, model=model, session=session)
+    assert run.status == "done" and run.wire_format == api and run.model == "demo"
+    assert run.text == chat_answer(server, session).text
+
+
+def test_a_prefix_uses_that_providers_variables_not_the_configured_endpoint_or_key(server, session, monkeypatch):
+    openai_key = "sk-proj-" + "O" * 40
+    session.settings.base_url = "http://127.0.0.1:9/v1"  # the default provider: must not be used
+    session.settings.api_key = openai_key  # …nor its key sent to another provider
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", root_of(server))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-" + "A" * 40)
+    run = nbstream.stream(ASK, model="anthropic:demo", session=session)
+    assert run.status == "done", run.error
+    assert run.base_url == root_of(server) and server.requests[-1].path == "/v1/messages"
+
+
+def test_a_prefix_and_a_different_api_are_a_one_line_error(session) -> None:
+    with pytest.raises(ValueError, match="names the 'anthropic' API, but api='gemini'") as info:
+        nbstream.stream(ASK, model="anthropic:claude-x", api="gemini", session=session)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("model", ["llama3.2:3b", "openai/gpt-5.2", "unknown:thing"])
+def test_other_colons_and_slashes_are_part_of_the_model_name(server, session, model) -> None:
+    run = nbstream.stream(ASK, base_url=server.base_url, model=model, session=session)
+    assert run.model == model and server.requests[-1].model == model
+
+
+def test_one_compare_cell_streams_three_providers_side_by_side(server) -> None:
+    from _kernel import execute
+
+    nb = execute([f"import nbstream\nnbstream.config.base_url = {server.base_url!r}",
+                  "%%stream --compare -m openai:demo -m anthropic:demo -m gemini:demo -o runs\nHello",
+                  "print([(r.label, r.wire_format, r.status, r.finish_reason) for r in runs])"], timeout=120)
+    printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert "('openai:demo', 'chat', 'done', 'stop')" in printed
+    assert "('anthropic:demo', 'anthropic', 'done', 'stop')" in printed
+    assert "('gemini:demo', 'gemini', 'done', 'stop')" in printed

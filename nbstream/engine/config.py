@@ -284,10 +284,12 @@ class Endpoint:
 
 
 def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
-            api: str = "chat", defaults: Defaults) -> Endpoint:
+            api: str = "chat", defaults: Defaults, provider: bool = False) -> Endpoint:
     """Apply the precedence above; start the demo endpoint when nothing is configured.
     ``defaults`` is the session's (its settings, ``.env`` and demo endpoint); the format
-    ``api`` names the variables read (its key, its server, its extra headers)."""
+    ``api`` names the variables read (its key, its server, its extra headers). With
+    ``provider`` (a model written ``anthropic:NAME``) the configured base URL and key,
+    which are the default provider's, are not used: that provider's own variables are."""
     config, env = defaults.settings, defaults.env
     fmt = _formats.get(api)
     if base_url is not None:
@@ -296,7 +298,7 @@ def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
         _text_or_none("model", model)
     key = _secrets.clean_key(api_key, "the api_key argument")
     key_source = "the api_key argument" if key else None
-    if key is None and config.api_key:
+    if key is None and config.api_key and not provider:
         key, key_source = config.api_key, "nbstream.config.api_key"
     if key is None:
         raw = None
@@ -305,7 +307,7 @@ def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
             if raw:
                 break
         key = _secrets.clean_key(raw, key_source or fmt.key_envs[0])
-    url = base_url or config.base_url
+    url = base_url or (None if provider else config.base_url)
     for var, parse in fmt.url_envs:
         if url is not None:
             break

@@ -241,4 +241,5 @@ def _auth(key: str) -> dict[str, str]:
 FORMAT = WireFormat(name="anthropic", description="Anthropic's Messages API", adapter=AnthropicAdapter,
                     path="/v1/messages", body=body, root=root, key_envs=("ANTHROPIC_API_KEY",),
                     url_envs=(("ANTHROPIC_BASE_URL", None),), default_url="https://api.anthropic.com",
-                    auth=_auth, headers={"anthropic-version": "2023-06-01"}, detect=detect)
+                    auth=_auth, headers={"anthropic-version": "2023-06-01"}, detect=detect,
+                    prefixes=("anthropic",))

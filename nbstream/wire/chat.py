@@ -244,6 +244,7 @@ def detect(name: str, obj: Any) -> bool:
 
 
 FORMAT = WireFormat(name="chat", description="Chat Completions", adapter=ChatAdapter,
-                    path="/chat/completions", body=body, env_headers=OPENAI_HEADERS, detect=detect)
+                    path="/chat/completions", body=body, env_headers=OPENAI_HEADERS, detect=detect,
+                    prefixes=("openai",))
 
 __all__ = ["FORMAT", "ChatAdapter", "body", "detect"]

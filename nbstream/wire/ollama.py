@@ -202,6 +202,7 @@ def detect(name: str, obj: Any) -> bool:
 
 FORMAT = WireFormat(name="ollama", description="Ollama's native /api/chat", adapter=OllamaAdapter,
                     framing="ndjson", path="/api/chat", body=body, root=ollama_root,
-                    url_envs=(("OLLAMA_HOST", ollama_host), ("OPENAI_BASE_URL", None)), detect=detect)
+                    url_envs=(("OLLAMA_HOST", ollama_host), ("OPENAI_BASE_URL", None)), detect=detect,
+                    prefixes=("ollama",))
 
 __all__ = ["FORMAT", "OllamaAdapter", "body", "detect", "ollama_host", "ollama_root"]

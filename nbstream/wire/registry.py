@@ -17,7 +17,7 @@ from nbstream.wire.payload import EMPTY, error_event, load
 from nbstream.wire.spec import Adapter, WireFormat
 
 __all__ = ["AUTO", "FORMATS", "AutoAdapter", "adapter_for", "check_api", "get", "register", "requestable",
-           "unregister"]
+           "split_model", "unregister"]
 
 
 class AutoAdapter:
@@ -90,6 +90,19 @@ def register(fmt: WireFormat) -> None:
 def unregister(name: str) -> None:
     """Remove a format added with :func:`register` (tests, plug-ins)."""
     FORMATS.pop(name, None)
+
+
+def split_model(model: Any) -> tuple[WireFormat | None, Any]:
+    """``("anthropic" format, "claude-x")`` for a model written ``anthropic:claude-x``: a
+    prefix one registered format claims picks it. Anything else comes back as it was
+    (``llama3.2:3b`` is an Ollama tag, ``openai/gpt-5.2`` a gateway's name)."""
+    if isinstance(model, str):
+        prefix, sep, name = model.partition(":")
+        if sep and name:
+            for fmt in FORMATS.values():
+                if prefix in fmt.prefixes:
+                    return fmt, name
+    return None, model
 
 
 def requestable() -> tuple[str, ...]:

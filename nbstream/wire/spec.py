@@ -53,7 +53,9 @@ class WireFormat:
     form into a URL, None takes the value as a URL), ``env_headers`` the variables
     sent as extra headers; ``auth`` turns the key into headers, ``headers`` are sent
     with every request. ``detect(event name, decoded payload)`` is True when a message
-    surely belongs to this format (``show()`` of a stream of unknown format).
+    surely belongs to this format (``show()`` of a stream of unknown format). A model
+    written ``PREFIX:NAME`` with one of ``prefixes`` (``anthropic:claude-…``) is sent in
+    this format, to this provider.
     """
 
     name: str
@@ -71,6 +73,7 @@ class WireFormat:
     auth: Callable[[str], dict[str, str]] = bearer
     headers: Mapping[str, str] = field(default_factory=dict)
     detect: Callable[[str, Any], bool] | None = None
+    prefixes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not (isinstance(self.name, str) and self.name.isidentifier()):
