@@ -24,7 +24,9 @@ class History:
     """Finished runs, oldest first: the recent ones whole, the evicted ones as summary rows."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # re-entrant: a row computed before its done-callback is added runs the callback
+        # right away, on the thread that holds the lock in add()
+        self._lock = threading.RLock()
         self._recent: deque[Run] = deque()
         self._evicted: list[Future[dict[str, Any]]] = []
         self._pending: dict[Future[dict[str, Any]], Run] = {}  # evicted, row not computed yet
@@ -77,7 +79,7 @@ class History:
     def after_fork(self) -> None:
         """A forked child has no worker thread and maybe a held lock: new ones; the rows
         the parent's worker had not computed yet are computed again here, in order."""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._worker = None
         pending, self._pending = self._pending, {}
         evicted, self._evicted = self._evicted, []
