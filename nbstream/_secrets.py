@@ -209,18 +209,25 @@ def redact(text: str) -> str:
     return text
 
 
-def redact_value(value: Any) -> Any:
+MAX_DEPTH = 64  # nesting deeper than this is hostile: dropped, never walked (no RecursionError)
+TOO_DEEP = f"(nested deeper than {MAX_DEPTH} levels: dropped unchecked)"
+
+
+def redact_value(value: Any, _depth: int = 0) -> Any:
     """``value`` with secrets masked in every string inside it (dicts and lists walked);
-    the same object when there was nothing to mask."""
+    the same object when there was nothing to mask. What is nested deeper than
+    ``MAX_DEPTH`` levels is replaced by a note, since it cannot be checked cheaply."""
     if not _REGISTRY.forms:
         return value
     if isinstance(value, str):
         return redact(value)
+    if _depth >= MAX_DEPTH and isinstance(value, (dict, list, tuple)):
+        return TOO_DEEP
     if isinstance(value, dict):
-        new = {k: redact_value(v) for k, v in value.items()}
+        new = {k: redact_value(v, _depth + 1) for k, v in value.items()}
         return value if all(new[k] is value[k] for k in value) else new
     if isinstance(value, (list, tuple)):
-        items = [redact_value(v) for v in value]
+        items = [redact_value(v, _depth + 1) for v in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return items if isinstance(value, list) else tuple(items)
@@ -328,7 +335,7 @@ def _redact_json_escapes(text: str) -> str:
     (the same JSON otherwise); ``text`` itself when it is no JSON or hides no secret."""
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
     clean = redact_value(value)
     return text if clean is value else json.dumps(clean, ensure_ascii=False)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from nbstream import _secrets
 from nbstream.wire import registry as _formats
 
-__all__ = ["DEMO_MODEL", "DEMO_NOTICE", "Defaults", "Endpoint", "NoModelError", "Settings",
+__all__ = ["DEMO_MODEL", "DEMO_NOTICE", "Defaults", "Endpoint", "NoKeyError", "NoModelError", "Settings",
            "check_timeout", "check_url", "resolve", "url_for"]
 
 DEMO_MODEL = "demo"
@@ -270,6 +270,15 @@ class NoModelError(ValueError):
         self.url = url
 
 
+class NoKeyError(ValueError):
+    """A model written ``PROVIDER:NAME`` with no key and no server for that provider."""
+
+    def __init__(self, api: str, key_envs: tuple[str, ...]) -> None:
+        where = " or ".join(key_envs) or "api_key="
+        super().__init__(f"no key for the {api!r} API: set {where}, or pass api_key=... (and base_url=... "
+                         "for a gateway); models named demo… use the embedded demo endpoint")
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """A resolved target. ``key_source`` names where the key came from, for error messages;
@@ -296,9 +305,13 @@ def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
         base_url = check_url("base_url", base_url)
     if model is not None:
         _text_or_none("model", model)
+    url = base_url or (None if provider else config.base_url)
+    # the configured key belongs with the configured server: it goes to the URL given here
+    # or configured, or to the configured API's own server, never to another provider's
+    own_server = url is not None or fmt.key_envs == _formats.get(config.api).key_envs  # chat ~ responses
     key = _secrets.clean_key(api_key, "the api_key argument")
     key_source = "the api_key argument" if key else None
-    if key is None and config.api_key and not provider:
+    if key is None and config.api_key and not provider and own_server:
         key, key_source = config.api_key, "nbstream.config.api_key"
     if key is None:
         raw = None
@@ -306,18 +319,22 @@ def resolve(*, base_url: str | None, api_key: str | None, model: str | None,
             raw, key_source = env(var)
             if raw:
                 break
-        key = _secrets.clean_key(raw, key_source or fmt.key_envs[0])
-    url = base_url or (None if provider else config.base_url)
+        key = _secrets.clean_key(raw, key_source or "the environment")
     for var, parse in fmt.url_envs:
         if url is not None:
             break
         found, where = env(var)
         if found:
-            url = parse(found) if parse is not None else check_url(where or var, found)
+            _secrets.register_url(found)  # credentials in it are secrets, in any form it takes
+            url = check_url(where or var, parse(found)) if parse is not None else check_url(where or var, found)
     chosen_model = model or config.model or env("NBSTREAM_MODEL")[0]
     if url is None and key is None:
-        url = defaults.demo_base_url()
-        return Endpoint(url, None, None, chosen_model or DEMO_MODEL, is_demo=True)
+        demo = not provider or (chosen_model or "").startswith(DEMO_MODEL)
+        if not demo and fmt.key_envs:  # a named provider that needs a key, and none is set
+            raise NoKeyError(fmt.name, fmt.key_envs)
+        if demo:
+            url = defaults.demo_base_url()
+            return Endpoint(url, None, None, chosen_model or DEMO_MODEL, is_demo=True)
     if url is None:
         url = fmt.default_url
     if chosen_model is None:

@@ -225,7 +225,8 @@ _EVENTS = frozenset({"message_start", "content_block_start", "content_block_delt
 
 def detect(name: str, obj: Any) -> bool:
     """A Messages stream event: its ``type`` (or SSE name) is one of the message/content-block events."""
-    return obj.__class__ is dict and (obj.get("type") in _EVENTS or name in _EVENTS)
+    kind = obj.get("type") if obj.__class__ is dict else None
+    return obj.__class__ is dict and ((kind.__class__ is str and kind in _EVENTS) or name in _EVENTS)
 
 
 def root(base_url: str) -> str:

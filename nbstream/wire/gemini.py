@@ -74,8 +74,11 @@ class GeminiAdapter:
         obj = load(data)
         if obj.__class__ is list:  # the JSON-array answer of a request without ?alt=sse
             out: list[Event] = []
-            for item in obj:
-                out.extend(self.feed(name, item if isinstance(item, dict) else dumps(item), id))
+            for item in obj:  # one level only: a chunk is an object, anything else is kept raw
+                if isinstance(item, dict):
+                    out.extend(self.feed(name, item, id))
+                else:
+                    out.append(Other(type=name or "message", data=item, id=id))
             return out
         if obj.__class__ is not dict:
             if obj is EMPTY:

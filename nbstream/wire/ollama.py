@@ -178,7 +178,9 @@ def ollama_host(value: str) -> str:
         port = "80"
     elif scheme == "https":
         port = "443"
-    hostport, slash, path = hostport.partition("/")
+    cut = min((i for i in (hostport.find(c) for c in "/?#") if i >= 0), default=len(hostport))
+    hostport, tail = hostport[:cut], hostport[cut:]
+    userinfo, at, hostport = hostport.rpartition("@")  # user:password@ stays, for the server to read
     host = hostport or "127.0.0.1"
     if hostport.startswith("["):  # [::1]:port
         inner, _, rest = hostport[1:].partition("]")
@@ -192,7 +194,9 @@ def ollama_host(value: str) -> str:
         host, port = "127.0.0.1", "11434"
     if host == "0.0.0.0":  # a bind-all address: the server is reachable on loopback
         host = "127.0.0.1"
-    return f"{scheme}://{host}:{port}" + (f"/{path.rstrip('/')}" if slash and path.strip("/") else "")
+    path, mark, query = tail.partition("?")
+    path = path.split("#")[0].rstrip("/")
+    return (f"{scheme}://{userinfo}{at}{host}:{port}{path}" + (f"?{query.split('#')[0]}" if mark else ""))
 
 
 def detect(name: str, obj: Any) -> bool:
@@ -202,7 +206,8 @@ def detect(name: str, obj: Any) -> bool:
 
 FORMAT = WireFormat(name="ollama", description="Ollama's native /api/chat", adapter=OllamaAdapter,
                     framing="ndjson", path="/api/chat", body=body, root=ollama_root,
-                    url_envs=(("OLLAMA_HOST", ollama_host), ("OPENAI_BASE_URL", None)), detect=detect,
+                    url_envs=(("OLLAMA_HOST", ollama_host),), key_envs=(),
+                    default_url="http://127.0.0.1:11434", detect=detect,
                     prefixes=("ollama",))
 
 __all__ = ["FORMAT", "OllamaAdapter", "body", "detect", "ollama_host", "ollama_root"]

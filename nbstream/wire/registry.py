@@ -45,7 +45,7 @@ class AutoAdapter:
         if obj is EMPTY:
             return [Other(type=name or "message", data=data, id=id)]
         for fmt in FORMATS.values():
-            if fmt.detect is not None and fmt.detect(name, obj):
+            if fmt.detect is not None and _claims(fmt, name, obj):
                 return self._decide(fmt).feed(name, obj if obj.__class__ is dict else data, id)
         if obj.__class__ is dict:
             if "error" in obj:
@@ -78,6 +78,15 @@ FORMATS: dict[str, WireFormat] = {f.name: f for f in (
 )}
 
 
+def _claims(fmt: WireFormat, name: str, obj: Any) -> bool:
+    """A format's detect rule; one that raises on a hostile message claims nothing."""
+    assert fmt.detect is not None
+    try:
+        return bool(fmt.detect(name, obj))
+    except Exception:
+        return False
+
+
 def register(fmt: WireFormat) -> None:
     """Add a format (a ValueError if its name is taken)."""
     if not isinstance(fmt, WireFormat):
@@ -98,9 +107,12 @@ def split_model(model: Any) -> tuple[WireFormat | None, Any]:
     (``llama3.2:3b`` is an Ollama tag, ``openai/gpt-5.2`` a gateway's name)."""
     if isinstance(model, str):
         prefix, sep, name = model.partition(":")
-        if sep and name:
+        if sep:
             for fmt in FORMATS.values():
                 if prefix in fmt.prefixes:
+                    if not name.strip():
+                        raise ValueError(f"model {model!r} names the {fmt.name!r} API but no model: "
+                                         f"write it like '{prefix}:MODEL-NAME'")
                     return fmt, name
     return None, model
 
