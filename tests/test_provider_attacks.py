@@ -118,3 +118,24 @@ def test_an_unhashable_type_field_does_not_end_show(session, kind) -> None:
     lines = [json.dumps({"type": kind}).encode() + b"\n", b'{"message": {"content": "hello"}, "done": false}\n']
     run = nbstream.show(iter([b"data: " + line + b"\n" for line in lines]), display=False, session=session)
     assert run.status != "error", run.error
+
+
+@pytest.mark.parametrize(("api", "variable"), [("anthropic", "ANTHROPIC_API_KEY"), ("gemini", "GEMINI_API_KEY"),
+                                               ("chat", "OPENAI_API_KEY")])
+def test_a_refused_request_without_a_key_names_that_formats_variable(session, api, variable) -> None:
+    with nbstream.demo.serve(api_key="the-demo-key", ttft=0, tps=5000) as keyed:
+        run = nbstream.stream("hi", base_url=keyed.base_url, model="demo", api=api, session=session)
+    assert run.status == "error" and run.http_status == 401
+    assert f"set {variable}" in str(run.error) and "\n" not in str(run.error)
+
+
+def test_google_genai_without_api_version_reaches_the_demos_gemini_route(session) -> None:
+    from google import genai
+
+    with nbstream.demo.serve(ttft=0, tps=5000) as server:
+        root = server.base_url.removesuffix("/v1")
+        client = genai.Client(api_key="x", http_options=genai.types.HttpOptions(base_url=root))
+        run = nbstream.show(client.models.generate_content_stream(model="demo", contents="hi"), display=False,
+                            session=session)
+        assert server.requests[-1].path.startswith("/v1")
+    assert run.status == "done" and run.text

@@ -56,7 +56,7 @@ _GENERATE: dict[str, tuple[Callable[[dict[str, Any]], Conversation], type]] = {
     "/api/generate": (parse_ollama_generate, OllamaRenderer),
     "/v1/messages": (parse_anthropic, AnthropicRenderer),
 }
-_GEMINI = re.compile(r"/v1beta/models/([^/:]+):(streamGenerateContent|generateContent)")
+_GEMINI = re.compile(r"/v1(?:beta)?/models/([^/:]+):(streamGenerateContent|generateContent)")
 _LIST: dict[str, Callable[[], dict[str, Any]]] = {"/v1/models": model_list, "/api/tags": ollama_tags}
 _ENDPOINTS = ("GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, "
               "POST /v1beta/models/MODEL:streamGenerateContent, POST /api/chat, POST /api/generate, "
@@ -69,7 +69,7 @@ def _style(path: str) -> str:
         return "ollama"
     if path == "/v1/messages":
         return "anthropic"
-    if path.startswith("/v1beta/"):
+    if _GEMINI.fullmatch(path) or path.startswith("/v1beta/"):
         return "gemini"
     return "openai"
 
@@ -213,6 +213,15 @@ class DemoHandler(BaseHTTPRequestHandler):
                         code="invalid_api_key")
 
     def _route(self, method: str, path: str, raw: bytes, log: RequestLog) -> None:
+        gemini = _GEMINI.fullmatch(path)  # before /v1/models/NAME: google-genai may say /v1/models/M:...
+        if gemini is not None:
+            if method != "POST":
+                raise DemoError(405, f"Use POST for {path}, not {method}.", headers={"Allow": "POST"})
+            model, action = unquote(gemini.group(1)), gemini.group(2)
+            stream = action == "streamGenerateContent"
+            sse = "sse" in parse_qs(urlsplit(self.path).query).get("alt", [])
+            self._generate(lambda body: parse_gemini(body, model, stream=stream, sse=sse), GeminiRenderer, raw, log)
+            return
         if path in _GENERATE or path in _LIST or path.startswith("/v1/models/"):
             wanted = "POST" if path in _GENERATE else "GET"
             if method != wanted:
@@ -224,15 +233,6 @@ class DemoHandler(BaseHTTPRequestHandler):
             else:
                 parse, renderer = _GENERATE[path]
                 self._generate(parse, renderer, raw, log)
-            return
-        gemini = _GEMINI.fullmatch(path)
-        if gemini is not None:
-            if method != "POST":
-                raise DemoError(405, f"Use POST for {path}, not {method}.", headers={"Allow": "POST"})
-            model, action = unquote(gemini.group(1)), gemini.group(2)
-            stream = action == "streamGenerateContent"
-            sse = "sse" in parse_qs(urlsplit(self.path).query).get("alt", [])
-            self._generate(lambda body: parse_gemini(body, model, stream=stream, sse=sse), GeminiRenderer, raw, log)
             return
         if path == _introspect.PREFIX or path.startswith(_introspect.PREFIX + "/"):
             if method != "GET":

@@ -97,6 +97,7 @@ class Transport:
 
 async def send(method: str, url: str, *, client: httpx.AsyncClient, headers: dict[str, Any],
                json_body: Any = None, timeouts: Timeouts, key_source: str | None = None,
+               key_envs: tuple[str, ...] = ("OPENAI_API_KEY",),
                on_sent: Callable[[], None] | None = None) -> httpx.Response:
     """Send and return the open streaming response (status < 400), else raise a typed error.
 
@@ -130,7 +131,8 @@ async def send(method: str, url: str, *, client: httpx.AsyncClient, headers: dic
         raise errors.ConnectError(f"request to {url} failed: {_why(exc)}") from None
     if response.status_code >= 400:
         body = await _read_error_body(response)
-        raise http_error(response.status_code, url, body, response.headers, key_source=key_source)
+        raise http_error(response.status_code, url, body, response.headers, key_source=key_source,
+                         key_envs=key_envs)
     return response
 
 
@@ -181,14 +183,16 @@ async def _read_error_body(response: httpx.Response) -> str:
 
 
 def http_error(status: int, url: str, body: str, headers: Any, *,
-               key_source: str | None = None) -> errors.HTTPStatusError:
-    """The typed error for an HTTP error status, with the server's own message."""
+               key_source: str | None = None,
+               key_envs: tuple[str, ...] = ("OPENAI_API_KEY",)) -> errors.HTTPStatusError:
+    """The typed error for an HTTP error status, with the server's own message; a refused
+    request without a key names the variables the format reads its key from."""
     server_msg = _server_message(body)
     said = f": {server_msg}" if server_msg else ""
     kw: dict[str, Any] = dict(status=status, url=url, server_message=server_msg)
     if status in (401, 403):
         key = (f"the API key from {key_source} was refused" if key_source else
-               "no API key was sent: pass api_key=... or set OPENAI_API_KEY")
+               "no API key was sent: pass api_key=..." + "".join(f" or set {v}" for v in key_envs[:1]))
         return errors.AuthenticationError(f"HTTP {status} from {url}{said} — {key}", **kw)
     if status == 404:
         base = url.split("/chat/completions")[0].split("/responses")[0]

@@ -188,7 +188,7 @@ async def _llm_request(run: Run, req: Request) -> None:
         try:
             response = await req.transport.send(req.method, req.url, headers=req.headers, json_body=body,
                                                 timeouts=req.timeouts, key_source=req.key_source,
-                                                on_sent=lambda: run._enter_phase("sent"))
+                                                key_envs=req.format.key_envs, on_sent=lambda: run._enter_phase("sent"))
         except errors.BadRequestError as exc:
             if "stream_options" in body and "stream_options" in (exc.server_message or ""):
                 req.transport.quirks.remember_no_stream_options(req.base_url)  # for this base URL
