@@ -43,9 +43,7 @@ def stream(prompt: str | None = None, *, messages: list[dict] | None = None, mod
         system=system, url=url, method=method, headers=headers, reconnect=reconnect,
         max_reconnects=max_reconnects, params=params,
         timeouts=TimeoutArgs(connect=connect_timeout, first_byte=first_byte_timeout, idle=idle_timeout))
-    session.track(run)
-    if display:
-        _views.attach(run)
+    _adopt(session, run, display)
     future = session.io.submit(_pump.drive(run, lambda: _pump.request_work(run, req)))
     run._canceller = _future_canceller(future)  # thread-safe: cancels the task on the I/O loop
     if block:
@@ -72,9 +70,7 @@ async def astream(prompt: str | None = None, *, messages: list[dict] | None = No
         system=system, url=url, method=method, headers=headers, reconnect=reconnect,
         max_reconnects=max_reconnects, params=params,
         timeouts=TimeoutArgs(connect=connect_timeout, first_byte=first_byte_timeout, idle=idle_timeout))
-    session.track(run)
-    if display:
-        _views.attach(run)
+    _adopt(session, run, display)
     await _run_here(run, lambda: _pump.request_work(run, req))
     if raise_on_error:
         run.raise_for_status()
@@ -96,9 +92,7 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False,
     if isinstance(source, str):
         return stream(url=source, raise_on_error=raise_on_error, display=display, session=session)
     run, plan = _sources.plan(source)
-    session.track(run)
-    if display:
-        _views.attach(run)
+    _adopt(session, run, display)
     if not plan.is_async:
         _pump.read_sync(plan.items, plan.step, plan.close)  # type: ignore[arg-type]
         _raise_if_pipe_closed(run)
@@ -125,9 +119,7 @@ async def ashow(source: Any, *, display: bool = True, raise_on_error: bool = Fal
     if isinstance(source, str):
         return await astream(url=source, raise_on_error=raise_on_error, display=display, session=session)
     run, plan = _sources.plan(source)
-    session.track(run)
-    if display:
-        _views.attach(run)
+    _adopt(session, run, display)
     if not plan.is_async:
         await asyncio.to_thread(_pump.read_sync, plan.items, plan.step, plan.close)  # type: ignore[arg-type]
     else:
@@ -143,9 +135,7 @@ def replay(path: str, *, speed: float = 1.0, display: bool = False, block: bool 
     at its original pace (``speed=2`` twice as fast, ``0`` at once) — no network, no key."""
     session = session or get_session()
     run, work = _replay.prepare(path, speed)
-    session.track(run)
-    if display:
-        _views.attach(run)
+    _adopt(session, run, display)
     future = session.io.submit(_pump.drive(run, work))
     run._canceller = _future_canceller(future)
     if block:
@@ -155,6 +145,13 @@ def replay(path: str, *, speed: float = 1.0, display: bool = False, block: bool 
 
 
 # ---- helpers ---------------------------------------------------------------------------
+def _adopt(session: Session, run: Run, display: bool) -> None:
+    """Make ``run`` the session's (recorded when it ends) and, if asked, show it live."""
+    session.track(run)
+    if display:
+        _views.attach(run)
+
+
 def _raise_if_pipe_closed(run: Run) -> None:
     """The view's stdout reader left (``nbstream ask … | head``): say so as ``print`` would."""
     if run._pipe_closed:

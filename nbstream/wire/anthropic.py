@@ -185,7 +185,7 @@ class AnthropicAdapter:
         parts = [v for v in (self._input, self._cache_read, self._cache_write) if v is not None]
         total_in = sum(parts) if self._input is not None else None
         total = total_in + self._output if total_in is not None and self._output is not None else None
-        server = {k: v for k, v in (("cache_creation_input_tokens", self._cache_write),) if v is not None}
+        server = {} if self._cache_write is None else {"cache_creation_input_tokens": self._cache_write}
         return Usage(input_tokens=total_in, output_tokens=self._output, total_tokens=total,
                      cached_tokens=self._cache_read, server=server)
 
