@@ -8,19 +8,15 @@ model class; :func:`normalize` turns each into one :class:`JsonSchema`, which tr
 the format's body builder under the ``response_format`` parameter and is taken out there
 (:func:`take`): every wire format asks in its own words.
 
-Partial JSON is parsed with ``jiter`` (``partial_mode="trailing-strings"``): an
-unfinished string, array or object comes back as far as it got. jiter has no incremental
-mode, so a parse reads the whole answer so far: the live view parses only on its flush
-(at most every 50 ms) and, past that, only once the time since its last parse is ten
-times what that parse took (:class:`PartialJson`), so parsing costs at most ~10 % of a
-core however long the answer grows (2.9 MB parses in 0.16 s here; per-token re-parsing
-would be O(n²)).
+Partial JSON is parsed with ``jiter`` (``partial_mode="trailing-strings"``, already a
+dependency of the openai SDK): an unfinished string, array or object comes back as far as
+it got. jiter has no incremental mode, so a parse reads the whole answer so far: callers
+parse on a throttled flush, never per token (see ``nbstream.views.jsonview``).
 """
 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +25,7 @@ import orjson
 
 from nbstream._secrets import redact
 
-__all__ = ["JsonSchema", "Outcome", "PartialJson", "final", "normalize", "partial", "take"]
+__all__ = ["JsonSchema", "Outcome", "final", "loads", "normalize", "partial", "take"]
 
 PARAM = "response_format"
 _MAX_SCHEMA_BYTES = 1 << 20
@@ -52,10 +48,10 @@ def normalize(spec: Any) -> JsonSchema | None:
     """``response_format=`` checked and read; a one-line TypeError/ValueError otherwise."""
     if spec is None or isinstance(spec, JsonSchema):
         return spec
-    if isinstance(spec, type) and callable(getattr(spec, "model_json_schema", None)) \
-            and callable(getattr(spec, "model_validate", None)):
+    write = getattr(spec, "model_json_schema", None) if isinstance(spec, type) else None
+    if callable(write) and callable(getattr(spec, "model_validate", None)):
         try:
-            schema = spec.model_json_schema()
+            schema = write()
         except Exception as exc:
             raise TypeError(f"response_format: pydantic cannot write a JSON schema for {spec.__name__} "
                             f"({type(exc).__name__}); use JSON-compatible field types") from None
@@ -77,7 +73,7 @@ def take(params: dict[str, Any]) -> JsonSchema | None:
     """Pop the normalized ``response_format`` out of a body builder's ``params`` (a raw
     ``response_format`` dict the user passed as a body parameter stays, sent as is)."""
     if isinstance(params.get(PARAM), JsonSchema):
-        return params.pop(PARAM)  # type: ignore[no-any-return]
+        return params.pop(PARAM)
     return None
 
 
@@ -134,25 +130,12 @@ def partial(text: str) -> Any:
         return None
 
 
-class PartialJson:
-    """The live view's parser: re-parses on a flush only when the answer changed and the
-    time since the last parse is at least ten times what that parse took."""
-
-    def __init__(self) -> None:
-        self.value: Any = None
-        self._n = -1
-        self._cost_ns = 0
-        self._at_ns = 0
-
-    def update(self, text: str, *, force: bool = False) -> Any:
-        """The partial value of ``text`` (the last one when a parse is not due yet)."""
-        now = time.perf_counter_ns()
-        if len(text) != self._n and (force or now - self._at_ns >= 10 * self._cost_ns):
-            self.value = partial(text)
-            self._n = len(text)
-            self._at_ns = time.perf_counter_ns()
-            self._cost_ns = self._at_ns - now
-        return self.value
+def loads(text: str) -> Any:
+    """The whole answer as JSON (a wrapping code fence dropped); ValueError when it is not."""
+    try:
+        return jiter.from_json(_body(text), partial_mode="off")
+    except UnicodeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -167,12 +150,11 @@ class Outcome:
 
 def final(text: str, spec: JsonSchema, *, finish_reason: str | None = None) -> Outcome:
     """Parse the whole answer strictly and, with a pydantic model, validate it. Never raises."""
-    body = _body(text)
-    if not body:
+    if not text.strip():
         return Outcome(error="the answer is empty: no JSON to parse")
     try:
-        value = jiter.from_json(body, partial_mode="off")
-    except (ValueError, UnicodeError) as exc:
+        value = loads(text)
+    except ValueError as exc:
         cut = " (the answer was cut off: finish_reason 'length')" if finish_reason == "length" else ""
         return Outcome(error=_short(f"the answer is not valid JSON{cut}: {exc}"))
     if spec.model is None:
