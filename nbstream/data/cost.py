@@ -3,18 +3,18 @@
 
 Which price: the provider is the one whose API the run talked to — its ``base_url``
 matched against the table's provider URLs (api.openai.com, api.anthropic.com,
-\\*.googleapis.com, Azure, Groq, OpenRouter…); a run with no URL (an SDK stream handed
-to ``show()``, a replay without one) takes its wire format's provider (chat/responses ->
-openai, anthropic, gemini -> google). The model is ``response_model`` (the dated name
-the server answered with), else the requested ``model``; prices are those valid at
-``run.started_at``.
+\\*.googleapis.com, Azure, Groq, OpenRouter…); a run with no URL (a replayed
+recording) takes its wire format's provider (chat/responses -> openai, anthropic,
+gemini -> google). The model is ``response_model`` (the dated name the server answered
+with), else the requested ``model``; prices are those valid at ``run.started_at``.
 
 ``None``, never a guess, when: no usage was reported; the URL is no priced provider's
 (the demo endpoint, llama-server, Ollama, a local LiteLLM proxy: their cost is not a
-provider's list price); the wire format has no provider (ollama, SSE feeds, text); the
-model is not in that provider's table; a name is longer than 200 characters or holds
-control characters (never looked up: the table's matching is regex-based, and its
-caches keep every name asked).
+provider's list price); the wire format names no provider (ollama, SSE feeds, text, and
+``auto``: an SDK stream or iterator handed to ``show()``, whose format is detected per
+message and not kept on the run); the model is not in that provider's table; a name is
+longer than 200 characters or holds control characters (never looked up: the table's
+matching is regex-based, and its caches keep every name asked).
 
 Measured with genai-prices 0.2.3 (2 cores, loaded): ``import genai_prices`` 0.34 s
 (once, on the first priced row — never on the socket path: rows are computed after the
@@ -71,7 +71,7 @@ def price(model: Any, usage: Usage | None, *, base_url: str | None, wire_format:
     except ImportError:  # a declared dependency; an install without it prices nothing
         return None
     where: dict[str, str]
-    if base_url:
+    if base_url and not base_url.startswith("replay:"):
         if not _plain_name(base_url, limit=2000):
             return None
         where = {"provider_api_url": base_url}

@@ -209,7 +209,7 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     schema = structured.take(params)
     if schema is not None:  # structured outputs (output_config.format, the SDK's output_format)
         params["output_config"] = {**(params.get("output_config") or {}),
-                                   "format": {"type": "json_schema", "schema": schema.schema}}
+                                   "format": {"type": "json_schema", "schema": structured.closed(schema.schema)}}
     for alias in ("max_completion_tokens", "max_output_tokens"):
         if alias in params:
             params.setdefault("max_tokens", params.pop(alias))

@@ -25,7 +25,7 @@ import orjson
 
 from nbstream._secrets import redact
 
-__all__ = ["JsonSchema", "Outcome", "final", "loads", "normalize", "partial", "take"]
+__all__ = ["JsonSchema", "Outcome", "closed", "final", "loads", "normalize", "partial", "take"]
 
 PARAM = "response_format"
 _MAX_SCHEMA_BYTES = 1 << 20
@@ -55,7 +55,8 @@ def normalize(spec: Any) -> JsonSchema | None:
         except Exception as exc:
             raise TypeError(f"response_format: pydantic cannot write a JSON schema for {spec.__name__} "
                             f"({type(exc).__name__}); use JSON-compatible field types") from None
-        return JsonSchema(_name(spec.__name__), _checked(schema), _strict_ok(schema), spec)
+        schema = closed(_checked(schema))  # a model's fields are all it has
+        return JsonSchema(_name(spec.__name__), schema, _strict_ok(schema), spec)
     if isinstance(spec, dict):
         wrapped = spec.get("json_schema") if spec.get("type") == "json_schema" else None
         if isinstance(wrapped, dict):
@@ -95,20 +96,57 @@ def _checked(schema: Any) -> dict[str, Any]:
     return schema
 
 
+_MAPS = ("properties", "$defs", "definitions", "patternProperties")  # name -> subschema
+_SUBSCHEMA = ("items", "additionalProperties", "not", "contains")
+_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+
+def _subschemas(schema: dict[str, Any]) -> list[Any]:
+    """The schemas nested in ``schema`` (not the names of its properties)."""
+    out: list[Any] = []
+    for key in _MAPS:
+        if isinstance(schema.get(key), dict):
+            out.extend(schema[key].values())
+    out.extend(schema[key] for key in _SUBSCHEMA if isinstance(schema.get(key), dict))
+    for key in _LISTS:
+        if isinstance(schema.get(key), list):
+            out.extend(schema[key])
+    return out
+
+
+def closed(schema: Any, depth: int = 0) -> Any:
+    """A copy of ``schema`` where every object with ``properties`` says
+    ``additionalProperties: false`` unless it says otherwise (what OpenAI's strict mode
+    and Anthropic's structured outputs require)."""
+    if not isinstance(schema, dict) or depth > 64:
+        return schema
+    out = dict(schema)
+    for key in _MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: closed(sub, depth + 1) for name, sub in out[key].items()}
+    for key in _SUBSCHEMA:
+        if isinstance(out.get(key), dict):
+            out[key] = closed(out[key], depth + 1)
+    for key in _LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [closed(sub, depth + 1) for sub in out[key]]
+    if isinstance(out.get("properties"), dict) and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
 def _strict_ok(schema: Any, depth: int = 0) -> bool:
     """Whether OpenAI's strict mode accepts it: every object closes its properties
     (``additionalProperties: false``) and requires all of them."""
-    if depth > 64:
-        return False
-    if isinstance(schema, list):
-        return all(_strict_ok(item, depth + 1) for item in schema)
     if not isinstance(schema, dict):
         return True
+    if depth > 64:
+        return False
     props = schema.get("properties")
     if isinstance(props, dict) and (schema.get("additionalProperties") is not False
                                     or set(schema.get("required") or ()) != set(props)):
         return False
-    return all(_strict_ok(value, depth + 1) for value in schema.values() if isinstance(value, (dict, list)))
+    return all(_strict_ok(sub, depth + 1) for sub in _subschemas(schema))
 
 
 # ---- reading the answer -----------------------------------------------------------------------
