@@ -196,3 +196,24 @@ def test_prices_are_those_valid_when_the_run_started():
     then = datetime(2025, 1, 1, tzinfo=UTC)
     assert cost.price("gpt-4o-2024-08-06", usage, base_url=None, wire_format="chat", when=then) == pytest.approx(
         1000 * GPT4O_IN + 500 * GPT4O_OUT, rel=1e-9)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/v1", "http://localhost:11434", "http://10.1.2.3/v1",
+                                 "http://[::1]:8080/v1", "http://192.168.0.7:4000", "http://[bad"])
+def test_a_loopback_or_private_server_is_never_priced(url):
+    usage = Usage(input_tokens=1000, output_tokens=500)
+    assert cost.price("gpt-4o-2024-08-06", usage, base_url=url, wire_format="chat") is None
+
+
+def test_a_run_on_a_local_server_never_loads_the_price_table():
+    import subprocess
+    import sys
+
+    code = ("import sys, nbstream\n"
+            "run = nbstream.stream('Hi', model='demo', demo={'ttft': 0, 'tps': 5000})\n"
+            "assert run.status == 'done' and run.summary['n_output_tokens'] > 0\n"
+            "print(run.cost_usd, 'genai_prices' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
+                         env={**__import__("os").environ, "NBSTREAM_LIVE": "0"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["None", "False"]

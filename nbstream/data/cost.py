@@ -17,8 +17,9 @@ longer than 200 characters or holds control characters (never looked up: the tab
 matching is regex-based, and its caches keep every name asked).
 
 Measured with genai-prices 0.2.3 (2 cores, loaded): ``import genai_prices`` 0.34 s
-(once, on the first priced row — never on the socket path: rows are computed after the
-run ends, by the view's flush thread, the history worker or the caller); the first
+(once, on the first row of a run on a provider's URL — a loopback or private host is
+answered None without it; never on the socket path: rows are computed after the run
+ends, by the view's flush thread, the history worker or the caller); the first
 lookup 27 ms; then 0.15 ms per run (its lookup cache). Cached and reasoning tokens:
 ``input_tokens`` includes cache reads and writes, which it prices at their own rates
 (gpt-4o: 1000 in of which 400 cached, 500 out -> $0.0070 instead of $0.0075); reasoning
@@ -32,9 +33,11 @@ model that happens to share a name: that is why the URL decides.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from nbstream.events import Usage
@@ -66,18 +69,18 @@ def price(model: Any, usage: Usage | None, *, base_url: str | None, wire_format:
     counts = _counts(usage)
     if counts is None:
         return None
-    try:
-        import genai_prices
-    except ImportError:  # a declared dependency; an install without it prices nothing
-        return None
     where: dict[str, str]
     if base_url and not base_url.startswith("replay:"):
-        if not _plain_name(base_url, limit=2000):
+        if not _plain_name(base_url, limit=2000) or _is_local(base_url):
             return None
         where = {"provider_api_url": base_url}
     elif wire_format in _PROVIDERS:
         where = {"provider_id": _PROVIDERS[wire_format]}
     else:
+        return None
+    try:
+        import genai_prices
+    except ImportError:  # a declared dependency; an install without it prices nothing
         return None
     try:
         result = genai_prices.calc_price(genai_prices.Usage(**counts), model, genai_request_timestamp=when,
@@ -86,6 +89,22 @@ def price(model: Any, usage: Usage | None, *, base_url: str | None, wire_format:
     except Exception:  # LookupError for an unknown model/provider; anything else is no price either
         return None
     return value if math.isfinite(value) and value >= 0 else None
+
+
+def _is_local(url: str) -> bool:
+    """A loopback or private-network host (the demo endpoint, local servers): no provider's,
+    known without loading the price table."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return True
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
 
 
 def _plain_name(value: Any, *, limit: int = _MAX_NAME) -> bool:

@@ -43,7 +43,7 @@ class JsonBody:
 
     def __init__(self) -> None:
         self._parts: list[str] = []  # as the Run joins them: a key split across deltas masked
-        self._n_seen = 0
+        self._n_taken = self._n_seen = 0
         self._tail = ""
         self._cost_ns = 0
         self._at_ns = 0
@@ -51,14 +51,15 @@ class JsonBody:
     def take(self, ev: Event) -> bool:
         if type(ev) is TextDelta:
             append_redacted(self._parts, ev.text)
+            self._n_taken += 1
             return True
         return False
 
     def flush(self) -> tuple[list[str], str]:
         now = time.perf_counter_ns()
-        if len(self._parts) == self._n_seen or now - self._at_ns < 10 * self._cost_ns:
+        if self._n_taken == self._n_seen or now - self._at_ns < 10 * self._cost_ns:
             return [], self._tail
-        self._n_seen = len(self._parts)
+        self._n_seen = self._n_taken
         value = _structured.partial("".join(self._parts))
         if value is not None:
             self._tail = json_html(value, limit=LIVE_CHARS)
