@@ -20,9 +20,10 @@ Measured with genai-prices 0.2.3 (2 shared cores, so ranges): ``import genai_pri
 0.34–0.52 s, once, on the first row of a run on a provider's URL (a loopback or private
 host is answered None in ~30 µs without it); the first lookup 27–200 ms; then 0.15–0.27
 ms per run (its lookup cache; this wrapper adds ~0.02 ms), so 10,000 sweep rows cost
-~2.5 s of a worker's time. Never on the socket path: rows are computed after the run
-ends (the view's flush thread, the history worker, the caller). Cached and reasoning tokens:
-``input_tokens`` includes cache reads and writes, which it prices at their own rates
+~2.5 s of a worker's time. Never while a stream is read: a row is computed once its run
+has ended (by a view, the history worker or the caller).
+
+Cached and reasoning tokens: ``input_tokens`` includes cache reads and writes, which it prices at their own rates
 (gpt-4o: 1000 in of which 400 cached, 500 out -> $0.0070 instead of $0.0075); reasoning
 tokens are part of ``output_tokens`` and priced as output (o3-mini, 300 of 500 output
 tokens reasoning: same $0.0033 as without the split), which is how OpenAI, Anthropic
