@@ -275,3 +275,30 @@ def test_a_deeply_nested_partial_answer_does_not_break_the_view():
     body.take(TextDelta("[" * 100_000))
     assert body.flush() == ([], "")
     assert "[[[" in body.whole()
+
+
+# ---- OpenAI's JSON mode ({"type": "json_object"}): any JSON, each API its own way -------------
+@pytest.mark.parametrize(("api", "suffix", "where"), [
+    ("chat", "/v1", lambda b: b["response_format"] == {"type": "json_object"}),
+    ("responses", "/v1", lambda b: b["text"] == {"format": {"type": "json_object"}}),
+    ("ollama", "", lambda b: b["format"] == "json"),
+    ("gemini", "", lambda b: b["generationConfig"] == {"responseMimeType": "application/json"}),
+])
+def test_json_mode_asks_for_any_json(proxy, session, api, suffix, where):
+    run = ask(session, api, {"type": "json_object"}, proxy.url + suffix, demo=FAST)
+    (_, body), = proxy.requests
+    assert where(body)
+    assert isinstance(run.json, dict) and run.json_error is None
+
+
+def test_anthropic_has_no_json_mode_so_nothing_is_asked_but_the_answer_is_still_read(proxy, session):
+    run = ask(session, "anthropic", {"type": "json_object"}, proxy.url + "/v1", demo=FAST)
+    (_, body), = proxy.requests
+    assert "output_config" not in body
+    assert run.json is None and run.json_error.startswith("the answer is not valid JSON")
+
+
+def test_a_text_format_asks_for_nothing(proxy, session):
+    run = ask(session, "chat", {"type": "text"}, proxy.url + "/v1", demo=FAST)
+    (_, body), = proxy.requests
+    assert "response_format" not in body and run.json is None and run.json_error is None

@@ -75,7 +75,10 @@ def response_schema(body: dict[str, Any]) -> dict[str, Any] | None:
                   at(body, "generationConfig", "responseJsonSchema"), at(body, "generationConfig", "responseSchema")):
         if isinstance(found, dict):
             return found
-    return None
+    json_mode = (at(body, "response_format", "type") == "json_object" or at(body, "text", "format", "type")
+                 == "json_object" or body.get("format") == "json"
+                 or at(body, "generationConfig", "responseMimeType") == "application/json")
+    return {"type": "object", "properties": {"answer": {"type": "string"}}} if json_mode else None
 
 
 def parse_json_body(raw: bytes) -> dict[str, Any]:

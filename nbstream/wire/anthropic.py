@@ -207,7 +207,7 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     ``max_tokens`` is required (default 4096), ``stop`` becomes ``stop_sequences``."""
     params = dict(params)
     schema = structured.take(params)
-    if schema is not None:  # structured outputs (output_config.format, the SDK's output_format)
+    if schema is not None and schema.schema is not None:  # output_config.format (no schemaless JSON mode)
         params["output_config"] = {**(params.get("output_config") or {}),
                                    "format": {"type": "json_schema", "schema": structured.closed(schema.schema)}}
     for alias in ("max_completion_tokens", "max_output_tokens"):

@@ -238,8 +238,9 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     params = dict(params)
     schema = structured.take(params)
     if schema is not None:
-        params["response_format"] = {"type": "json_schema", "json_schema": {
-            "name": schema.name, "schema": schema.schema, "strict": schema.strict}}
+        params["response_format"] = {"type": "json_object"} if schema.schema is None else {
+            "type": "json_schema", "json_schema": {"name": schema.name, "schema": schema.schema,
+                                                   "strict": schema.strict}}
     return {"model": model, "messages": messages, "stream": True,
             "stream_options": {"include_usage": True}, **params}
 

@@ -180,7 +180,9 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     schema = structured.take(params)
     config: dict[str, Any] = dict(params.pop("generationConfig", None) or {})
     if schema is not None:  # JSON mode, with the schema as JSON Schema ($defs and $ref allowed)
-        config.update(responseMimeType="application/json", responseJsonSchema=schema.schema)
+        config["responseMimeType"] = "application/json"
+        if schema.schema is not None:
+            config["responseJsonSchema"] = schema.schema
     for key in list(params):
         if key in _GENERATION:
             config[_GENERATION[key]] = params.pop(key)

@@ -148,7 +148,7 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     params = dict(params)
     schema = structured.take(params)
     if schema is not None:  # Ollama's structured outputs: the schema itself is the format
-        params["format"] = schema.schema
+        params["format"] = "json" if schema.schema is None else schema.schema
     options = dict(params.pop("options", {})) if "options" in params else {}
     rest = {}
     for key, value in params.items():

@@ -3,7 +3,8 @@
 strictly at the end.
 
 A ``response_format`` is a JSON-schema dict, OpenAI's wrapper
-``{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``, or a pydantic
+``{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}`` (or its JSON mode
+``{"type": "json_object"}``, and ``{"type": "text"}``: nothing asked), or a pydantic
 model class; :func:`normalize` turns each into one :class:`JsonSchema`, which travels to
 the format's body builder under the ``response_format`` parameter and is taken out there
 (:func:`take`): every wire format asks in its own words.
@@ -36,12 +37,13 @@ _ERROR_CHARS = 500
 
 @dataclass(frozen=True, eq=False)
 class JsonSchema:
-    """What the answer must be: a schema (a JSON object), its ``name`` (``[A-Za-z0-9_-]``,
-    at most 64 characters), whether the server may enforce it ``strict``ly, and the
-    pydantic ``model`` that validates the result, if one was given."""
+    """What the answer must be: a schema (a JSON object; None in JSON mode: any JSON, as
+    ``{"type": "json_object"}`` asks), its ``name`` (``[A-Za-z0-9_-]``, at most 64
+    characters), whether the server may enforce it ``strict``ly, and the pydantic
+    ``model`` that validates the result, if one was given."""
 
     name: str
-    schema: dict[str, Any]
+    schema: dict[str, Any] | None
     strict: bool = False
     model: Any = field(default=None, repr=False)
 
@@ -59,6 +61,8 @@ def normalize(spec: Any) -> JsonSchema | None:
                             f"({type(exc).__name__}); use JSON-compatible field types") from None
         schema = closed(_checked(schema))  # a model's fields are all it has
         return JsonSchema(_name(spec.__name__), schema, _strict_ok(schema), spec)
+    if isinstance(spec, dict) and spec.get("type") in ("json_object", "text") and len(spec) == 1:
+        return JsonSchema("response", None) if spec["type"] == "json_object" else None
     if isinstance(spec, dict):
         wrapped = spec.get("json_schema") if spec.get("type") == "json_schema" else None
         if isinstance(wrapped, dict):
