@@ -302,3 +302,11 @@ def test_a_text_format_asks_for_nothing(proxy, session):
     run = ask(session, "chat", {"type": "text"}, proxy.url + "/v1", demo=FAST)
     (_, body), = proxy.requests
     assert "response_format" not in body and run.json is None and run.json_error is None
+
+
+def test_a_recursive_schema_gets_a_bounded_answer_from_the_demo(demo, session):
+    node = {"type": "object", "properties": {f"k{i}": {"$ref": "#/$defs/Node"} for i in range(10)}}
+    schema = {"$defs": {"Node": node}, **node}
+    run = nbstream.stream("Hi", model="demo", base_url=demo.base_url, response_format=schema, session=session,
+                          demo={**FAST, "tps": 1e6})
+    assert run.status == "done" and isinstance(run.json, dict) and len(run.text) < 1_000_000

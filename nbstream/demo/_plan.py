@@ -156,23 +156,26 @@ def sample_arguments(parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 def schema_answer(schema: dict[str, Any]) -> str:
-    """A JSON answer that follows ``schema`` (its ``$ref``s into ``$defs`` resolved)."""
-    return json.dumps(_sample("answer", _inline(schema, schema, 0)), ensure_ascii=False)
+    """A JSON answer that follows ``schema`` (its ``$ref``s into ``$defs`` resolved; a
+    recursive or huge schema is cut at 32 levels and 10,000 nodes)."""
+    return json.dumps(_sample("answer", _inline(schema, schema, 0, [10_000])), ensure_ascii=False)
 
 
-def _inline(node: Any, root: dict[str, Any], depth: int) -> Any:
-    if depth > 32:
+def _inline(node: Any, root: dict[str, Any], depth: int, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if depth > 32 or budget[0] < 0:
         return {}
     if isinstance(node, list):
-        return [_inline(item, root, depth + 1) for item in node]
+        return [_inline(item, root, depth + 1, budget) for item in node]
     if not isinstance(node, dict):
         return node
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith(("#/$defs/", "#/definitions/")):
         section, _, name = ref[2:].partition("/")
         target = root.get(section, {}).get(name) if isinstance(root.get(section), dict) else None
-        return _inline(target, root, depth + 1) if isinstance(target, dict) else {}
-    return {key: _inline(value, root, depth + 1) for key, value in node.items()}
+        return _inline(target, root, depth + 1, budget) if isinstance(target, dict) else {}
+    return {key: _inline(value, root, depth + 1, budget) for key, value in node.items()
+            if key not in ("$defs", "definitions")}  # read through $ref, not answered
 
 
 _STRING_HINTS = (("city", "Paris"), ("location", "Paris"), ("unit", "celsius"), ("date", "2024-06-01"),
