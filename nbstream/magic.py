@@ -241,7 +241,7 @@ def stream_config(line: str) -> Any:
     """``%stream_config model=gpt-4o-mini base_url=http://localhost:11434/v1 api=chat``:
     set nbstream's defaults for this session (no arguments: show them). Keys: model,
     base_url, api_key, api, connect_timeout, first_byte_timeout, idle_timeout,
-    keep_runs, tokenizer."""
+    keep_runs, tokenizer, aliases (``aliases="claude=anthropic:claude-sonnet-4-5 fast=gemini:…"``)."""
     cfg = get_session().settings
     if not line.strip():
         return cfg
@@ -255,6 +255,17 @@ def stream_config(line: str) -> Any:
         except (AttributeError, TypeError, ValueError) as exc:
             raise ValueError(f"%stream_config: {exc}") from None
     return None
+
+
+def stream_line(line: str) -> Any:
+    """``%stream list``: each configured provider's models and the aliases, as
+    ``nbstream.models()`` gives them (``%%stream``, two percent signs, streams a prompt)."""
+    words = line.split()
+    if words != ["list"]:
+        _say(f"%stream: unknown command {line.strip()[:40]!r}; %stream list lists the models "
+             "(%%stream, with two percent signs, streams the cell's prompt)")
+        return None
+    return _api.models()
 
 
 def stream_reset(line: str) -> None:
@@ -287,6 +298,7 @@ class NBStream(Configurable):
     idle_timeout = AnyTrait(60.0, help="seconds of silence mid-stream; None: no deadline").tag(config=True)
     keep_runs = AnyTrait(100, help="runs nbstream.runs() keeps whole (an integer >= 0)").tag(config=True)
     tokenizer = AnyTrait(None, help="token estimates: None, 'chars/4' or a tiktoken encoding").tag(config=True)
+    aliases = AnyTrait({}, help="model aliases, e.g. {'claude': 'anthropic:claude-sonnet-4-5'}").tag(config=True)
 
     def __getattribute__(self, name: str) -> Any:
         if name in _SETTINGS:  # always the live value, however it was set
@@ -339,6 +351,7 @@ def load_ipython_extension(shell: Any) -> None:
     """``%load_ext nbstream``: register %%stream, %stream_config, %stream_reset and the
     ``%config NBStream.*`` settings."""
     shell.register_magic_function(stream, "cell", "stream")
+    shell.register_magic_function(stream_line, "line", "stream")
     shell.register_magic_function(stream_config, "line", "stream_config")
     shell.register_magic_function(stream_reset, "line", "stream_reset")
     _register_config(shell)

@@ -24,7 +24,7 @@ from ._chat import ChatRenderer
 from ._errors import DemoError
 from ._gemini import GeminiRenderer
 from ._log import RequestLog
-from ._models import model_info, model_list, ollama_tags
+from ._models import anthropic_models, gemini_models, model_info, model_list, ollama_tags
 from ._ollama import OllamaRenderer
 from ._plan import Plan, build_plan
 from ._requests import (
@@ -57,9 +57,10 @@ _GENERATE: dict[str, tuple[Callable[[dict[str, Any]], Conversation], type]] = {
     "/v1/messages": (parse_anthropic, AnthropicRenderer),
 }
 _GEMINI = re.compile(r"/v1(?:beta)?/models/([^/:]+):(streamGenerateContent|generateContent)")
-_LIST: dict[str, Callable[[], dict[str, Any]]] = {"/v1/models": model_list, "/api/tags": ollama_tags}
-_ENDPOINTS = ("GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, "
-              "POST /v1beta/models/MODEL:streamGenerateContent, POST /api/chat, POST /api/generate, "
+_LIST: dict[str, Callable[[], dict[str, Any]]] = {"/v1/models": model_list, "/api/tags": ollama_tags,
+                                                 "/v1beta/models": gemini_models}
+_ENDPOINTS = ("GET /v1/models, GET /v1beta/models, POST /v1/chat/completions, POST /v1/responses, "
+              "POST /v1/messages, POST /v1beta/models/MODEL:streamGenerateContent, POST /api/chat, POST /api/generate, "
               "GET /v1/demo/requests")
 
 
@@ -226,7 +227,9 @@ class DemoHandler(BaseHTTPRequestHandler):
             wanted = "POST" if path in _GENERATE else "GET"
             if method != wanted:
                 raise DemoError(405, f"Use {wanted} for {path}, not {method}.", headers={"Allow": wanted})
-            if path in _LIST:
+            if path == "/v1/models" and "anthropic-version" in self.headers:  # Anthropic's listing
+                self._send_json(200, anthropic_models(), log, "body")
+            elif path in _LIST:
                 self._send_json(200, _LIST[path](), log, "body")
             elif path.startswith("/v1/models/"):
                 self._send_json(200, model_info(path.removeprefix("/v1/models/")), log, "body")
