@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import _introspect
-from ._anthropic import AnthropicRenderer
+from ._anthropic import AnthropicRenderer, parse_messages
 from ._chat import ChatRenderer
 from ._errors import DemoError
 from ._gemini import GeminiRenderer
@@ -29,7 +29,6 @@ from ._ollama import OllamaRenderer
 from ._plan import Plan, build_plan
 from ._requests import (
     Conversation,
-    parse_anthropic,
     parse_chat,
     parse_gemini,
     parse_json_body,
@@ -54,7 +53,7 @@ _GENERATE: dict[str, tuple[Callable[[dict[str, Any]], Conversation], type]] = {
     "/v1/responses": (parse_responses, ResponsesRenderer),
     "/api/chat": (parse_ollama_chat, OllamaRenderer),
     "/api/generate": (parse_ollama_generate, OllamaRenderer),
-    "/v1/messages": (parse_anthropic, AnthropicRenderer),
+    "/v1/messages": (parse_messages, AnthropicRenderer),
 }
 _GEMINI = re.compile(r"/v1(?:beta)?/models/([^/:]+):(streamGenerateContent|generateContent)")
 _LIST: dict[str, Callable[[], dict[str, Any]]] = {"/v1/models": model_list, "/api/tags": ollama_tags,

@@ -48,7 +48,7 @@ from nbstream.wire.payload import (
 )
 from nbstream.wire.spec import WireFormat
 
-__all__ = ["FORMAT", "STOP_REASONS", "AnthropicAdapter", "body", "detect", "root"]
+__all__ = ["FORMAT", "STOP_REASONS", "AnthropicAdapter", "assistant_content", "body", "detect", "root"]
 
 #: Anthropic's stop reasons in OpenAI's words (anything else is kept as sent).
 STOP_REASONS = {
@@ -217,6 +217,45 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     if system:
         out["system"] = "\n\n".join(system)
     return {**out, **params, "stream": True}
+
+
+def assistant_content(events: list[Event]) -> str | list[dict[str, Any]]:
+    """The assistant turn to send back in a later request of the conversation: its content
+    blocks in stream order — ``thinking`` with its ``signature``, ``redacted_thinking``
+    unchanged, ``text`` — as Anthropic requires thinking to come back whole (a dropped
+    signature is an HTTP 400); just the text when there was no thinking. A thinking block
+    whose signature never came (a cut stream) is left out: unsigned, it would be refused.
+    Tool-use blocks are left out too: they need the tool's result in the next turn."""
+    blocks: list[dict[str, Any]] = []
+    thinking: list[str] | None = None
+    said: list[str] = []
+
+    def flush_text() -> None:
+        if said:
+            blocks.append({"type": "text", "text": "".join(said)})
+            said.clear()
+
+    for ev in events:
+        if isinstance(ev, ReasoningDelta):
+            if thinking is None:
+                flush_text()
+                thinking = []
+            thinking.append(ev.text)
+        elif isinstance(ev, TextDelta):
+            said.append(ev.text)
+        elif isinstance(ev, Other) and isinstance(ev.data, dict) and ev.type == "thinking.signature":
+            sig = ev.data.get("signature")
+            if isinstance(sig, str) and sig:
+                flush_text()
+                blocks.append({"type": "thinking", "thinking": "".join(thinking or []), "signature": sig})
+            thinking = None
+        elif isinstance(ev, Other) and isinstance(ev.data, dict) and ev.type == "redacted_thinking":
+            flush_text()
+            blocks.append({"type": "redacted_thinking", "data": ev.data.get("data")})
+    flush_text()
+    if not any(b["type"] != "text" for b in blocks):
+        return "".join(b["text"] for b in blocks)
+    return blocks
 
 
 _EVENTS = frozenset({"message_start", "content_block_start", "content_block_delta", "content_block_stop",
