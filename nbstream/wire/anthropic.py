@@ -203,11 +203,16 @@ class AnthropicAdapter:
 
 def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
     """The streaming Messages request: system messages go to the top-level ``system``,
-    ``max_tokens`` is required (default 4096), ``stop`` becomes ``stop_sequences``."""
+    ``max_tokens`` is required (default 4096, also for ``max_tokens=None``), ``stop`` becomes
+    ``stop_sequences``."""
     params = dict(params)
     for alias in ("max_completion_tokens", "max_output_tokens"):
         if alias in params:
-            params.setdefault("max_tokens", params.pop(alias))
+            value = params.pop(alias)
+            if params.get("max_tokens") is None:
+                params["max_tokens"] = value
+    if params.get("max_tokens", 0) is None:  # None means "not given": the API requires a number
+        del params["max_tokens"]
     if "stop" in params:
         stop = params.pop("stop")
         params["stop_sequences"] = [stop] if isinstance(stop, str) else stop

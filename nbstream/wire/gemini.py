@@ -179,7 +179,9 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     config: dict[str, Any] = dict(params.pop("generationConfig", None) or {})
     for key in list(params):
         if key in _GENERATION:
-            config[_GENERATION[key]] = params.pop(key)
+            value = params.pop(key)
+            if value is not None:  # None means "not given" (Gemini refuses a null setting)
+                config[_GENERATION[key]] = value
     if "stop" in params:
         stop = params.pop("stop")
         config["stopSequences"] = [stop] if isinstance(stop, str) else stop
