@@ -20,7 +20,7 @@ from nbstream.session import Session
 FAST = {"ttft": 0.0, "tps": 5000.0, "jitter": 0.0}
 ROOT = Path(__file__).resolve().parent.parent
 _CLEAN = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
-          "GOOGLE_API_KEY", "NBSTREAM_MODEL", "NBSTREAM_ALIASES", "OLLAMA_HOST")
+          "GOOGLE_API_KEY", "NBSTREAM_MODEL", "NBSTREAM_ALIASES", "OLLAMA_HOST", "GOOGLE_GEMINI_BASE_URL")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,13 @@ def test_the_configured_default_model_may_be_an_alias(session):
     session.settings.aliases = {"claude": "anthropic:demo"}
     session.settings.model = "claude"
     assert nbstream.stream("hi", session=session).wire_format == "anthropic"
+
+
+def test_an_alias_to_gemini_goes_to_google_gemini_base_url(session, server, monkeypatch):
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.base_url.removesuffix("/v1"))
+    session.settings.aliases = {"flash": "gemini:demo"}
+    run = nbstream.stream("hi", model="flash", session=session)
+    assert (run.status, run.wire_format, run.base_url) == ("done", "gemini", server.base_url.removesuffix("/v1"))
 
 
 def test_a_name_that_is_no_alias_is_sent_unchanged(session):

@@ -24,7 +24,7 @@ FAST = {"ttft": 0.0, "tps": 5000.0, "jitter": 0.0}
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-listing-secret-4b1d9e77a2c0"
 _CLEAN = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
-          "GOOGLE_API_KEY", "NBSTREAM_MODEL", "NBSTREAM_ALIASES", "OLLAMA_HOST")
+          "GOOGLE_API_KEY", "NBSTREAM_MODEL", "NBSTREAM_ALIASES", "OLLAMA_HOST", "GOOGLE_GEMINI_BASE_URL")
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +84,12 @@ def test_gemini_models_lose_their_models_prefix_and_keep_their_token_limits(clea
     rows = nbstream.models(session=session)
     assert "demo" in set(rows["model"]) and (rows["provider"] == "gemini").all()
     assert (rows["input_token_limit"] == 32768).all() and not rows["model"].str.startswith("models/").any()
+
+
+def test_gemini_is_listed_from_the_server_google_genai_s_variable_names(clean, server):
+    clean.setenv("GOOGLE_GEMINI_BASE_URL", root_of(server))
+    table = nbstream.models(session=Session(base_url=server.base_url))
+    assert "demo-reasoning" in set(table[table["provider"] == "gemini"]["model"])
 
 
 def test_ollama_is_listed_from_api_tags_when_ollama_host_is_set(clean, server):

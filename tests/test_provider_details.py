@@ -25,7 +25,7 @@ def server():
 @pytest.fixture
 def session(monkeypatch) -> Session:
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
-                "GOOGLE_API_KEY", "NBSTREAM_MODEL", "NBSTREAM_ALIASES"):
+                "GOOGLE_API_KEY", "NBSTREAM_MODEL", "NBSTREAM_ALIASES", "GOOGLE_GEMINI_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     return Session()
 

@@ -215,6 +215,6 @@ def _auth(key: str) -> dict[str, str]:
 
 FORMAT = WireFormat(name="gemini", description="Gemini's streamGenerateContent", adapter=GeminiAdapter,
                     end_marker=False, path=path, body=body, root=root,
-                    key_envs=("GEMINI_API_KEY", "GOOGLE_API_KEY"), url_envs=(),
+                    key_envs=("GEMINI_API_KEY", "GOOGLE_API_KEY"), url_envs=(("GOOGLE_GEMINI_BASE_URL", None),),
                     default_url="https://generativelanguage.googleapis.com", auth=_auth, detect=detect,
                     prefixes=("gemini", "google"))
