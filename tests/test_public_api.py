@@ -17,6 +17,7 @@ PUBLIC = {
     "show": "show a stream the caller already has (an SDK stream, an iterator of chunks or events)",
     "ashow": "the same for an async stream",
     "replay": "re-stream a recording offline",
+    "models": "each configured provider's models (and the aliases) as a DataFrame",
     "Run": "one stream's accumulated state: text, events, timing, outcome",
     "ToolCall": "one tool call assembled from its streamed fragments",
     "runs": "the session's runs as a DataFrame, one row per run",
