@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import yarl
 
 from nbstream import errors
 from nbstream._secrets import redact
@@ -159,6 +160,17 @@ class Transport:
         self.quirks.after_fork()
 
 
+_NEEDS_QUOTING = frozenset(' "<>\\^`{|}')
+
+
+def _as_sent(url: str) -> yarl.URL:
+    """The URL exactly as given when it is already valid on the wire (yarl would turn a
+    ``%2F`` in a query key into ``/``); else quoted, as httpx did."""
+    if url.isascii() and url.isprintable() and _NEEDS_QUOTING.isdisjoint(url):
+        return yarl.URL(url, encoded=True)
+    return yarl.URL(url)
+
+
 def _header_text(value: Any) -> str:
     """Header values as text; bytes (a non-ASCII ``Last-Event-ID``) go out as their UTF-8."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
@@ -175,6 +187,11 @@ async def send(method: str, url: str, *, client: aiohttp.ClientSession, headers:
     owns the response and must ``aclose()`` it.
     """
     out = {k: _header_text(v) for k, v in headers.items()}
+    target = _as_sent(url)
+    if target.user is not None:  # user:password@ in the URL goes as Basic auth, as httpx sent it
+        out = {k: v for k, v in out.items() if k.lower() != "authorization"}
+        out["Authorization"] = aiohttp.BasicAuth(target.user, target.password or "").encode()
+        target = target.with_user(None)
     data = None
     if json_body is not None:
         data = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
@@ -182,7 +199,7 @@ async def send(method: str, url: str, *, client: aiohttp.ClientSession, headers:
             out["Content-Type"] = "application/json"
     try:
         async with asyncio.timeout(timeouts.first_byte):
-            raw = await client.request(method, url, headers=out, data=data, allow_redirects=False,
+            raw = await client.request(method, target, headers=out, data=data, allow_redirects=False,
                                        timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect),
                                        trace_request_ctx=_Sent(on_sent, data is not None) if on_sent else None)
     except aiohttp.ConnectionTimeoutError:  # a TimeoutError too: before the next clause
