@@ -89,7 +89,12 @@ class Clients:
 
     def _forget_closed_loops(self) -> None:
         for loop in [loop for loop in self._clients if loop.is_closed()]:
-            self._clients.pop(loop).detach()  # its loop is gone: nothing left to await
+            client = self._clients.pop(loop)
+            connector = client.connector
+            client.detach()  # its loop is gone: nothing left to await
+            if connector is not None:
+                with contextlib.suppress(Exception):  # sockets close without their loop's help
+                    connector._close()  # noqa: SLF001 - the synchronous half of close()
 
     async def aclose_running(self) -> None:
         """Close the running loop's client (before its loop stops)."""
