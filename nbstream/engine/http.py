@@ -11,8 +11,8 @@ parser and plain asyncio protocol cost a fraction of that (figures: README, "Man
 streams"). HTTP/2 is not used: one stream per connection costs nothing on loopback or
 for a handful of API hosts, and no measured server interleaves better over h2.
 
-Kept from the httpx days: proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``
-(``trust_env``), TLS verified against certifi's roots (or ``SSL_CERT_FILE`` /
+Kept from the httpx days: proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/
+``NO_PROXY`` (HTTP proxies; HTTPS through a CONNECT tunnel), TLS verified against certifi's roots (or ``SSL_CERT_FILE`` /
 ``SSL_CERT_DIR``), no redirects followed, gzip/deflate decoded, and every error mapping
 and timeout. Deadlines mid-body cost no timer per read: one watchdog per response
 re-arms itself from the last arrival stamp, so 1,000 streams add ~nothing per event.
@@ -81,7 +81,7 @@ class Clients:
             if self._ssl is None:
                 self._ssl = _ssl_context()
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ssl=self._ssl, loop=loop)
-            client = aiohttp.ClientSession(connector=connector, trust_env=True, auto_decompress=True,
+            client = aiohttp.ClientSession(connector=connector, auto_decompress=True,
                                            timeout=aiohttp.ClientTimeout(total=None),
                                            trace_configs=[_trace_config()])
             self._clients[loop] = client
@@ -176,6 +176,27 @@ def _as_sent(url: str) -> yarl.URL:
     return yarl.URL(url)
 
 
+def _proxy_for(target: yarl.URL, url: str) -> tuple[yarl.URL | None, aiohttp.BasicAuth | None]:
+    """The proxy for ``target`` from ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` unless
+    ``NO_PROXY`` exempts its host — read here on each request, in microseconds (aiohttp's
+    own ``trust_env`` sends every request through a thread pool hop to read them)."""
+    import urllib.request
+
+    if target.host is not None and urllib.request.proxy_bypass(target.host):
+        return None, None
+    proxies = urllib.request.getproxies()
+    value = proxies.get(target.scheme) or proxies.get("all")
+    if not value:
+        return None, None
+    proxy = yarl.URL(value if "://" in value else f"http://{value}")
+    if proxy.scheme != "http":
+        raise errors.ConnectError(
+            f"request to {url} not sent: the {proxy.scheme}:// proxy from the environment is not "
+            "supported (nbstream talks to HTTP proxies: http://host:port; NO_PROXY can exempt this host)")
+    auth = aiohttp.BasicAuth(proxy.user, proxy.password or "") if proxy.user is not None else None
+    return proxy.with_user(None), auth
+
+
 def _header_text(value: Any) -> str:
     """Header values as text; bytes (a non-ASCII ``Last-Event-ID``) go out as their UTF-8."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
@@ -197,6 +218,7 @@ async def send(method: str, url: str, *, client: aiohttp.ClientSession, headers:
         out = {k: v for k, v in out.items() if k.lower() != "authorization"}
         out["Authorization"] = aiohttp.BasicAuth(target.user, target.password or "").encode()
         target = target.with_user(None)
+    proxy, proxy_auth = _proxy_for(target, url)
     data = None
     if json_body is not None:
         data = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
@@ -206,7 +228,7 @@ async def send(method: str, url: str, *, client: aiohttp.ClientSession, headers:
         async with asyncio.timeout(timeouts.first_byte):
             raw = await client.request(method, target, headers=out, data=data, allow_redirects=False,
                                        timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect),
-                                       trace_request_ctx=_Sent(on_sent, data is not None) if on_sent else None)
+                                       proxy=proxy, proxy_auth=proxy_auth, trace_request_ctx=_Sent(on_sent, data is not None) if on_sent else None)
     except aiohttp.ConnectionTimeoutError:  # a TimeoutError too: before the next clause
         raise errors.ConnectTimeout(
             f"could not connect to {url} within {timeouts.connect:g} s (connect_timeout): "
