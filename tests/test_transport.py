@@ -5,6 +5,7 @@ many streams share one loop's pooled client, and clients of closed loops are let
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import ssl
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 
 import nbstream
 from nbstream import errors
-from tests._servers import ScriptedServer, sse_head
+from tests._servers import ScriptedServer, closed_port, sse_head
 
 FAST = {"ttft": 0, "tps": 5000, "jitter": 0}
 
@@ -175,3 +176,29 @@ def test_a_stopped_stream_keeps_its_text_and_the_next_one_works(demo):
         session.close()
     assert run.status == "cancelled" and run.text
     assert after.status == "done" and after.text
+
+
+def test_proxy_credentials_go_as_proxy_authorization(no_proxy_env):
+    with ScriptedServer(_chat_answer) as proxy:
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://bob:pw-proxy-secret@"))
+        session = nbstream.Session()
+        try:
+            run = nbstream.stream("hi", base_url="http://api.example.invalid/v1", model="m", api_key="k",
+                                  session=session)
+        finally:
+            session.close()
+    assert run.status == "done"
+    sent = base64.b64encode(b"bob:pw-proxy-secret").decode()
+    assert proxy.requests[0]["proxy-authorization"] == f"Basic {sent}"
+
+
+def test_an_unreachable_proxy_is_a_connect_error_without_its_password(no_proxy_env):
+    no_proxy_env.setenv("HTTP_PROXY", f"http://bob:pw-proxy-secret@127.0.0.1:{closed_port()}")
+    session = nbstream.Session()
+    try:
+        run = nbstream.stream("hi", base_url="http://api.example.invalid/v1", model="m", api_key="k",
+                              session=session)
+    finally:
+        session.close()
+    assert isinstance(run.error, errors.ConnectError)
+    assert "pw-proxy-secret" not in str(run.error) and "pw-proxy-secret" not in repr(run)

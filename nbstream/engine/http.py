@@ -12,15 +12,17 @@ streams"). HTTP/2 is not used: one stream per connection costs nothing on loopba
 for a handful of API hosts, and no measured server interleaves better over h2.
 
 Kept from the httpx days: proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/
-``NO_PROXY`` (HTTP proxies; HTTPS through a CONNECT tunnel), TLS verified against certifi's roots (or ``SSL_CERT_FILE`` /
-``SSL_CERT_DIR``), no redirects followed, gzip/deflate decoded, and every error mapping
-and timeout. Deadlines mid-body cost no timer per read: one watchdog per response
-re-arms itself from the last arrival stamp, so 1,000 streams add ~nothing per event.
+``NO_PROXY`` (HTTP proxies; HTTPS through a CONNECT tunnel), TLS verified against
+certifi's roots (or ``SSL_CERT_FILE``/``SSL_CERT_DIR``), no redirects followed,
+gzip/deflate decoded, URL credentials sent as Basic auth, every error mapping and
+timeout. Deadlines mid-body cost no timer per read: one watchdog per response re-arms
+itself from the last arrival stamp, so 1,000 streams add ~nothing per event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -176,10 +178,15 @@ def _as_sent(url: str) -> yarl.URL:
     return yarl.URL(url)
 
 
-def _proxy_for(target: yarl.URL, url: str) -> tuple[yarl.URL | None, aiohttp.BasicAuth | None]:
+def _basic_auth(user: str, password: str | None) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
+
+
+def _proxy_for(target: yarl.URL, url: str) -> tuple[yarl.URL | None, str | None]:
     """The proxy for ``target`` from ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` unless
     ``NO_PROXY`` exempts its host — read here on each request, in microseconds (aiohttp's
-    own ``trust_env`` sends every request through a thread pool hop to read them)."""
+    own ``trust_env`` sends every request through a thread pool hop to read them). Also
+    the proxy's ``Proxy-Authorization`` value when its URL carries user:password."""
     import urllib.request
 
     if target.host is not None and urllib.request.proxy_bypass(target.host):
@@ -193,7 +200,7 @@ def _proxy_for(target: yarl.URL, url: str) -> tuple[yarl.URL | None, aiohttp.Bas
         raise errors.ConnectError(
             f"request to {url} not sent: the {proxy.scheme}:// proxy from the environment is not "
             "supported (nbstream talks to HTTP proxies: http://host:port; NO_PROXY can exempt this host)")
-    auth = aiohttp.BasicAuth(proxy.user, proxy.password or "") if proxy.user is not None else None
+    auth = _basic_auth(proxy.user, proxy.password) if proxy.user is not None else None
     return proxy.with_user(None), auth
 
 
@@ -216,9 +223,15 @@ async def send(method: str, url: str, *, client: aiohttp.ClientSession, headers:
     target = _as_sent(url)
     if target.user is not None:  # user:password@ in the URL goes as Basic auth, as httpx sent it
         out = {k: v for k, v in out.items() if k.lower() != "authorization"}
-        out["Authorization"] = aiohttp.BasicAuth(target.user, target.password or "").encode()
+        out["Authorization"] = _basic_auth(target.user, target.password)
         target = target.with_user(None)
-    proxy, proxy_auth = _proxy_for(target, url)
+    proxy, proxy_user = _proxy_for(target, url)
+    proxy_headers = None
+    if proxy_user is not None:  # to the proxy only: on the CONNECT of a tunnel, else on the request
+        if target.scheme == "https":
+            proxy_headers = {"Proxy-Authorization": proxy_user}
+        else:
+            out["Proxy-Authorization"] = proxy_user
     data = None
     if json_body is not None:
         data = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
@@ -228,7 +241,8 @@ async def send(method: str, url: str, *, client: aiohttp.ClientSession, headers:
         async with asyncio.timeout(timeouts.first_byte):
             raw = await client.request(method, target, headers=out, data=data, allow_redirects=False,
                                        timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect),
-                                       proxy=proxy, proxy_auth=proxy_auth, trace_request_ctx=_Sent(on_sent, data is not None) if on_sent else None)
+                                       proxy=proxy, proxy_headers=proxy_headers,
+                                       trace_request_ctx=_Sent(on_sent, data is not None) if on_sent else None)
     except aiohttp.ConnectionTimeoutError:  # a TimeoutError too: before the next clause
         raise errors.ConnectTimeout(
             f"could not connect to {url} within {timeouts.connect:g} s (connect_timeout): "
