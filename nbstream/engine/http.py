@@ -1,15 +1,28 @@
 """HTTP transport: send one streaming request, turn failures into typed errors, read
 the body as timed byte chunks under the first-byte and idle-gap deadlines.
 
-Built on aiohttp (one pooled ``ClientSession`` per event loop), chosen by measurement in
-``bench/concurrency.py`` (part 4) against httpx 0.28 (the transport before), httpx2 2.16,
-httpx over the ``httpx-aiohttp`` transport and a raw aiohttp + SSE-split client, all
-streaming chat chunks at 50 tok/s from a server in another process on the shared 2-core
-machine. httpx 0.28 spends ~150 µs of client CPU per event in httpcore/h11/anyio and its
-recorded gap error p99 was 29-51 ms at 100 streams and 0.9 s at 1,000; aiohttp's C
-parser and plain asyncio protocol cost a fraction of that (figures: README, "Many
-streams"). HTTP/2 is not used: one stream per connection costs nothing on loopback or
-for a handful of API hosts, and no measured server interleaves better over h2.
+Built on aiohttp (one pooled ``ClientSession`` per event loop), chosen by measurement:
+``bench/concurrency.py`` streams chat chunks at 50 tok/s from a server in another process
+and compares, in one run, each candidate transport alone (stamp each read, split SSE
+events, parse nothing). On the shared 2-core machine (other processes using ~1.3 cores),
+client CPU per event and recorded gap error p99 were, at 100 / 1,000 streams:
+
+=====================  ===============  ==================
+transport              CPU µs/event     gap error p99, ms
+=====================  ===============  ==================
+aiohttp 3.14 directly  53 / 12          4.5 / 6.3
+own asyncio reader     50 / 16          2.0 / 33
+httpx + httpx-aiohttp  61 / 17          8.6 / 9.4
+httpx 0.28 (before)    112 / 32         14 / 85
+httpx2 2.16            113 / 40         46 / 153
+=====================  ===============  ==================
+
+httpx and httpx2 spend twice the CPU in httpcore/h11/anyio and, at 1,000 streams, take
+3-5 s to first bytes (TTFT p99) with 0.6-0.9 s GC pauses of their own; httpx over the
+aiohttp transport only adds httpx's layer; an own reader saves nothing measurable over
+aiohttp's C parser and would have to re-do proxies, TLS, chunking and decompression.
+HTTP/2 is not used: one stream per connection costs nothing on loopback or against a
+handful of API hosts.
 
 Kept from the httpx days: proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/
 ``NO_PROXY`` (HTTP proxies; HTTPS through a CONNECT tunnel), TLS verified against
