@@ -389,6 +389,10 @@ async def _read_one(read: Callable[[], Awaitable[bytes]], url: str, timeouts: Ti
         raise errors.IdleTimeout(
             f"{url} went silent for more than {timeouts.idle:g} s mid-stream (idle_timeout)",
             seconds=timeouts.idle) from None
+    except aiohttp.ClientPayloadError:  # aiohttp's text names its parser's internals
+        raise errors.IncompleteStreamError(
+            "the server closed the connection mid-stream (peer closed connection without sending "
+            "complete message body (incomplete chunked read))") from None
     except (aiohttp.ClientError, OSError) as exc:
         raise errors.IncompleteStreamError(
             f"the server closed the connection mid-stream ({_why(exc)})") from None
