@@ -1,7 +1,9 @@
 """Benchmark nbstream against a real HTTP server: loopback throughput, timing accuracy,
-and 100 concurrent streams on one event loop.
+and 100 / 1,000 concurrent streams on one event loop, with the transports compared.
 
-Run: ``python bench/concurrency.py [--reps N] [--batches B] [--streams S]``.
+Run: ``python bench/concurrency.py [--reps N] [--batches B] [--streams S ...] [--clients W ...]``
+(``--reps 0`` skips parts 1 and 2; the many-streams figures in the README come from
+``--reps 0 --batches 2 --streams 100 1000``).
 
 The demo endpoint runs in its own process (``python -m nbstream.demo --port 0``), so it
 does not share the client's GIL; its write log (``GET /v1/demo/requests``) is the truth.
@@ -12,11 +14,17 @@ server's write times and nbstream's arrival stamps are directly comparable.
    ``nbstream.stream``, the openai SDK's ``Stream``, and ``nbstream.show`` on that Stream.
 2. Timing accuracy: 100 tok/s, TTFT 0.3 s, jitter 0.2; nbstream's ``ttft_s`` and token
    gaps vs the server's write times (p50 / p99 / max error, ms).
-3. Concurrency: S streams (default 100) at 50 tok/s, TTFT 0.2 s, ~150 tokens each, all
-   via ``asyncio.gather(nbstream.astream(...))``: lost events, client CPU, wall time and
-   per-stream timing error. For where the CPU goes, the same load through httpx alone
-   (nbstream's transport, no parsing), a minimal asyncio-streams HTTP client alone, and
-   that client feeding ``nbstream.ashow``, interleaved batch by batch.
+3. (and 4, ...) Many streams: S streams (default 100, then 1,000) at 50 tok/s, TTFT 0.2 s,
+   ~150 tokens each, all on one loop via ``asyncio.gather``: ``nbstream.astream``; the
+   reference of issue 13's goals, a raw aiohttp client that stamps each read and splits
+   SSE events; each candidate transport alone the same way (httpx 0.28, httpx2, httpx
+   over ``httpx-aiohttp``, a minimal asyncio-streams HTTP client); and nbstream's
+   pipeline over httpx (what ``astream`` was) and over that asyncio client, interleaved
+   batch by batch. Per client: lost events, client CPU per event, TTFT and gap error
+   against the server's write times, the worst event-loop stall and full-GC pause; then
+   ``nbstream.astream``'s figures next to their error budget (0 lost events; gap error
+   p99 within 2 ms of the reference at <= 100 streams, 10 ms beyond; CPU per event
+   <= 1.5x the reference; no full-GC pause over 10 ms).
 
 Other processes' CPU use during each part is printed: on a shared machine it explains
 outliers.
@@ -30,9 +38,10 @@ import gc
 import json
 import statistics
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import httpx
 import numpy as np
 import openai
@@ -41,7 +50,7 @@ from _common import DemoProcess, machine_busy_s, machine_header, percentiles_ms,
 import nbstream
 from nbstream.demo import count_tokens
 
-PACKAGES = ["nbstream", "httpx", "openai", "httpx2", "orjson", "pandas", "numpy"]
+PACKAGES = ["nbstream", "aiohttp", "httpx", "httpx2", "httpx-aiohttp", "openai", "orjson", "pandas", "numpy"]
 FASTEST = {"ttft": 0.0, "tps": 1e6, "jitter": 0.0}
 ACCURACY = {"ttft": 0.3, "tps": 100, "jitter": 0.2}
 CONCURRENT = {"ttft": 0.2, "tps": 50, "jitter": 0.1}
@@ -181,18 +190,63 @@ async def _with_nbstream(demo: DemoProcess, texts: list[str]) -> list[nbstream.R
         for text in texts))
 
 
-async def _httpx_only(demo: DemoProcess, texts: list[str]) -> list[int]:
-    """The transport alone, configured as nbstream's: count SSE events, parse nothing."""
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=32)
-    async with httpx.AsyncClient(timeout=None, limits=limits) as http:
-        async def one(text: str) -> int:
-            n, tail = 0, b""
-            async with http.stream("POST", f"{demo.base_url}/chat/completions", json=_body(text)) as response:
-                async for chunk in response.aiter_bytes():
-                    parts = (tail + chunk).split(b"\n\n")
-                    tail = parts.pop()
-                    n += len(parts)
-            return n
+async def _split_stamped(chunks: AsyncIterator[bytes]) -> list[int]:
+    """The reference reader: stamp each read, split SSE events on blank lines, parse nothing.
+    One arrival stamp per event (the read that completed it)."""
+    stamps: list[int] = []
+    tail = b""
+    async for chunk in chunks:
+        now = time.perf_counter_ns()
+        parts = (tail + chunk).split(b"\n\n")
+        tail = parts.pop()
+        stamps += [now] * len(parts)
+    return stamps
+
+
+async def _raw_aiohttp(demo: DemoProcess, texts: list[str]) -> list[list[int]]:
+    """The yardstick of the goals: aiohttp directly + SSE split, no limit on connections."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        async def one(text: str) -> list[int]:
+            async with http.post(f"{demo.base_url}/chat/completions", json=_body(text)) as response:
+                return await _split_stamped(response.content.iter_any())
+        return await asyncio.gather(*(one(text) for text in texts))
+
+
+def _httpx_family(make_client: Callable[[], Any]) -> Callable[[DemoProcess, list[str]], Awaitable[list[list[int]]]]:
+    """A transport with httpx's API alone + SSE split (nbstream's reader left out)."""
+    async def run(demo: DemoProcess, texts: list[str]) -> list[list[int]]:
+        async with make_client() as http:
+            async def one(text: str) -> list[int]:
+                async with http.stream("POST", f"{demo.base_url}/chat/completions", json=_body(text)) as response:
+                    return await _split_stamped(response.aiter_bytes())
+            return await asyncio.gather(*(one(text) for text in texts))
+    return run
+
+
+def _httpx() -> httpx.AsyncClient:  # configured as nbstream's transport was before aiohttp
+    return httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=None, max_keepalive_connections=32))
+
+
+def _httpx2() -> Any:
+    import httpx2
+
+    return httpx2.AsyncClient(timeout=None, limits=httpx2.Limits(max_connections=None, max_keepalive_connections=32))
+
+
+def _httpx_aiohttp() -> httpx.AsyncClient:
+    from httpx_aiohttp import AiohttpTransport
+
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))  # its default caps at 100
+    return httpx.AsyncClient(timeout=None, transport=AiohttpTransport(client=session))
+
+
+async def _nbstream_over_httpx(demo: DemoProcess, texts: list[str]) -> list[nbstream.Run]:
+    """nbstream's pipeline reading an httpx response: what ``nbstream.astream`` was before."""
+    async with _httpx() as http:
+        async def one(text: str) -> nbstream.Run:
+            request = http.build_request("POST", f"{demo.base_url}/chat/completions", json=_body(text))
+            response = await http.send(request, stream=True)
+            return await nbstream.ashow(response, display=False)
         return await asyncio.gather(*(one(text) for text in texts))
 
 
@@ -218,19 +272,14 @@ async def _raw_request(demo: DemoProcess, text: str) -> tuple[asyncio.StreamWrit
     return writer, chunks()
 
 
-async def _raw_only(demo: DemoProcess, texts: list[str]) -> list[int]:
-    """The asyncio-streams floor: de-chunk and count SSE events, parse nothing."""
-    async def one(text: str) -> int:
+async def _raw_only(demo: DemoProcess, texts: list[str]) -> list[list[int]]:
+    """The asyncio-streams floor: de-chunk and split SSE events, parse nothing."""
+    async def one(text: str) -> list[int]:
         writer, chunks = await _raw_request(demo, text)
-        n, tail = 0, b""
         try:
-            async for chunk in chunks:
-                parts = (tail + chunk).split(b"\n\n")
-                tail = parts.pop()
-                n += len(parts)
+            return await _split_stamped(chunks)
         finally:
             writer.close()
-        return n
 
     return await asyncio.gather(*(one(text) for text in texts))
 
@@ -248,10 +297,16 @@ async def _raw_asyncio(demo: DemoProcess, texts: list[str]) -> list[nbstream.Run
     return await asyncio.gather(*(one(text) for text in texts))
 
 
-CLIENTS = {
-    "nbstream.astream": _with_nbstream,
-    "httpx alone (no parsing)": _httpx_only,
-    "raw asyncio alone (no parsing)": _raw_only,
+REFERENCE = "raw aiohttp + SSE split"
+OURS = "nbstream.astream (aiohttp)"
+CLIENTS: dict[str, Callable[[DemoProcess, list[str]], Awaitable[list[Any]]]] = {
+    OURS: _with_nbstream,
+    REFERENCE: _raw_aiohttp,
+    "httpx 0.28 alone + split": _httpx_family(_httpx),
+    "httpx2 2.16 alone + split": _httpx_family(_httpx2),
+    "httpx + httpx-aiohttp alone + split": _httpx_family(_httpx_aiohttp),
+    "raw asyncio streams + split": _raw_only,
+    "nbstream.ashow(httpx response)": _nbstream_over_httpx,
     "raw asyncio + nbstream.ashow": _raw_asyncio,
 }
 
@@ -293,9 +348,15 @@ def _check_batch(results: list[Any], texts: list[str], logs: dict[str, dict]) ->
     for text, result in zip(texts, results, strict=True):
         log = logs[text]
         written = len(log["writes"])
-        if isinstance(result, int):  # httpx alone: an event count
-            out["events"] += result
-            out["lost"] += written - result
+        if isinstance(result, list):  # a transport alone: one arrival stamp per event
+            out["events"] += len(result)
+            out["lost"] += abs(written - len(result))
+            if len(result) == written:
+                kinds = [kind for _, kind, _ in log["writes"]]
+                measured = np.array([t for t, kind in zip(result, kinds, strict=True) if kind in TOKEN_KINDS]) / 1e9
+                truth = np.array(truth_ns(log)) / 1e9
+                out["ttft"].append(float(measured[0] - truth[0]))
+                out["gaps"] += (np.diff(measured) - np.diff(truth)).tolist()
             continue
         run = result
         out["events"] += len(run.records)
@@ -310,15 +371,16 @@ def _check_batch(results: list[Any], texts: list[str], logs: dict[str, dict]) ->
     return out
 
 
-def concurrency(demo: DemoProcess, n_streams: int, batches: int) -> tuple[list[list[str]], dict[str, Any]]:
+def concurrency(demo: DemoProcess, n_streams: int, batches: int,
+                names: list[str]) -> tuple[list[list[str]], dict[str, Any]]:
     texts = [answer_text(i) for i in range(n_streams)]
     tokens = [count_tokens(t) for t in texts]
     rows = []
-    pooled: dict[str, Any] = {"ttft": [], "gaps": [], "lost": 0, "bad": 0, "cpu_per_event": {}}
-    cpu_per_event: dict[str, list[float]] = {name: [] for name in CLIENTS}
-    names = list(CLIENTS)
+    pooled: dict[str, Any] = {"lost": 0, "bad": 0}
+    per: dict[str, dict[str, list[float]]] = {name: {"ttft": [], "gaps": [], "cpu": [], "gc2": []} for name in names}
     for b in range(batches):
         for name in names[b % len(names):] + names[: b % len(names)]:
+            gc.collect()  # the previous client's garbage is not this one's pause
             m0, s0, c0, t0 = machine_busy_s(), demo.cpu_s(), time.process_time(), time.perf_counter()
             stalls = _Stalls()
             results = asyncio.run(stalls.watch(CLIENTS[name](demo, texts)))
@@ -329,7 +391,11 @@ def concurrency(demo: DemoProcess, n_streams: int, batches: int) -> tuple[list[l
             logs = {log["knobs"]["text"]: log for log in demo.requests(last=n_streams)}
             assert len(logs) == n_streams, f"{len(logs)} distinct requests logged, expected {n_streams}"
             got = _check_batch(results, texts, logs)
-            cpu_per_event[name].append(cpu / got["events"] * 1e6)
+            del results
+            per[name]["cpu"].append(cpu / got["events"] * 1e6)
+            per[name]["ttft"] += got["ttft"]
+            per[name]["gaps"] += got["gaps"]
+            per[name]["gc2"].append(stalls.gc2_max)
             timing = ["-"] * 5
             if got["ttft"]:
                 tt, gp = percentiles_ms(got["ttft"]), percentiles_ms(got["gaps"])
@@ -338,66 +404,99 @@ def concurrency(demo: DemoProcess, n_streams: int, batches: int) -> tuple[list[l
                          f"{wall:.2f}", f"{cpu:.2f}", f"{cpu / got['events'] * 1e6:.0f}", f"{server_cpu:.2f}",
                          f"{max(others, 0):.2f}", *timing, f"{stalls.loop_max * 1e3:.0f}",
                          f"{stalls.gc2_max * 1e3:.0f}" if stalls.gc2_max else "-"])
-            if name == "nbstream.astream":
-                pooled["ttft"] += got["ttft"]
-                pooled["gaps"] += got["gaps"]
             pooled["lost"] += got["lost"]
             pooled["bad"] += got["bad"]
     rows.sort(key=lambda row: names.index(row[0].rsplit(" #", 1)[0]))
     pooled["tokens"] = (min(tokens), max(tokens))
-    pooled["cpu_per_event"] = {name: statistics.median(v) for name, v in cpu_per_event.items()}
+    pooled["clients"] = {name: {"cpu": statistics.median(v["cpu"]), "ttft": percentiles_ms(v["ttft"]),
+                                "gaps": percentiles_ms(v["gaps"]), "gc2": max(v["gc2"]) * 1e3}
+                         for name, v in per.items()}
     return rows, pooled
+
+
+def budget(n_streams: int, conc: dict[str, Any]) -> list[str]:
+    """The goals of issue 13 for ``nbstream.astream`` next to its figures, against the
+    reference client of the same run."""
+    ours, ref = conc["clients"][OURS], conc["clients"][REFERENCE]
+    slack = 2.0 if n_streams <= 100 else 10.0
+    gap_ok = ours["gaps"][1] <= ref["gaps"][1] + slack
+    ratio = ours["cpu"] / ref["cpu"]
+
+    def verdict(ok: bool) -> str:
+        return "within budget" if ok else "OVER budget"
+
+    return [
+        f"   lost events (all clients): {conc['lost']} (budget 0: {verdict(conc['lost'] == 0)}); "
+        f"bad runs {conc['bad']}",
+        f"   gap error p99: {ours['gaps'][1]:.2f} ms vs {ref['gaps'][1]:.2f} ms for the {REFERENCE} "
+        f"(budget reference + {slack:g} ms = {ref['gaps'][1] + slack:.2f} ms: {verdict(gap_ok)})",
+        f"   TTFT error p99: {ours['ttft'][1]:.2f} ms vs {ref['ttft'][1]:.2f} ms (reported; no budget)",
+        f"   client CPU per event: {ours['cpu']:.0f} µs vs {ref['cpu']:.0f} µs = {ratio:.2f}x "
+        f"(budget 1.5x: {verdict(ratio <= 1.5)})",
+        f"   longest full GC pause while streaming: {ours['gc2']:.0f} ms (budget 10 ms: {verdict(ours['gc2'] <= 10)})",
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=8, help="repetitions of parts 1 and 2 (default 8)")
+    parser.add_argument("--reps", type=int, default=8, help="repetitions of parts 1 and 2 (default 8; 0 skips them)")
     parser.add_argument("--batches", type=int, default=3, help="batches of concurrent streams (default 3)")
-    parser.add_argument("--streams", type=int, default=100, help="concurrent streams per batch (default 100)")
+    parser.add_argument("--streams", type=int, nargs="+", default=[100, 1000],
+                        help="concurrent streams per batch, one part 3 per value (default 100 1000)")
+    parser.add_argument("--clients", nargs="*", default=None,
+                        help="part 3 clients whose names contain one of these words (default all; "
+                             "nbstream.astream and the reference always run)")
     args = parser.parse_args()
+    names = [n for n in CLIENTS if n in (OURS, REFERENCE) or args.clients is None
+             or any(word.lower() in n.lower() for word in args.clients)]
 
     print(machine_header("nbstream concurrency and timing benchmark", PACKAGES))
     m0, c0, t0 = machine_busy_s(), time.process_time(), time.perf_counter()
+    summary: list[str] = []
     with DemoProcess() as demo:
         print(f"demo endpoint: {demo.base_url} (separate process, pid {demo.proc.pid})")
+        if args.reps > 0:
+            print(f"\n1. loopback end-to-end, demo-long, {FASTEST}, median of {args.reps} interleaved reps")
+            rows, rates = loopback(demo, args.reps)
+            print(table(["client", "events", "events/s", "wall ms", "client CPU µs/ev", "server write span ms",
+                         "server CPU µs/ev"], rows))
 
-        print(f"\n1. loopback end-to-end, demo-long, {FASTEST}, median of {args.reps} interleaved reps")
-        rows, rates = loopback(demo, args.reps)
-        print(table(["client", "events", "events/s", "wall ms", "client CPU µs/ev", "server write span ms",
-                     "server CPU µs/ev"], rows))
+            print(f"\n2. timing accuracy, model demo, {ACCURACY}; |error| in ms vs the server's write times")
+            rows, acc = accuracy(demo, args.reps)
+            print(table(["run", "tokens", "ttft ms", "ttft err", "gap p50", "gap p99", "gap max", "latency p50",
+                         "latency p99"], rows))
+            print(f"   latency = server write -> nbstream's arrival stamp, per token; other processes used "
+                  f"{acc['others'][0]:.1f} CPU s during these {acc['others'][1]:.0f} s")
+            summary.append(f"loopback nbstream.stream {rates['nbstream.stream']:,.0f} events/s = "
+                           f"{rates['nbstream.stream'] / rates['openai SDK Stream']:.1f}x the openai SDK; "
+                           f"single-stream timing error ttft max {acc['ttft'][2]:.2f} ms, "
+                           f"gap p99 {acc['gaps'][1]:.2f} ms")
 
-        print(f"\n2. timing accuracy, model demo, {ACCURACY}; |error| in ms vs the server's write times")
-        rows, acc = accuracy(demo, args.reps)
-        print(table(["run", "tokens", "ttft ms", "ttft err", "gap p50", "gap p99", "gap max", "latency p50",
-                     "latency p99"], rows))
-        print(f"   latency = server write -> nbstream's arrival stamp, per token; other processes used "
-              f"{acc['others'][0]:.1f} CPU s during these {acc['others'][1]:.0f} s")
+        for part, n_streams in enumerate(args.streams, start=3):
+            print(f"\n{part}. {n_streams} concurrent streams on one event loop (asyncio.gather(...)), {CONCURRENT}; "
+                  f"{args.batches} interleaved batches per client; |error| in ms vs the server's write times")
+            rows, conc = concurrency(demo, n_streams, args.batches, names)
+            lo, hi = conc["tokens"]
+            print(f"   answers of {lo}..{hi} tokens, each stream a distinct text; 'others CPU' = CPU other processes "
+                  "of the machine used meanwhile;\n   loop stall = worst lateness of a 5 ms ticker on the same loop; "
+                  "gc2 pause = longest full cyclic-GC collection (ms); '+ split' clients stamp each read and split "
+                  "events, parsing nothing")
+            print(table(["client #batch", "events", "lost", "bad runs", "wall s", "client CPU s", "CPU µs/ev",
+                         "server CPU s", "others CPU s", "ttft p50", "ttft p99", "gap p50", "gap p99", "gap max",
+                         "loop stall max", "gc2 pause max"], rows))
+            ref = conc["clients"][REFERENCE]
+            print(table(["client (pooled)", "CPU µs/ev", "x reference", "ttft err p99", "gap err p99", "gap err max"],
+                        [[name, f"{c['cpu']:.0f}", f"{c['cpu'] / ref['cpu']:.2f}", f"{c['ttft'][1]:.2f}",
+                          f"{c['gaps'][1]:.2f}", f"{c['gaps'][2]:.1f}"] for name, c in conc["clients"].items()]))
+            print(f"   timing truth at {n_streams} streams, nbstream.astream against its error budget:")
+            lines = budget(n_streams, conc)
+            print("\n".join(lines))
+            summary.append(f"{n_streams} streams:\n" + "\n".join(lines))
 
-        print(f"\n3. {args.streams} concurrent streams on one event loop (asyncio.gather(...)), {CONCURRENT}; "
-              f"{args.batches} interleaved batches per client; errors in ms")
-        rows, conc = concurrency(demo, args.streams, args.batches)
-        server_cpu = demo.cpu_s()
-        lo, hi = conc["tokens"]
-        print(f"   answers of {lo}..{hi} tokens, each stream a distinct text; 'others CPU' = CPU other processes "
-              "of the machine used meanwhile;\n   loop stall = worst lateness of a 5 ms ticker on the same loop; "
-              "gc2 pause = longest full cyclic-GC collection (ms)")
-        print(table(["client #batch", "events", "lost", "bad runs", "wall s", "client CPU s", "CPU µs/ev",
-                     "server CPU s", "others CPU s", "ttft p50", "ttft p99", "gap p50", "gap p99", "gap max",
-                     "loop stall max", "gc2 pause max"], rows))
-
-    tt, gp = percentiles_ms(conc["ttft"]), percentiles_ms(conc["gaps"])
-    others = max(machine_busy_s() - m0 - (time.process_time() - c0) - server_cpu, 0.0)
-    print(f"\nother processes used {others:.1f} CPU s of the machine during these {time.perf_counter() - t0:.0f} s "
-          "(a quiet 2-core box: ~0)")
-    print(f"summary: loopback nbstream.stream {rates['nbstream.stream']:,.0f} events/s = "
-          f"{rates['nbstream.stream'] / rates['openai SDK Stream']:.1f}x the openai SDK; single-stream timing error "
-          f"ttft max {acc['ttft'][2]:.2f} ms, gap p99 {acc['gaps'][1]:.2f} ms; {args.batches}x{args.streams} "
-          f"concurrent streams via nbstream.astream: {conc['lost']} lost events, {conc['bad']} bad runs, "
-          f"{conc['cpu_per_event']['nbstream.astream']:.0f} µs client CPU/event "
-          f"({conc['cpu_per_event']['httpx alone (no parsing)']:.0f} in httpx alone; raw asyncio "
-          f"{conc['cpu_per_event']['raw asyncio alone (no parsing)']:.0f} alone, "
-          f"{conc['cpu_per_event']['raw asyncio + nbstream.ashow']:.0f} with nbstream), "
-          f"ttft p99 {tt[1]:.2f} ms, gap p99 {gp[1]:.2f} ms")
+    others = max(machine_busy_s() - m0 - (time.process_time() - c0), 0.0)
+    print(f"\nother processes (the demo server included) used {others:.1f} CPU s of the machine during these "
+          f"{time.perf_counter() - t0:.0f} s")
+    print("summary:\n" + "\n".join(summary))
 
 
 if __name__ == "__main__":
