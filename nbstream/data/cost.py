@@ -10,9 +10,9 @@ with), else the requested ``model``; prices are those valid at ``run.started_at`
 
 ``None``, never a guess, when: no usage was reported; the URL is no priced provider's
 (the demo endpoint, llama-server, Ollama, a local LiteLLM proxy: their cost is not a
-provider's list price); the wire format names no provider (ollama, SSE feeds, text, and
-``auto``: an SDK stream or iterator handed to ``show()``, whose format is detected per
-message and not kept on the run); the model is not in that provider's table; a name is
+provider's list price); the run has no URL and is no replay (an SDK stream or iterator
+handed to ``show()``: chat-shaped chunks say nothing of whose server sent them); the wire
+format names no provider (ollama, SSE feeds, text); the model is not in that provider's table; a name is
 longer than 200 characters or holds control characters (never looked up: the table's
 matching is regex-based, and its caches keep every name asked).
 
@@ -55,6 +55,8 @@ _MAX_COUNT = 1 << 53
 
 def cost_usd(run: Run) -> float | None:
     """The run's cost in US dollars, or None when it cannot be known (see the module)."""
+    if not run.base_url and run.source != "replay":  # an SDK stream or iterator: whose server, unknown
+        return None
     for model in (run.response_model, run.model):
         cost = price(model, run.usage, base_url=run.base_url, wire_format=run.wire_format, when=run.started_at)
         if cost is not None:
