@@ -14,6 +14,7 @@ import concurrent.futures
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from nbstream.engine.request import TimeoutArgs
 from nbstream.session import Session, get_session
 from nbstream.sweep import plan as _plan
 from nbstream.sweep import result as _result
@@ -121,18 +122,21 @@ class _Prepared:
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not value > 0):
                 raise ValueError(f"{name} must be a number > 0 per minute, or None for no cap; got {value!r}")
-        reserved = sorted(set(call) & {"prompt", "messages", "model", "url", "stream", "block", "display"})
+        reserved = sorted(set(call) & {"prompt", "messages", "model", "url", "stream", "block", "display",
+                                       "timeouts", "params"})
         if reserved:
             raise TypeError(f"sweep() sets {reserved[0]}= itself: put it in the template, models= or params=")
         if models is None:
-            models = [session.settings.model]
+            models = [session.settings.model or "demo"]
         frame = _plan.inputs(data)
         plan = _plan.make(template, frame, models, params)
         keep = keep_runs if keep_runs is not None else session.settings.keep_runs
-        todo = _runner.jobs(plan)
+        request, fixed = _split_call(call)
+        todo = _runner.jobs(plan, fixed)
+        _runner.preflight(todo, session, request, response_format)
         shown = _view.wanted(display)
         return cls(data=frame, plan=plan, jobs=todo, pacer=Pacer(concurrency, rpm, tpm, seed),
-                   cache=Cache.of(cache), retries=retries, response_format=response_format, call=dict(call),
+                   cache=Cache.of(cache), retries=retries, response_format=response_format, call=request,
                    session=session, keep_runs=keep,
                    view=_view.SweepView(todo, list(_plan.combinations(params)[0])) if shown else None)
 
@@ -148,6 +152,21 @@ class _Prepared:
         if self.view is not None:
             self.view.finish(frame)
         return frame
+
+
+_REQUEST_ARGS = ("base_url", "api_key", "api", "system", "headers")
+_TIMEOUTS = {"connect_timeout": "connect", "first_byte_timeout": "first_byte", "idle_timeout": "idle"}
+
+
+def _split_call(call: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``sweep``'s extra keyword arguments: those that say where and how to send (as
+    ``stream()`` takes them), and the request fields every row sends (``max_tokens``…)."""
+    request = {k: v for k, v in call.items() if k in _REQUEST_ARGS}
+    timeouts = {_TIMEOUTS[k]: v for k, v in call.items() if k in _TIMEOUTS}
+    if timeouts:
+        request["timeouts"] = TimeoutArgs(**timeouts)
+    fixed = {k: v for k, v in call.items() if k not in _REQUEST_ARGS and k not in _TIMEOUTS}
+    return request, fixed
 
 
 class _Collect:

@@ -6,7 +6,9 @@ and holds every request to it for the ``Retry-After`` it sent; each success rais
 limit by one again (additive increase, multiplicative decrease, as TCP does) — so a rate
 limit storm slows the sweep instead of failing it. Retries back off exponentially with
 full jitter, never less than ``Retry-After``, on 429, 408, 409, 5xx and lost connections
-only; any other 4xx is the request's fault and is never retried.
+only; any other 4xx is the request's fault and is never retried. A 429 does not use up
+the ``retries`` budget (the server asked us to wait, not said we were wrong): a row gives
+up after :data:`RATE_LIMIT_RETRIES` 429s in a row.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from dataclasses import dataclass, field
 
 from nbstream import errors
 
-__all__ = ["Bucket", "Gate", "Pacer", "backoff", "retryable"]
+__all__ = ["RATE_LIMIT_RETRIES", "Bucket", "Gate", "Pacer", "backoff", "retryable"]
 
 RETRY_STATUSES = frozenset({408, 409, 429})
 BASE_S = 0.5  # the first retry waits up to this; each next one doubles it
 MAX_S = 30.0
+RATE_LIMIT_RETRIES = 20
 
 
 def retryable(error: BaseException | None) -> bool:
@@ -34,13 +37,12 @@ def retryable(error: BaseException | None) -> bool:
 
 
 def backoff(attempt: int, retry_after: float | None, rng: random.Random) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: full jitter over an exponential
-    ceiling, but at least what the server's ``Retry-After`` asked."""
-    ceiling = min(MAX_S, BASE_S * 2 ** max(attempt - 1, 0))
-    wait = rng.uniform(0, ceiling)
-    if retry_after is not None and retry_after > 0:
-        wait = max(wait, min(retry_after, 3600.0))
-    return wait
+    """Seconds to wait before the next attempt: what the server's ``Retry-After`` asked plus
+    a little jitter (so the held requests do not all return at once), else full jitter
+    over an exponential ceiling."""
+    if retry_after is not None and retry_after >= 0:
+        return min(retry_after, 3600.0) + rng.uniform(0, BASE_S / 5)
+    return rng.uniform(0, min(MAX_S, BASE_S * 2 ** max(attempt - 1, 0)))
 
 
 @dataclass

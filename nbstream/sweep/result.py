@@ -65,7 +65,7 @@ def _number(value: Any) -> float:
 def row(job: Job, outcome: Outcome) -> dict[str, Any]:
     """The result columns of one plan row (input columns excluded)."""
     run = outcome.run
-    out: dict[str, Any] = {"model": job.model, **job.params}
+    out: dict[str, Any] = {"model": job.model, **job.swept}
     if run is None:
         out.update(text="", status="error", finish_reason=None, error=outcome.error)
         out.update({name: math.nan for name in _TIMING})

@@ -22,12 +22,12 @@ from nbstream.engine import request as _request
 from nbstream.run import Run
 from nbstream.session import Session
 from nbstream.sweep.cache import Cache, key
-from nbstream.sweep.pacing import Pacer, backoff, retryable
+from nbstream.sweep.pacing import RATE_LIMIT_RETRIES, Pacer, backoff, retryable
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Control", "Job", "Listener", "Outcome", "execute", "jobs"]
+__all__ = ["Control", "Job", "Listener", "Outcome", "execute", "jobs", "preflight"]
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ class Job:
 
     index: int
     model: str
-    params: dict[str, Any]
+    params: dict[str, Any]  # what the request sends: the fixed fields and the swept ones
     prompt: str
+    swept: dict[str, Any]  # the swept parameters alone (the result's columns)
 
 
 @dataclass
@@ -89,11 +90,31 @@ class Control:
             loop.call_soon_threadsafe(event.set)
 
 
-def jobs(plan: pd.DataFrame) -> list[Job]:
-    """The plan's rows as jobs, in plan order."""
-    return [Job(i, model, dict(params), prompt)
+def jobs(plan: pd.DataFrame, fixed: dict[str, Any] | None = None) -> list[Job]:
+    """The plan's rows as jobs, in plan order; ``fixed`` request fields go with every one
+    (the swept parameters win)."""
+    fixed = fixed or {}
+    return [Job(i, model, {**fixed, **params}, prompt, dict(params))
             for i, (model, params, prompt) in enumerate(zip(plan["model"], plan["params"], plan["prompt"],
                                                             strict=True))]
+
+
+def _prepare(job: Job, session: Session, call: dict[str, Any], response_format: Any
+             ) -> tuple[Run, _request.Request]:
+    extra = {"response_format": response_format} if response_format is not None else {}
+    return _request.prepare(context=session.context, prompt=job.prompt, model=job.model,
+                            params=dict(job.params), **call, **extra)
+
+
+def preflight(todo: list[Job], session: Session, call: dict[str, Any], response_format: Any) -> None:
+    """Prepare the first job of each model and parameter combination, so that what would
+    fail every row (a bad argument, a provider without its key) fails the call instead."""
+    seen: set[str] = set()
+    for job in todo:
+        shape = repr((job.model, sorted(job.params)))
+        if shape not in seen:
+            seen.add(shape)
+            _prepare(job, session, call, response_format)
 
 
 @dataclass
@@ -109,9 +130,7 @@ class _Sweep:
     inflight: dict[int, Run]
 
     def prepare(self, job: Job) -> tuple[Run, _request.Request]:
-        extra = {"response_format": self.response_format} if self.response_format is not None else {}
-        return _request.prepare(context=self.session.context, prompt=job.prompt, model=job.model,
-                                params=dict(job.params), **self.call, **extra)
+        return _prepare(job, self.session, self.call, self.response_format)
 
     async def answer(self, job: Job) -> Outcome | None:
         try:
@@ -124,7 +143,7 @@ class _Sweep:
             return await self.replayed(job, hit)
         gate = self.pacer.gate(req.base_url)
         tokens = len(str(req.body)) / 4
-        attempts = 0
+        attempts = failures = limited = 0
         last: Run | None = None
         while True:
             attempts += 1
@@ -139,13 +158,16 @@ class _Sweep:
             if run.status == "done":
                 await gate.succeeded()
                 break
-            if run.status == "cancelled" or attempts > self.retries or not retryable(run.error) \
-                    or self.stop.is_set():
+            rate_limited = getattr(run.error, "status", None) == 429
+            limited = limited + 1 if rate_limited else 0
+            failures += not rate_limited
+            if run.status == "cancelled" or not retryable(run.error) or failures > self.retries \
+                    or limited > RATE_LIMIT_RETRIES or self.stop.is_set():
                 break
             retry_after = getattr(run.error, "retry_after", None)
-            if getattr(run.error, "status", None) == 429:
+            if rate_limited:
                 gate.rate_limited(retry_after)
-            if await self.stopped_within(backoff(attempts, retry_after, self.pacer.rng)):
+            if await self.stopped_within(backoff(limited or failures, retry_after, self.pacer.rng)):
                 break
             last = run
             run, req = self.prepare(job)

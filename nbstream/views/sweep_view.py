@@ -154,7 +154,7 @@ class SweepView:
             self._stop_cb()
 
     def _label(self, job: Any) -> str:
-        params = " ".join(f"{k}={job.params.get(k)}" for k in self.param_names)
+        params = " ".join(f"{k}={job.swept.get(k)}" for k in self.param_names)
         return f"#{job.index} {job.model} {params}".strip()
 
     # ---- told by the runner (on the I/O loop's thread): note it, nothing more ----------------
