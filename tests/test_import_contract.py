@@ -49,6 +49,8 @@ LAZY: dict[tuple[str, str], str] = {
         "`nbstream serve` is the only command that runs the demo server (and checks its knobs)",
     ("nbstream.views.attach", "nbstream.views.live"):
         "the notebook view (IPython.display) loads only inside a Jupyter kernel",
+    ("nbstream.views.sweep_view", "nbstream.views.live"):
+        "the sweep's notebook widget (IPython.display) loads only inside a Jupyter kernel",
     ("nbstream.views.live", "nbstream.views.widget"):
         "anywidget and ipywidgets load only when a live widget is shown",
     # The Run's doors to the layers above it, which the README documents as its methods

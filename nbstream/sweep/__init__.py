@@ -47,6 +47,7 @@ def sweep(template: str, data: Any, models: Any = None, *, params: Mapping[str, 
     prepared = _Prepared.make(template, data, models, params, concurrency, retries, rpm, tpm, cache,
                               response_format, display, keep_runs, seed, session, call)
     control = _runner.Control()
+    prepared.show(stop_button=False)  # the kernel hears no click while this call blocks: Interrupt stops
     future = session.io.submit(prepared.run(control))
     view = prepared.view
     if view is not None:
@@ -68,6 +69,7 @@ async def asweep(template: str, data: Any, models: Any = None, *, params: Mappin
     prepared = _Prepared.make(template, data, models, params, concurrency, retries, rpm, tpm, cache,
                               response_format, display, keep_runs, seed, session, call)
     control = _runner.Control()
+    prepared.show(stop_button=True)
     if prepared.view is not None:
         prepared.view.on_stop(control.stop)
     try:
@@ -108,6 +110,8 @@ class _Prepared:
     session: Session
     view: _view.SweepView | None
     keep_runs: int | None
+    display: bool | None
+    param_names: list[str]
 
     @classmethod
     def make(cls, template: str, data: Any, models: Any, params: Mapping[str, Any] | None, concurrency: int,
@@ -134,11 +138,15 @@ class _Prepared:
         request, fixed = _split_call(call)
         todo = _runner.jobs(plan, fixed)
         _runner.preflight(todo, session, request, response_format)
-        shown = _view.wanted(display)
         return cls(data=frame, plan=plan, jobs=todo, pacer=Pacer(concurrency, rpm, tpm, seed),
                    cache=Cache.of(cache), retries=retries, response_format=response_format, call=request,
-                   session=session, keep_runs=keep,
-                   view=_view.SweepView(todo, list(_plan.combinations(params)[0])) if shown else None)
+                   session=session, keep_runs=keep, view=None, display=display,
+                   param_names=list(_plan.combinations(params)[0]))
+
+    def show(self, *, stop_button: bool) -> None:
+        """Start the live view, if one is wanted here."""
+        if _view.wanted(self.display):
+            self.view = _view.SweepView(self.jobs, self.param_names, stop_button=stop_button)
 
     async def run(self, control: _runner.Control) -> pd.DataFrame:
         """Answer the plan and build the table (partial after a Stop)."""

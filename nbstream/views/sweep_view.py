@@ -25,9 +25,9 @@ from typing import Any, TextIO
 
 from nbstream.run import Run
 from nbstream.views.attach import in_notebook
-from nbstream.views.render import terminal
+from nbstream.views.render import md_text, terminal
 
-__all__ = ["INTERVAL_S", "SHOWN", "Progress", "SweepView", "wanted"]
+__all__ = ["INTERVAL_S", "SHOWN", "Progress", "SweepView", "summary_bundle", "wanted"]
 
 INTERVAL_S = 0.25
 SHOWN = 3  # rows whose answers stream in the view at once
@@ -125,7 +125,9 @@ class SweepView:
     """Follows a sweep: a widget in a notebook, a progress line on a terminal."""
 
     def __init__(self, jobs: list[Any], param_names: list[str], *, out: TextIO | None = None,
-                 notebook: bool | None = None) -> None:
+                 notebook: bool | None = None, stop_button: bool = False) -> None:
+        """``stop_button``: only where the kernel hears a click while the sweep runs (an
+        awaited sweep); a blocking ``sweep()`` stops on Interrupt."""
         self.progress = Progress(total=len(jobs))
         self.param_names = param_names
         self._lock = threading.Lock()
@@ -135,13 +137,16 @@ class SweepView:
         self._out = out or sys.stderr
         self._notebook = in_notebook() if notebook is None else notebook
         self._widget: Any = None
+        self._handle: Any = None
         self.updates = 0
         self.view_error: Exception | None = None
         if self._notebook:
-            self._widget = _make_widget(self._stop)
             from IPython.display import display
 
-            display(self._widget)
+            from nbstream.views.live import widget_bundle
+
+            self._widget = _make_widget(self._stop, stop_button)
+            self._handle = display(widget_bundle(self._widget), raw=True, display_id=True)
         context = contextvars.copy_context()  # what the thread sends has this cell as parent
         self._thread = threading.Thread(target=context.run, args=(self._tick,), daemon=True, name="nbstream-sweep")
         self._thread.start()
@@ -199,22 +204,31 @@ class SweepView:
         self._over.set()
 
     def close(self) -> None:
-        """Stop the ticker; in a notebook replace the widget by the static summary."""
+        """Stop the ticker; in a notebook the widget gives way to the static summary (what
+        the saved notebook keeps)."""
         self._over.set()
         self._thread.join(5)
-        if self._widget is not None:
-            import pandas as pd
-            from IPython.display import display
-
+        if self._handle is not None:
             with self._lock:
-                line, models = self.progress.line(), self.progress.model_rows()
+                bundle = summary_bundle(self.progress)
+            self._handle.update(bundle, raw=True)
             self._widget.close()
-            display(pd.DataFrame(models).set_index("model") if models else pd.DataFrame(),
-                    metadata={"nbstream": "sweep-summary"})
-            print(line)
 
 
-def _make_widget(on_stop: Callable[[], None]) -> Any:
+def summary_bundle(progress: Progress) -> dict[str, str]:
+    """The static summary: the progress line and the per-model latency table, as Markdown
+    (every value through ``render.md_text``) and plain text."""
+    line = progress.line().replace(" · ETA —", "")
+    rows = progress.model_rows()
+    head = ["model", "done", "failed", "ttft mean s", "e2el mean s", "tok/s"]
+    keys = ["model", "done", "failed", "ttft", "e2el", "tps"]
+    md = [f"**sweep** {md_text(line)}", "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    md += ["| " + " | ".join(md_text(r[k]) for k in keys) + " |" for r in rows]
+    plain = [f"sweep {line}"] + ["  ".join(str(r[k]) for k in keys) for r in rows]
+    return {"text/markdown": "\n".join(md if rows else md[:1]), "text/plain": terminal("\n".join(plain))}
+
+
+def _make_widget(on_stop: Callable[[], None], stop_button: bool) -> Any:
     import anywidget
     import traitlets
 
@@ -226,11 +240,12 @@ def _make_widget(on_stop: Callable[[], None]) -> Any:
         _esm = static / "sweep.js"
         _css = static / "sweep.css"
         state = traitlets.Unicode("{}").tag(sync=True)
+        show_stop = traitlets.Bool(False).tag(sync=True)
 
         def __repr__(self) -> str:
             return "SweepWidget()"
 
-    widget = SweepWidget()
+    widget = SweepWidget(show_stop=stop_button)
 
     def handle(_w: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("t") == "stop":

@@ -50,7 +50,7 @@ function render({ model, el: host }) {
     let st = {};
     try { st = JSON.parse(model.get("state") || "{}"); } catch (e) { st = {}; }
     draw(body, st);
-    stop.hidden = !!st.over;
+    stop.hidden = !!st.over || !model.get("show_stop");
   };
   model.on("change:state", update);
   update();
