@@ -100,7 +100,8 @@ def test_the_live_widget_is_throttled_far_below_the_streams_events():
             "                    models=['demo'], cache=False, concurrency=6, display=True,\n"
             "                    demo={'tps': 300, 'ttft': 0.01})\n"
             "print(int(nbstream.runs()['n_events'].tail(12).sum()))", timeout=120)
-        states = [json.loads(m["content"]["data"]["state"]["state"]) for m in _kernel.of_type(result["messages"], "comm_msg")
+        comms = _kernel.of_type(result["messages"], "comm_msg")
+        states = [json.loads(m["content"]["data"]["state"]["state"]) for m in comms
                   if "state" in m["content"].get("data", {}).get("state", {})]
         events = int("".join(m["content"]["text"] for m in _kernel.of_type(result["messages"], "stream")
                              if m["content"]["name"] == "stdout").split()[-1])
