@@ -10,6 +10,7 @@ awaited in a running event loop.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -64,7 +65,9 @@ async def asweep(template: str, data: Any, models: Any = None, *, params: Mappin
                  cache: bool | str | Any = True, response_format: Any = None, display: bool | None = None,
                  keep_runs: int | None = None, seed: int | None = None, session: Session | None = None,
                  **call: Any) -> pd.DataFrame:
-    """:func:`sweep` awaited on the caller's running event loop."""
+    """:func:`sweep` awaited on the caller's running event loop. Cancelling the awaiting
+    task (the kernel's Interrupt on an awaited cell) stops the sweep like Stop does and
+    returns the partial table."""
     session = session or get_session()
     prepared = _Prepared.make(template, data, models, params, concurrency, retries, rpm, tpm, cache,
                               response_format, display, keep_runs, seed, session, call)
@@ -72,8 +75,16 @@ async def asweep(template: str, data: Any, models: Any = None, *, params: Mappin
     prepared.show(stop_button=True)
     if prepared.view is not None:
         prepared.view.on_stop(control.stop)
+    task = asyncio.ensure_future(prepared.run(control))
     try:
-        return await prepared.run(control)
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        control.stop()
+        frame = await task
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        return frame
     finally:
         if prepared.view is not None:
             prepared.view.close()
