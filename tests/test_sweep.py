@@ -268,3 +268,21 @@ def test_the_function_stays_nbstream_sweep_after_its_modules_load():
     for name in ("plan", "pacing", "cache", "runner", "result"):
         importlib.import_module(f"nbstream.sweep.{name}")
     assert callable(nbstream.sweep) and nbstream.sweep.__module__ == "nbstream.sweep"
+
+
+def test_summarize_reads_a_sweep_result_leaving_out_cached_rows(demo, session, tmp_path):
+    kw = dict(models="demo-fast", base_url=demo.base_url, cache=tmp_path, display=False, session=session)
+    first = nbstream.sweep("About {topic}", data=TOPICS.head(2), **kw)
+    both = nbstream.sweep("About {topic}", data=TOPICS.head(3), **kw)  # two cached, one new
+    assert session.summarize(first)["completed"] == 2
+    assert session.summarize(both)["completed"] == 1
+
+
+def test_secrets_never_reach_the_result_table(session):
+    secret = "sk-tablesecret-0123456789abcdef"
+    with FaultServer(lambda _n, _p: "401") as server:
+        df = nbstream.sweep("{q}", data=pd.DataFrame({"q": ["x"]}), models="fault", base_url=server.base_url,
+                            api_key=secret, cache=False, display=False, session=session)
+    assert list(df["status"]) == ["error"]
+    for dump in (df.to_string(), df.to_json(), repr(df.attrs)):
+        assert secret not in dump and secret[3:15] not in dump
