@@ -66,6 +66,7 @@ __all__ = ["NBStream", "load_ipython_extension", "register_in_running_shell", "r
 @argument("--over", metavar="NAME",
           help="sweep: the body is a template filled from each row of the DataFrame NAME, sent to every "
                "combination of -m, -t and repeated -p KEY=VALUE; the result table goes to -o")
+@argument("--cache", metavar="FOLDER", help="with --over: the cache folder (default ./.nbstream-cache), or off")
 @argument("--raw", action="store_true", help="show the wire: the raw SSE events beside the answer")
 @argument("--bg", action="store_true", help="return at once, keep streaming in the background (Stop button)")
 @argument("--no-render", action="store_true", help="plain text instead of Markdown")
@@ -159,8 +160,9 @@ async def _over(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> None
             fixed["max_tokens"] = args.max_tokens
         call = {k: v for k, v in (("base_url", args.base_url), ("api", args.api), ("system", args.system))
                 if v is not None}
+        cache: str | bool = True if args.cache is None else False if args.cache == "off" else args.cache
         result = await _asweep(cell.strip(), ns[args.over], models=args.model, params=swept or None,
-                               **call, **fixed)
+                               cache=cache, **call, **fixed)
     except (ValueError, TypeError) as exc:
         if args.raise_error:
             raise

@@ -40,6 +40,7 @@ def test_progress_counts_done_failed_and_cached_and_times_only_what_was_measured
     assert (p.done, p.failed, p.cached, p.finished) == (2, 1, 1, 3)
     (row,) = p.model_rows()
     assert row == {"model": "m", "done": 2, "failed": 1, "ttft": "0.500", "e2el": "1.000", "tps": "10"}
+    assert summary_bundle(p)["text/markdown"].splitlines()[-1] == "| m | 2 | 1 | 0\\.500 s | 1\\.000 s | 10 tok/s |"
     assert p.line().startswith("3/4 done (1 cached) · 0 running · 1 queued · 1 failed")
 
 

@@ -211,21 +211,25 @@ class SweepView:
         if self._handle is not None:
             with self._lock:
                 bundle = summary_bundle(self.progress)
-            self._handle.update(bundle, raw=True)
+            self._handle.update(bundle, raw=True, metadata={"nbstream": {"sweep": True, "rows": self.progress.total}})
             self._widget.close()
 
 
 def summary_bundle(progress: Progress) -> dict[str, str]:
     """The static summary: the progress line and the per-model latency table, as Markdown
-    (every value through ``render.md_text``) and plain text."""
-    line = progress.line().replace(" · ETA —", "")
-    rows = progress.model_rows()
-    head = ["model", "done", "failed", "ttft mean s", "e2el mean s", "tok/s"]
-    keys = ["model", "done", "failed", "ttft", "e2el", "tps"]
+    (every value through ``render.md_text``) and plain text (the line)."""
+    line = progress.line().replace(" · ETA —", "").replace(" · 0 running · 0 queued", "")
+    head = ["model", "done", "failed", "mean TTFT", "mean E2E", "output"]
     md = [f"**sweep** {md_text(line)}", "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    md += ["| " + " | ".join(md_text(r[k]) for k in keys) + " |" for r in rows]
-    plain = [f"sweep {line}"] + ["  ".join(str(r[k]) for k in keys) for r in rows]
-    return {"text/markdown": "\n".join(md if rows else md[:1]), "text/plain": terminal("\n".join(plain))}
+    for r in progress.model_rows():
+        cells = [r["model"], r["done"], r["failed"], _unit(r["ttft"], "s"), _unit(r["e2el"], "s"),
+                 _unit(r["tps"], "tok/s")]
+        md.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+    return {"text/markdown": "\n".join(md if len(md) > 4 else md[:1]), "text/plain": terminal(f"sweep {line}")}
+
+
+def _unit(value: str, unit: str) -> str:
+    return value if value == "—" else f"{value} {unit}"
 
 
 def _make_widget(on_stop: Callable[[], None], stop_button: bool) -> Any:
