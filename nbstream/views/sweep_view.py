@@ -211,7 +211,10 @@ class SweepView:
         if self._handle is not None:
             with self._lock:
                 bundle = summary_bundle(self.progress)
-            self._handle.update(bundle, raw=True, metadata={"nbstream": {"sweep": True, "rows": self.progress.total}})
+            from IPython.display import display
+
+            display(bundle, raw=True, metadata={"nbstream": {"sweep": True, "rows": self.progress.total}})
+            self._handle.update({}, raw=True)  # the widget's place is left empty (as the run view does)
             self._widget.close()
 
 
