@@ -286,3 +286,30 @@ def test_secrets_never_reach_the_result_table(session):
     assert list(df["status"]) == ["error"]
     for dump in (df.to_string(), df.to_json(), repr(df.attrs)):
         assert secret not in dump and secret[3:15] not in dump
+
+
+def test_cancelling_an_awaited_sweep_stops_rows_waiting_for_their_rate_budget_and_returns_the_partial(session):
+    import asyncio
+
+    rows = pd.DataFrame({"q": ["first", "second", "third"]})
+    with FaultServer(lambda _n, _p: "ok") as server:
+        async def main() -> pd.DataFrame:
+            task = asyncio.ensure_future(nbstream.asweep(
+                "{q}", data=rows, models="fault", rpm=1, concurrency=3, base_url=server.base_url, cache=False,
+                display=False, session=session))
+            while len(session.runs()) != 1:  # the minute's one request has been answered
+                await asyncio.sleep(0.01)
+            task.cancel()
+            return await task
+
+        df = asyncio.run(main())
+        assert len(server.log) == 1  # the others never went out: the wait for the budget was cancelled
+        assert list(df["status"]) == ["done"] and len(df) == 1
+
+
+def test_a_cache_folder_that_cannot_be_written_leaves_the_answers_uncached(demo, session, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    df = nbstream.sweep("About {topic}", data=TOPICS.head(2), models="demo-fast", base_url=demo.base_url,
+                        cache=blocker, display=False, session=session)
+    assert (df["status"] == "done").all() and not df["cached"].any()

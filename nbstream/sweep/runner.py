@@ -10,9 +10,10 @@ answer. ``response_format`` goes to the request as ``astream(response_format=...
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from nbstream.api import _run_here
@@ -128,6 +129,7 @@ class _Sweep:
     listener: Listener | None
     stop: asyncio.Event
     inflight: dict[int, Run]
+    waiting: set[asyncio.Task[Any] | None] = field(default_factory=set)
 
     def prepare(self, job: Job) -> tuple[Run, _request.Request]:
         return _prepare(job, self.session, self.call, self.response_format)
@@ -147,7 +149,12 @@ class _Sweep:
         last: Run | None = None
         while True:
             attempts += 1
-            await gate.enter(tokens)
+            task = asyncio.current_task()
+            self.waiting.add(task)  # a Stop cancels a wait for a slot or a bucket at once
+            try:
+                await gate.enter(tokens)
+            finally:
+                self.waiting.discard(task)
             try:
                 if self.stop.is_set():  # stopped while waiting: this attempt never went out
                     return Outcome(last, attempts - 1, False) if last is not None else None
@@ -172,7 +179,8 @@ class _Sweep:
             last = run
             run, req = self.prepare(job)
         if run.status == "done" and self.cache is not None:
-            self.cache.put(run, digest)
+            with contextlib.suppress(OSError):  # a full or read-only disk: the answer stands, uncached
+                self.cache.put(run, digest)
         return Outcome(run, attempts, False)
 
     async def drive(self, job: Job, run: Run, req: _request.Request) -> None:
@@ -203,7 +211,12 @@ class _Sweep:
         for job in queue:
             if self.stop.is_set():
                 return
-            outcome = await self.answer(job)
+            try:
+                outcome = await self.answer(job)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # noqa: BLE001 - one row's surprise is that row's error, not the sweep's
+                outcome = Outcome(None, 0, False, f"{type(exc).__name__}: {exc}")
             if outcome is None:
                 return
             outcomes[job.index] = outcome
@@ -226,10 +239,13 @@ async def execute(todo: list[Job], *, session: Session, pacer: Pacer, cache: Cac
         await sweep.stop.wait()
         for run in list(sweep.inflight.values()):
             run.cancel()
+        for task in list(sweep.waiting):
+            if task is not None:
+                task.cancel()
 
     watch = asyncio.ensure_future(stopper())
     try:
-        await asyncio.gather(*workers)
+        await asyncio.gather(*workers, return_exceptions=True)
     finally:
         watch.cancel()
         for task in workers:
