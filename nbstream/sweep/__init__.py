@@ -164,9 +164,12 @@ class _Prepared:
         runs = _result.RunIndex(self.keep_runs)
         rows: list[dict[str, Any] | None] = [None] * len(self.jobs)
         listener = _Collect(rows, runs, self.view)
-        await _runner.execute(self.jobs, session=self.session, pacer=self.pacer, cache=self.cache,
-                              retries=self.retries, response_format=self.response_format, call=self.call,
-                              listener=listener, control=control)
+        try:
+            await _runner.execute(self.jobs, session=self.session, pacer=self.pacer, cache=self.cache,
+                                  retries=self.retries, response_format=self.response_format, call=self.call,
+                                  listener=listener, control=control)
+        finally:
+            await asyncio.to_thread(listener.worker.shutdown, True)
         frame = _result.table(self.data, self.plan, rows, runs)
         if self.view is not None:
             self.view.finish(frame)
@@ -189,20 +192,31 @@ def _split_call(call: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 class _Collect:
-    """The runner's listener: keeps each ended row's columns (the Run itself only while
-    ``keep_runs`` allows) and passes the news to the view."""
+    """The runner's listener: each ended row's columns are built on this sweep's own
+    thread (a run's summary costs milliseconds, which the I/O loop — stamping other
+    streams' arrivals — must not spend), the Run kept only while ``keep_runs`` allows,
+    and the view told."""
 
     def __init__(self, rows: list[dict[str, Any] | None], runs: _result.RunIndex,
                  view: _view.SweepView | None) -> None:
         self.rows, self.runs, self.view = rows, runs, view
+        self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbstream-sweep")
 
     def started(self, job: _runner.Job, run: Any) -> None:
         if self.view is not None:
             self.view.started(job, run)
 
     def ended(self, job: _runner.Job, outcome: _runner.Outcome) -> None:
-        self.rows[job.index] = _result.row(job, outcome)
+        self.worker.submit(self._collect, job, outcome)
+
+    def _collect(self, job: _runner.Job, outcome: _runner.Outcome) -> None:
+        try:
+            row = _result.row(job, outcome)
+        except Exception as exc:  # noqa: BLE001 - a row that cannot be summarized is still a row
+            row = _result.row(job, _runner.Outcome(None, outcome.attempts, outcome.cached,
+                                                   f"{type(exc).__name__}: {exc}"))
+        self.rows[job.index] = row
         if outcome.run is not None:
             self.runs.add(outcome.run)
         if self.view is not None:
-            self.view.ended(job, self.rows[job.index] or {})
+            self.view.ended(job, row)
