@@ -313,3 +313,33 @@ def test_a_cache_folder_that_cannot_be_written_leaves_the_answers_uncached(demo,
     df = nbstream.sweep("About {topic}", data=TOPICS.head(2), models="demo-fast", base_url=demo.base_url,
                         cache=blocker, display=False, session=session)
     assert (df["status"] == "done").all() and not df["cached"].any()
+
+
+def test_while_a_sweep_runs_it_holds_only_keep_runs_whole_runs_however_many_rows_it_answered(tmp_path):
+    """40 rows; the last request holds mid-answer until the count of live Runs is checked."""
+    import gc
+
+    from nbstream.run import Run
+
+    session = Session(keep_runs=4)
+    rows = pd.DataFrame({"q": [f"row {i}" for i in range(40)]})
+    with FaultServer(lambda n, _p: "hold" if n == 39 else "ok") as server:
+        server.release.clear()
+        result: list[pd.DataFrame] = []
+        worker = threading.Thread(target=lambda: result.append(nbstream.sweep(
+            "{q}", data=rows, models="fault", concurrency=4, base_url=server.base_url, cache=False,
+            display=False, session=session)))
+        worker.start()
+        try:
+            _wait_for(lambda: len(server.log) == 40 and server.in_flight == 1)
+
+            def live_runs() -> int:
+                gc.collect()
+                return sum(1 for o in gc.get_objects() if isinstance(o, Run) and o.base_url == server.base_url)
+
+            _wait_for(lambda: live_runs() <= 4 + 4 + 1)  # the table's newest, the session's, the one in flight
+        finally:
+            server.release.set()
+            worker.join(60)
+            session.close()
+    assert len(result[0]) == 40 and (result[0]["status"] == "done").all()

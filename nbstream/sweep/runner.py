@@ -207,7 +207,7 @@ class _Sweep:
             return False
         return True
 
-    async def worker(self, queue: Iterator[Job], outcomes: list[Outcome | None]) -> None:
+    async def worker(self, queue: Iterator[Job]) -> None:
         for job in queue:
             if self.stop.is_set():
                 return
@@ -219,20 +219,19 @@ class _Sweep:
                 outcome = Outcome(None, 0, False, f"{type(exc).__name__}: {exc}")
             if outcome is None:
                 return
-            outcomes[job.index] = outcome
             if self.listener is not None:
                 self.listener.ended(job, outcome)
 
 
 async def execute(todo: list[Job], *, session: Session, pacer: Pacer, cache: Cache | None, retries: int,
                   response_format: Any, call: dict[str, Any], listener: Listener | None,
-                  control: Control) -> list[Outcome | None]:
-    """Answer every job (None for those a Stop left unstarted), at most ``pacer.concurrency``
-    at once; a Stop cancels the runs in flight and returns what there is."""
-    outcomes: list[Outcome | None] = [None] * len(todo)
+                  control: Control) -> None:
+    """Answer every job, telling ``listener`` of each end (the runner keeps no Run: memory
+    stays bounded by what the listener keeps), at most ``pacer.concurrency`` at once; a
+    Stop cancels the runs in flight, leaves the rest unstarted and returns."""
     sweep = _Sweep(session, pacer, cache, retries, response_format, call, listener, control.bind(), {})
     queue = iter(todo)
-    workers = [asyncio.ensure_future(sweep.worker(queue, outcomes))
+    workers = [asyncio.ensure_future(sweep.worker(queue))
                for _ in range(min(pacer.concurrency, len(todo)))]
 
     async def stopper() -> None:
@@ -250,4 +249,3 @@ async def execute(todo: list[Job], *, session: Session, pacer: Pacer, cache: Cac
         watch.cancel()
         for task in workers:
             task.cancel()
-    return outcomes
