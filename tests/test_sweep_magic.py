@@ -59,3 +59,33 @@ def test_the_saved_sweep_cell_keeps_a_static_summary_and_no_widget(nb):
     outputs = nb.cells[2].outputs
     assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
     assert any("8/8 done" in o.get("data", {}).get("text/markdown", "") for o in outputs), outputs
+
+
+@pytest.mark.timeout(180)
+def test_the_stop_button_of_an_over_cell_stops_the_sweep_and_keeps_the_partial_table():
+    import json
+
+    import _kernel
+
+    with _kernel.Session() as k:
+        k.run(_kernel.SETUP)
+        k.run("import pandas as pd\nslow = pd.DataFrame({'q': [f'question {i}' for i in range(20)]})")  # > 16 at once
+        msg_id = k.send("%%stream --over slow -m demo-long -p demo.tps=20 --cache off -o part\n{q}")
+        clicked: list[str] = []
+
+        def click_once_text_streams(msg: dict) -> None:
+            if msg["msg_type"] == "comm_open" and "_esm" in msg["content"]["data"]["state"]:
+                clicked.append(msg["content"]["comm_id"])  # the widget's comm; no click yet
+            data = msg["content"].get("data", {}) if msg["msg_type"] == "comm_msg" else {}
+            state = data.get("state", {}).get("state")
+            if state and len(clicked) == 1 and any(r["text"] for r in json.loads(state).get("rows", [])):
+                click = k.kc.session.msg("comm_msg", {"comm_id": clicked[0],
+                                                      "data": {"method": "custom", "content": {"t": "stop"}}})
+                k.kc.shell_channel.send(click)
+                clicked.append("sent")
+
+        result = k.collect(msg_id, timeout=150, on_message=click_once_text_streams)
+        assert clicked[1:] == ["sent"], "the stop was never clicked"
+        assert result["reply"]["status"] == "ok" and not _kernel.of_type(result["messages"], "error")
+        out = k.stdout("print(len(part), set(part.status), bool(part.text.str.len().gt(0).any()))")
+        assert out.strip() == "16 {'cancelled'} True"  # the 16 in flight, with their partial answers
