@@ -69,7 +69,8 @@ def test_a_terminal_gets_one_progress_line_that_ends_with_every_row_counted(demo
     view.close()
     assert (frame["status"] == "done").all()
     last = out.getvalue().split("\r")[-1]
-    assert last.startswith("\x1b[2K3/3 done · 0 running · 0 queued · 0 failed") and last.endswith("\n")
+    assert last.startswith("\x1b[2K[####################] 3/3 done · 0 running · 0 queued · 0 failed")
+    assert last.endswith("\n")
 
 
 @pytest.mark.timeout(180)

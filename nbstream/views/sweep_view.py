@@ -196,7 +196,7 @@ class SweepView:
             state["over"] = final
             self._widget.state = json.dumps(state)
         elif not self._notebook:
-            self._out.write("\r\x1b[2K" + terminal(state["line"]) + ("\n" if final else ""))
+            self._out.write("\r\x1b[2K" + _bar(self.progress) + " " + terminal(state["line"]) + ("\n" if final else ""))
             self._out.flush()
 
     def finish(self, frame: Any) -> None:
@@ -229,6 +229,12 @@ def summary_bundle(progress: Progress) -> dict[str, str]:
                  _unit(r["tps"], "tok/s")]
         md.append("| " + " | ".join(md_text(c) for c in cells) + " |")
     return {"text/markdown": "\n".join(md if len(md) > 4 else md[:1]), "text/plain": terminal(f"sweep {line}")}
+
+
+def _bar(progress: Progress, width: int = 20) -> str:
+    """``[#######-------------]``: the share of rows finished."""
+    filled = width * progress.finished // progress.total if progress.total else width
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
 def _unit(value: str, unit: str) -> str:
