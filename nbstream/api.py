@@ -27,21 +27,23 @@ def stream(prompt: str | None = None, *, messages: list[dict] | None = None, mod
            headers: dict[str, str] | None = None, block: bool = True, raise_on_error: bool = False,
            connect_timeout: float | None = None, first_byte_timeout: float | None = None,
            idle_timeout: float | None = None, reconnect: bool = True, max_reconnects: int = 5,
-           display: bool = False, session: Session | None = None, **params: Any) -> Run:
+           display: bool = False, response_format: Any = None, session: Session | None = None,
+           **params: Any) -> Run:
     """Send a prompt (or ``messages``) to an OpenAI-compatible server and stream the answer.
 
     With ``url=`` instead, follow a generic Server-Sent-Events feed (reconnecting per the
     spec). Blocks until the run ends — in scripts, terminal IPython and Jupyter alike —
     unless ``block=False``; Ctrl-C / Interrupt cancels it and keeps the partial answer.
     ``display=True`` shows it live as it streams. Extra keyword arguments (temperature,
-    max_tokens, …) go into the request body. ``session`` (default: ``get_session()``)
-    supplies the settings and records the run.
+    max_tokens, …) go into the request body. ``response_format`` (a JSON-schema dict or a
+    pydantic model class) asks for JSON following it: ``run.json`` / ``run.parsed``.
+    ``session`` (default: ``get_session()``) supplies the settings and records the run.
     """
     session = session or get_session()
     run, req = _request.prepare(context=session.context,
         prompt=prompt, messages=messages, model=model, base_url=base_url, api_key=api_key, api=api,
         system=system, url=url, method=method, headers=headers, reconnect=reconnect,
-        max_reconnects=max_reconnects, params=params,
+        max_reconnects=max_reconnects, params=params, response_format=response_format,
         timeouts=TimeoutArgs(connect=connect_timeout, first_byte=first_byte_timeout, idle=idle_timeout))
     _adopt(session, run, display)
     future = session.io.submit(_pump.drive(run, lambda: _pump.request_work(run, req)))
@@ -62,13 +64,13 @@ async def astream(prompt: str | None = None, *, messages: list[dict] | None = No
                   raise_on_error: bool = False, connect_timeout: float | None = None,
                   first_byte_timeout: float | None = None, idle_timeout: float | None = None,
                   reconnect: bool = True, max_reconnects: int = 5, display: bool = False,
-                  session: Session | None = None, **params: Any) -> Run:
+                  response_format: Any = None, session: Session | None = None, **params: Any) -> Run:
     """``stream`` for async code: runs on the caller's event loop and returns the ended Run."""
     session = session or get_session()
     run, req = _request.prepare(context=session.context,
         prompt=prompt, messages=messages, model=model, base_url=base_url, api_key=api_key, api=api,
         system=system, url=url, method=method, headers=headers, reconnect=reconnect,
-        max_reconnects=max_reconnects, params=params,
+        max_reconnects=max_reconnects, params=params, response_format=response_format,
         timeouts=TimeoutArgs(connect=connect_timeout, first_byte=first_byte_timeout, idle=idle_timeout))
     _adopt(session, run, display)
     await _run_here(run, lambda: _pump.request_work(run, req))

@@ -40,6 +40,7 @@ from nbstream.events import (
     Usage,
 )
 from nbstream.wire import registry as _formats
+from nbstream.wire import structured as _structured
 from nbstream.wire.framing import Message
 
 if TYPE_CHECKING:
@@ -133,6 +134,8 @@ class Run:
         self._listeners: list[Listener] = []
         self._task: asyncio.Task | None = None  # set when the run fills on the caller's loop
         self._row: dict[str, Any] | None = None
+        self.response_format: _structured.JsonSchema | None = None  # set for response_format=
+        self._json: _structured.Outcome | None = None
 
     # ---- what the user reads -------------------------------------------------------
     @property
@@ -205,6 +208,40 @@ class Run:
         if self.error is not None and self.status in ("error", "incomplete"):
             raise self.error
         return self
+
+    # ---- structured output and cost ------------------------------------------------------
+    @property
+    def json(self) -> Any:
+        """With ``response_format``: the answer parsed as JSON — once ended, strictly (None
+        and ``json_error`` set when it is not valid JSON); while streaming, as far as it got."""
+        if self.response_format is None:
+            return None
+        if not self.done:
+            return _structured.partial(self.text)
+        return self._json_outcome().value
+
+    @property
+    def parsed(self) -> Any:
+        """With a pydantic model as ``response_format``: the validated instance, else None."""
+        return self._json_outcome().parsed if self.done and self.response_format is not None else None
+
+    @property
+    def json_error(self) -> str | None:
+        """Why the ended answer is no valid JSON, or does not validate (one line); else None."""
+        return self._json_outcome().error if self.done and self.response_format is not None else None
+
+    def _json_outcome(self) -> _structured.Outcome:
+        if self._json is None:
+            assert self.response_format is not None
+            self._json = _structured.final(self.text, self.response_format, finish_reason=self.finish_reason)
+        return self._json
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What the run cost in US dollars (genai-prices), None when the model or provider is
+        unknown (the demo endpoint, local servers): see ``nbstream.data.cost``."""
+        value = self.summary_row().get("cost_usd")
+        return value if isinstance(value, float) else None
 
     # ---- the record -----------------------------------------------------------------------
     @property

@@ -121,7 +121,7 @@ MATHML = {"math", "mi", "mn", "mo", "ms", "mtext", "mspace", "mrow", "mfrac", "m
           "mphantom", "menclose", "merror", "mmultiscripts", "mprescripts", "none"}
 MATHML_ATTRS = {"display", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace", "largeop",
                 "movablelimits", "form", "accent", "accentunder", "linethickness", "width", "height", "depth",
-                "columnalign", "rowspacing", "columnspacing", "columnspan", "rowspan", "displaystyle",
+                "columnalign", "rowspacing", "columnspacing", "displaystyle",
                 "scriptlevel", "notation", "voffset", "symmetric", "minsize", "maxsize", "columnlines",
                 "rowlines", "frame", "mathcolor", "mathsize"}
 STYLE_RE = re.compile(r"(?:(?:color|background-color|font-weight|font-style|text-align|text-decoration)"

@@ -67,6 +67,13 @@ def test_math_cannot_move_or_blow_up_content_outside_its_box(latex):
     assert "mathsize" not in html and "voffset" not in html
 
 
+def test_the_sanitizer_drops_table_spans_from_math_cells():
+    cell = _render.sanitize('<math><mtable><mtr><mtd rowspan="99999" columnspan="99999" columnalign="left">'
+                            'x</mtd></mtr></mtable></math>')
+    assert "x</mtd>" in cell and 'columnalign="left"' in cell
+    assert "rowspan" not in cell and "columnspan" not in cell
+
+
 def test_ordinary_math_spacing_and_sizes_survive():
     html = _render.render_html("$a\\,b\\quad c$ and $\\Big( \\binom{n}{k} \\Big)$ and $\\rule{1em}{2pt}$")
     assert 'width="0.167em"' in html and 'width="1em"' in html

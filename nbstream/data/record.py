@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nbstream._version import __version__
+from nbstream.data import cost as _cost
 from nbstream.data import tokens as _tokens
 from nbstream.events import (
     Done,
@@ -318,6 +319,7 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     }
     if usage is not None:
         row.update(_server_columns(usage.server))
+    row["cost_usd"] = _cost.cost_usd(run)  # None when unknown (nbstream.data.cost)
     row["tokenizer"] = rows.estimator.name
     row["nbstream_version"] = __version__
     return row
@@ -354,6 +356,8 @@ def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
         elif col in ("label", "run_id", "base_url", "model", "response_model", "response_id", "prompt",
                      "prompt_hash", "params_json", "error", "error_type", "tokenizer", "nbstream_version"):
             df[col] = df[col].astype("string")
+    if "cost_usd" in df:
+        df["cost_usd"] = pd.array(df["cost_usd"].tolist(), dtype="Float64")
     if "started_at" in df:
         df["started_at"] = pd.to_datetime(df["started_at"], utc=True)
     return df

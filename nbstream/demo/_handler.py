@@ -36,6 +36,7 @@ from ._requests import (
     parse_ollama_chat,
     parse_ollama_generate,
     parse_responses,
+    response_schema,
 )
 from ._responses import ResponsesRenderer
 from ._scenarios import Knobs, Scenario, find_scenario, resolve_knobs
@@ -250,7 +251,9 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     def _generate(self, parse: Callable[[dict[str, Any]], Conversation], renderer_type: type, raw: bytes,
                   log: RequestLog) -> None:
-        conv = parse(parse_json_body(raw))
+        body = parse_json_body(raw)
+        conv = parse(body)
+        conv.schema = response_schema(body)
         log.model = conv.model
         scenario = find_scenario(conv.model)
         log.scenario = scenario.name

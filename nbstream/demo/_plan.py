@@ -134,6 +134,8 @@ def _answer(conv: Conversation, scenario: Scenario, knobs: Knobs, variant: int) 
     prompt = conv.last_user
     if knobs.text is not None:
         return knobs.text
+    if conv.schema is not None:
+        return schema_answer(conv.schema)
     if scenario.answer == "long":
         return long_answer(prompt, variant)
     if scenario.answer == "xss":
@@ -151,6 +153,29 @@ def sample_arguments(parameters: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(properties, dict):
         return {}
     return {name: _sample(name, schema if isinstance(schema, dict) else {}) for name, schema in properties.items()}
+
+
+def schema_answer(schema: dict[str, Any]) -> str:
+    """A JSON answer that follows ``schema`` (its ``$ref``s into ``$defs`` resolved; a
+    recursive or huge schema is cut at 32 levels and 10,000 nodes)."""
+    return json.dumps(_sample("answer", _inline(schema, schema, 0, [10_000])), ensure_ascii=False)
+
+
+def _inline(node: Any, root: dict[str, Any], depth: int, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if depth > 32 or budget[0] < 0:
+        return {}
+    if isinstance(node, list):
+        return [_inline(item, root, depth + 1, budget) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith(("#/$defs/", "#/definitions/")):
+        section, _, name = ref[2:].partition("/")
+        target = root.get(section, {}).get(name) if isinstance(root.get(section), dict) else None
+        return _inline(target, root, depth + 1, budget) if isinstance(target, dict) else {}
+    return {key: _inline(value, root, depth + 1, budget) for key, value in node.items()
+            if key not in ("$defs", "definitions")}  # read through $ref, not answered
 
 
 _STRING_HINTS = (("city", "Paris"), ("location", "Paris"), ("unit", "celsius"), ("date", "2024-06-01"),

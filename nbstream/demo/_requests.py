@@ -18,7 +18,7 @@ from ._errors import DemoError, bad_request
 
 __all__ = [
     "ToolSpec", "ToolResult", "Conversation", "parse_json_body", "parse_chat", "parse_responses",
-    "parse_ollama_chat", "parse_ollama_generate",
+    "parse_ollama_chat", "parse_ollama_generate", "response_schema",
 ]
 
 
@@ -58,6 +58,27 @@ class Conversation:
     instructions: str | None = None
     fingerprint: str = ""
     can_call_tools: bool = True
+    schema: dict[str, Any] | None = None  # the JSON schema the answer must follow (structured output)
+
+
+def response_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema a body asks the answer to follow, wherever its API puts it: Chat's
+    ``response_format``, the Responses API's ``text.format``, Ollama's ``format``,
+    Anthropic's ``output_config.format``, Gemini's ``generationConfig``."""
+    def at(obj: Any, *path: str) -> Any:
+        for key in path:
+            obj = obj.get(key) if isinstance(obj, dict) else None
+        return obj
+
+    for found in (at(body, "response_format", "json_schema", "schema"), at(body, "text", "format", "schema"),
+                  at(body, "format"), at(body, "output_config", "format", "schema"),
+                  at(body, "generationConfig", "responseJsonSchema"), at(body, "generationConfig", "responseSchema")):
+        if isinstance(found, dict):
+            return found
+    json_mode = (at(body, "response_format", "type") == "json_object" or at(body, "text", "format", "type")
+                 == "json_object" or body.get("format") == "json"
+                 or at(body, "generationConfig", "responseMimeType") == "application/json")
+    return {"type": "object", "properties": {"answer": {"type": "string"}}} if json_mode else None
 
 
 def parse_json_body(raw: bytes) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from nbstream.engine import config as _config
 from nbstream.engine import http as _http
 from nbstream.run import Run
 from nbstream.wire import registry as _formats
+from nbstream.wire import structured as _structured
 from nbstream.wire.spec import WireFormat
 
 __all__ = ["Context", "FeedCall", "FeedOptions", "LLMCall", "Request", "TimeoutArgs", "build", "messages_for",
@@ -67,6 +68,7 @@ class LLMCall:
     timeouts: TimeoutArgs = field(default_factory=TimeoutArgs)
     params: dict[str, Any] = field(default_factory=dict)
     request_body: dict[str, Any] | None = None
+    response_format: Any = None  # a JSON-schema dict or a pydantic model class (wire.structured)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,7 +128,7 @@ def prepare(*, prompt: str | None = None, messages: list[dict[str, Any]] | None 
             method: str = "GET", headers: dict[str, str] | None = None,
             timeouts: TimeoutArgs | None = None, reconnect: bool = True, max_reconnects: int = 5,
             params: dict[str, Any] | None = None, request_body: dict[str, Any] | None = None,
-            context: Context) -> tuple[Run, Request]:
+            response_format: Any = None, context: Context) -> tuple[Run, Request]:
     """The Run and the Request for ``stream()``'s arguments: a feed when ``url`` is given
     (then only ``json=`` may be among ``params``), an LLM request otherwise. ``context``
     is the session's: settings for what the call leaves out, endpoint defaults, transport."""
@@ -137,14 +139,16 @@ def prepare(*, prompt: str | None = None, messages: list[dict[str, Any]] | None 
             raise ValueError("url= follows an SSE feed; it takes no prompt or messages "
                              "(send a JSON body with json={...} if the feed needs one)")
         body = params.pop("json", None)
-        if params:
-            raise TypeError(f"unexpected arguments for an SSE feed: {', '.join(sorted(params))}")
+        if params or response_format is not None:
+            unexpected = sorted([*params, *(["response_format"] if response_format is not None else [])])
+            raise TypeError(f"unexpected arguments for an SSE feed: {', '.join(unexpected)}")
         return build(FeedCall(url=url, method=method, headers=headers, api_key=api_key, body=body,
                               timeouts=timeouts, reconnect=reconnect, max_reconnects=max_reconnects),
                      context=context)
     return build(LLMCall(prompt=prompt, messages=messages, model=model, base_url=base_url,
                          api_key=api_key, api=api, system=system, headers=headers, timeouts=timeouts,
-                         params=params, request_body=request_body), context=context)
+                         params=params, request_body=request_body, response_format=response_format),
+                 context=context)
 
 
 def build(call: LLMCall | FeedCall, *, context: Context) -> tuple[Run, Request]:
@@ -183,6 +187,10 @@ def _llm(call: LLMCall, context: Context) -> tuple[Run, Request]:
         if not isinstance(request_body, dict):
             raise TypeError("the request body must be a JSON object like {\"model\": ..., \"messages\": [...]}")
         model = model or request_body.get("model")
+    schema = _structured.normalize(call.response_format)
+    if schema is not None and request_body is not None:
+        raise ValueError("response_format= asks for JSON in the body nbstream builds; with a request body "
+                         "of your own, put the format in it instead")
     named, model = _formats.split_model(model if model is not None else cfg.model)
     if named is not None and call.api is not None and _formats.check_api(call.api) != named.name:
         raise ValueError(f"the model names the {named.name!r} API, but api={call.api!r}: drop one of them")
@@ -197,12 +205,14 @@ def _llm(call: LLMCall, context: Context) -> tuple[Run, Request]:
     else:
         msgs = messages_for(call.prompt, call.messages, call.system)
         assert fmt.body is not None  # check_api admits requestable formats only
-        body = fmt.body(endpoint.model, msgs, dict(call.params))
+        extra = {_structured.PARAM: schema} if schema is not None else {}
+        body = fmt.body(endpoint.model, msgs, {**call.params, **extra})
     hdrs = {"Accept": fmt.accept, **fmt.headers, **endpoint.headers, **hdrs}
     if endpoint.api_key:
         hdrs.update(fmt.auth(endpoint.api_key))
     run = Run(model=endpoint.model, base_url=endpoint.base_url, source="request", wire_format=fmt.name,
               prompt=call.prompt if call.prompt is not None else msgs, params=call.params)
+    run.response_format = schema
     return run, Request(method="POST", url=_config.url_for(fmt.root(endpoint.base_url), fmt.path_for(endpoint.model)),
                         format=fmt, base_url=endpoint.base_url, body=body, headers=hdrs,
                         key_source=endpoint.key_source, timeouts=tmo, transport=context.transport)

@@ -38,6 +38,7 @@ from nbstream.views import markdown as _markdown
 from nbstream.views import render as _render
 from nbstream.views import status as _status
 from nbstream.views.feed import feed_markdown
+from nbstream.views.jsonview import JsonBody
 
 if TYPE_CHECKING:
     from nbstream.views.widget import LiveWidget
@@ -113,7 +114,8 @@ class NotebookView:
         self.interval = interval
         self._stop_button = stop_button
         self._lock = threading.RLock()  # the flush thread and resync requests; never the pump
-        self._body = body if body is not None else _AnswerBody(render)
+        self._body = body if body is not None else JsonBody() if run.response_format is not None \
+            else _AnswerBody(render)  # structured output: the JSON filling in (views.jsonview)
         self._seq = -1
         self._pending: dict[str, Any] = {}
         self._blocks: list[str] = []

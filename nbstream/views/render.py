@@ -225,7 +225,7 @@ _MATHML = {
     "mfrac": {"linethickness"}, "msqrt": set(), "mroot": set(), "msub": set(), "msup": set(),
     "msubsup": set(), "munder": {"accentunder"}, "mover": {"accent"}, "munderover": set(),
     "mtable": {"columnalign", "rowspacing", "columnspacing", "columnlines", "rowlines", "frame"},
-    "mtr": set(), "mtd": {"columnalign", "columnspan", "rowspan"}, "mstyle": {
+    "mtr": set(), "mtd": {"columnalign"}, "mstyle": {
         "displaystyle", "scriptlevel", "mathvariant", "mathcolor"},
     "mpadded": {"width", "height", "depth"}, "mphantom": set(),
     "menclose": {"notation"}, "merror": set(), "mmultiscripts": set(), "mprescripts": set(),
@@ -250,7 +250,8 @@ ALLOWED_STYLES = frozenset({"color", "background-color", "font-weight", "font-st
 # when non-negative and at most MAX_MATH_EM (a ``\\qquad`` is 2em, ``\\Bigg`` 2.47em); lists
 # (``rowspacing``) only when every item is. Moving and compounding attributes are not allowed
 # at all: ``mpadded`` ``lspace``/``voffset`` (``\\moveleft``, ``\\raise``, ``\\llap``) and
-# ``mstyle`` ``mathsize`` (nested ``\\Huge`` multiplies).
+# ``mstyle`` ``mathsize`` (nested ``\\Huge`` multiplies); nor ``mtd`` ``rowspan``/``columnspan``
+# (latex2mathml never writes them; an unbounded span stretches the table over the page).
 MAX_MATH_EM = 4.0
 _MATH_LENGTHS = frozenset({"width", "height", "depth", "lspace", "rspace", "minsize", "maxsize",
                            "linethickness", "rowspacing", "columnspacing"})

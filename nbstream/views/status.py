@@ -102,6 +102,8 @@ def final(run: Run) -> str:
             parts.append(f"{row['decode_tps']:.1f} tok/s")
     if run.finish_reason:
         parts.append(f"finish {run.finish_reason}")
+    if row.get("cost_usd") is not None:  # None for unknown models and local servers (data.cost)
+        parts.append(f"${row['cost_usd']:.6f}" if row["cost_usd"] < 0.01 else f"${row['cost_usd']:.4f}")
     if run.t_end_ns:
         parts.append(_secs((run.t_end_ns - run.t0_ns) / 1e9))
     if run.status in VERDICTS:

@@ -31,6 +31,7 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
+from nbstream.wire import structured
 from nbstream.wire.payload import (
     DONE,
     EMPTY,
@@ -205,6 +206,10 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     """The streaming Messages request: system messages go to the top-level ``system``,
     ``max_tokens`` is required (default 4096), ``stop`` becomes ``stop_sequences``."""
     params = dict(params)
+    schema = structured.take(params)
+    if schema is not None and schema.schema is not None:  # output_config.format (no schemaless JSON mode)
+        params["output_config"] = {**(params.get("output_config") or {}),
+                                   "format": {"type": "json_schema", "schema": structured.closed(schema.schema)}}
     for alias in ("max_completion_tokens", "max_output_tokens"):
         if alias in params:
             params.setdefault("max_tokens", params.pop(alias))

@@ -23,6 +23,7 @@ from nbstream.events import (
     TextDelta,
     ToolCallDelta,
 )
+from nbstream.wire import structured
 from nbstream.wire.payload import (
     DONE,
     EMPTY,
@@ -232,7 +233,14 @@ class ChatAdapter:
 
 
 def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-    """A streaming Chat Completions request body, asking for the usage chunk."""
+    """A streaming Chat Completions request body, asking for the usage chunk (and for
+    JSON following a schema with ``response_format``)."""
+    params = dict(params)
+    schema = structured.take(params)
+    if schema is not None:
+        params["response_format"] = {"type": "json_object"} if schema.schema is None else {
+            "type": "json_schema", "json_schema": {"name": schema.name, "schema": schema.schema,
+                                                   "strict": schema.strict}}
     return {"model": model, "messages": messages, "stream": True,
             "stream_options": {"include_usage": True}, **params}
 

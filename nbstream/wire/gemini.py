@@ -31,6 +31,7 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
+from nbstream.wire import structured
 from nbstream.wire.payload import (
     DONE,
     EMPTY,
@@ -176,7 +177,12 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     system messages ``systemInstruction``; sampling settings go into ``generationConfig``
     under Gemini's names (``max_tokens`` -> ``maxOutputTokens``, ``stop`` -> ``stopSequences``)."""
     params = dict(params)
+    schema = structured.take(params)
     config: dict[str, Any] = dict(params.pop("generationConfig", None) or {})
+    if schema is not None:  # JSON mode, with the schema as JSON Schema ($defs and $ref allowed)
+        config["responseMimeType"] = "application/json"
+        if schema.schema is not None:
+            config["responseJsonSchema"] = schema.schema
     for key in list(params):
         if key in _GENERATION:
             config[_GENERATION[key]] = params.pop(key)

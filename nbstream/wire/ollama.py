@@ -23,6 +23,7 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
+from nbstream.wire import structured
 from nbstream.wire.payload import (
     DONE,
     EMPTY,
@@ -145,6 +146,9 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     """A streaming ``/api/chat`` body: sampling parameters go under ``options`` with
     Ollama's names (``max_tokens`` is ``num_predict``)."""
     params = dict(params)
+    schema = structured.take(params)
+    if schema is not None:  # Ollama's structured outputs: the schema itself is the format
+        params["format"] = "json" if schema.schema is None else schema.schema
     options = dict(params.pop("options", {})) if "options" in params else {}
     rest = {}
     for key, value in params.items():

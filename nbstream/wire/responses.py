@@ -23,6 +23,7 @@ from nbstream.events import (
     TextDelta,
     ToolCallDelta,
 )
+from nbstream.wire import structured
 from nbstream.wire.payload import (
     DONE,
     EMPTY,
@@ -301,6 +302,11 @@ def _usage(obj: dict, resp: dict) -> list[Event]:
 def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
     """A streaming Responses request body: system messages become ``instructions``."""
     params = dict(params)
+    schema = structured.take(params)
+    if schema is not None:  # structured output is a text format here
+        params["text"] = {**(params.get("text") or {}), "format": {"type": "json_object"}
+                          if schema.schema is None else {"type": "json_schema", "name": schema.name,
+                                                         "schema": schema.schema, "strict": schema.strict}}
     if "max_tokens" in params:  # the Responses API's name for the same limit
         params["max_output_tokens"] = params.pop("max_tokens")
     system = [m["content"] for m in messages if m.get("role") == "system"]
