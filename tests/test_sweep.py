@@ -343,3 +343,34 @@ def test_while_a_sweep_runs_it_holds_only_keep_runs_whole_runs_however_many_rows
             worker.join(60)
             session.close()
     assert len(result[0]) == 40 and (result[0]["status"] == "done").all()
+
+
+# ---- structured output and cost (response_format= and cost_usd come from the run) ------------------
+SCHEMA = {"type": "object", "properties": {"label": {"type": "string", "enum": ["positive", "negative"]},
+                                           "status": {"type": "string"}},
+          "required": ["label", "status"]}
+
+
+def test_response_format_fields_become_columns_also_when_answered_from_the_cache(demo, session, tmp_path):
+    kw = dict(models="demo-fast", response_format=SCHEMA, base_url=demo.base_url, cache=tmp_path, display=False,
+              session=session)
+    for cached in (False, True):
+        df = nbstream.sweep("Classify: {topic}", data=TOPICS.head(2), **kw)
+        assert list(df["cached"]) == [cached, cached]
+        assert set(df["label"]) <= {"positive", "negative"} and df["label"].notna().all()
+        assert "json_status" in df.columns and (df["status"] == "done").all()  # a field named like a column
+        assert df["error"].isna().all()
+
+
+def test_an_answer_that_is_not_the_json_asked_for_is_that_rows_error(session):
+    with FaultServer(lambda _n, _p: "ok") as server:
+        df = nbstream.sweep("{q}", data=pd.DataFrame({"q": ["x", "y"]}), models="fault", response_format=SCHEMA,
+                            base_url=server.base_url, cache=False, display=False, session=session)
+    assert len(df) == 2 and df["error"].notna().all() and "label" not in df.columns
+    assert list(df["text"]) == [answer_for("x"), answer_for("y")]
+
+
+def test_cost_is_a_column_and_none_for_a_local_server(demo, session):
+    df = nbstream.sweep("About {topic}", data=TOPICS.head(2), models="demo-fast", base_url=demo.base_url,
+                        cache=False, display=False, session=session)
+    assert "cost_usd" in df.columns and df["cost_usd"].isna().all()

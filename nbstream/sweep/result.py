@@ -76,7 +76,9 @@ def row(job: Job, outcome: Outcome) -> dict[str, Any]:
         parsed = getattr(run, "json", None)
         if isinstance(parsed, dict):
             out.update({(f"json_{k}" if k in out or k in RESULT_COLUMNS else str(k)): v for k, v in parsed.items()})
-        out.update(status=run.status, finish_reason=run.finish_reason, error=summary.get("error"))
+        # an answer that is not the JSON asked for is that row's error (the text stays)
+        error = summary.get("error") or getattr(run, "json_error", None)
+        out.update(status=run.status, finish_reason=run.finish_reason, error=error)
         out.update({name: math.nan if outcome.cached else _number(summary.get(name)) for name in _TIMING})
         out.update({name: summary.get(source) for name, source in _TOKENS.items()})
         out["cost_usd"] = summary.get("cost_usd")

@@ -142,7 +142,7 @@ class _Sweep:
         digest = key(req.url, req.body, self.response_format) if self.cache is not None else ""
         hit = self.cache.get(digest) if self.cache is not None else None
         if hit is not None:
-            return await self.replayed(job, hit)
+            return await self.replayed(job, hit, getattr(run, "response_format", None))
         gate = self.pacer.gate(req.base_url)
         tokens = len(str(req.body)) / 4
         attempts = failures = limited = 0
@@ -193,9 +193,13 @@ class _Sweep:
         finally:
             self.inflight.pop(job.index, None)
 
-    async def replayed(self, job: Job, path: Any) -> Outcome:
+    async def replayed(self, job: Job, path: Any, schema: Any) -> Outcome:
+        """The recording at ``path`` re-streamed at once; ``schema`` (the request's
+        normalized ``response_format``) makes its ``run.json`` what the original's was."""
         run, work = _replay.prepare(path, 0)
         run.prompt, run.params = job.prompt, dict(job.params)
+        if schema is not None:
+            run.response_format = schema
         self.session.track(run)
         await _run_here(run, work)
         return Outcome(run, 0, True)
