@@ -39,10 +39,13 @@ def sweep(template: str, data: Any, models: Any = None, *, params: Mapping[str, 
     combination of ``params``: at most ``concurrency`` at once, ``rpm`` / ``tpm`` per
     provider, ``retries`` on 429/408/409/5xx/dropped connections. Identical requests are
     answered from ``cache`` (True: ``./.nbstream-cache``, a folder, or False). Returns one
-    row per (input row × model × combination). Blocks; Interrupt (or the view's Stop)
-    cancels what is in flight and returns the partial table. ``display`` (default: in a
-    notebook or terminal) shows live progress; other keyword arguments (``base_url``,
-    ``api_key``, ``system``, …) go to each request as ``stream()`` takes them.
+    row per (input row × model × combination). Blocks; Interrupt cancels what is in flight
+    and returns the partial table. ``display`` (default: in a notebook or on a terminal)
+    shows live progress; ``keep_runs`` (default: the session's) bounds the whole Runs the
+    result keeps; ``seed`` fixes the retry jitter. ``response_format`` (a JSON schema or a
+    pydantic model) asks for JSON: its fields become columns. Other keyword arguments
+    (``base_url``, ``api_key``, ``system``, ``max_tokens``…) go to each request as
+    ``stream()`` takes them.
     """
     session = session or get_session()
     prepared = _Prepared.make(template, data, models, params, concurrency, retries, rpm, tpm, cache,
