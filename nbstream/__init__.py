@@ -16,7 +16,7 @@ import typing as _typing
 
 from nbstream import errors, events, sse
 from nbstream._version import __version__
-from nbstream.api import ashow, astream, replay, show, stream
+from nbstream.api import ashow, astream, models, replay, show, stream
 from nbstream.engine.config import Settings as _Settings
 from nbstream.run import Run, ToolCall
 from nbstream.session import Session, chunks, get_session, runs, summarize
@@ -24,7 +24,7 @@ from nbstream.sweep import asweep, sweep  # the function shadows its package's n
 from nbstream.views.plots import plot_run, plot_runs
 
 __all__ = [
-    "stream", "astream", "show", "ashow", "replay", "sweep", "asweep", "Run", "ToolCall",
+    "stream", "astream", "show", "ashow", "replay", "sweep", "asweep", "models", "Run", "ToolCall",
     "runs", "chunks", "summarize", "plot_run", "plot_runs",
     "config", "Session", "get_session", "demo", "errors", "events", "sse",
     "load_ipython_extension", "unload_ipython_extension", "__version__",

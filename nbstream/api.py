@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbstream.engine import loop as _loop
+from nbstream.engine import models as _models
 from nbstream.engine import pump as _pump
 from nbstream.engine import replay as _replay
 from nbstream.engine import request as _request
@@ -18,7 +19,25 @@ from nbstream.run import Run
 from nbstream.session import Session, get_session
 from nbstream.views import attach as _views
 
-__all__ = ["ashow", "astream", "replay", "show", "stream"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["MODEL_COLUMNS", "ashow", "astream", "models", "replay", "show", "stream"]
+
+#: ``nbstream.models()``'s columns, always all of them, in this order.
+MODEL_COLUMNS = ("provider", "model", "display_name", "owned_by", "created", "input_token_limit",
+                 "output_token_limit", "size", "alias_for", "base_url", "error")
+
+
+def models(*, session: Session | None = None) -> pd.DataFrame:
+    """Each configured provider's models, from its models endpoint (OpenAI's and
+    Anthropic's ``/v1/models``, Gemini's ``/v1beta/models``, Ollama's ``/api/tags``), one
+    row each, then the aliases (``alias_for``). A provider that fails has one row whose
+    ``error`` says why; keys never appear."""
+    import pandas as pd  # pandas loads on first use, not on `import nbstream`
+
+    rows = _models.list_models((session or get_session()).defaults)
+    return pd.DataFrame([[row.get(c) for c in MODEL_COLUMNS] for row in rows], columns=list(MODEL_COLUMNS))
 
 
 def stream(prompt: str | None = None, *, messages: list[dict] | None = None, model: str | None = None,

@@ -42,6 +42,7 @@ from nbstream.views.compare import CompareView
 from nbstream.views.feed import FeedBody
 from nbstream.views.live import NotebookView
 from nbstream.views.render import terminal
+from nbstream.wire import anthropic as _anthropic
 from nbstream.wire import registry as _formats
 
 __all__ = ["NBStream", "load_ipython_extension", "register_in_running_shell", "run_cell", "stream",
@@ -235,6 +236,10 @@ def _jobs(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> list[tuple
                                     base_url=args.base_url, api=args.api,
                                     system=None if args.chat else args.system, params=params,
                                     context=session.context)
+        if messages and req.format.name != "anthropic" and messages != _texts_only(messages):
+            # Anthropic's thinking blocks from earlier turns: other APIs get the turns' text
+            run, req = _request.prepare(messages=_texts_only(messages), model=model, base_url=args.base_url,
+                                        api=args.api, params=params, context=session.context)
         session.track(run)
         label = " · ".join(str(x) for x in (model or run.model, f"T={temp}" if temp is not None else None,
                                              prompt[:40] if len(prompts) > 1 else None) if x)
@@ -242,6 +247,13 @@ def _jobs(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> list[tuple
         shown = prompt if body != cell else None  # the filled-in prompt, when templating changed it
         jobs.append((run, _work(run, req), shown))
     return jobs
+
+
+def _texts_only(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation with each assistant turn kept as content blocks reduced to its text."""
+    return [{**m, "content": "".join(b.get("text") or "" for b in m["content"] if isinstance(b, dict)
+                                     and b.get("type") == "text")}
+            if m.get("role") == "assistant" and isinstance(m.get("content"), list) else m for m in messages]
 
 
 def _work(run: Run, req: Any) -> Callable[[], Awaitable[None]]:
@@ -274,7 +286,9 @@ def _after(args: argparse.Namespace, runs: list[Run]) -> None:
     if args.chat and run.text:
         history = get_session().conversations.setdefault(args.chat, [])
         user = run.prompt[-1] if isinstance(run.prompt, list) else {"role": "user", "content": run.prompt}
-        history.extend([user, {"role": "assistant", "content": run.text}])
+        # Anthropic wants thinking blocks back with their signatures: the turn as its blocks
+        content = _anthropic.assistant_content(run.events) if run.wire_format == "anthropic" else run.text
+        history.extend([user, {"role": "assistant", "content": content}])
     if args.record:
         _replay.save(run, args.record)
     if args.raise_error:
@@ -291,7 +305,7 @@ def stream_config(line: str) -> Any:
     """``%stream_config model=gpt-4o-mini base_url=http://localhost:11434/v1 api=chat``:
     set nbstream's defaults for this session (no arguments: show them). Keys: model,
     base_url, api_key, api, connect_timeout, first_byte_timeout, idle_timeout,
-    keep_runs, tokenizer."""
+    keep_runs, tokenizer, aliases (``aliases="claude=anthropic:claude-sonnet-4-5 fast=gemini:…"``)."""
     cfg = get_session().settings
     if not line.strip():
         return cfg
@@ -305,6 +319,17 @@ def stream_config(line: str) -> Any:
         except (AttributeError, TypeError, ValueError) as exc:
             raise ValueError(f"%stream_config: {exc}") from None
     return None
+
+
+def stream_line(line: str) -> Any:
+    """``%stream list``: each configured provider's models and the aliases, as
+    ``nbstream.models()`` gives them (``%%stream``, two percent signs, streams a prompt)."""
+    words = line.split()
+    if words != ["list"]:
+        _say(f"%stream: unknown command {line.strip()[:40]!r}; %stream list lists the models "
+             "(%%stream, with two percent signs, streams the cell's prompt)")
+        return None
+    return _api.models()
 
 
 def stream_reset(line: str) -> None:
@@ -337,6 +362,7 @@ class NBStream(Configurable):
     idle_timeout = AnyTrait(60.0, help="seconds of silence mid-stream; None: no deadline").tag(config=True)
     keep_runs = AnyTrait(100, help="runs nbstream.runs() keeps whole (an integer >= 0)").tag(config=True)
     tokenizer = AnyTrait(None, help="token estimates: None, 'chars/4' or a tiktoken encoding").tag(config=True)
+    aliases = AnyTrait({}, help="model aliases, e.g. {'claude': 'anthropic:claude-sonnet-4-5'}").tag(config=True)
 
     def __getattribute__(self, name: str) -> Any:
         if name in _SETTINGS:  # always the live value, however it was set
@@ -389,6 +415,7 @@ def load_ipython_extension(shell: Any) -> None:
     """``%load_ext nbstream``: register %%stream, %stream_config, %stream_reset and the
     ``%config NBStream.*`` settings."""
     shell.register_magic_function(stream, "cell", "stream")
+    shell.register_magic_function(stream_line, "line", "stream")
     shell.register_magic_function(stream_config, "line", "stream_config")
     shell.register_magic_function(stream_reset, "line", "stream_reset")
     _register_config(shell)

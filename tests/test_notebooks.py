@@ -24,6 +24,7 @@ EXPECTED = (
     "05-when-things-go-wrong",
     "06-sdk-and-agents",
     "07-prompt-sweeps",
+    "08-three-providers",
 )
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 STREAMING_CELL = re.compile(r"\A%%stream\b|\bnbstream\.show\(")  # cells whose output is a live answer
@@ -46,7 +47,7 @@ def _texts(output: nbformat.NotebookNode) -> list[str]:
     return [value for value in output.get("data", {}).values() if isinstance(value, str)]
 
 
-def test_the_seven_notebooks_are_there_and_nothing_else():
+def test_the_teaching_notebooks_are_there_and_nothing_else():
     assert sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb")) == list(EXPECTED)
 
 

@@ -274,11 +274,11 @@ def test_show_of_text_items_is_an_iterator_run_without_a_wire_format():
     assert (run.source, run.wire_format, run.api, run.status) == ("iterator", None, "text", "done")
 
 
-def test_show_of_chat_chunks_is_detected_and_keeps_its_legacy_label():
+def test_show_of_chat_chunks_takes_the_detected_format_as_its_own():
     chunks = [{"choices": [{"index": 0, "delta": {"content": "x"}}]},
               {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
     run = nbstream.show(iter(chunks), display=False)
-    assert (run.source, run.wire_format, run.api, run.text) == ("iterator", "auto", "auto", "x")
+    assert (run.source, run.wire_format, run.api, run.text) == ("iterator", "chat", "chat", "x")
 
 
 def test_an_unknown_source_kind_is_refused():

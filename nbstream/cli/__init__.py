@@ -1,7 +1,8 @@
 """The ``nbstream`` command: one argparse parser with a subcommand per job.
 
 ``ask`` streams one answer to the terminal, ``demo`` opens JupyterLab on the quickstart,
-``serve`` runs the embedded demo endpoint, ``replay`` re-streams a recording. A quoted
+``serve`` runs the embedded demo endpoint, ``replay`` re-streams a recording, ``models``
+lists the configured providers' models. A quoted
 prompt with a space in it (``nbstream "explain SSE"``) is short for ``nbstream ask`` —
 the default command of tools like ``llm`` — while a single unknown word is an error with
 a "did you mean" hint, so a typo never becomes a prompt. Exit codes: 0 ok, 1 a failed run,
@@ -18,12 +19,13 @@ import sys
 from collections.abc import Callable
 
 from nbstream._version import __version__
-from nbstream.cli import _ask, _demo, _serve
+from nbstream.cli import _ask, _demo, _models, _serve
 
 __all__ = ["main"]
 
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "ask": _ask.add_ask, "demo": _demo.add_demo, "serve": _serve.add_serve, "replay": _ask.add_replay,
+    "models": _models.add_models,
 }
 INTERRUPTED = 130
 

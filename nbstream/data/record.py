@@ -278,6 +278,7 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
         "error": str(run.error) if run.error is not None else None,
         "error_type": type(run.error).__name__ if run.error is not None else None,
         "finish_reason": run.finish_reason,
+        "finish_reason_raw": run.finish_reason_raw,
         "n_events": len(c["seq"]),
         "n_token_chunks": len(tok),
         "t_sent_s": (run.t_sent_ns - run.t0_ns) / 1e9 if run.t_sent_ns else math.nan,
@@ -351,7 +352,7 @@ def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
         if col.startswith("n_") and col not in ("n_output_tokens_source", "n_output_tokens_exact") \
                 or col in ("http_status",) or (col.startswith("server_") and col.endswith(("_count", "_n"))):
             df[col] = pd.array(df[col].tolist(), dtype="Int64")
-        elif col in ("status", "api", "n_output_tokens_source", "finish_reason"):
+        elif col in ("status", "api", "n_output_tokens_source", "finish_reason", "finish_reason_raw"):
             df[col] = df[col].astype("category")
         elif col in ("label", "run_id", "base_url", "model", "response_model", "response_id", "prompt",
                      "prompt_hash", "params_json", "error", "error_type", "tokenizer", "nbstream_version"):

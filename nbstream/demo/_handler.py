@@ -19,17 +19,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import _introspect
-from ._anthropic import AnthropicRenderer
+from ._anthropic import AnthropicRenderer, parse_messages
 from ._chat import ChatRenderer
 from ._errors import DemoError
 from ._gemini import GeminiRenderer
 from ._log import RequestLog
-from ._models import model_info, model_list, ollama_tags
+from ._models import anthropic_models, gemini_models, model_info, model_list, ollama_tags
 from ._ollama import OllamaRenderer
 from ._plan import Plan, build_plan
 from ._requests import (
     Conversation,
-    parse_anthropic,
     parse_chat,
     parse_gemini,
     parse_json_body,
@@ -55,12 +54,13 @@ _GENERATE: dict[str, tuple[Callable[[dict[str, Any]], Conversation], type]] = {
     "/v1/responses": (parse_responses, ResponsesRenderer),
     "/api/chat": (parse_ollama_chat, OllamaRenderer),
     "/api/generate": (parse_ollama_generate, OllamaRenderer),
-    "/v1/messages": (parse_anthropic, AnthropicRenderer),
+    "/v1/messages": (parse_messages, AnthropicRenderer),
 }
 _GEMINI = re.compile(r"/v1(?:beta)?/models/([^/:]+):(streamGenerateContent|generateContent)")
-_LIST: dict[str, Callable[[], dict[str, Any]]] = {"/v1/models": model_list, "/api/tags": ollama_tags}
-_ENDPOINTS = ("GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, "
-              "POST /v1beta/models/MODEL:streamGenerateContent, POST /api/chat, POST /api/generate, "
+_LIST: dict[str, Callable[[], dict[str, Any]]] = {"/v1/models": model_list, "/api/tags": ollama_tags,
+                                                 "/v1beta/models": gemini_models}
+_ENDPOINTS = ("GET /v1/models, GET /v1beta/models, POST /v1/chat/completions, POST /v1/responses, "
+              "POST /v1/messages, POST /v1beta/models/MODEL:streamGenerateContent, POST /api/chat, POST /api/generate, "
               "GET /v1/demo/requests")
 
 
@@ -227,7 +227,9 @@ class DemoHandler(BaseHTTPRequestHandler):
             wanted = "POST" if path in _GENERATE else "GET"
             if method != wanted:
                 raise DemoError(405, f"Use {wanted} for {path}, not {method}.", headers={"Allow": wanted})
-            if path in _LIST:
+            if path == "/v1/models" and "anthropic-version" in self.headers:  # Anthropic's listing
+                self._send_json(200, anthropic_models(), log, "body")
+            elif path in _LIST:
                 self._send_json(200, _LIST[path](), log, "body")
             elif path.startswith("/v1/models/"):
                 self._send_json(200, model_info(path.removeprefix("/v1/models/")), log, "body")

@@ -121,6 +121,7 @@ class Scenario:
     preset: Mapping[str, Any] = field(default_factory=dict)
     answer: str = "default"  # default | long | xss | fenced
     reasoning: bool = False
+    redacted: bool = False  # Anthropic: a redacted_thinking block after the thinking block
     tools: bool = False
     fault: str | None = None  # disconnect | error | malformed
     http_status: int | None = None
@@ -138,6 +139,8 @@ _ALL = (
     Scenario("demo-slow", "Same answer, slow: 1 s to first token, 15 tok/s.", {"ttft": 1.0, "tps": 15}),
     Scenario("demo-reasoning", "Streams reasoning deltas first, then the answer; usage counts reasoning tokens.",
              reasoning=True),
+    Scenario("demo-redacted", "Like demo-reasoning; in Anthropic's format a redacted_thinking block follows the "
+             "thinking block.", reasoning=True, redacted=True),
     Scenario("demo-tools", "Calls the first tool of the request (or get_weather) with arguments in fragments; "
              "answers in text once the last message is a tool result.", tools=True),
     Scenario("demo-chunky", "Four tokens per streamed event.", {"tokens_per_chunk": 4}),

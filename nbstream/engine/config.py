@@ -3,8 +3,8 @@ the typed, validated session settings (``nbstream.config``).
 
 Explicit arguments win, then ``nbstream.config`` (what ``%stream_config`` sets), then the
 environment the openai SDK reads (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``,
-``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``, plus ``NBSTREAM_MODEL`` and, for
-``api="ollama"``, ``OLLAMA_HOST``), then a ``.env`` file in the working directory (never
+``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``, plus ``NBSTREAM_MODEL``, ``NBSTREAM_ALIASES``
+and, for ``api="ollama"``, ``OLLAMA_HOST``), then a ``.env`` file in the working directory (never
 overriding what the environment already sets), then Colab's secrets when running in
 Colab, then the embedded demo endpoint, which needs no key and no network. Keys and URL
 credentials are checked and registered for redaction here; error messages name where a
@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,7 +29,7 @@ from nbstream import _secrets
 from nbstream.wire import registry as _formats
 
 __all__ = ["DEMO_MODEL", "DEMO_NOTICE", "Defaults", "Endpoint", "NoKeyError", "NoModelError", "Settings",
-           "check_timeout", "check_url", "resolve", "url_for"]
+           "check_timeout", "check_url", "expand_alias", "parse_aliases", "resolve", "url_for"]
 
 DEMO_MODEL = "demo"
 DEMO_NOTICE = ("nbstream: no API key or base URL configured, so this uses the embedded demo endpoint "
@@ -86,9 +89,58 @@ def _api_key(name: str, value: Any) -> str | None:
     return _secrets.clean_key(value, name)
 
 
+_ALIAS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_ALIAS_SPLIT = re.compile(r"[\s,;]+")
+
+
+def parse_aliases(name: str, value: Any) -> Mapping[str, str]:
+    """Aliases as a dict ``{"claude": "anthropic:claude-sonnet-4-5"}``, or as the text
+    ``claude=anthropic:claude-sonnet-4-5, fast=gemini:gemini-2.5-flash`` (``%stream_config``,
+    ``NBSTREAM_ALIASES``). An alias name is a short word (letters, digits, ``._-``), its
+    target a non-empty model name; anything else is a one-line error."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        pairs: list[tuple[Any, Any]] = []
+        for item in filter(None, _ALIAS_SPLIT.split(value.strip())):
+            alias, sep, target = item.partition("=")
+            if not sep:
+                raise ValueError(f"{name}: expected NAME=MODEL (like claude=anthropic:claude-sonnet-4-5); "
+                                 f"got {item[:80]!r}")
+            pairs.append((alias, target))
+    elif isinstance(value, Mapping):
+        pairs = list(value.items())
+    else:
+        raise TypeError(f"{name} must be a dict like {{'claude': 'anthropic:claude-sonnet-4-5'}} or the text "
+                        f"'claude=anthropic:claude-sonnet-4-5'; got {type(value).__name__}")
+    out: dict[str, str] = {}
+    for alias, target in pairs:
+        if not isinstance(alias, str) or not _ALIAS_NAME.fullmatch(alias):
+            raise ValueError(f"{name}: an alias name is a short word of letters, digits, '.', '_' or '-'; "
+                             f"got {str(alias)[:80]!r}")
+        if not isinstance(target, str) or not target.strip() or target != target.strip():
+            raise ValueError(f"{name}: alias {alias!r} names no model; write it like "
+                             f"{alias}=anthropic:claude-sonnet-4-5")
+        out[alias] = target
+    return MappingProxyType(out)  # read-only: a change goes through these checks again
+
+
+def expand_alias(model: Any, aliases: Mapping[str, str]) -> Any:
+    """``model`` with aliases followed (``claude`` -> ``anthropic:claude-sonnet-4-5``, chains
+    too); a loop is a one-line error naming it. Anything not an alias comes back as it was."""
+    seen: list[str] = []
+    while isinstance(model, str) and model in aliases:
+        if model in seen:
+            raise ValueError(f"model aliases loop: {' -> '.join([*seen, model])}; "
+                             "fix nbstream.config.aliases or NBSTREAM_ALIASES")
+        seen.append(model)
+        model = aliases[model]
+    return model
+
+
 _CHECKS = {"model": _text_or_none, "base_url": _base_url, "api_key": _api_key, "api": _api,
            "connect_timeout": _timeout, "first_byte_timeout": _timeout, "idle_timeout": _timeout,
-           "keep_runs": _keep_runs, "tokenizer": _tokenizer}
+           "keep_runs": _keep_runs, "tokenizer": _tokenizer, "aliases": parse_aliases}
 _NUMERIC = {"connect_timeout": float, "first_byte_timeout": float, "idle_timeout": float, "keep_runs": int}
 
 
@@ -107,6 +159,7 @@ class Settings:
     idle_timeout: float | None = 60.0
     keep_runs: int = 100  # runs whose chunk tables nbstream.runs() keeps; older ones: summary only
     tokenizer: str | None = None  # token estimates: None = best offline, "chars/4", or a tiktoken name
+    aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # claude -> anthropic:…
 
     def __setattr__(self, name: str, value: Any) -> None:
         check = _CHECKS.get(name)
@@ -122,7 +175,9 @@ class Settings:
             raise AttributeError(f"nbstream.config has no setting {name!r}; the settings are "
                                  f"{', '.join(_CHECKS)}")
         value: Any = text
-        if text.strip().lower() in ("none", ""):
+        if name == "aliases":
+            pass  # parsed as NAME=MODEL pairs by its check
+        elif text.strip().lower() in ("none", ""):
             value = None
         elif name in _NUMERIC:
             try:
@@ -137,7 +192,7 @@ class Settings:
         return (f"Settings(model={self.model!r}, base_url={_secrets.redact(self.base_url or '') or None!r}, "
                 f"api_key={key!r}, api={self.api!r}, connect_timeout={self.connect_timeout}, "
                 f"first_byte_timeout={self.first_byte_timeout}, idle_timeout={self.idle_timeout}, "
-                f"keep_runs={self.keep_runs}, tokenizer={self.tokenizer!r})")
+                f"keep_runs={self.keep_runs}, tokenizer={self.tokenizer!r}, aliases={dict(self.aliases)!r})")
 
 
 def check_timeout(name: str, value: Any, default: float | None) -> float | None:
@@ -219,6 +274,12 @@ class Defaults:
         if value:
             return value, f"Colab secrets ({name})"
         return None, None
+
+    def aliases(self) -> Mapping[str, str]:
+        """Model aliases: ``NBSTREAM_ALIASES`` (environment, ``.env``), then the settings' on top."""
+        text, where = self.env("NBSTREAM_ALIASES")
+        found = parse_aliases(where or "NBSTREAM_ALIASES", text) if text else {}
+        return {**found, **self.settings.aliases} if found else self.settings.aliases
 
     def _dotenv(self) -> dict[str, str]:
         """The variables of ``./.env`` (python-dotenv's parser), re-read when the file changes."""

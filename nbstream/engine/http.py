@@ -13,6 +13,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -195,10 +196,8 @@ def http_error(status: int, url: str, body: str, headers: Any, *,
                "no API key was sent: pass api_key=..." + "".join(f" or set {v}" for v in key_envs[:1]))
         return errors.AuthenticationError(f"HTTP {status} from {url}{said} — {key}", **kw)
     if status == 404:
-        base = url.split("/chat/completions")[0].split("/responses")[0]
-        return errors.NotFoundError(
-            f"HTTP 404 from {url}{said} — unknown model or wrong path (the base URL usually ends "
-            f"in /v1); GET {base}/models lists the models", **kw)
+        return errors.NotFoundError(f"HTTP 404 from {url}{said} — unknown model or wrong path {_not_found_hint(url)}",
+                                    **kw)
     if status == 429:
         retry_after = _retry_after(headers)
         hint = f" (Retry-After: {retry_after:g} s)" if retry_after is not None else ""
@@ -207,6 +206,26 @@ def http_error(status: int, url: str, body: str, headers: Any, *,
     if status >= 500:
         return errors.ServerError(f"HTTP {status} server error from {url}{said}", **kw)
     return errors.BadRequestError(f"HTTP {status} from {url}{said}", **kw)
+
+
+def _not_found_hint(url: str) -> str:
+    """Where the base URL went wrong and where the models are listed, in the words of the
+    API the request path belongs to."""
+    path = urlsplit(url).path
+    root = url[:url.index(path)] if path and path in url else url
+    if path.endswith("/v1/messages"):
+        base = root + path.removesuffix("/v1/messages")
+        return (f"(Anthropic's base URL has no /v1, like https://api.anthropic.com); "
+                f"GET {base}/v1/models lists the models")
+    if ":streamGenerateContent" in path or ":generateContent" in path:
+        base = root + path.split("/v1beta/")[0].split("/v1/")[0]
+        return (f"(Gemini's base URL is the host, like https://generativelanguage.googleapis.com); "
+                f"GET {base}/v1beta/models lists the models")
+    if path.endswith(("/api/chat", "/api/generate")):
+        base = root + path.rsplit("/api/", 1)[0]
+        return f"(Ollama's base URL is the host, like http://127.0.0.1:11434); GET {base}/api/tags lists the models"
+    base = url.split("/chat/completions")[0].split("/responses")[0]
+    return f"(the base URL usually ends in /v1); GET {base}/models lists the models"
 
 
 def _server_message(body: str) -> str | None:

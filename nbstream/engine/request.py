@@ -191,11 +191,12 @@ def _llm(call: LLMCall, context: Context) -> tuple[Run, Request]:
     if schema is not None and request_body is not None:
         raise ValueError("response_format= asks for JSON in the body nbstream builds; with a request body "
                          "of your own, put the format in it instead")
-    named, model = _formats.split_model(model if model is not None else cfg.model)
+    written = model if model is not None else cfg.model
+    named, model = _formats.split_model(_config.expand_alias(written, context.defaults.aliases()))
     if named is not None and call.api is not None and _formats.check_api(call.api) != named.name:
         raise ValueError(f"the model names the {named.name!r} API, but api={call.api!r}: drop one of them")
     fmt = named or _formats.get(_formats.check_api(call.api if call.api is not None else cfg.api))
-    if request_body is not None and named is not None:
+    if request_body is not None and (named is not None or model != written):
         request_body = {**request_body, "model": model}
     endpoint = _config.resolve(base_url=call.base_url, api_key=call.api_key, model=model, api=fmt.name,
                                defaults=context.defaults, provider=named is not None)

@@ -23,7 +23,7 @@ from nbstream import _secrets
 from nbstream.engine.pump import Step
 from nbstream.events import Event, Other, TextDelta
 from nbstream.run import Run
-from nbstream.wire.adapters import AgentsAdapter, make_adapter
+from nbstream.wire.adapters import Adapter, AgentsAdapter, AutoAdapter, make_adapter
 
 __all__ = ["ObjectAdapter", "Plan", "plan"]
 
@@ -34,8 +34,8 @@ class ObjectAdapter:
     """Items of a Python iterator -> events: str is answer text, dicts and pydantic
     objects go through the auto-detecting wire adapter, Agents SDK events through theirs."""
 
-    def __init__(self) -> None:
-        self._auto = make_adapter("auto")
+    def __init__(self, auto: Adapter | None = None) -> None:
+        self._auto = auto or make_adapter("auto")
         self._agents: AgentsAdapter | None = None
         self.framed = False  # set when the items are bytes: then str data is wire payload
 
@@ -83,7 +83,7 @@ def plan(source: Any) -> tuple[Run, Plan]:
     response = _http_response_of(source)
     if response is not None:
         run = Run(source="sdk", wire_format="auto")
-        step = Step(run, make_adapter("auto"), mode="bytes", content_type=response.headers.get("content-type"))
+        step = Step(run, _detecting(run), mode="bytes", content_type=response.headers.get("content-type"))
         if _is_async_response(response):
             return run, Plan(response.aiter_bytes(), step, response.aclose, True)
         return run, Plan(response.iter_bytes(), step, response.close, False)
@@ -92,7 +92,7 @@ def plan(source: Any) -> tuple[Run, Plan]:
     if callable(iter_any):
         # an aiohttp ClientResponse: iter_any() yields each network read as it lands
         run = Run(source="sdk", wire_format="auto")
-        step = Step(run, make_adapter("auto"), mode="bytes", content_type=source.headers.get("content-type"))
+        step = Step(run, _detecting(run), mode="bytes", content_type=source.headers.get("content-type"))
         return run, Plan(iter_any(), step, source.release, True)
     if hasattr(source, "__aiter__"):
         run, step = _items_step()
@@ -111,7 +111,7 @@ def _items_step() -> tuple[Run, Step]:
     """An iterator's items, read as the first one says: bytes are framed (SSE or NDJSON,
     sniffed), str is answer text, anything else goes through the object adapter."""
     run = Run(source="iterator", wire_format="auto")
-    adapter = ObjectAdapter()
+    adapter = ObjectAdapter(_detecting(run))
 
     def first(item: Any) -> None:
         adapter.framed = isinstance(item, (bytes, bytearray))
@@ -119,6 +119,20 @@ def _items_step() -> tuple[Run, Step]:
             run.wire_format = None
 
     return run, Step(run, adapter, on_first=first)
+
+
+def _detecting(run: Run) -> Adapter:
+    """The auto-detecting adapter for ``run``: once the format is known, ``run.wire_format``
+    names it (no longer ``"auto"``)."""
+    adapter = make_adapter("auto")
+
+    def decided(name: str) -> None:
+        if run.wire_format == "auto":
+            run.wire_format = name
+
+    if isinstance(adapter, AutoAdapter):
+        adapter.on_decide = decided
+    return adapter
 
 
 def _register_credentials(source: Any) -> None:

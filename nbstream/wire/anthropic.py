@@ -49,7 +49,7 @@ from nbstream.wire.payload import (
 )
 from nbstream.wire.spec import WireFormat
 
-__all__ = ["FORMAT", "STOP_REASONS", "AnthropicAdapter", "body", "detect", "root"]
+__all__ = ["FORMAT", "STOP_REASONS", "AnthropicAdapter", "assistant_content", "body", "detect", "root"]
 
 #: Anthropic's stop reasons in OpenAI's words (anything else is kept as sent).
 STOP_REASONS = {
@@ -204,7 +204,8 @@ class AnthropicAdapter:
 
 def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
     """The streaming Messages request: system messages go to the top-level ``system``,
-    ``max_tokens`` is required (default 4096), ``stop`` becomes ``stop_sequences``."""
+    ``max_tokens`` is required (default 4096, also for ``max_tokens=None``), ``stop`` becomes
+    ``stop_sequences``."""
     params = dict(params)
     schema = structured.take(params)
     if schema is not None and schema.schema is not None:  # output_config.format (no schemaless JSON mode)
@@ -212,7 +213,11 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
                                    "format": {"type": "json_schema", "schema": structured.closed(schema.schema)}}
     for alias in ("max_completion_tokens", "max_output_tokens"):
         if alias in params:
-            params.setdefault("max_tokens", params.pop(alias))
+            value = params.pop(alias)
+            if params.get("max_tokens") is None:
+                params["max_tokens"] = value
+    if params.get("max_tokens", 0) is None:  # None means "not given": the API requires a number
+        del params["max_tokens"]
     if "stop" in params:
         stop = params.pop("stop")
         params["stop_sequences"] = [stop] if isinstance(stop, str) else stop
@@ -222,6 +227,45 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     if system:
         out["system"] = "\n\n".join(system)
     return {**out, **params, "stream": True}
+
+
+def assistant_content(events: list[Event]) -> str | list[dict[str, Any]]:
+    """The assistant turn to send back in a later request of the conversation: its content
+    blocks in stream order — ``thinking`` with its ``signature``, ``redacted_thinking``
+    unchanged, ``text`` — as Anthropic requires thinking to come back whole (a dropped
+    signature is an HTTP 400); just the text when there was no thinking. A thinking block
+    whose signature never came (a cut stream) is left out: unsigned, it would be refused.
+    Tool-use blocks are left out too: they need the tool's result in the next turn."""
+    blocks: list[dict[str, Any]] = []
+    thinking: list[str] | None = None
+    said: list[str] = []
+
+    def flush_text() -> None:
+        if said:
+            blocks.append({"type": "text", "text": "".join(said)})
+            said.clear()
+
+    for ev in events:
+        if isinstance(ev, ReasoningDelta):
+            if thinking is None:
+                flush_text()
+                thinking = []
+            thinking.append(ev.text)
+        elif isinstance(ev, TextDelta):
+            said.append(ev.text)
+        elif isinstance(ev, Other) and isinstance(ev.data, dict) and ev.type == "thinking.signature":
+            sig = ev.data.get("signature")
+            if isinstance(sig, str) and sig:
+                flush_text()
+                blocks.append({"type": "thinking", "thinking": "".join(thinking or []), "signature": sig})
+            thinking = None
+        elif isinstance(ev, Other) and isinstance(ev.data, dict) and ev.type == "redacted_thinking":
+            flush_text()
+            blocks.append({"type": "redacted_thinking", "data": ev.data.get("data")})
+    flush_text()
+    if not any(b["type"] != "text" for b in blocks):
+        return "".join(b["text"] for b in blocks)
+    return blocks
 
 
 _EVENTS = frozenset({"message_start", "content_block_start", "content_block_delta", "content_block_stop",

@@ -185,7 +185,9 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
             config["responseJsonSchema"] = schema.schema
     for key in list(params):
         if key in _GENERATION:
-            config[_GENERATION[key]] = params.pop(key)
+            value = params.pop(key)
+            if value is not None:  # None means "not given" (Gemini refuses a null setting)
+                config[_GENERATION[key]] = value
     if "stop" in params:
         stop = params.pop("stop")
         config["stopSequences"] = [stop] if isinstance(stop, str) else stop
@@ -219,6 +221,6 @@ def _auth(key: str) -> dict[str, str]:
 
 FORMAT = WireFormat(name="gemini", description="Gemini's streamGenerateContent", adapter=GeminiAdapter,
                     end_marker=False, path=path, body=body, root=root,
-                    key_envs=("GEMINI_API_KEY", "GOOGLE_API_KEY"), url_envs=(),
+                    key_envs=("GEMINI_API_KEY", "GOOGLE_API_KEY"), url_envs=(("GOOGLE_GEMINI_BASE_URL", None),),
                     default_url="https://generativelanguage.googleapis.com", auth=_auth, detect=detect,
                     prefixes=("gemini", "google"))

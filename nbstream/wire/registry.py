@@ -9,6 +9,7 @@ codec registry is: a format is code the process speaks, not a session's state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from nbstream.events import ErrorEvent, Event, Other
@@ -26,14 +27,16 @@ class AutoAdapter:
     Each registered format's ``detect`` is asked in registry order; a message none
     claims makes the stream a generic feed (``"sse"``). ``kind`` is ``None`` until
     then, afterwards the format's name. A top-level error before anything else is
-    reported without deciding; so is an empty message.
+    reported without deciding; so is an empty message. ``on_decide`` (optional) is told
+    the format's name once, when it is decided (a shown stream's Run takes it as its format).
     """
 
-    __slots__ = ("_inner", "kind")
+    __slots__ = ("_inner", "kind", "on_decide")
 
     def __init__(self) -> None:
         self._inner: Adapter | None = None
         self.kind: str | None = None
+        self.on_decide: Callable[[str], None] | None = None
 
     def feed(self, name: str, data: Any, id: str | None = None) -> list[Event]:
         """One wire message -> events, from whichever adapter the stream turned out to need."""
@@ -60,6 +63,8 @@ class AutoAdapter:
     def _decide(self, fmt: WireFormat) -> Adapter:
         self.kind = fmt.name
         adapter = self._inner = fmt.adapter()
+        if self.on_decide is not None:
+            self.on_decide(fmt.name)
         return adapter
 
 

@@ -9,6 +9,7 @@ import time
 
 import anthropic
 import pytest
+from _kernel import execute
 
 import nbstream
 from nbstream.events import TextDelta
@@ -66,3 +67,34 @@ def test_show_reads_the_anthropic_sdk_stream_from_llama_server(llama):
                                     extra_body={**GREEDY, "ignore_eos": True})
     run = nbstream.show(stream, display=False)
     assert run.status == "done" and run.text == ask(llama, max_tokens=12, ignore_eos=True).text
+
+
+# ---- a multi-turn conversation -----------------------------------------------------------
+def test_a_second_turn_carrying_a_signed_thinking_block_is_accepted(llama):
+    # what --chat sends back after a thinking model's turn: the blocks, signature included
+    first = ask(llama, max_tokens=8, ignore_eos=True)
+    history = [{"role": "user", "content": PROMPT},
+               {"role": "assistant", "content": [{"type": "thinking", "thinking": "A cat.", "signature": "EqQBCgIY"},
+                                                 {"type": "text", "text": first.text}]},
+               {"role": "user", "content": "And then?"}]
+    again = nbstream.stream(messages=history, base_url=llama.base_url, model=llama.model, api="anthropic",
+                            api_key="x", max_tokens=8, ignore_eos=True, **GREEDY)
+    assert again.status == "done", again.error
+    assert again.usage.input_tokens > first.usage.input_tokens  # the earlier turns were read
+
+
+@pytest.fixture(scope="module")
+def chat(llama):
+    setup = (f"import nbstream\nnbstream.config.base_url = {llama.base_url!r}\n"
+             f"nbstream.config.model = {llama.model!r}\nnbstream.config.api = 'anthropic'\n%load_ext nbstream")
+    return execute([setup,
+                    f"%%stream --chat c -o a --max-tokens 8 -p ignore_eos=true -t 0\n{PROMPT}",
+                    "%%stream --chat c -o b --max-tokens 8 -p ignore_eos=true -t 0\nAnd then?",
+                    "print(b.status, b.wire_format, [m['role'] for m in b.prompt], b.prompt[1]['content'] == a.text,"
+                    " b.usage.input_tokens > a.usage.input_tokens)"],
+                   setup=False, timeout=180)
+
+
+def test_chat_over_anthropic_s_api_carries_the_conversation_to_the_next_turn(chat):
+    assert chat.cells[3]["outputs"][0]["text"].split() == [
+        "done", "anthropic", "['user',", "'assistant',", "'user']", "True", "True"]
