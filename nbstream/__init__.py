@@ -20,10 +20,11 @@ from nbstream.api import ashow, astream, models, replay, show, stream
 from nbstream.engine.config import Settings as _Settings
 from nbstream.run import Run, ToolCall
 from nbstream.session import Session, chunks, get_session, runs, summarize
+from nbstream.sweep import asweep, sweep  # the function shadows its package's name here, by design
 from nbstream.views.plots import plot_run, plot_runs
 
 __all__ = [
-    "stream", "astream", "show", "ashow", "replay", "models", "Run", "ToolCall",
+    "stream", "astream", "show", "ashow", "replay", "sweep", "asweep", "models", "Run", "ToolCall",
     "runs", "chunks", "summarize", "plot_run", "plot_runs",
     "config", "Session", "get_session", "demo", "errors", "events", "sse",
     "load_ipython_extension", "unload_ipython_extension", "__version__",

@@ -36,6 +36,7 @@ from nbstream.engine import replay as _replay
 from nbstream.engine import request as _request
 from nbstream.run import Run
 from nbstream.session import get_session
+from nbstream.sweep import asweep as _asweep
 from nbstream.views import attach as _views
 from nbstream.views.compare import CompareView
 from nbstream.views.feed import FeedBody
@@ -63,6 +64,10 @@ __all__ = ["NBStream", "load_ipython_extension", "register_in_running_shell", "r
 @argument("--chat", metavar="NAME", help="multi-turn conversation remembered across cells; %%stream_reset NAME")
 @argument("--compare", action="store_true",
           help="stream every combination of -m, -t and prompt variants (separated by a line '---') at once")
+@argument("--over", metavar="NAME",
+          help="sweep: the body is a template filled from each row of the DataFrame NAME, sent to every "
+               "combination of -m, -t and repeated -p KEY=VALUE; the result table goes to -o")
+@argument("--cache", metavar="FOLDER", help="with --over: the cache folder (default ./.nbstream-cache), or off")
 @argument("--raw", action="store_true", help="show the wire: the raw SSE events beside the answer")
 @argument("--bg", action="store_true", help="return at once, keep streaming in the background (Stop button)")
 @argument("--no-render", action="store_true", help="plain text instead of Markdown")
@@ -107,6 +112,9 @@ async def run_cell(line: str, cell: str, *, expand: bool = False) -> None:
     except Exception as exc:  # argparse's UsageError: one line, no traceback
         _say(f"%%stream: {exc}  (see %%stream? for the options)")
         return
+    if args.over:
+        await _over(args, cell, ns)
+        return
     try:
         jobs = _jobs(args, cell, ns)
     except (ValueError, TypeError, FileNotFoundError) as exc:
@@ -138,6 +146,48 @@ async def run_cell(line: str, cell: str, *, expand: bool = False) -> None:
     if views is not None:
         await views.finished()
     _after(args, runs)
+
+
+async def _over(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> None:
+    """``--over NAME``: the cell body as a sweep template over the DataFrame ``NAME``."""
+    try:
+        if args.over not in ns:
+            raise ValueError(f"--over {args.over}: no variable {args.over!r} in the notebook; "
+                             "make it a DataFrame of inputs first")
+        fixed, swept = _sweep_params(args.param)
+        if args.temperature:
+            swept["temperature"] = args.temperature
+        if args.max_tokens is not None:
+            fixed["max_tokens"] = args.max_tokens
+        call = {k: v for k, v in (("base_url", args.base_url), ("api", args.api), ("system", args.system))
+                if v is not None}
+        cache: str | bool = True if args.cache is None else False if args.cache == "off" else args.cache
+        result = await _asweep(cell.strip(), ns[args.over], models=args.model, params=swept or None,
+                               cache=cache, **call, **fixed)
+    except (ValueError, TypeError) as exc:
+        if args.raise_error:
+            raise
+        _say(f"%%stream --over: {exc}")
+        return
+    if args.out:
+        ns[args.out] = result
+    ns["_"] = result
+
+
+def _sweep_params(items: list[str] | None) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """``-p`` for ``--over``: a key given once is a field of every request, a top-level key
+    given several times is swept over its values."""
+    keys = [item.partition("=")[0] for item in items or []]
+    repeated = {k for k in keys if keys.count(k) > 1}
+    nested = sorted(k for k in repeated if "." in k)
+    if nested:
+        raise ValueError(f"-p {nested[0]}=… is repeated: only top-level keys are swept (-p seed=1 -p seed=2)")
+    fixed = parse_params([i for i, k in zip(items or [], keys, strict=True) if k not in repeated])
+    swept: dict[str, list[Any]] = {}
+    for item, key in zip(items or [], keys, strict=True):
+        if key in repeated:
+            swept.setdefault(key, []).append(parse_params([item])[key])
+    return fixed, swept
 
 
 def _jobs(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> list[tuple[Run, Any, str | None]]:

@@ -87,7 +87,13 @@ class Session:
     def summarize(self, runs: pd.DataFrame, chunks: pd.DataFrame | None = None, *, style: str = "vllm",
                   percentiles: tuple[float, ...] = (99,)) -> dict[str, Any]:
         """:func:`nbstream.data.summaries.summarize`; without ``chunks``, the chunk tables
-        this session still holds for those runs."""
+        this session still holds for those runs. A frame that only names its runs (a sweep's
+        result: ``run_id`` but no timing columns) is read as their rows in this session's
+        history, rows answered from a cache left out (they were not measured)."""
+        if hasattr(runs, "columns") and "run_id" in runs.columns and "t_first_chunk_s" not in runs.columns:
+            named = runs[~runs["cached"].astype(bool)] if "cached" in runs.columns else runs
+            table = self.runs()
+            runs = table[table["run_id"].isin(set(named["run_id"]))] if len(table) else table
         if chunks is None and hasattr(runs, "columns") and "run_id" in runs.columns:
             wanted = set(runs["run_id"])
             held = [run for run in self.history.recent() if run.run_id in wanted]

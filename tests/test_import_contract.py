@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("session", ("nbstream.session", "nbstream.settings")),
     ("views", ("nbstream.views",)),
     ("api", ("nbstream.api",)),
+    ("sweep", ("nbstream.sweep",)),
     ("front ends", ("nbstream.magic", "nbstream.cli", "nbstream.__main__")),
     ("package", ("nbstream",)),
 )
@@ -48,6 +49,8 @@ LAZY: dict[tuple[str, str], str] = {
         "`nbstream serve` is the only command that runs the demo server (and checks its knobs)",
     ("nbstream.views.attach", "nbstream.views.live"):
         "the notebook view (IPython.display) loads only inside a Jupyter kernel",
+    ("nbstream.views.sweep_view", "nbstream.views.live"):
+        "the sweep's notebook widget (IPython.display) loads only inside a Jupyter kernel",
     ("nbstream.views.live", "nbstream.views.widget"):
         "anywidget and ipywidgets load only when a live widget is shown",
     # The Run's doors to the layers above it, which the README documents as its methods

@@ -23,6 +23,7 @@ EXPECTED = (
     "04-prompt-experiments",
     "05-when-things-go-wrong",
     "06-sdk-and-agents",
+    "07-prompt-sweeps",
     "08-three-providers",
 )
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

@@ -17,6 +17,8 @@ PUBLIC = {
     "show": "show a stream the caller already has (an SDK stream, an iterator of chunks or events)",
     "ashow": "the same for an async stream",
     "replay": "re-stream a recording offline",
+    "sweep": "a prompt template over a DataFrame × models × parameters, as one tidy DataFrame",
+    "asweep": "the same, awaited on the caller's event loop",
     "models": "each configured provider's models (and the aliases) as a DataFrame",
     "Run": "one stream's accumulated state: text, events, timing, outcome",
     "ToolCall": "one tool call assembled from its streamed fragments",

@@ -1,0 +1,79 @@
+"""The sweep cache: a request's canonical body and endpoint hash to a recording.
+
+The key is the SHA-256 of the JSON (sorted keys, no whitespace) of the redacted endpoint
+URL and the request body — never a header, so never the API key. The value is the
+recording ``run.save`` writes (the record/replay format), put in place atomically, so a
+sweep killed mid-write leaves no half file: a re-run answers every completed request
+from here and sends only the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nbstream._secrets import redact
+from nbstream.engine import replay as _replay
+from nbstream.run import Run
+
+__all__ = ["DEFAULT_FOLDER", "Cache", "key"]
+
+DEFAULT_FOLDER = ".nbstream-cache"
+
+
+def key(url: str, body: Any, extra: Any = None) -> str:
+    """The hex digest naming a request's recording. ``extra`` holds what shapes the answer
+    but is not in the body yet (a ``response_format``)."""
+    blob = json.dumps({"endpoint": redact(url), "body": body, "extra": extra}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False, default=repr)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class Cache:
+    """Recordings under ``folder``, one file per key."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+
+    @classmethod
+    def of(cls, cache: Any) -> Cache | None:
+        """``cache=`` as given to ``sweep``: True (``./.nbstream-cache``), a folder, or False/None."""
+        if cache is None or cache is False:
+            return None
+        if cache is True:
+            return cls(DEFAULT_FOLDER)
+        if isinstance(cache, (str, os.PathLike)):
+            return cls(cache)
+        raise TypeError(f"cache must be True, False or a folder path, not {type(cache).__name__}")
+
+    def path(self, digest: str) -> Path:
+        return self.folder / digest[:2] / f"{digest}.jsonl"
+
+    def get(self, digest: str) -> Path | None:
+        """The recording for ``digest`` if there is a readable one (a damaged file is a miss)."""
+        path = self.path(digest)
+        if not path.is_file():
+            return None
+        try:
+            _replay.load(path)
+        except (ValueError, OSError):
+            return None
+        return path
+
+    def put(self, run: Run, digest: str) -> Path:
+        """Record ``run`` under ``digest``: written beside, then renamed into place."""
+        path = self.path(digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".jsonl")
+        os.close(fd)
+        try:
+            _replay.save(run, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path

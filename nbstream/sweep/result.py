@@ -1,0 +1,104 @@
+"""The sweep's result: one tidy row per answered plan row.
+
+Columns: the input row's columns (its index is the frame's index), ``model``, one column
+per swept parameter, ``text``, the fields of ``run.json`` when the answer parsed to a JSON
+object, then ``status``, ``finish_reason``, ``error``, ``ttft_s``, ``e2el_s``,
+``output_tps``, the four token counts, ``cost_usd``, ``attempts``, ``cached`` and
+``run_id``. Rows answered from the cache carry no timing (nothing was measured now).
+``df.attrs["runs"]`` maps run ids to the Runs still held (the last ``keep_runs``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from nbstream.run import Run
+from nbstream.sweep.plan import RESULT_COLUMNS
+from nbstream.sweep.runner import Job, Outcome
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["RunIndex", "row", "table"]
+
+_TIMING = ("ttft_s", "e2el_s", "output_tps")
+_TOKENS = {"input_tokens": "n_prompt_tokens", "output_tokens": "n_output_tokens",
+           "reasoning_tokens": "n_reasoning_tokens", "cached_tokens": "n_cached_prompt_tokens"}
+
+
+class RunIndex(Mapping[str, Run]):
+    """The Runs behind a result, by ``run_id``, holding at most ``keep`` (the newest);
+    shared, not copied, when pandas copies ``attrs``."""
+
+    def __init__(self, keep: int | None) -> None:
+        self.keep = keep
+        self._runs: OrderedDict[str, Run] = OrderedDict()
+
+    def add(self, run: Run) -> None:
+        self._runs[run.run_id] = run
+        while self.keep is not None and len(self._runs) > self.keep:
+            self._runs.popitem(last=False)
+
+    def __getitem__(self, run_id: str) -> Run:
+        return self._runs[run_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._runs)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RunIndex:
+        return self
+
+    def __repr__(self) -> str:
+        return f"<nbstream sweep runs: {len(self)} held>"
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
+def row(job: Job, outcome: Outcome) -> dict[str, Any]:
+    """The result columns of one plan row (input columns excluded)."""
+    run = outcome.run
+    out: dict[str, Any] = {"model": job.model, **job.swept}
+    if run is None:
+        out.update(text="", status="error", finish_reason=None, error=outcome.error)
+        out.update({name: math.nan for name in _TIMING})
+        out.update({name: None for name in _TOKENS}, cost_usd=None)
+    else:
+        summary = run.summary_row()
+        out.update(text=run.text)
+        parsed = getattr(run, "json", None)
+        if isinstance(parsed, dict):
+            out.update({(f"json_{k}" if k in out or k in RESULT_COLUMNS else str(k)): v for k, v in parsed.items()})
+        # an answer that is not the JSON asked for is that row's error (the text stays)
+        error = summary.get("error") or getattr(run, "json_error", None)
+        out.update(status=run.status, finish_reason=run.finish_reason, error=error)
+        out.update({name: math.nan if outcome.cached else _number(summary.get(name)) for name in _TIMING})
+        out.update({name: summary.get(source) for name, source in _TOKENS.items()})
+        out["cost_usd"] = summary.get("cost_usd")
+    out.update(attempts=outcome.attempts, cached=outcome.cached, run_id=run.run_id if run else None)
+    return out
+
+
+def table(data: pd.DataFrame, plan: pd.DataFrame, rows: list[dict[str, Any] | None],
+          runs: RunIndex) -> pd.DataFrame:
+    """The result frame: input columns (and index) first, then each answered row's columns."""
+    import pandas as pd
+
+    done = [i for i, r in enumerate(rows) if r is not None]
+    positions = plan["row"].to_numpy()[done] if done else []
+    inputs = data.iloc[positions]
+    body = pd.DataFrame([rows[i] for i in done])
+    frame = pd.concat([inputs.reset_index(drop=True), body], axis=1)
+    frame.index = inputs.index
+    for name in ("attempts",):
+        if name in frame:
+            frame[name] = frame[name].astype("int64")
+    frame.attrs["runs"] = runs
+    return frame

@@ -1,0 +1,268 @@
+"""The live view of a sweep: done / running / queued / failed, throughput, tokens per
+second, ETA, the answers of a few rows in flight, a per-model latency summary and Stop.
+
+The runner tells :class:`Progress` of each start and end (counters kept incrementally, so
+an update costs the same at row 10 and at row 10,000); a ticker thread turns it into at
+most one update every :data:`INTERVAL_S`, and only when something changed: in a notebook
+one small JSON trait of an anywidget (``_static/sweep.js`` places every string as text,
+never as HTML), in a terminal one progress line on stderr (through ``render.terminal``).
+The saved notebook keeps a static summary (a pandas table, escaped by pandas) and the
+result table the cell returns.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from nbstream.run import Run
+from nbstream.views.attach import in_notebook
+from nbstream.views.render import md_text, terminal
+
+__all__ = ["INTERVAL_S", "SHOWN", "Progress", "SweepView", "summary_bundle", "wanted"]
+
+INTERVAL_S = 0.25
+SHOWN = 3  # rows whose answers stream in the view at once
+TAIL = 120  # characters of each shown answer
+
+
+def wanted(display: bool | None) -> bool:
+    """Show progress: when asked, or by default inside a notebook or on a terminal."""
+    if display is not None:
+        return bool(display)
+    return in_notebook() or sys.stderr.isatty()
+
+
+@dataclass
+class _Model:
+    done: int = 0
+    failed: int = 0
+    timed: int = 0
+    ttft: float = 0.0
+    e2el: float = 0.0
+    tokens: float = 0.0
+
+
+@dataclass
+class Progress:
+    """What the view shows, updated per start and end in O(1)."""
+
+    total: int
+    done: int = 0
+    failed: int = 0
+    cached: int = 0
+    running: dict[int, tuple[str, Run]] = field(default_factory=dict)
+    tokens: float = 0.0
+    models: dict[str, _Model] = field(default_factory=dict)
+    t0: float = field(default_factory=time.monotonic)
+    version: int = 0
+
+    def started(self, index: int, label: str, run: Run) -> None:
+        self.running[index] = (label, run)
+        self.version += 1
+
+    def ended(self, index: int, model: str, row: dict[str, Any]) -> None:
+        self.running.pop(index, None)
+        stats = self.models.setdefault(model, _Model())
+        if row.get("status") == "done":
+            self.done += 1
+            stats.done += 1
+        else:
+            self.failed += 1
+            stats.failed += 1
+        if row.get("cached"):
+            self.cached += 1
+        else:
+            ttft, e2el, out = row.get("ttft_s"), row.get("e2el_s"), row.get("output_tokens")
+            if isinstance(ttft, float) and isinstance(e2el, float) and not (math.isnan(ttft) or math.isnan(e2el)):
+                stats.timed += 1
+                stats.ttft += ttft
+                stats.e2el += e2el
+            if isinstance(out, (int, float)) and not isinstance(out, bool) and out == out:
+                stats.tokens += out
+                self.tokens += out
+        self.version += 1
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed
+
+    def line(self) -> str:
+        """One line: counts, rows per second, tokens per second, ETA."""
+        elapsed = max(time.monotonic() - self.t0, 1e-9)
+        rate = (self.finished - self.cached) / elapsed
+        queued = self.total - self.finished - len(self.running)
+        eta = f"{queued / rate + 0:.0f} s" if rate > 0 and self.finished < self.total else "—"
+        cached = f" ({self.cached} cached)" if self.cached else ""
+        return (f"{self.finished}/{self.total} done{cached} · {len(self.running)} running · {max(queued, 0)} queued"
+                f" · {self.failed} failed · {rate:.1f} rows/s · {self.tokens / elapsed:.0f} tok/s · ETA {eta}")
+
+    def model_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for name, m in self.models.items():
+            rows.append({"model": name, "done": m.done, "failed": m.failed,
+                         "ttft": f"{m.ttft / m.timed:.3f}" if m.timed else "—",
+                         "e2el": f"{m.e2el / m.timed:.3f}" if m.timed else "—",
+                         "tps": f"{m.tokens / m.e2el:.0f}" if m.e2el > 0 else "—"})
+        return rows
+
+    def state(self) -> dict[str, Any]:
+        shown = list(self.running.values())[:SHOWN]
+        return {"line": self.line(), "pct": 100.0 * self.finished / self.total if self.total else 100.0,
+                "rows": [{"label": label, "text": run.text[-TAIL:].replace("\n", " ")} for label, run in shown],
+                "models": self.model_rows()}
+
+
+class SweepView:
+    """Follows a sweep: a widget in a notebook, a progress line on a terminal."""
+
+    def __init__(self, jobs: list[Any], param_names: list[str], *, out: TextIO | None = None,
+                 notebook: bool | None = None, stop_button: bool = False) -> None:
+        """``stop_button``: only where the kernel hears a click while the sweep runs (an
+        awaited sweep); a blocking ``sweep()`` stops on Interrupt."""
+        self.progress = Progress(total=len(jobs))
+        self.param_names = param_names
+        self._lock = threading.Lock()
+        self._shown_version = -1
+        self._stop_cb: Callable[[], None] | None = None
+        self._over = threading.Event()
+        self._out = out or sys.stderr
+        self._notebook = in_notebook() if notebook is None else notebook
+        self._widget: Any = None
+        self._handle: Any = None
+        self.updates = 0
+        self.view_error: Exception | None = None
+        if self._notebook:
+            from IPython.display import display
+
+            from nbstream.views.live import widget_bundle
+
+            self._widget = _make_widget(self._stop, stop_button)
+            self._handle = display(widget_bundle(self._widget), raw=True, display_id=True)
+        context = contextvars.copy_context()  # what the thread sends has this cell as parent
+        self._thread = threading.Thread(target=context.run, args=(self._tick,), daemon=True, name="nbstream-sweep")
+        self._thread.start()
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        self._stop_cb = callback
+
+    def _stop(self) -> None:
+        if self._stop_cb is not None:
+            self._stop_cb()
+
+    def _label(self, job: Any) -> str:
+        params = " ".join(f"{k}={job.swept.get(k)}" for k in self.param_names)
+        return f"#{job.index} {job.model} {params}".strip()
+
+    # ---- told by the runner (on the I/O loop's thread): note it, nothing more ----------------
+    def started(self, job: Any, run: Run) -> None:
+        with self._lock:
+            self.progress.started(job.index, self._label(job), run)
+        if self._notebook:
+            run.subscribe(self._changed)
+
+    def ended(self, job: Any, row: dict[str, Any]) -> None:
+        with self._lock:
+            self.progress.ended(job.index, job.model, row)
+
+    def _changed(self, _run: Run, _events: list[Any]) -> None:
+        self.progress.version += 1
+
+    # ---- the ticker ------------------------------------------------------------------------
+    def _tick(self) -> None:
+        try:
+            while not self._over.wait(INTERVAL_S):
+                self._show()
+            self._show(final=True)
+        except Exception as exc:  # noqa: BLE001 - a view never breaks the sweep
+            self.view_error = exc
+
+    def _show(self, final: bool = False) -> None:
+        with self._lock:
+            if self.progress.version == self._shown_version and not final:
+                return
+            self._shown_version = self.progress.version
+            state: dict[str, Any] = self.progress.state() if self._notebook else {"line": self.progress.line()}
+        self.updates += 1
+        if self._widget is not None:
+            state["over"] = final
+            self._widget.state = json.dumps(state)
+        elif not self._notebook:
+            self._out.write("\r\x1b[2K" + _bar(self.progress) + " " + terminal(state["line"]) + ("\n" if final else ""))
+            self._out.flush()
+
+    def finish(self, frame: Any) -> None:
+        """The sweep ended: stop ticking after one last update."""
+        self._over.set()
+
+    def close(self) -> None:
+        """Stop the ticker; in a notebook the widget gives way to the static summary (what
+        the saved notebook keeps)."""
+        self._over.set()
+        self._thread.join(5)
+        if self._handle is not None:
+            with self._lock:
+                bundle = summary_bundle(self.progress)
+            from IPython.display import display
+
+            display(bundle, raw=True, metadata={"nbstream": {"sweep": True, "rows": self.progress.total}})
+            self._handle.update({}, raw=True)  # the widget's place is left empty (as the run view does)
+            self._widget.close()
+
+
+def summary_bundle(progress: Progress) -> dict[str, str]:
+    """The static summary: the progress line and the per-model latency table, as Markdown
+    (every value through ``render.md_text``) and plain text (the line)."""
+    line = progress.line().replace(" · ETA —", "").replace(" · 0 running · 0 queued", "")
+    head = ["model", "done", "failed", "mean TTFT", "mean E2E", "output"]
+    md = [f"**sweep** {md_text(line)}", "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in progress.model_rows():
+        cells = [r["model"], r["done"], r["failed"], _unit(r["ttft"], "s"), _unit(r["e2el"], "s"),
+                 _unit(r["tps"], "tok/s")]
+        md.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+    return {"text/markdown": "\n".join(md if len(md) > 4 else md[:1]), "text/plain": terminal(f"sweep {line}")}
+
+
+def _bar(progress: Progress, width: int = 20) -> str:
+    """``[#######-------------]``: the share of rows finished."""
+    filled = width * progress.finished // progress.total if progress.total else width
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+def _unit(value: str, unit: str) -> str:
+    return value if value == "—" else f"{value} {unit}"
+
+
+def _make_widget(on_stop: Callable[[], None], stop_button: bool) -> Any:
+    import anywidget
+    import traitlets
+
+    static = Path(__file__).parent / "_static"
+
+    class SweepWidget(anywidget.AnyWidget):
+        """The sweep's live panel."""
+
+        _esm = static / "sweep.js"
+        _css = static / "sweep.css"
+        state = traitlets.Unicode("{}").tag(sync=True)
+        show_stop = traitlets.Bool(False).tag(sync=True)
+
+        def __repr__(self) -> str:
+            return "SweepWidget()"
+
+    widget = SweepWidget(show_stop=stop_button)
+
+    def handle(_w: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("t") == "stop":
+            on_stop()
+
+    widget.on_msg(handle)
+    return widget

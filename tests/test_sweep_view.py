@@ -1,0 +1,112 @@
+"""The sweep's live view: counters kept per start and end, a throttled widget in a
+notebook that leaves a static summary in the saved file, a progress line on a terminal,
+and nothing a model or an input wrote ever becomes markup or a terminal escape."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+
+import pandas as pd
+import pytest
+
+from nbstream import Session
+from nbstream.views.sweep_view import Progress, SweepView, summary_bundle
+from tests import _kernel
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+HOSTILE = "<img src=x onerror=alert(1)>\x1b]52;c;c2VjcmV0\x07|**bold**"
+
+
+class _Job:
+    def __init__(self, index: int, model: str) -> None:
+        self.index, self.model, self.swept = index, model, {"temperature": 0}
+
+
+@pytest.fixture
+def session():
+    s = Session()
+    yield s
+    s.close()
+
+
+def test_progress_counts_done_failed_and_cached_and_times_only_what_was_measured():
+    p = Progress(total=4)
+    p.ended(0, "m", {"status": "done", "ttft_s": 0.5, "e2el_s": 1.0, "output_tokens": 10, "cached": False})
+    p.ended(1, "m", {"status": "done", "ttft_s": math.nan, "e2el_s": math.nan, "output_tokens": 10, "cached": True})
+    p.ended(2, "m", {"status": "error", "ttft_s": math.nan, "e2el_s": math.nan, "output_tokens": 0, "cached": False})
+    assert (p.done, p.failed, p.cached, p.finished) == (2, 1, 1, 3)
+    (row,) = p.model_rows()
+    assert row == {"model": "m", "done": 2, "failed": 1, "ttft": "0.500", "e2el": "1.000", "tps": "10"}
+    assert summary_bundle(p)["text/markdown"].splitlines()[-1] == "| m | 2 | 1 | 0\\.500 s | 1\\.000 s | 10 tok/s |"
+    assert p.line().startswith("3/4 done (1 cached) · 0 running · 1 queued · 1 failed")
+
+
+def test_the_static_summary_escapes_model_names_for_markdown_and_the_terminal():
+    p = Progress(total=1)
+    p.ended(0, HOSTILE, {"status": "done", "ttft_s": 0.1, "e2el_s": 0.2, "output_tokens": 3, "cached": False})
+    bundle = summary_bundle(p)
+    assert "<img" not in bundle["text/markdown"] and "**bold**" not in bundle["text/markdown"]
+    assert "\x1b" not in bundle["text/plain"] and "\x07" not in bundle["text/plain"]
+    row = bundle["text/markdown"].splitlines()[-1]
+    assert len(re.findall(r"(?<!\\)\|", row)) == 7  # six cells: the | in the name is escaped
+
+
+def test_a_terminal_gets_one_progress_line_that_ends_with_every_row_counted(demo, session):
+    out = io.StringIO()
+    data = pd.DataFrame({"topic": ["a", "b", "c"]})
+    view = SweepView([_Job(i, "demo-fast") for i in range(3)], ["temperature"], out=out, notebook=False)
+    from nbstream.sweep import _Prepared
+    from nbstream.sweep.runner import Control
+
+    prepared = _Prepared.make("About {topic}", data, "demo-fast", None, 2, 0, None, None, False, None, False,
+                              None, None, session, {"base_url": demo.base_url})
+    prepared.view = view
+    future = session.io.submit(prepared.run(Control()))
+    frame = future.result(60)
+    view.close()
+    assert (frame["status"] == "done").all()
+    last = out.getvalue().split("\r")[-1]
+    assert last.startswith("\x1b[2K[####################] 3/3 done · 0 running · 0 queued · 0 failed")
+    assert last.endswith("\n")
+
+
+@pytest.mark.timeout(180)
+def test_in_a_notebook_the_saved_output_is_a_static_summary_and_the_escaped_table():
+    nb = _kernel.execute([
+        "import pandas as pd\n"
+        f"rows = pd.DataFrame({{'q': [{HOSTILE!r}, 'plain', 'third']}})\n"
+        "df = nbstream.sweep('About {q}', data=rows, models=['demo-fast', 'demo-chunky'], cache=False,\n"
+        "                    demo={'tps': 2000, 'ttft': 0.01})\n"
+        "df[['q', 'model', 'status']]",
+    ], timeout=120)
+    outputs = nb.cells[1].outputs
+    assert not [o for o in outputs if o.output_type == "error"], outputs
+    assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs)
+    (summary,) = [o for o in outputs if "text/markdown" in o.get("data", {})]
+    assert "6/6 done" in summary["data"]["text/markdown"]
+    (table,) = [o for o in outputs if o.output_type == "execute_result"]
+    html = table["data"]["text/html"]
+    assert "<img" not in html and "&lt;img" in html and html.count("done") == 6
+
+
+@pytest.mark.timeout(180)
+def test_the_live_widget_is_throttled_far_below_the_streams_events():
+    with _kernel.Session() as k:
+        k.run(_kernel.SETUP)
+        result = k.run(
+            "import pandas as pd\n"
+            "df = nbstream.sweep('About {q}', data=pd.DataFrame({'q': [str(i) for i in range(12)]}),\n"
+            "                    models=['demo'], cache=False, concurrency=6, display=True,\n"
+            "                    demo={'tps': 300, 'ttft': 0.01})\n"
+            "print(int(nbstream.runs()['n_events'].tail(12).sum()))", timeout=120)
+        comms = _kernel.of_type(result["messages"], "comm_msg")
+        states = [json.loads(m["content"]["data"]["state"]["state"]) for m in comms
+                  if "state" in m["content"].get("data", {}).get("state", {})]
+        events = int("".join(m["content"]["text"] for m in _kernel.of_type(result["messages"], "stream")
+                             if m["content"]["name"] == "stdout").split()[-1])
+        assert states and states[-1]["line"].startswith("12/12 done")
+        assert any(row["text"] for s in states for row in s["rows"])  # answers showed while they streamed
+        assert len(states) * 10 < events
