@@ -20,7 +20,7 @@ from nbstream.api import ashow, astream, models, replay, show, stream
 from nbstream.engine.config import Settings as _Settings
 from nbstream.run import Run, ToolCall
 from nbstream.session import Session, chunks, get_session, runs, summarize
-from nbstream.sweep import asweep, sweep  # the function shadows its package's name here, by design
+from nbstream.sweeps import asweep, sweep
 from nbstream.views.plots import plot_run, plot_runs
 
 __all__ = [

@@ -36,7 +36,7 @@ from nbstream.engine import replay as _replay
 from nbstream.engine import request as _request
 from nbstream.run import Run
 from nbstream.session import get_session
-from nbstream.sweep import asweep as _asweep
+from nbstream.sweeps import asweep as _asweep
 from nbstream.views import attach as _views
 from nbstream.views.compare import CompareView
 from nbstream.views.feed import FeedBody

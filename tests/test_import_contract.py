@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("session", ("nbstream.session", "nbstream.settings")),
     ("views", ("nbstream.views",)),
     ("api", ("nbstream.api",)),
-    ("sweep", ("nbstream.sweep",)),
+    ("sweeps", ("nbstream.sweeps",)),
     ("front ends", ("nbstream.magic", "nbstream.cli", "nbstream.__main__")),
     ("package", ("nbstream",)),
 )

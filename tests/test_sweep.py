@@ -153,7 +153,7 @@ def test_a_429_storm_slows_the_sweep_instead_of_failing_it(session):
 def test_a_rate_limit_halves_the_providers_limit_and_success_raises_it_again():
     import asyncio
 
-    from nbstream.sweep.pacing import Gate
+    from nbstream.sweeps.pacing import Gate
 
     async def scenario() -> list[int]:
         gate = Gate(8, None, None)
@@ -172,7 +172,7 @@ def test_a_rate_limit_halves_the_providers_limit_and_success_raises_it_again():
 def test_retries_honour_retry_after_and_back_off_with_jitter():
     import random
 
-    from nbstream.sweep.pacing import backoff, retryable
+    from nbstream.sweeps.pacing import backoff, retryable
 
     rng = random.Random(0)
     assert all(7 <= backoff(1, 7.0, rng) <= 7.1 for _ in range(100))
@@ -266,8 +266,8 @@ def test_the_function_stays_nbstream_sweep_after_its_modules_load():
     import importlib
 
     for name in ("plan", "pacing", "cache", "runner", "result"):
-        importlib.import_module(f"nbstream.sweep.{name}")
-    assert callable(nbstream.sweep) and nbstream.sweep.__module__ == "nbstream.sweep"
+        importlib.import_module(f"nbstream.sweeps.{name}")
+    assert callable(nbstream.sweep) and nbstream.sweep.__module__ == "nbstream.sweeps"
 
 
 def test_summarize_reads_a_sweep_result_leaving_out_cached_rows(demo, session, tmp_path):

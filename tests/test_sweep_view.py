@@ -58,8 +58,8 @@ def test_a_terminal_gets_one_progress_line_that_ends_with_every_row_counted(demo
     out = io.StringIO()
     data = pd.DataFrame({"topic": ["a", "b", "c"]})
     view = SweepView([_Job(i, "demo-fast") for i in range(3)], ["temperature"], out=out, notebook=False)
-    from nbstream.sweep import _Prepared
-    from nbstream.sweep.runner import Control
+    from nbstream.sweeps import _Prepared
+    from nbstream.sweeps.runner import Control
 
     prepared = _Prepared.make("About {topic}", data, "demo-fast", None, 2, 0, None, None, False, None, False,
                               None, None, session, {"base_url": demo.base_url})

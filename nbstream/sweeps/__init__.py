@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from nbstream.engine.request import TimeoutArgs
 from nbstream.session import Session, get_session
-from nbstream.sweep import plan as _plan
-from nbstream.sweep import result as _result
-from nbstream.sweep import runner as _runner
-from nbstream.sweep.cache import Cache
-from nbstream.sweep.pacing import Pacer
+from nbstream.sweeps import plan as _plan
+from nbstream.sweeps import result as _result
+from nbstream.sweeps import runner as _runner
+from nbstream.sweeps.cache import Cache
+from nbstream.sweeps.pacing import Pacer
 from nbstream.views import sweep_view as _view
 
 if TYPE_CHECKING:

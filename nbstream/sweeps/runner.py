@@ -22,8 +22,8 @@ from nbstream.engine import replay as _replay
 from nbstream.engine import request as _request
 from nbstream.run import Run
 from nbstream.session import Session
-from nbstream.sweep.cache import Cache, key
-from nbstream.sweep.pacing import RATE_LIMIT_RETRIES, Pacer, backoff, retryable
+from nbstream.sweeps.cache import Cache, key
+from nbstream.sweeps.pacing import RATE_LIMIT_RETRIES, Pacer, backoff, retryable
 
 if TYPE_CHECKING:
     import pandas as pd

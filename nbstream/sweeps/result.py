@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from nbstream.run import Run
-from nbstream.sweep.plan import RESULT_COLUMNS
-from nbstream.sweep.runner import Job, Outcome
+from nbstream.sweeps.plan import RESULT_COLUMNS
+from nbstream.sweeps.runner import Job, Outcome
 
 if TYPE_CHECKING:
     import pandas as pd
