@@ -85,13 +85,15 @@ class Session:
         return _tables.chunks(*selected, history=self.history)
 
     def summarize(self, runs: pd.DataFrame, chunks: pd.DataFrame | None = None, *, style: str = "vllm",
-                  percentiles: tuple[float, ...] = (99,)) -> dict[str, Any]:
+                  percentiles: tuple[float, ...] = (99,), include_cached: bool = False) -> dict[str, Any]:
         """:func:`nbstream.data.summaries.summarize`; without ``chunks``, the chunk tables
         this session still holds for those runs. A frame that only names its runs (a sweep's
         result: ``run_id`` but no timing columns) is read as their rows in this session's
-        history, rows answered from a cache left out (they were not measured)."""
+        history, rows answered from a cache left out (not measured in this sweep) unless
+        ``include_cached`` (their timing is the one recorded when they were first answered)."""
         if hasattr(runs, "columns") and "run_id" in runs.columns and "t_first_chunk_s" not in runs.columns:
-            named = runs[~runs["cached"].astype(bool)] if "cached" in runs.columns else runs
+            cached = runs["cached"].astype(bool) if "cached" in runs.columns and not include_cached else None
+            named = runs[~cached] if cached is not None else runs
             table = self.runs()
             runs = table[table["run_id"].isin(set(named["run_id"]))] if len(table) else table
         if chunks is None and hasattr(runs, "columns") and "run_id" in runs.columns:
@@ -178,9 +180,10 @@ def chunks(*selected: Run) -> pd.DataFrame:
 
 
 def summarize(runs: pd.DataFrame, chunks: pd.DataFrame | None = None, *, style: str = "vllm",
-              percentiles: tuple[float, ...] = (99,)) -> dict[str, Any]:
+              percentiles: tuple[float, ...] = (99,), include_cached: bool = False) -> dict[str, Any]:
     """Aggregate ``runs`` (a ``nbstream.runs()`` frame) in the given tool's ``style``
     (``"vllm"`` or ``"aiperf"``). ITL statistics need the chunk rows: pass ``chunks``
     (``nbstream.chunks(...)``) or leave it None to use the chunk tables the default
     session still holds for those runs."""
-    return get_session().summarize(runs, chunks, style=style, percentiles=percentiles)
+    return get_session().summarize(runs, chunks, style=style, percentiles=percentiles,
+                                   include_cached=include_cached)

@@ -278,6 +278,25 @@ def test_summarize_reads_a_sweep_result_leaving_out_cached_rows(demo, session, t
     assert session.summarize(both)["completed"] == 1
 
 
+def test_summarize_counts_cached_rows_only_when_asked(demo, session, tmp_path):
+    kw = dict(models="demo-fast", base_url=demo.base_url, cache=tmp_path, display=False, session=session)
+    nbstream.sweep("About {topic}", data=TOPICS.head(2), **kw)
+    again = nbstream.sweep("About {topic}", data=TOPICS.head(2), **kw)
+    assert again["cached"].all() and again["ttft_s"].isna().all()
+    assert session.summarize(again)["completed"] == 0
+    assert session.summarize(again, include_cached=True)["completed"] == 2
+
+
+def test_a_cached_run_reports_the_timing_measured_when_it_was_recorded(demo, session, tmp_path):
+    kw = dict(models="demo-fast", base_url=demo.base_url, cache=tmp_path, display=False, session=session)
+    first = nbstream.sweep("About {topic}", data=TOPICS.head(1), **kw)
+    again = nbstream.sweep("About {topic}", data=TOPICS.head(1), **kw)
+    original = first.attrs["runs"][first["run_id"].iloc[0]].summary_row()
+    cached = again.attrs["runs"][again["run_id"].iloc[0]].summary_row()
+    for name in ("ttft_s", "e2el_s", "t_done_s"):
+        assert cached[name] == pytest.approx(original[name], abs=2e-6), name
+
+
 def test_secrets_never_reach_the_result_table(session):
     secret = "sk-tablesecret-0123456789abcdef"
     with FaultServer(lambda _n, _p: "401") as server:

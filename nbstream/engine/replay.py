@@ -101,25 +101,33 @@ def _item(path: Path, number: int, item: Any) -> dict[str, Any]:
     return item
 
 
-async def messages(items: list[dict[str, Any]], speed: float, run: Run) -> AsyncIterator[Message]:
+async def messages(items: list[dict[str, Any]], speed: float, run: Run, *,
+                   recorded_clock: bool = False) -> AsyncIterator[Message]:
     """Yield the recorded messages at their recorded times divided by ``speed``
-    (``speed=0`` or ``inf``: as fast as possible)."""
+    (``speed=0`` or ``inf``: as fast as possible). ``recorded_clock``: all at once, each
+    stamped with its recorded time, so the run's timing is the one measured when it was
+    recorded (a sweep's cached answer)."""
     start = time.perf_counter_ns()
     run.t0_ns = start
     for item in items:
-        if speed and speed != float("inf"):
-            delay = item["t"] / speed - (time.perf_counter_ns() - start) / 1e9
-            if delay > 0:
-                await asyncio.sleep(delay)
+        if recorded_clock:
+            t_ns = start + int(item["t"] * 1e9)
+        else:
+            if speed and speed != float("inf"):
+                delay = item["t"] / speed - (time.perf_counter_ns() - start) / 1e9
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            t_ns = time.perf_counter_ns()
         data = item["data"]
-        yield Message(time.perf_counter_ns(), item.get("read", 0), item.get("event", ""), data,
+        yield Message(t_ns, item.get("read", 0), item.get("event", ""), data,
                       item.get("id"), len(data) if isinstance(data, str) else 0)
 
 
-def prepare(path: str | Path, speed: float) -> tuple[Run, Callable[[], Awaitable[None]]]:
+def prepare(path: str | Path, speed: float, *,
+            recorded_clock: bool = False) -> tuple[Run, Callable[[], Awaitable[None]]]:
     """The Run and the work that re-streams the recording at ``path`` (for ``replay()``
     and ``%%stream --replay``): read by the adapter of its recorded format, plain text
-    items as text, anything else detected."""
+    items as text, anything else detected. ``recorded_clock``: see :func:`messages`."""
     if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not (speed == 0 or speed >= 0.01):
         raise ValueError(f"speed must be 0 (all at once), or a number >= 0.01 (1 = the recorded pace); "
                          f"got {speed!r}")
@@ -130,4 +138,4 @@ def prepare(path: str | Path, speed: float) -> tuple[Run, Callable[[], Awaitable
     run = Run(model=header.get("model"), source="replay", wire_format=wire_format, base_url=f"replay:{path}")
     adapter = ObjectAdapter() if recorded == "text" else _formats.adapter_for(wire_format or "auto")
     step = Step(run, adapter, mode="messages")
-    return run, lambda: read_async(messages(items, speed, run), step)
+    return run, lambda: read_async(messages(items, speed, run, recorded_clock=recorded_clock), step)

@@ -194,9 +194,10 @@ class _Sweep:
             self.inflight.pop(job.index, None)
 
     async def replayed(self, job: Job, path: Any, schema: Any) -> Outcome:
-        """The recording at ``path`` re-streamed at once; ``schema`` (the request's
+        """The recording at ``path`` re-streamed at once, stamped with the times measured
+        when it was recorded (its run reports them; the table leaves them out); ``schema`` (the request's
         normalized ``response_format``) makes its ``run.json`` what the original's was."""
-        run, work = _replay.prepare(path, 0)
+        run, work = _replay.prepare(path, 0, recorded_clock=True)
         run.prompt, run.params = job.prompt, dict(job.params)
         if schema is not None:
             run.response_format = schema
