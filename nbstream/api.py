@@ -8,6 +8,7 @@ import concurrent.futures
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from nbstream.data import record as _record
 from nbstream.engine import loop as _loop
 from nbstream.engine import models as _models
 from nbstream.engine import pump as _pump
@@ -47,7 +48,7 @@ def stream(prompt: str | None = None, *, messages: list[dict] | None = None, mod
            connect_timeout: float | None = None, first_byte_timeout: float | None = None,
            idle_timeout: float | None = None, reconnect: bool = True, max_reconnects: int = 5,
            display: bool = False, response_format: Any = None, session: Session | None = None,
-           **params: Any) -> Run:
+           keep: str = "all", **params: Any) -> Run:
     """Send a prompt (or ``messages``) to an OpenAI-compatible server and stream the answer.
 
     With ``url=`` instead, follow a generic Server-Sent-Events feed (reconnecting per the
@@ -57,6 +58,8 @@ def stream(prompt: str | None = None, *, messages: list[dict] | None = None, mod
     max_tokens, …) go into the request body. ``response_format`` (a JSON-schema dict or a
     pydantic model class) asks for JSON following it: ``run.json`` / ``run.parsed``.
     ``session`` (default: ``get_session()``) supplies the settings and records the run.
+    ``keep="summary"`` keeps counters and timing statistics only, not one row per event
+    (endless feeds, huge sweeps).
     """
     session = session or get_session()
     run, req = _request.prepare(context=session.context,
@@ -64,7 +67,7 @@ def stream(prompt: str | None = None, *, messages: list[dict] | None = None, mod
         system=system, url=url, method=method, headers=headers, reconnect=reconnect,
         max_reconnects=max_reconnects, params=params, response_format=response_format,
         timeouts=TimeoutArgs(connect=connect_timeout, first_byte=first_byte_timeout, idle=idle_timeout))
-    _adopt(session, run, display)
+    _adopt(session, run, display, keep)
     future = session.io.submit(_pump.drive(run, lambda: _pump.request_work(run, req)))
     run._canceller = _future_canceller(future)  # thread-safe: cancels the task on the I/O loop
     if block:
@@ -83,7 +86,8 @@ async def astream(prompt: str | None = None, *, messages: list[dict] | None = No
                   raise_on_error: bool = False, connect_timeout: float | None = None,
                   first_byte_timeout: float | None = None, idle_timeout: float | None = None,
                   reconnect: bool = True, max_reconnects: int = 5, display: bool = False,
-                  response_format: Any = None, session: Session | None = None, **params: Any) -> Run:
+                   response_format: Any = None, session: Session | None = None, keep: str = "all",
+                   **params: Any) -> Run:
     """``stream`` for async code: runs on the caller's event loop and returns the ended Run."""
     session = session or get_session()
     run, req = _request.prepare(context=session.context,
@@ -91,7 +95,7 @@ async def astream(prompt: str | None = None, *, messages: list[dict] | None = No
         system=system, url=url, method=method, headers=headers, reconnect=reconnect,
         max_reconnects=max_reconnects, params=params, response_format=response_format,
         timeouts=TimeoutArgs(connect=connect_timeout, first_byte=first_byte_timeout, idle=idle_timeout))
-    _adopt(session, run, display)
+    _adopt(session, run, display, keep)
     await _run_here(run, lambda: _pump.request_work(run, req))
     if raise_on_error:
         run.raise_for_status()
@@ -99,7 +103,7 @@ async def astream(prompt: str | None = None, *, messages: list[dict] | None = No
 
 
 def show(source: Any, *, display: bool = True, raise_on_error: bool = False,
-         session: Session | None = None) -> Run:
+         session: Session | None = None, keep: str = "all") -> Run:
     """Read a stream opened elsewhere: an openai SDK stream, an Agents SDK
     ``Runner.run_streamed`` result, an httpx, httpx2 or aiohttp streaming response, a URL
     of an SSE feed, or any (async) iterable of str, bytes or dict.
@@ -111,9 +115,10 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False,
     """
     session = session or get_session()
     if isinstance(source, str):
-        return stream(url=source, raise_on_error=raise_on_error, display=display, session=session)
+        return stream(url=source, raise_on_error=raise_on_error, display=display, session=session, keep=keep)
+    _check_keep(keep)
     run, plan = _sources.plan(source)
-    _adopt(session, run, display)
+    _adopt(session, run, display, keep)
     if not plan.is_async:
         _pump.read_sync(plan.items, plan.step, plan.close)  # type: ignore[arg-type]
         _raise_if_pipe_closed(run)
@@ -134,13 +139,15 @@ def show(source: Any, *, display: bool = True, raise_on_error: bool = False,
 
 
 async def ashow(source: Any, *, display: bool = True, raise_on_error: bool = False,
-                session: Session | None = None) -> Run:
+                session: Session | None = None, keep: str = "all") -> Run:
     """``show`` for async code: reads the source on the caller's loop to the end."""
     session = session or get_session()
     if isinstance(source, str):
-        return await astream(url=source, raise_on_error=raise_on_error, display=display, session=session)
+        return await astream(url=source, raise_on_error=raise_on_error, display=display, session=session,
+                             keep=keep)
+    _check_keep(keep)
     run, plan = _sources.plan(source)
-    _adopt(session, run, display)
+    _adopt(session, run, display, keep)
     if not plan.is_async:
         await asyncio.to_thread(_pump.read_sync, plan.items, plan.step, plan.close)  # type: ignore[arg-type]
     else:
@@ -166,8 +173,22 @@ def replay(path: str, *, speed: float = 1.0, display: bool = False, block: bool 
 
 
 # ---- helpers ---------------------------------------------------------------------------
-def _adopt(session: Session, run: Run, display: bool) -> None:
-    """Make ``run`` the session's (recorded when it ends) and, if asked, show it live."""
+def _fold(run: Run, n: int) -> None:
+    _record.fold(run, n, tokenizer=run.tokenizer)
+
+
+def _check_keep(keep: Any) -> None:
+    if keep not in ("all", "summary"):
+        raise ValueError(f"keep must be 'all' (every event's row) or 'summary' (counters and timing "
+                         f"statistics only), not {keep!r}")
+
+
+def _adopt(session: Session, run: Run, display: bool, keep: str = "all") -> None:
+    """Make ``run`` the session's (recorded when it ends) and, if asked, show it live;
+    ``keep="summary"`` folds its rows into the summary as they come."""
+    _check_keep(keep)
+    if keep == "summary":
+        run._keep_summary(_fold)
     session.track(run)
     if display:
         _views.attach(run)

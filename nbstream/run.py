@@ -13,13 +13,15 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator
+from array import array
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from nbstream import errors
+from nbstream._secrets import _REGISTRY as _SECRETS
 from nbstream._secrets import (
     append_redacted,
     redact,
@@ -33,6 +35,7 @@ from nbstream.events import (
     Event,
     Finish,
     Meta,
+    Other,
     ReasoningDelta,
     RefusalDelta,
     TextDelta,
@@ -41,12 +44,12 @@ from nbstream.events import (
 )
 from nbstream.wire import registry as _formats
 from nbstream.wire import structured as _structured
-from nbstream.wire.framing import Message
+from nbstream.wire.framing import Message, sse_size
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SOURCES", "STATUSES", "Listener", "Record", "Run", "ToolCall"]
+__all__ = ["SOURCES", "STATUSES", "Events", "Listener", "Record", "Records", "Run", "ToolCall"]
 
 STATUSES = ("streaming", "done", "cancelled", "error", "incomplete")
 #: Where a run's messages come from: our own LLM request, an SSE feed (``url=``), an SDK
@@ -74,8 +77,130 @@ class Record:
         self.message = message
         self.events = events
 
+    def __repr__(self) -> str:
+        return f"Record({self.message!r}, {self.events!r})"
+
+
+class _Same:
+    """The class itself marks a message whose one event is ``Other`` holding the message
+    itself (a generic feed), in the run's compact event column."""
+
+
+class Records(Sequence[Record]):
+    """``run.records``: every received message, oldest first, read from the run's compact
+    columns (one ``Record`` is built when asked for). ``len``, indexing and slicing are as
+    cheap as a list's; the run keeps no per-message objects of its own."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    def __len__(self) -> int:
+        return len(self._run._t)
+
+    @overload
+    def __getitem__(self, i: int) -> Record: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Record]: ...
+
+    def __getitem__(self, i: int | slice) -> Record | list[Record]:
+        at = self._run._record_at
+        if isinstance(i, slice):
+            return [at(j) for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("record index out of range")
+        return at(i)
+
+    def __iter__(self) -> Iterator[Record]:
+        at = self._run._record_at
+        return (at(j) for j in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+class Events(Sequence[Event]):
+    """``run.events``: every normalized event of the run in arrival order, read from the
+    run's compact columns (a plain text delta is kept as its string until asked for)."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    def __len__(self) -> int:
+        return self._run._n_events
+
+    @overload
+    def __getitem__(self, i: int) -> Event: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Event]: ...
+
+    def __getitem__(self, i: int | slice) -> Event | list[Event]:
+        return list(self)[i]
+
+    def __iter__(self) -> Iterator[Event]:
+        run = self._run
+        n = len(run._ev)  # appended last: the other columns hold at least n entries
+        encs, names, ids = run._ev[:n], run._name[:n], run._id[:n]
+        for i in range(n):
+            enc = encs[i]
+            if enc.__class__ is str:  # the common case, without a call
+                yield TextDelta(enc)
+            else:
+                yield from _unpack(enc, names[i], run._data_at(i) if enc is _Same else None, ids[i])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+def _pack(events: list[Event], message: Message) -> Any:
+    """A message's events in their compact form: the text of a lone first-choice text
+    delta, None for none, ``_Same`` for a generic feed's ``Other``, the one event, or the list."""
+    if len(events) == 1:
+        ev = events[0]
+        cls = ev.__class__
+        if cls is TextDelta and ev.choice == 0:  # type: ignore[union-attr]
+            return ev.text  # type: ignore[union-attr]
+        if (cls is Other and ev.type == message.name and ev.data is message.data  # type: ignore[union-attr]
+                and ev.id == message.id):  # type: ignore[union-attr]
+            return _Same
+        return ev
+    return list(events) if events else None
+
+
+def _unpack(enc: Any, name: str, data: Any, msg_id: str | None) -> list[Event]:
+    """The events a compact form stands for (new objects, equal to the ones received)."""
+    cls = enc.__class__
+    if cls is str:
+        return [TextDelta(enc)]
+    if enc is None:
+        return []
+    if cls is list:
+        return list(enc)
+    if enc is _Same:
+        return [Other(type=name, data=data, id=msg_id)]
+    return [enc]
+
 
 Listener = Callable[["Run", list[Event]], None]
+
+#: keep="summary": rows are folded into the summary and dropped once this many are held.
+FOLD_ROWS = 4096
 
 
 class Run:
@@ -112,8 +237,24 @@ class Run:
         self.reconnects = 0
         self.tokenizer = tokenizer  # token estimates in the tables (the session's setting at start)
         self.label: str | None = None  # a short name for side-by-side views (model · T=…)
-        self.events: list[Event] = []
-        self.records: list[Record] = []
+        # the record, one entry per received message in parallel columns: no object per
+        # message (read through ``records`` / ``events``; tables built from them on demand)
+        self._t = array("q")  # arrival time (perf_counter_ns of the read)
+        self._ri = array("i")  # read index
+        self._nb: array[int] | None = None  # bytes on the wire; None while every one is SSE-sized
+        self._name: list[str] = []
+        self._blob = bytearray()  # text payloads, UTF-8, one after another (no object each)
+        self._end = array("q")  # where each message's payload ends in _blob
+        self._objects: dict[int, Any] = {}  # payloads that are no text (decoded objects), by message
+        self._id: list[str | None] = []
+        self._ev: list[Any] = []  # the message's events, compact (see _pack)
+        self._n_events = 0
+        # keep="summary": every FOLD_ROWS rows are folded into summary aggregates and dropped
+        self.keep = "all"
+        self._folder: Callable[[Run, int], None] | None = None
+        self._folded: dict[str, Any] | None = None
+        self._n_dropped = 0
+        self._last_dropped_t: int | None = None
         self.started_at = datetime.now(UTC)
         self.t0_ns = time.perf_counter_ns()
         self.phase: str | None = None  # our own requests: "connecting" → "sent" → "headers"
@@ -132,6 +273,7 @@ class Run:
         self._pipe_closed = False  # a view's output pipe closed (see _tell)
         self._canceller: Callable[[], None] | None = None
         self._listeners: list[Listener] = []
+        self._end_hooks: list[Callable[[Run], None]] = []  # told of the end before any listener
         self._task: asyncio.Task | None = None  # set when the run fills on the caller's loop
         self._row: dict[str, Any] | None = None
         self.response_format: _structured.JsonSchema | None = None  # set for response_format=
@@ -245,10 +387,73 @@ class Run:
 
     # ---- the record -----------------------------------------------------------------------
     @property
+    def records(self) -> Records:
+        """Every received wire message with its events, oldest first (a read-only sequence)."""
+        return Records(self)
+
+    @property
+    def events(self) -> Events:
+        """Every normalized event, in arrival order (a read-only sequence)."""
+        return Events(self)
+
+    def _data_at(self, i: int) -> Any:
+        """Message ``i``'s payload as received."""
+        if i in self._objects:
+            return self._objects[i]
+        return self._blob[self._end[i - 1] if i else 0:self._end[i]].decode("utf-8", "surrogatepass")
+
+    def _record_at(self, i: int) -> Record:
+        name, data, msg_id = self._name[i], self._data_at(i), self._id[i]
+        n_bytes = -1 if self._nb is None else self._nb[i]
+        return Record(Message(self._t[i], self._ri[i], name, data, msg_id,
+                              n_bytes if n_bytes >= 0 else sse_size(name, data)),
+                      _unpack(self._ev[i], name, data, msg_id))
+
+    def _keep_summary(self, folder: Callable[[Run, int], None]) -> None:
+        """Keep counters and timing statistics only (``keep="summary"``): ``folder(run, n)``
+        folds the first ``n`` rows into ``_folded`` and drops them (see ``_drop_head``)."""
+        self.keep = "summary"
+        self._folder = folder
+
+    def _maybe_fold(self) -> None:
+        if self._folder is not None and len(self._ev) >= FOLD_ROWS:
+            self._folder(self, len(self._ev))
+
+    def _drop_head(self, n: int) -> None:
+        """Forget the first ``n`` received messages (already folded into the summary)."""
+        if n <= 0:
+            return
+        self._last_dropped_t = self._t[n - 1]
+        cut = self._end[n - 1]
+        del self._blob[:cut]
+        self._end = array("q", [e - cut for e in self._end[n:]])
+        self._n_events -= sum(len(_unpack(enc, "", None, None)) if enc.__class__ is not str else 1
+                              for enc in self._ev[:n])
+        for column in (self._t, self._ri, self._name, self._id, self._ev):
+            del column[:n]
+        if self._nb is not None:
+            del self._nb[:n]
+        if self._objects:
+            self._objects = {i - n: v for i, v in self._objects.items() if i >= n}
+        self._n_dropped += n
+
+    @property
+    def n_received(self) -> int:
+        """Wire messages received so far (also those a ``keep="summary"`` run folded away)."""
+        return self._n_dropped + len(self._ev)
+
+    def _dropped_error(self, what: str) -> ValueError:
+        return ValueError(f"{what} was not kept: this run streamed with keep='summary' (counters and "
+                          "timing statistics only, in run.summary); stream with keep='all' for per-event rows")
+
+    @property
     def chunks(self) -> pd.DataFrame:
         """One row per received wire message: arrival time, read index, deltas, tokens…
         (definitions in :mod:`nbstream.data.record`)."""
         from nbstream.data import record
+
+        if self.keep == "summary":
+            raise self._dropped_error("run.chunks")
 
         return record.chunks(self, tokenizer=self.tokenizer)
 
@@ -275,6 +480,8 @@ class Run:
         """Save the raw timed wire messages to ``path`` (JSONL) for ``nbstream.replay``."""
         from nbstream.engine import replay as _replay
 
+        if self.keep == "summary":
+            raise self._dropped_error("the recording (run.save)")
         return str(_replay.save(self, path))
 
     def plot(self, ax: Any = None) -> Any:
@@ -292,7 +499,9 @@ class Run:
     @property
     def last_data_ns(self) -> int:
         """When the last wire message arrived (t0 before the first): silence is counted from here."""
-        return self.records[-1].message.t_ns if self.records else self.t0_ns
+        if self._t:
+            return self._t[-1]
+        return self._last_dropped_t if self._last_dropped_t is not None else self.t0_ns
 
     def __repr__(self) -> str:
         bits = [self.status, repr(self.response_model or self.model)]
@@ -346,11 +555,69 @@ class Run:
 
     def _receive(self, message: Message, events: list[Event]) -> None:
         message, events = scrub(message, events)  # the secrets boundary: nothing past here sees a key
-        self.records.append(Record(message, events))
+        n_bytes = message.n_bytes
+        if self._nb is not None:
+            self._nb.append(n_bytes)
+        elif n_bytes != -1:
+            self._nb = array("q", [-1]) * len(self._ev)
+            self._nb.append(n_bytes)
+        self._t.append(message.t_ns)
+        self._ri.append(message.read_idx)
+        self._name.append(message.name)
+        data = message.data
+        if data.__class__ is str:
+            self._blob += data.encode("utf-8", "surrogatepass")
+        else:
+            self._objects[len(self._end)] = data
+        self._end.append(len(self._blob))
+        self._id.append(message.id)
+        self._ev.append(_pack(events, message))
+        self._n_events += len(events)
         for ev in events:
             self._apply(ev)
-        self.events.extend(events)
         self._tell(events)
+        if self._folder is not None:
+            self._maybe_fold()
+
+    def _receive_sse(self, events: list[tuple[str, str, str, int | None]], t_ns: int, read_idx: int,
+                     feed: Callable[[str, Any, str | None], Any]) -> None:
+        """The SSE events framed from one read (``(event, data, last id, retry)``), adapted
+        by ``feed`` — an adapter's ``feed_fast``, which answers a message whose one event is
+        ``TextDelta(text)`` (choice 0) with ``text`` alone: the bulk of every answer is
+        then recorded without any per-message object. Anything else, or any message while
+        secrets are registered (the boundary), takes :meth:`_receive`. The hot path."""
+        t_add, ri_add = self._t.append, self._ri.append
+        name_add, end_add, id_add, ev_add = self._name.append, self._end.append, self._id.append, self._ev.append
+        blob = self._blob
+        parts = self._text.get(0)
+        listeners = self._listeners
+        for name, data, last_id, _retry in events:
+            msg_id = last_id or None
+            out = feed(name, data, msg_id)
+            if out.__class__ is not str or _SECRETS.forms:
+                # n_bytes -1: SSE-sized when asked, unless redaction may change the data
+                n_bytes = sse_size(name, data) if _SECRETS.forms else -1
+                self._receive(Message(t_ns, read_idx, name, data, msg_id, n_bytes),
+                              [TextDelta(out)] if out.__class__ is str else out)
+                parts = self._text.get(0)
+                continue
+            if self._nb is not None:
+                self._nb.append(-1)  # SSE framing: sse_size(name, data), computed when asked
+            t_add(t_ns)
+            ri_add(read_idx)
+            name_add(name)
+            blob += data.encode()  # decoded with errors="replace": no surrogates
+            end_add(len(blob))
+            id_add(msg_id)
+            ev_add(out)
+            self._n_events += 1
+            if parts is None:
+                parts = self._text[0] = []
+            parts.append(out)
+            if listeners:
+                self._tell([TextDelta(out)])
+        if self._folder is not None:
+            self._maybe_fold()
 
     def _tell(self, events: list[Event]) -> None:
         """Call every listener; one that raises is reported once on stderr and dropped,
@@ -439,6 +706,8 @@ class Run:
                 f"({len(self.text)} characters received, kept in run.text)")
         self._ended = True
         try:
+            for hook in self._end_hooks:
+                hook(self)
             self._tell([])
         finally:
             self._finished.set()  # wait() returns only once the views are done too

@@ -37,7 +37,6 @@ from nbstream.run import Run
 if TYPE_CHECKING:
     import pandas as pd
 
-    from nbstream.events import Event
 
 __all__ = ["Session", "chunks", "get_session", "runs", "set_session", "summarize"]
 
@@ -65,15 +64,7 @@ class Session:
         recorded in the history when it ends, before any view hears of the end (so
         ``runs()`` includes it as soon as ``run.wait()`` returns)."""
         run.tokenizer = self.settings.tokenizer
-        recorded = False
-
-        def record_at_end(run: Run, _events: list[Event]) -> None:
-            nonlocal recorded
-            if run.done and not recorded:
-                recorded = True
-                self.history.add(run, self.settings.keep_runs)
-
-        run._listeners.insert(0, record_at_end)
+        run._end_hooks.append(lambda run: self.history.add(run, self.settings.keep_runs))
         return run
 
     def runs(self, *selected: Run) -> pd.DataFrame:

@@ -31,8 +31,10 @@ openai ~180k (nbstream 4.3x faster).
 from __future__ import annotations
 
 import codecs
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 
@@ -76,6 +78,12 @@ def _event_factory() -> Callable[[str, str, str, int | None], ServerSentEvent]:
 
 
 _make_event = _event_factory()
+_intern = sys.intern
+_T = TypeVar("_T")
+
+
+def _tuple(event: str, data: str, id: str, retry: int | None) -> tuple[str, str, str, int | None]:
+    return (event, data, id, retry)
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 
@@ -138,6 +146,17 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode one chunk of the byte stream; return the events it completed."""
+        lines = self._lines(chunk)
+        return self._interpret(lines, _make_event) if lines else []
+
+    def feed_tuples(self, chunk: bytes) -> list[tuple[str, str, str, int | None]]:
+        """``feed`` returning each event as a plain ``(event, data, id, retry)`` tuple: the
+        framer's hot path, which needs no event object."""
+        lines = self._lines(chunk)
+        return self._interpret(lines, _tuple) if lines else []
+
+    def _lines(self, chunk: bytes) -> list[str] | None:
+        """The complete lines ``chunk`` finishes (None when it finishes none)."""
         try:
             text = self._decode(chunk)
         except TypeError:
@@ -146,11 +165,11 @@ class SSEDecoder:
                 "pass the raw response bytes (or encode text with .encode('utf-8'))"
             ) from None
         if not text:
-            return []
+            return None
         if self._head:
             text = self._strip_head(text)
             if not text:
-                return []
+                return None
         if "\r" in text:
             # A CR ends its line at once; an LF right after it (maybe in the next
             # chunk) belongs to the same line ending and is skipped there.
@@ -159,7 +178,7 @@ class SSEDecoder:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         elif "\n" not in text:
             self._pending.append(text)
-            return []
+            return None
         lines = text.split("\n")
         pending = self._pending
         if pending:
@@ -169,7 +188,7 @@ class SSEDecoder:
         tail = lines.pop()
         if tail:
             pending.append(tail)
-        return self._interpret(lines)
+        return lines
 
     def _strip_head(self, text: str) -> str:
         """Drop a stream-initial BOM, or the LF pairing a CR that ended the previous text."""
@@ -184,9 +203,10 @@ class SSEDecoder:
                 return text[1:]
         return text
 
-    def _interpret(self, lines: list[str]) -> list[ServerSentEvent]:
-        """Apply the spec's per-line rules to complete lines (state kept in locals)."""
-        events: list[ServerSentEvent] = []
+    def _interpret(self, lines: list[str], make: Callable[[str, str, str, int | None], _T]) -> list[_T]:
+        """Apply the spec's per-line rules to complete lines (state kept in locals);
+        ``make`` builds each dispatched event."""
+        events: list[_T] = []
         data = self._data
         event_type = self._event_type
         id_buffer = self._id_buffer
@@ -197,7 +217,7 @@ class SSEDecoder:
                 dispatched_id = id_buffer
                 if data:
                     events.append(
-                        _make_event(
+                        make(
                             event_type or "message",
                             data[0] if len(data) == 1 else "\n".join(data),
                             id_buffer,
@@ -219,7 +239,7 @@ class SSEDecoder:
             if name == "data":
                 data.append(value)
             elif name == "event":
-                event_type = value
+                event_type = _intern(value)  # one string for every event of a type
             elif name == "id" and "\0" not in value:
                 id_buffer = value
             elif name == "retry" and value.isascii() and value.isdigit():

@@ -1,10 +1,10 @@
-"""A session's history under eviction: rows of evicted runs are computed on a worker
-thread, and recording a run never waits on itself."""
+"""A session's history under eviction: rows of evicted runs are computed when asked,
+on the asking thread (no worker competes with the streams), in order, and the number of
+evicted runs held whole for that is bounded."""
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -17,28 +17,42 @@ from nbstream.data.history import History
 class _Row:
     def __init__(self, n: int) -> None:
         self.n = n
+        self.computed_on: str | None = None
 
     def summary_row(self) -> dict[str, Any]:
+        self.computed_on = threading.current_thread().name
         return {"n": self.n}
 
 
-class _Instant(ThreadPoolExecutor):
-    """A worker so fast that the row is ready before ``submit`` returns."""
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:  # type: ignore[override]
-        future: Future = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
-
-
-def test_evicting_a_run_whose_row_is_already_computed_does_not_deadlock(monkeypatch) -> None:
-    monkeypatch.setattr(history_module, "ThreadPoolExecutor", _Instant)
+def test_evicted_rows_are_computed_only_when_asked_on_the_asking_thread() -> None:
     history = History()
-    worker = threading.Thread(target=lambda: [history.add(_Row(i), keep=1) for i in range(5)], daemon=True)
-    worker.start()
-    worker.join(30)  # a hang guard: the adds take microseconds
-    assert not worker.is_alive(), "History.add deadlocked on its own lock"
+    runs = [_Row(i) for i in range(5)]
+    for run in runs:
+        history.add(run, keep=1)
+    assert all(run.computed_on is None for run in runs)
     assert [row["n"] for row in history.rows()] == [0, 1, 2, 3, 4]
+    assert {run.computed_on for run in runs} == {threading.current_thread().name}
+
+
+def test_evicted_runs_held_for_a_lazy_row_are_bounded(monkeypatch) -> None:
+    monkeypatch.setattr(history_module, "MAX_PENDING", 4)
+    history = History()
+    runs = [_Row(i) for i in range(20)]
+    for run in runs:
+        history.add(run, keep=0)
+        assert sum(not isinstance(item, dict) for item in history._evicted) <= 4
+    assert runs[0].computed_on is not None
+    assert [row["n"] for row in history.rows()] == list(range(20))
+
+
+def test_adding_from_another_thread_while_rows_are_read_loses_nothing() -> None:
+    history = History()
+    adder = threading.Thread(target=lambda: [history.add(_Row(i), keep=2) for i in range(500)], daemon=True)
+    adder.start()
+    while adder.is_alive():
+        history.rows()
+    adder.join(30)
+    assert [row["n"] for row in history.rows()] == list(range(500))
 
 
 @pytest.mark.parametrize("keep", [0, 1, 3])

@@ -2,61 +2,86 @@
 whole (chunk tables included); older ones only as their summary row, so memory stays
 bounded however long the session runs.
 
-An evicted run's row is computed on a worker thread, not on the event loop that is
-streaming the next runs (the first one also loads the tokenizer, ~0.2 s). The worker is
-started on the first eviction, so a session that never evicts has no thread.
+An evicted run's row is computed lazily, when ``rows()`` is asked (``nbstream.runs()``),
+on the caller's thread — not by a worker thread competing with the streams for the
+GIL (one used 33% of the client's CPU over 1,000 runs). Until then the evicted run is
+held as it is, unless its row was computed already (a view or a sweep asked for it); past ``MAX_PENDING`` of them the oldest are summarized right away, so
+memory stays bounded in a session that never asks.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nbstream.run import Run
 
-__all__ = ["History"]
+__all__ = ["MAX_PENDING", "History"]
+
+#: Evicted runs held for a lazy summary at most; older ones are summarized on eviction.
+MAX_PENDING = 256
 
 
 class History:
     """Finished runs, oldest first: the recent ones whole, the evicted ones as summary rows."""
 
     def __init__(self) -> None:
-        # re-entrant: a row computed before its done-callback is added runs the callback
-        # right away, on the thread that holds the lock in add()
         self._lock = threading.RLock()
         self._recent: deque[Run] = deque()
-        self._evicted: list[Future[dict[str, Any]]] = []
-        self._pending: dict[Future[dict[str, Any]], Run] = {}  # evicted, row not computed yet
-        self._worker: ThreadPoolExecutor | None = None
+        self._evicted: list[dict[str, Any] | Run] = []  # a row, or the run whose row is not computed yet
+        self._pending: list[int] = []  # where in _evicted the runs are, oldest first
 
     def add(self, run: Run, keep: int) -> None:
-        """Record a finished run; evict the oldest beyond ``keep`` down to its summary row."""
+        """Record a finished run; evict the oldest beyond ``keep`` (summarized when asked)."""
         with self._lock:
             self._recent.append(run)
             while len(self._recent) > max(keep, 0):
-                self._evict(self._recent.popleft())
+                old = self._recent.popleft()
+                row = getattr(old, "_row", None)  # computed already (a view or a sweep asked)
+                if row is None:
+                    self._pending.append(len(self._evicted))
+                self._evicted.append(old if row is None else row)
+            if len(self._pending) > MAX_PENDING:
+                self._summarize(len(self._pending) - MAX_PENDING // 2)
 
-    def _evict(self, run: Run) -> None:
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbstream-history")
-        future = self._worker.submit(run.summary_row)
-        self._pending[future] = run
-        future.add_done_callback(self._computed)
-        self._evicted.append(future)
-
-    def _computed(self, future: Future[dict[str, Any]]) -> None:
+    def compact(self) -> None:
+        """Let go of evicted runs whose rows were computed since (a sweep calls this after
+        each row's summary, on its own thread): only their rows stay."""
         with self._lock:
-            self._pending.pop(future, None)
+            self._settle(lambda run: getattr(run, "_row", None))
+
+    def _summarize(self, limit: int) -> None:
+        """Replace the ``limit`` oldest pending runs by their rows."""
+        evicted, pending = self._evicted, self._pending
+        for i in pending[:limit]:
+            evicted[i] = evicted[i].summary_row()  # type: ignore[union-attr]
+        del pending[:limit]
+
+    def _settle(self, row_of: Any) -> None:
+        """Replace each pending run for which ``row_of(run)`` gives a row; keep the others."""
+        evicted, still = self._evicted, []
+        for i in self._pending:
+            item = evicted[i]
+            row = item if isinstance(item, dict) else row_of(item)
+            if row is None:
+                still.append(i)
+            else:
+                evicted[i] = row
+        self._pending = still
 
     def rows(self) -> list[dict[str, Any]]:
         """Summary rows of every finished run, oldest first."""
         with self._lock:
-            recent = list(self._recent)
             old = list(self._evicted)
-        return [future.result() for future in old] + [run.summary_row() for run in recent]
+            recent = list(self._recent)
+        # computed without the lock: a stream ending meanwhile is recorded without waiting
+        rows = [item if isinstance(item, dict) else item.summary_row() for item in old]
+        with self._lock:
+            computed = {id(item): row for item, row in zip(old, rows, strict=True) if item is not row}
+            self._settle(lambda run: computed.get(id(run)))
+        return rows + [run.summary_row() for run in recent]
 
     def recent(self) -> list[Run]:
         """The runs still kept whole, oldest first."""
@@ -68,24 +93,11 @@ class History:
         with self._lock:
             self._recent.clear()
             self._evicted.clear()
-            self._pending.clear()
+            self._pending = []
 
     def close(self) -> None:
-        """Stop the worker thread (rows still pending are computed first)."""
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.shutdown(wait=True)
+        """Nothing runs in the background: kept for the session's shutdown sequence."""
 
     def after_fork(self) -> None:
-        """A forked child has no worker thread and maybe a held lock: new ones; the rows
-        the parent's worker had not computed yet are computed again here, in order."""
+        """A forked child may inherit a held lock: a new one (the runs and rows are kept)."""
         self._lock = threading.RLock()
-        self._worker = None
-        pending, self._pending = self._pending, {}
-        evicted, self._evicted = self._evicted, []
-        for future in evicted:
-            run = pending.get(future)
-            if run is None or future.done():
-                self._evicted.append(future)
-            else:
-                self._evict(run)

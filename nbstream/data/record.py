@@ -28,6 +28,7 @@ empty-delta chunk carrying nothing is not counted, where vLLM would count it.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
@@ -52,12 +53,12 @@ from nbstream.events import (
     ToolCallDelta,
     Usage,
 )
+from nbstream.run import _Same, _unpack
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from nbstream.run import Run
-    from nbstream.wire.framing import Message
 
 __all__ = ["CHUNK_DTYPES", "chunks", "empty_chunks", "summary_row", "LEAD_COLUMNS", "frame"]
 
@@ -79,124 +80,197 @@ CHUNK_DTYPES: dict[str, str] = {
 
 # ---- one pass over the records -------------------------------------------------------------
 class _Rows:
-    """Column lists for the chunk table, built in one pass (shared by chunks and summary)."""
+    """Column lists for the chunk table, built in one pass over the run's compact record
+    (shared by chunks and summary). A plain text delta (most rows) takes a short path;
+    columns that are empty on such rows are filled only where another row sets them."""
 
-    def __init__(self, run: Run, estimator: _tokens.Estimator) -> None:
-        cols: dict[str, list] = {name: [] for name in CHUNK_DTYPES}
-        t0 = run.t0_ns
-        prev_t = None
-        prev_tok_t = None
-        token_idx = 0
-        prev_cum = None
-        for seq, rec in enumerate(run.records):
-            msg, events = rec.message, rec.events
-            t = (msg.t_ns - t0) / 1e9
-            text = reasoning = tool = refusal = ""
-            kinds: set[str] = set()
-            finish = usage = err = None
-            choice = None
-            role = False
-            for ev in events:
-                if isinstance(ev, TextDelta):
-                    text += ev.text
-                    kinds.add("content")
-                    choice = ev.choice if choice is None else choice
-                elif isinstance(ev, ReasoningDelta):
-                    reasoning += ev.text
-                    kinds.add("reasoning")
-                    choice = ev.choice if choice is None else choice
-                elif isinstance(ev, ToolCallDelta):
-                    tool += ev.arguments
-                    if ev.arguments or ev.name:
-                        kinds.add("tool_call")
-                    choice = ev.choice if choice is None else choice
-                elif isinstance(ev, RefusalDelta):
-                    refusal += ev.text
-                    kinds.add("refusal")
-                elif isinstance(ev, Finish):
-                    finish = ev.reason
-                    kinds.add("finish")
-                    choice = ev.choice if choice is None else choice
-                elif isinstance(ev, Usage):
-                    usage = ev
-                    kinds.add("usage")
-                elif isinstance(ev, ErrorEvent):
-                    err = ev.message if ev.raw is None else f"{ev.message}: {ev.raw}"
-                    kinds.add("error")
-                elif isinstance(ev, Meta):
-                    if ev.stage == "role":
-                        role = True
-                        kinds.add("role")
-                    else:
-                        kinds.add("lifecycle")
-                elif isinstance(ev, Done):
-                    kinds.add("done")
-                elif isinstance(ev, Step):
-                    kinds.add("step")
-                elif isinstance(ev, Other):
-                    kinds.add("other")
-            is_token = bool(text or reasoning or refusal or "tool_call" in kinds)
-            cols["run_id"].append(run.run_id)
-            cols["seq"].append(seq)
-            cols["t_recv_s"].append(t)
-            cols["dt_s"].append(math.nan if prev_t is None else t - prev_t)
-            cols["read_idx"].append(msg.read_idx)
-            cols["event_type"].append(next((k for k in _PRIORITY if k in kinds), "other"))
-            cols["raw_event"].append(_raw_event(msg))
-            cols["has_choices"].append(is_token or role or finish is not None)
-            cols["is_token"].append(is_token)
-            cols["token_idx"].append(token_idx if is_token else None)
-            cols["itl_s"].append(t - prev_tok_t if is_token and prev_tok_t is not None else math.nan)
-            cols["text_delta"].append(text or None)
-            cols["reasoning_delta"].append(reasoning or None)
-            cols["tool_delta"].append(tool or None)
-            cols["n_chars"].append(len(text) + len(reasoning) + len(tool) + len(refusal))
-            cols["n_bytes"].append(msg.n_bytes)
-            cols["finish_reason"].append(finish)
-            out = usage.output_tokens if usage is not None else None
-            cols["usage_prompt_tokens"].append(usage.input_tokens if usage is not None else None)
-            cols["usage_completion_tokens"].append(out)
-            cols["usage_reasoning_tokens"].append(usage.reasoning_tokens if usage is not None else None)
-            cols["usage_cached_tokens"].append(usage.cached_tokens if usage is not None else None)
-            cols["choice_index"].append(choice)
-            cols["error"].append(err)
-            # exact per-chunk tokens only from cumulative usage on the token chunks themselves
-            # (vLLM continuous_usage_stats)
-            if out is not None and is_token:
-                cols["n_tokens"].append(out - (prev_cum or 0))
-                prev_cum = out
+    def __init__(self, run: Run, estimator: _tokens.Estimator, limit: int | None = None) -> None:
+        n = len(run._ev)  # appended last: every other column has at least n entries
+        if limit is not None:
+            n = min(n, limit)
+        encs, names = run._ev[:n], run._name[:n]
+        blob, ends, objects = run._blob, run._end, run._objects
+        nbs = run._nb[:n] if run._nb is not None else None
+        t_arr = (np.array(run._t[:n], dtype=np.int64) - run.t0_ns) / 1e9
+        # every row as a plain first-choice text delta first (most rows are), then the others
+        str_ = str
+        texts: list[str | None] = [e if e.__class__ is str_ and e else None for e in encs]
+        n_chars = [len(e) if e.__class__ is str_ else 0 for e in encs]
+        kind_of = ["content"] * n
+        choice_values = np.zeros(n, dtype=np.int16)
+        choice_missing = np.zeros(n, dtype=bool)
+        has_choices = np.ones(n, dtype=bool)
+        is_token = np.ones(n, dtype=bool)
+        extra: dict[int, tuple] = {}  # row -> (reasoning, tool, finish, usage, err) where any is set
+        for i in [i for i, e in enumerate(encs) if e.__class__ is not str_ or not e]:
+            enc = encs[i]
+            events = _unpack(enc, names[i], run._data_at(i) if enc is _Same else None, run._id[i])
+            text, reasoning, tool, finish, usage, err, kind, choice, n_char, token, with_choices = _slow_row(events)
+            kind_of[i] = kind
+            texts[i] = text or None
+            n_chars[i] = n_char
+            if choice is None:
+                choice_missing[i] = True
             else:
-                cols["n_tokens"].append(None)
-            prev_t = t
-            if is_token:
-                prev_tok_t = t
-                token_idx += 1
-        n_rows = len(cols["seq"])
-        continuous = sum(v is not None for v in cols["n_tokens"]) >= 2  # one usage is not "continuous"
-        if not continuous:
-            cols["n_tokens"] = [None] * n_rows
+                choice_values[i] = choice
+            has_choices[i] = with_choices
+            is_token[i] = token
+            if reasoning or tool or finish is not None or usage is not None or err is not None:
+                extra[i] = (reasoning or None, tool or None, finish, usage, err)
+        # bytes on the wire: as sse_size(name, data), on the UTF-8 bytes, where not given
+        ends_arr = np.array(ends[:n], dtype=np.int64)
+        ends = ends_arr.tolist()
+        starts = [0, *ends[:-1]] if n else []
+        limit = ends[-1] if n else 0
+        sizes = np.diff(ends_arr, prepend=0) + 8
+        newline = blob.find(b"\n", 0, limit)  # rare in payloads (JSON escapes them): found one by one
+        if newline >= 0:
+            breaks = []
+            while newline >= 0:
+                breaks.append(newline)
+                newline = blob.find(b"\n", newline + 1, limit)
+            sizes += 7 * np.bincount(np.searchsorted(ends_arr, breaks, side="right"), minlength=n)[:n]
+        n_bytes = sizes
+        raw: list[str | None] = [None] * n
+        for i, name in enumerate(names):
+            if name != "message":
+                if name:
+                    raw[i] = name
+                n_bytes[i] += 8 + len(name)
+        if nbs is not None:
+            given = np.array(nbs, dtype=np.int64)
+            n_bytes = np.where(given >= 0, given, n_bytes)
+        for i, data in objects.items():
+            if i < n:  # a decoded object: its size as given (no SSE text)
+                n_bytes[i] = nbs[i] if nbs is not None else 0
+                if not (names[i] and names[i] != "message"):
+                    raw[i] = _raw_data_type(data)
+        # raw_event from the payload: only where '"type"' may lie in its first 40 characters
+        # (within 160 bytes of its start), found by searching the whole blob once
+        at = blob.find(b'"type"', 0, limit)
+        while at >= 0:
+            i = bisect.bisect_right(ends, at)
+            if at - starts[i] < 160 and names[i] in ("", "message") and i not in objects:
+                raw[i] = _raw_data_type(run._data_at(i))
+            at = blob.find(b'"type"', ends[i], limit)
+        tok = np.flatnonzero(is_token)
+        itl = np.full(n, math.nan)
+        if tok.size > 1:
+            itl[tok[1:]] = t_arr[tok[1:]] - t_arr[tok[:-1]]
+        dt = np.full(n, math.nan)
+        if n > 1:
+            dt[1:] = np.diff(t_arr)
+        token_values = np.zeros(n, dtype=np.int32)
+        token_values[tok] = np.arange(tok.size, dtype=np.int32)
+        token_missing = np.ones(n, dtype=bool)
+        token_missing[tok] = False
+        nones: list[Any] = [None] * n
+        reasoning_col, tool_col, finish_col, err_col = list(nones), list(nones), list(nones), list(nones)
+        usage_cols = {name: list(nones) for name in _USAGE_FIELDS}
+        n_tokens: list[int | None] = list(nones)
+        prev_cum = None
+        for i, (reasoning, tool, finish, usage, err) in extra.items():
+            reasoning_col[i], tool_col[i], finish_col[i], err_col[i] = reasoning, tool, finish, err
+            if usage is not None:
+                for col, attr in _USAGE_FIELDS.items():
+                    usage_cols[col][i] = getattr(usage, attr)
+                # exact per-chunk tokens only from cumulative usage on the token chunks themselves
+                # (vLLM continuous_usage_stats)
+                out = usage.output_tokens
+                if out is not None and is_token[i]:
+                    n_tokens[i] = out - (prev_cum or 0)
+                    prev_cum = out
+        self.n_usage_tok = sum(v is not None for v in n_tokens)
+        continuous = self.n_usage_tok >= 2  # one usage is not "continuous"
+        cols: dict[str, Any] = {
+            "run_id": [run.run_id] * n, "seq": np.arange(n, dtype=np.int32), "t_recv_s": t_arr, "dt_s": dt,
+            "read_idx": (np.array(run._ri[:n], dtype=np.int32), np.zeros(n, dtype=bool)), "event_type": kind_of,
+            "raw_event": raw, "has_choices": has_choices, "is_token": is_token,
+            "token_idx": (token_values, token_missing), "itl_s": itl, "text_delta": texts,
+            "reasoning_delta": reasoning_col, "tool_delta": tool_col, "n_chars": n_chars, "n_bytes": n_bytes,
+            "finish_reason": finish_col, **usage_cols, "choice_index": (choice_values, choice_missing),
+            "error": err_col,
+        }
         if continuous:
             cum, running = [], 0
-            for v in cols["n_tokens"]:
+            for v in n_tokens:
                 running += v or 0
                 cum.append(running)
+            cols["n_tokens"] = n_tokens
             cols["cum_tokens"] = cum
-            cols["n_tokens_source"] = ["continuous_usage"] * n_rows
+            cols["n_tokens_source"] = ["continuous_usage"] * n
         else:
-            cols["cum_tokens"] = [None] * n_rows
-            cols["n_tokens_source"] = ["none"] * n_rows
-        pieces = [(r or "") + (t or "") + (x or "")
-                  for r, t, x in zip(cols["reasoning_delta"], cols["text_delta"], cols["tool_delta"], strict=True)]
-        cols["n_tokens_est"] = estimator.per_piece(pieces) if n_rows else []
+            cols["n_tokens"] = nones
+            cols["cum_tokens"] = nones
+            cols["n_tokens_source"] = ["none"] * n
+        pieces = [t or "" for t in texts]
+        for i, (reasoning, tool, *_rest) in extra.items():
+            pieces[i] = (reasoning or "") + (texts[i] or "") + (tool or "")
+        cols["n_tokens_est"] = estimator.per_piece(pieces) if n else []
         self.cols = cols
         self.continuous = continuous
         self.estimator = estimator
 
 
-def _raw_event(msg: Message) -> str | None:
-    if msg.name and msg.name != "message":
-        return msg.name
-    data = msg.data
+_USAGE_FIELDS = {"usage_prompt_tokens": "input_tokens", "usage_completion_tokens": "output_tokens",
+                 "usage_reasoning_tokens": "reasoning_tokens", "usage_cached_tokens": "cached_tokens"}
+
+
+def _slow_row(events: list) -> tuple:
+    """One message's events folded into its row's values: (text, reasoning, tool, finish,
+    usage, error, event_type, choice, n_chars, is_token, has_choices)."""
+    text = reasoning = tool = refusal = ""
+    kinds: set[str] = set()
+    finish = usage = err = None
+    choice = None
+    role = False
+    for ev in events:
+        if isinstance(ev, TextDelta):
+            text += ev.text
+            kinds.add("content")
+            choice = ev.choice if choice is None else choice
+        elif isinstance(ev, ReasoningDelta):
+            reasoning += ev.text
+            kinds.add("reasoning")
+            choice = ev.choice if choice is None else choice
+        elif isinstance(ev, ToolCallDelta):
+            tool += ev.arguments
+            if ev.arguments or ev.name:
+                kinds.add("tool_call")
+            choice = ev.choice if choice is None else choice
+        elif isinstance(ev, RefusalDelta):
+            refusal += ev.text
+            kinds.add("refusal")
+        elif isinstance(ev, Finish):
+            finish = ev.reason
+            kinds.add("finish")
+            choice = ev.choice if choice is None else choice
+        elif isinstance(ev, Usage):
+            usage = ev
+            kinds.add("usage")
+        elif isinstance(ev, ErrorEvent):
+            err = ev.message if ev.raw is None else f"{ev.message}: {ev.raw}"
+            kinds.add("error")
+        elif isinstance(ev, Meta):
+            if ev.stage == "role":
+                role = True
+                kinds.add("role")
+            else:
+                kinds.add("lifecycle")
+        elif isinstance(ev, Done):
+            kinds.add("done")
+        elif isinstance(ev, Step):
+            kinds.add("step")
+        elif isinstance(ev, Other):
+            kinds.add("other")
+    is_token = bool(text or reasoning or refusal or "tool_call" in kinds)
+    kind = next((k for k in _PRIORITY if k in kinds), "other")
+    return (text, reasoning, tool, finish, usage, err, kind, choice,
+            len(text) + len(reasoning) + len(tool) + len(refusal), is_token, is_token or role or finish is not None)
+
+
+def _raw_data_type(data: Any) -> str | None:
+    """The ``type`` (else ``object``) a message's payload names, for ``raw_event``."""
     if isinstance(data, dict):
         return data.get("type") or data.get("object")
     if isinstance(data, str) and data.startswith("{") and '"type"' in data[:40]:
@@ -213,8 +287,32 @@ def chunks(run: Run, *, tokenizer: str | None = None) -> pd.DataFrame:
     import pandas as pd
 
     rows = _Rows(run, _tokens.estimator(tokenizer))
-    return pd.DataFrame({name: pd.array(rows.cols[name], dtype=dtype) if dtype != "category"
-                         else pd.Categorical(rows.cols[name]) for name, dtype in CHUNK_DTYPES.items()})
+    return pd.DataFrame({name: _column(rows.cols[name], dtype) for name, dtype in CHUNK_DTYPES.items()},
+                        copy=False)
+
+
+def _column(values: list, dtype: str) -> Any:
+    """A column as pandas holds it: categories through their codes (``pd.Categorical`` of a
+    long list of strings is slow), numbers through numpy, the rest through ``pd.array``."""
+    import pandas as pd
+
+    if isinstance(values, tuple):  # (values, missing) of a nullable integer column
+        return pd.arrays.IntegerArray(values[0], values[1]).astype(dtype)
+    if isinstance(values, np.ndarray):
+        return values.astype(dtype, copy=False)
+    if values.count(None) == len(values):  # a column no row sets: no per-value conversion
+        if dtype.startswith("Int"):
+            return pd.arrays.IntegerArray(np.zeros(len(values), dtype=dtype.lower()), np.ones(len(values), bool))
+        return pd.array(np.full(len(values), None, dtype=object), dtype=dtype)
+    if dtype == "category":
+        categories = sorted(set(values))
+        code = {c: i for i, c in enumerate(categories)}
+        codes = (np.zeros(len(values), dtype=np.int16) if len(categories) == 1 else
+                 np.fromiter(map(code.__getitem__, values), dtype=np.int16, count=len(values)))
+        return pd.Categorical.from_codes(codes, categories)
+    if dtype in ("float64", "int32", "bool"):
+        return np.array(values, dtype=dtype)
+    return pd.array(values, dtype=dtype)
 
 
 def empty_chunks() -> pd.DataFrame:
@@ -227,39 +325,38 @@ def empty_chunks() -> pd.DataFrame:
 
 def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     """The run's row as a plain dict (what ``run.summary`` and ``nbstream.runs()`` show)."""
-    rows = _Rows(run, _tokens.estimator(tokenizer))
-    c = rows.cols
-    t = c["t_recv_s"]
-    tok = [i for i, flag in enumerate(c["is_token"]) if flag]
-    with_choices = [i for i, flag in enumerate(c["has_choices"]) if flag]
-    out_first = next((i for i in tok if c["event_type"][i] != "reasoning"), None)
+    estimator = _tokens.estimator(tokenizer)
+    agg = aggregate(_Rows(run, estimator))
+    if run._folded is not None:  # keep="summary": the rows already dropped, folded online
+        agg = merge(run._folded, agg)
     usage = run.usage
-    ttft = t[tok[0]] if tok else math.nan
-    t_last_tok = t[tok[-1]] if tok else math.nan
-    done_rows = [i for i, k in enumerate(c["event_type"]) if k == "done"]
+    n_tok = agg["n_tok"]
+    ttft = agg["first_tok"] if n_tok else math.nan
+    t_last_tok = agg["last_tok"] if n_tok else math.nan
     end_ns = run.t_end_ns
-    t_done = t[done_rows[0]] if done_rows else ((end_ns - run.t0_ns) / 1e9 if end_ns else math.nan)
+    t_done = agg["first_done"] if agg["first_done"] is not None else (
+        (end_ns - run.t0_ns) / 1e9 if end_ns else math.nan)
 
-    text_est = sum(c["n_tokens_est"])
+    text_est = agg["est"]
     n_est = round(text_est)
-    reasoning_text = any(c["reasoning_delta"])
+    reasoning_text = agg["reasoning_text"]
     if usage is not None and usage.output_tokens is not None:
         n_out, exact = usage.output_tokens, True
         source = "ollama_eval_count" if "eval_count" in usage.server else "usage"
-        if rows.continuous:
+        if agg["n_usage_tok"] >= 2:  # one usage is not "continuous"
             source = "continuous_usage"
-    elif tok:
-        n_out, exact, source = n_est, False, rows.estimator.name
+    elif n_tok:
+        n_out, exact, source = n_est, False, estimator.name
     else:
-        n_out, exact, source = 0, False, rows.estimator.name
+        n_out, exact, source = 0, False, estimator.name
     n_reason = usage.reasoning_tokens if usage is not None else None
     hidden = bool(n_reason and not reasoning_text)
     n_streamed = n_out - n_reason if hidden and n_reason else n_out
-    decode = t_last_tok - ttft if tok else math.nan
-    gaps = np.array([c["itl_s"][i] for i in tok[1:]], dtype=float)
-    itl = _stats(gaps)
-    n_not_done = len(c["seq"]) - sum(1 for k in c["event_type"] if k == "done")
-    last_content = _last_content_row(c)
+    decode = t_last_tok - ttft if n_tok else math.nan
+    itl = _stats(agg["gaps"])
+    n_not_done = agg["n_rows"] - agg["n_done"]
+    first_choice, last_choice, first_out = agg["first_choice"], agg["last_choice"], agg["first_out"]
+    last_content = agg["last_content"]
 
     row: dict[str, Any] = {
         "label": run.label,
@@ -279,16 +376,16 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
         "error_type": type(run.error).__name__ if run.error is not None else None,
         "finish_reason": run.finish_reason,
         "finish_reason_raw": run.finish_reason_raw,
-        "n_events": len(c["seq"]),
-        "n_token_chunks": len(tok),
+        "n_events": agg["n_rows"],
+        "n_token_chunks": n_tok,
         "t_sent_s": (run.t_sent_ns - run.t0_ns) / 1e9 if run.t_sent_ns else math.nan,
         "t_headers_s": (run.t_headers_ns - run.t0_ns) / 1e9 if run.t_headers_ns else math.nan,
-        "t_first_chunk_s": t[with_choices[0]] if with_choices else math.nan,
+        "t_first_chunk_s": first_choice if first_choice is not None else math.nan,
         "ttft_s": ttft,
-        "ttfo_s": t[out_first] if out_first is not None else math.nan,
-        "ttst_s": t[tok[1]] - t[tok[0]] if len(tok) > 1 else math.nan,
+        "ttfo_s": first_out if first_out is not None else math.nan,
+        "ttst_s": agg["second_tok"] - agg["first_tok"] if n_tok > 1 else math.nan,
         "t_last_token_s": t_last_tok,
-        "t_last_chunk_s": t[with_choices[-1]] if with_choices else math.nan,
+        "t_last_chunk_s": last_choice if last_choice is not None else math.nan,
         "e2el_s": t_last_tok,
         "t_done_s": t_done,
         "decode_s": decode,
@@ -302,28 +399,83 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
         "n_reasoning_tokens": n_reason,
         "hidden_reasoning": hidden,
         "n_streamed_tokens": n_streamed,
-        "tokens_per_chunk": n_streamed / len(tok) if tok else math.nan,
-        "tpot_s": decode / (n_out - 1) if n_out > 1 and tok else math.nan,
-        "tpot_visible_s": decode / (n_streamed - 1) if n_streamed > 1 and tok else math.nan,
-        "tpot_incl_first_s": t_last_tok / n_out if n_out and tok else math.nan,
+        "tokens_per_chunk": n_streamed / n_tok if n_tok else math.nan,
+        "tpot_s": decode / (n_out - 1) if n_out > 1 and n_tok else math.nan,
+        "tpot_visible_s": decode / (n_streamed - 1) if n_streamed > 1 and n_tok else math.nan,
+        "tpot_incl_first_s": t_last_tok / n_out if n_out and n_tok else math.nan,
         "itl_mean_s": itl["mean"],
         "itl_p50_s": itl["p50"],
         "itl_p90_s": itl["p90"],
         "itl_p99_s": itl["p99"],
         "itl_max_s": itl["max"],
         "itl_std_s": itl["std"],
-        "llmperf_itl_s": t[last_content] / n_not_done if last_content is not None else math.nan,
-        "output_tps": n_out / t_last_tok if tok and t_last_tok > 0 else math.nan,
-        "decode_tps": (n_streamed - 1) / decode if tok and decode > 0 and n_streamed > 1 else math.nan,
+        "llmperf_itl_s": last_content / n_not_done if last_content is not None else math.nan,
+        "output_tps": n_out / t_last_tok if n_tok and t_last_tok > 0 else math.nan,
+        "decode_tps": (n_streamed - 1) / decode if n_tok and decode > 0 and n_streamed > 1 else math.nan,
         "prefill_tps": (usage.input_tokens / ttft if usage is not None and usage.input_tokens
-                        and tok and ttft > 0 else math.nan),
+                        and n_tok and ttft > 0 else math.nan),
     }
     if usage is not None:
         row.update(_server_columns(usage.server))
     row["cost_usd"] = _cost.cost_usd(run)  # None when unknown (nbstream.data.cost)
-    row["tokenizer"] = rows.estimator.name
+    row["tokenizer"] = estimator.name
     row["nbstream_version"] = __version__
     return row
+
+
+def aggregate(rows: _Rows) -> dict[str, Any]:
+    """What the summary row needs from the chunk rows: counts, the times of the first,
+    second and last token rows (and first/last with choices, first output, first done,
+    last content), the token gaps, the token estimate. Two consecutive spans of rows
+    combine with :func:`merge` — how ``keep="summary"`` folds rows it drops."""
+    c = rows.cols
+    t = c["t_recv_s"].tolist()
+    kinds = c["event_type"]
+    tok = np.flatnonzero(c["is_token"]).tolist()
+    with_choices = np.flatnonzero(c["has_choices"]).tolist()
+    out_first = next((i for i in tok if kinds[i] != "reasoning"), None)
+    done = [i for i, k in enumerate(kinds) if k == "done"]
+    last_content = _last_content_row(c)
+    return {
+        "n_rows": len(t), "n_done": len(done), "n_tok": len(tok),
+        "first_tok": t[tok[0]] if tok else None, "second_tok": t[tok[1]] if len(tok) > 1 else None,
+        "last_tok": t[tok[-1]] if tok else None, "first_out": t[out_first] if out_first is not None else None,
+        "first_choice": t[with_choices[0]] if with_choices else None,
+        "last_choice": t[with_choices[-1]] if with_choices else None,
+        "first_done": t[done[0]] if done else None,
+        "last_content": t[last_content] if last_content is not None else None,
+        "gaps": c["itl_s"][tok[1:]], "est": sum(c["n_tokens_est"]),
+        "reasoning_text": any(c["reasoning_delta"]),
+        "n_usage_tok": rows.n_usage_tok,
+    }
+
+
+def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The aggregate of rows ``a`` followed by rows ``b`` (see :func:`aggregate`)."""
+    def first(key: str) -> Any:
+        return a[key] if a[key] is not None else b[key]
+
+    def last(key: str) -> Any:
+        return b[key] if b[key] is not None else a[key]
+
+    bridge = [b["first_tok"] - a["last_tok"]] if a["n_tok"] and b["n_tok"] else []
+    second = a["second_tok"] if a["n_tok"] > 1 else (b["first_tok"] if a["n_tok"] == 1 else b["second_tok"])
+    return {
+        "n_rows": a["n_rows"] + b["n_rows"], "n_done": a["n_done"] + b["n_done"], "n_tok": a["n_tok"] + b["n_tok"],
+        "first_tok": first("first_tok"), "second_tok": second, "last_tok": last("last_tok"),
+        "first_out": first("first_out"), "first_choice": first("first_choice"), "last_choice": last("last_choice"),
+        "first_done": first("first_done"), "last_content": last("last_content"),
+        "gaps": np.concatenate([a["gaps"], np.array(bridge, dtype=float), b["gaps"]]),
+        "est": a["est"] + b["est"], "reasoning_text": a["reasoning_text"] or b["reasoning_text"],
+        "n_usage_tok": a["n_usage_tok"] + b["n_usage_tok"],
+    }
+
+
+def fold(run: Run, n: int, *, tokenizer: str | None = None) -> None:
+    """Drop the run's first ``n`` rows, folding them into ``run._folded`` (``keep="summary"``)."""
+    agg = aggregate(_Rows(run, _tokens.estimator(tokenizer), limit=n))
+    run._folded = agg if run._folded is None else merge(run._folded, agg)
+    run._drop_head(n)
 
 
 def _last_content_row(c: dict[str, list]) -> int | None:

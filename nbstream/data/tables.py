@@ -28,7 +28,8 @@ def chunks(*selected: Run, history: History) -> pd.DataFrame:
     import pandas as pd
 
     _check_runs("chunks", selected)
-    chosen = list(selected) if selected else history.recent()
+    # by default the runs that kept their rows (not those streamed with keep="summary")
+    chosen = list(selected) if selected else [run for run in history.recent() if run.keep != "summary"]
     if not chosen:
         return record.empty_chunks()
     return pd.concat([run.chunks for run in chosen], ignore_index=True)

@@ -18,7 +18,7 @@ import functools
 import importlib
 import pkgutil
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import tiktoken
@@ -35,6 +35,7 @@ class Estimator:
     def __init__(self, name: str, encoding: tiktoken.Encoding | None = None) -> None:
         self.name = name
         self._enc = encoding
+        self._sizes: Any = None  # token id -> bytes, for per_piece
 
     def per_piece(self, pieces: Sequence[str]) -> list[float]:
         """Tokens attributed to each piece; sums to the count of ``"".join(pieces)``."""
@@ -43,6 +44,10 @@ class Estimator:
         text = "".join(pieces)
         if not text:
             return [0.0] * len(pieces)
+        try:
+            return self._per_piece_bytes(text, pieces)
+        except UnicodeEncodeError:  # lone surrogates: the character offsets tiktoken decodes
+            pass
         tokens = self._enc.encode_ordinary(text)
         _, starts = self._enc.decode_with_offsets(tokens)
         counts = [0.0] * len(pieces)
@@ -53,6 +58,41 @@ class Estimator:
                 end += len(pieces[piece])
             counts[piece] += 1
         return counts
+
+    def _per_piece_bytes(self, text: str, pieces: Sequence[str]) -> list[float]:
+        """``per_piece`` on UTF-8 byte offsets, vectorized: a token starts in the piece
+        holding its first byte (one that starts inside a character counts where that
+        character does, as ``decode_with_offsets`` has it); ~10x faster than walking the
+        decoded offsets in Python for a million pieces."""
+        import numpy as np
+
+        assert self._enc is not None
+        text.encode()  # raises on lone surrogates before any work
+        lengths = self._token_sizes()[np.array(self._enc.encode_ordinary(text), dtype=np.int64)]
+        starts = np.cumsum(lengths) - lengths
+        sizes = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        if not text.isascii():
+            wide = np.flatnonzero(~np.fromiter(map(str.isascii, pieces), dtype=bool, count=len(pieces)))
+            sizes[wide] = [len(pieces[i].encode()) for i in wide.tolist()]
+        ends = np.cumsum(sizes)
+        where = np.minimum(np.searchsorted(ends, starts, side="right"), len(pieces) - 1)
+        return np.bincount(where, minlength=len(pieces)).astype(float).tolist()
+
+    def _token_sizes(self) -> Any:
+        """Bytes of every token of the encoding, by id (built once, ~0.1 s)."""
+        import numpy as np
+
+        if self._sizes is None:
+            enc = self._enc
+            assert enc is not None
+            sizes = np.zeros(enc.n_vocab, dtype=np.int64)
+            for i in range(enc.n_vocab):
+                try:
+                    sizes[i] = len(enc.decode_single_token_bytes(i))
+                except KeyError:  # an id the encoding leaves unused
+                    continue
+            self._sizes = sizes
+        return self._sizes
 
     def count(self, text: str) -> int:
         if self._enc is None:

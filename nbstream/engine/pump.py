@@ -41,13 +41,17 @@ class Step:
     item (a source that learns its kind from it).
     """
 
-    __slots__ = ("_content_type", "_feed", "_framer", "_mode", "_on_first", "_read_idx", "run")
+    __slots__ = ("_content_type", "_fast", "_feed", "_framer", "_mode", "_on_first", "_read_idx", "_resolve", "run")
 
     def __init__(self, run: Run, adapter: Adapter, *, mode: Mode | None = None,
                  framer: SSEFramer | NDJSONFramer | None = None, content_type: str | None = None,
                  on_first: Callable[[Any], None] | None = None) -> None:
         self.run = run
         self._feed = adapter.feed
+        # an adapter may answer a lone first-choice text delta with just its text (the bulk of a stream)
+        self._fast: Callable[[str, Any, str | None], Any] = getattr(adapter, "feed_fast", adapter.feed)
+        # a wrapping adapter (auto-detection) names the one it decided on: then called directly
+        self._resolve: Callable[[], Any] | None = getattr(adapter, "decided_fast", None)
         self._framer = framer
         self._content_type = content_type
         self._mode: Mode | None = "bytes" if framer is not None else mode
@@ -67,8 +71,17 @@ class Step:
             framer = self._framer
             if framer is None:
                 framer = self._framer = framer_for(self._content_type, item)
-            for msg in framer.feed(item, t_ns, self._read_idx):
-                self._receive(msg)
+            if framer.__class__ is SSEFramer:
+                events = framer.decoder.feed_tuples(item)
+                if events:
+                    self.run._receive_sse(events, t_ns, self._read_idx, self._fast)
+                    if self._resolve is not None:
+                        decided = self._resolve()
+                        if decided is not None:
+                            self._fast, self._resolve = decided, None
+            else:
+                for msg in framer.feed(item, t_ns, self._read_idx):
+                    self._receive(msg)
         elif mode == "items":
             self._receive(Message(t_ns, self._read_idx, "", item, None, len(item) if isinstance(item, str) else 0))
         else:
@@ -169,9 +182,13 @@ async def drive(run: Run, work: Callable[[], Awaitable[None]]) -> Run:
 
 
 # ---- our own HTTP requests -------------------------------------------------------------
+
 async def request_work(run: Run, req: Request) -> None:
     """Fill ``run`` from ``req``: one LLM request, or a reconnecting SSE feed."""
     req.transport.clients.for_running_loop()  # created before the clock starts: not part of TTFT
+    loop = asyncio.get_running_loop()
+    if getattr(loop, "_default_executor", False) is None:  # getaddrinfo's thread, started before t0
+        await loop.run_in_executor(None, int)
     if req.feed is not None:
         await _sse_feed(run, req)
     else:
@@ -226,7 +243,7 @@ async def _sse_feed(run: Run, req: Request) -> None:
         last_id = framer.decoder.last_event_id
         if last_id:  # any Unicode (the spec allows it), sent as its UTF-8 bytes
             headers["Last-Event-ID"] = last_id if last_id.isascii() else last_id.encode("utf-8")
-        received_before = len(run.records)
+        received_before = run.n_received
         dropped = False
         try:
             response = await req.transport.send(req.method, req.url, headers=headers, json_body=req.body,
@@ -255,7 +272,7 @@ async def _sse_feed(run: Run, req: Request) -> None:
             if dropped:
                 raise errors.IncompleteStreamError(f"{req.url}: the feed connection dropped")
             return
-        failures = 0 if len(run.records) > received_before else failures + 1
+        failures = 0 if run.n_received > received_before else failures + 1
         if failures > options.max_reconnects:
             raise errors.ConnectError(
                 f"{req.url}: gave up after {options.max_reconnects} reconnection attempts in a row "

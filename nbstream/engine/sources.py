@@ -34,10 +34,18 @@ class ObjectAdapter:
     """Items of a Python iterator -> events: str is answer text, dicts and pydantic
     objects go through the auto-detecting wire adapter, Agents SDK events through theirs."""
 
-    def __init__(self, auto: Adapter | None = None) -> None:
-        self._auto = auto or make_adapter("auto")
+    def __init__(self, auto: Any = None) -> None:
+        self._auto: Any = auto or make_adapter("auto")  # an AutoAdapter (with its fast path)
         self._agents: AgentsAdapter | None = None
         self.framed = False  # set when the items are bytes: then str data is wire payload
+
+    def feed_fast(self, name: str, data: Any, id: str | None = None) -> Any:
+        """``feed``; framed wire payload through the wire adapter's text-only fast path."""
+        return self._auto.feed_fast(name, data, id) if self.framed else self.feed(name, data, id)
+
+    def decided_fast(self) -> Any:
+        """The wire adapter's ``feed_fast`` once it has decided the format (framed items only)."""
+        return self._auto.decided_fast() if self.framed else None
 
     def feed(self, name: str, data: Any, id: str | None = None) -> list[Event]:
         if self.framed:

@@ -166,7 +166,7 @@ class _Prepared:
         """Answer the plan and build the table (partial after a Stop)."""
         runs = _result.RunIndex(self.keep_runs)
         rows: list[dict[str, Any] | None] = [None] * len(self.jobs)
-        listener = _Collect(rows, runs, self.view)
+        listener = _Collect(rows, runs, self.view, self.session)
         try:
             await _runner.execute(self.jobs, session=self.session, pacer=self.pacer, cache=self.cache,
                                   retries=self.retries, response_format=self.response_format, call=self.call,
@@ -201,8 +201,8 @@ class _Collect:
     and the view told."""
 
     def __init__(self, rows: list[dict[str, Any] | None], runs: _result.RunIndex,
-                 view: _view.SweepView | None) -> None:
-        self.rows, self.runs, self.view = rows, runs, view
+                 view: _view.SweepView | None, session: Session) -> None:
+        self.rows, self.runs, self.view, self.session = rows, runs, view, session
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbstream-sweep")
 
     def started(self, job: _runner.Job, run: Any) -> None:
@@ -221,5 +221,6 @@ class _Collect:
         self.rows[job.index] = row
         if outcome.run is not None:
             self.runs.add(outcome.run)
+            self.session.history.compact()  # an evicted run, now summarized, is let go
         if self.view is not None:
             self.view.ended(job, row)

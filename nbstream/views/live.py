@@ -173,8 +173,7 @@ class NotebookView:
         only note what arrived. Rendering and sending happen on the flush thread."""
         if self._thread is not None:
             if events:
-                records = run.records
-                self._inbox.append((records[-1].message.t_ns if records else time.perf_counter_ns(), events))
+                self._inbox.append((run.last_data_ns, events))  # when this message arrived
             self._wake.set()  # no events: the run's phase changed (connecting, headers…)
         if run.done:
             self._end()

@@ -16,6 +16,7 @@ word kept in ``Finish.raw``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -229,7 +230,7 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     return {**out, **params, "stream": True}
 
 
-def assistant_content(events: list[Event]) -> str | list[dict[str, Any]]:
+def assistant_content(events: Iterable[Event]) -> str | list[dict[str, Any]]:
     """The assistant turn to send back in a later request of the conversation: its content
     blocks in stream order — ``thinking`` with its ``signature``, ``redacted_thinking``
     unchanged, ``text`` — as Anthropic requires thinking to come back whole (a dropped

@@ -29,6 +29,8 @@ from nbstream.wire.payload import (
     EMPTY,
     MAX_INDEX,
     SHAPE_ERRORS,
+    _JSONDecodeError,
+    _loads,
     count,
     dumps,
     error_event,
@@ -106,6 +108,34 @@ class ChatAdapter:
         if obj.__class__ is ErrorEvent:
             return [obj]
         return [Other(type=name or "message", data=obj, id=id)]
+
+    def feed_fast(self, name: str, data: Any, id: str | None = None) -> str | list[Event]:
+        """``feed``, but a chunk that is nothing but one text delta of the first choice
+        (after the first chunk, no role, finish, usage or error) comes back as its text
+        alone: the same event, ``[TextDelta(text)]``, without building it."""
+        if data.__class__ is str and data[:1] == "{" and self._started and name == "message":
+            try:
+                obj = _loads(data)
+            except _JSONDecodeError:
+                return self.feed(name, data, id)
+            if obj.__class__ is dict:
+                choices = obj.get("choices")
+                if choices.__class__ is list and len(choices) == 1:
+                    ch = choices[0]
+                    if ch.__class__ is dict:
+                        delta = ch.get("delta")
+                        if delta.__class__ is dict and len(delta) == 1 and ch.get("finish_reason") is None:
+                            content = delta.get("content")
+                            idx = ch.get("index", 0)
+                            if (content.__class__ is str and content and (idx == 0 and idx.__class__ is int)
+                                    and not obj.get("error") and obj.get("object") != "error"
+                                    and not obj.get("usage") and not obj.get("timings")):
+                                return content
+                try:
+                    return self._chunk(obj, name, id)
+                except SHAPE_ERRORS as exc:
+                    return [unexpected_shape(data, exc)]
+        return self.feed(name, data, id)
 
     def _chunk(self, obj: dict, name: str, id: str | None) -> list[Event]:
         out: list[Event] = []

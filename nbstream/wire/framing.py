@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from nbstream.sse import SSEDecoder
 
-__all__ = ["JSONFramer", "Message", "NDJSONFramer", "SSEFramer", "framer_for"]
+__all__ = ["JSONFramer", "Message", "NDJSONFramer", "SSEFramer", "framer_for", "sse_size"]
 
 
 class Message(NamedTuple):
@@ -32,14 +32,14 @@ class SSEFramer:
         self.decoder = SSEDecoder()
 
     def feed(self, chunk: bytes, t_ns: int, read_idx: int) -> list[Message]:
-        return [Message(t_ns, read_idx, ev.event, ev.data, ev.id or None, _sse_size(ev.event, ev.data))
+        return [Message(t_ns, read_idx, ev.event, ev.data, ev.id or None, sse_size(ev.event, ev.data))
                 for ev in self.decoder.feed(chunk)]
 
     def restart(self) -> None:
         self.decoder.restart()
 
 
-def _sse_size(event: str, data: str) -> int:
+def sse_size(event: str, data: str) -> int:
     """Bytes of the event as usually framed: ``event: …\n`` (if named), one ``data: …\n``
     per line, and the blank line. (Comments, ``id:`` lines and CRLF variants are not
     seen by the decoder's output, so they are not counted.)"""

@@ -31,12 +31,22 @@ class AutoAdapter:
     the format's name once, when it is decided (a shown stream's Run takes it as its format).
     """
 
-    __slots__ = ("_inner", "kind", "on_decide")
+    __slots__ = ("_fast", "_inner", "kind", "on_decide")
 
     def __init__(self) -> None:
         self._inner: Adapter | None = None
+        self._fast: Any = None
         self.kind: str | None = None
         self.on_decide: Callable[[str], None] | None = None
+
+    def decided_fast(self) -> Any:
+        """The decided adapter's ``feed_fast`` (or ``feed``); None while undecided."""
+        return self._fast
+
+    def feed_fast(self, name: str, data: Any, id: str | None = None) -> Any:
+        """The decided adapter's ``feed_fast`` (its text-only answer for a plain text delta)."""
+        fast = self._fast
+        return self.feed(name, data, id) if fast is None else fast(name, data, id)
 
     def feed(self, name: str, data: Any, id: str | None = None) -> list[Event]:
         """One wire message -> events, from whichever adapter the stream turned out to need."""
@@ -63,6 +73,7 @@ class AutoAdapter:
     def _decide(self, fmt: WireFormat) -> Adapter:
         self.kind = fmt.name
         adapter = self._inner = fmt.adapter()
+        self._fast = getattr(adapter, "feed_fast", adapter.feed)
         if self.on_decide is not None:
             self.on_decide(fmt.name)
         return adapter

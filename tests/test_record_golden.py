@@ -1,0 +1,30 @@
+"""The recorder keeps exactly what it kept before its compact layout: on a fixed corpus of
+recorded streams (chat, rich and malformed chat chunks, the hostile payloads, CRLF,
+Ollama NDJSON without a final newline, Responses, a generic feed and every SSE
+conformance case), every message with its arrival time, read index and events, the
+``run.chunks`` table (values and dtypes) and the summary row equal the golden copy
+pinned from the code before (``tests/_golden_corpus.py`` writes it)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _golden_corpus import GOLDEN, corpus, record, snapshot
+
+_EXPECTED = json.loads(GOLDEN.read_text())
+_CORPUS = {name: (fmt, reads) for name, fmt, reads in corpus()}
+
+
+def test_the_corpus_is_the_pinned_one():
+    assert sorted(_CORPUS) == sorted(_EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(_CORPUS))
+def test_recorded_stream_matches_its_golden_copy(name):
+    fmt, reads = _CORPUS[name]
+    got = json.loads(json.dumps(snapshot(record(name, fmt, reads)), ensure_ascii=False))
+    want = _EXPECTED[name]
+    for key in want:
+        assert got[key] == want[key], f"{name}: {key} differs"
+    assert got.keys() == want.keys()
