@@ -52,10 +52,11 @@ class Bucket:
 
     per_minute: float
     level: float = field(init=False)
-    stamp: float = field(init=False, default_factory=time.monotonic)
+    stamp: float = field(init=False)
 
     def __post_init__(self) -> None:
         self.level = self.per_minute
+        self.stamp = time.monotonic()
 
     def _refill(self) -> None:
         now = time.monotonic()
