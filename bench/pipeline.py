@@ -18,6 +18,9 @@ not count; wall time is shown alongside):
 Then where (a)'s time goes (the pipeline cut after framing, after the adapter, and the
 whole ``show`` with the cyclic GC off), and the JSON decoder alone on the same payloads:
 json vs orjson vs msgspec, µs/event.
+
+The same measurement for Anthropic's Messages and Gemini's streams against their own SDKs'
+loops is ``bench/providers.py`` (same chunking, same rounds, same token texts).
 """
 
 from __future__ import annotations
