@@ -5,8 +5,9 @@ bounded however long the session runs.
 An evicted run's row is computed lazily, when ``rows()`` is asked (``nbstream.runs()``),
 on the caller's thread — not by a worker thread competing with the streams for the
 GIL (one used 33% of the client's CPU over 1,000 runs). Until then the evicted run is
-held as it is, unless its row was computed already (a view or a sweep asked for it); past ``MAX_PENDING`` of them the oldest are summarized right away, so
-memory stays bounded in a session that never asks.
+held as it is, unless its row was computed already (a view or a sweep asked for it);
+past ``MAX_PENDING`` of them the oldest are summarized right away, so memory stays
+bounded in a session that never asks.
 """
 
 from __future__ import annotations
