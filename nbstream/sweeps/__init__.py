@@ -166,7 +166,7 @@ class _Prepared:
         """Answer the plan and build the table (partial after a Stop)."""
         runs = _result.RunIndex(self.keep_runs)
         rows: list[dict[str, Any] | None] = [None] * len(self.jobs)
-        listener = _Collect(rows, runs, self.view)
+        listener = _Collect(rows, runs, self.view, frozenset(str(c) for c in self.data.columns))
         try:
             await _runner.execute(self.jobs, session=self.session, pacer=self.pacer, cache=self.cache,
                                   retries=self.retries, response_format=self.response_format, call=self.call,
@@ -201,8 +201,8 @@ class _Collect:
     and the view told."""
 
     def __init__(self, rows: list[dict[str, Any] | None], runs: _result.RunIndex,
-                 view: _view.SweepView | None) -> None:
-        self.rows, self.runs, self.view = rows, runs, view
+                 view: _view.SweepView | None, inputs: frozenset[str]) -> None:
+        self.rows, self.runs, self.view, self.inputs = rows, runs, view, inputs
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbstream-sweep")
 
     def started(self, job: _runner.Job, run: Any) -> None:
@@ -214,10 +214,10 @@ class _Collect:
 
     def _collect(self, job: _runner.Job, outcome: _runner.Outcome) -> None:
         try:
-            row = _result.row(job, outcome)
+            row = _result.row(job, outcome, self.inputs)
         except Exception as exc:  # noqa: BLE001 - a row that cannot be summarized is still a row
             row = _result.row(job, _runner.Outcome(None, outcome.attempts, outcome.cached,
-                                                   f"{type(exc).__name__}: {exc}"))
+                                                   f"{type(exc).__name__}: {exc}"), self.inputs)
         self.rows[job.index] = row
         if outcome.run is not None:
             self.runs.add(outcome.run)

@@ -102,6 +102,9 @@ def make(template: str, data: Any, models: Any, params: Mapping[str, Any] | None
         have = ", ".join(columns) or "none"
         raise ValueError(f"the template reads {{{unknown[0]}}} but data has no column {unknown[0]!r} "
                          f"(columns: {have}); write {{{{{unknown[0]}}}}} for a literal brace")
+    shared = [n for n in (combos[0] if combos else {}) if n in columns]
+    if shared:
+        raise ValueError(f"params[{shared[0]!r}] is also a column of data: rename one of them")
     records = frame.to_dict("records")
     rows: list[dict[str, Any]] = []
     for position, record in enumerate(records):

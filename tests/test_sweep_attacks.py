@@ -1,0 +1,80 @@
+"""Attacks on nbstream.sweep: hostile answers, cache folders and argument mix-ups, against
+a tiny loopback server each test starts (it answers every request with one scripted text)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pandas as pd
+import pytest
+
+import nbstream
+from nbstream import Session
+
+
+class _Scripted:
+    """An OpenAI-compatible chat server that streams ``text`` as one content delta."""
+
+    def __init__(self, text: str) -> None:
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                outer.requests += 1
+                chunk = {"choices": [{"index": 0, "delta": {"content": text}}]}
+                end = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                                 + f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+                self.close_connection = True
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    s = Session()
+    yield s
+    s.close()
+
+
+SCHEMA = {"type": "object"}
+
+
+def test_json_fields_named_like_input_columns_params_or_each_other_never_shadow_a_column(session):
+    answer = json.dumps({"topic": "hostile", "temperature": 9, "text": "t", "json_text": "jt", "status": "s"})
+    server = _Scripted(answer)
+    try:
+        df = nbstream.sweep("About {topic}", data=pd.DataFrame({"topic": ["cats"]}), models="m",
+                            params={"temperature": [0]}, response_format=SCHEMA, base_url=server.base_url,
+                            cache=False, display=False, session=session)
+    finally:
+        server.close()
+    assert df.columns.is_unique, list(df.columns)
+    row = df.iloc[0]
+    assert (row["topic"], row["temperature"], row["text"], row["status"]) == ("cats", 0, answer, "done")
+    assert (row["json_topic"], row["json_temperature"], row["json_status"]) == ("hostile", 9, "s")
+    assert {row["json_text"], row["json_json_text"]} == {"t", "jt"}
+
+
+def test_a_swept_parameter_named_like_an_input_column_is_a_one_line_error(session):
+    with pytest.raises(ValueError, match=r"params\['topic'\] is also a column of data") as info:
+        nbstream.sweep("About {topic}", data=pd.DataFrame({"topic": ["cats"]}), models="demo",
+                       params={"topic": ["dogs"]}, display=False, session=session)
+    assert "\n" not in str(info.value)
