@@ -365,6 +365,7 @@ async def timed_reads(response: Response, *, t0_ns: int, timeouts: Timeouts,
     content = response.raw.content
     read = content.readany
     watchdog = _Watchdog(response.raw, t0_ns, timeouts)
+    lost = _LostConnection(response.raw)
     try:
         chunk = await _read_one(read, url, timeouts, first=True)
         while chunk:
@@ -375,8 +376,39 @@ async def timed_reads(response: Response, *, t0_ns: int, timeouts: Timeouts,
             watchdog.last_ns = now
             yield now, chunk
             chunk = await _read_one(read, url, timeouts, first=False)
+        if lost.cut:
+            raise errors.IncompleteStreamError(
+                "the server closed the connection mid-stream (after a body that could not be parsed, "
+                "like a malformed chunk size)")
     finally:
         watchdog.cancel()
+        lost.cancel()
+
+
+class _LostConnection:
+    """Ends a body whose connection closed before the body did. aiohttp 3.14 leaves such a
+    body waiting for ever when its parser fails mid-body (a malformed chunk size): it closes
+    the connection but tells only the connection, not the body. The body is ended (what
+    arrived stays readable) and ``cut`` says it was cut short."""
+
+    __slots__ = ("_closed", "_content", "cut")
+
+    def __init__(self, raw: aiohttp.ClientResponse) -> None:
+        self.cut = False
+        self._content = raw.content
+        protocol = raw.connection.protocol if raw.connection is not None else None
+        self._closed = protocol.closed if protocol is not None else None  # (an empty protocol is falsy)
+        if self._closed is not None:
+            self._closed.add_done_callback(self._on_closed)
+
+    def _on_closed(self, _future: asyncio.Future[None]) -> None:
+        if not self._content.is_eof() and self._content.exception() is None:
+            self.cut = True
+            self._content.feed_eof()
+
+    def cancel(self) -> None:
+        if self._closed is not None:  # a pooled connection outlives this response
+            self._closed.remove_done_callback(self._on_closed)
 
 
 async def _read_one(read: Callable[[], Awaitable[bytes]], url: str, timeouts: Timeouts, *, first: bool) -> bytes:
@@ -506,4 +538,4 @@ def _why(exc: BaseException) -> str:
         return "connection refused (is the server running?)"
     if -2 in errnos or -3 in errnos or "Name or service not known" in texts:
         return "the host name could not be resolved (DNS failure; check the URL)"
-    return redact(str(exc) or type(exc).__name__)
+    return redact(" ".join((str(exc) or type(exc).__name__).split()))  # aiohttp's parser errors span lines

@@ -1,0 +1,65 @@
+"""The transport against servers that break HTTP itself: a malformed chunk mid-body ends
+the stream at once as incomplete (keeping what arrived) instead of waiting out the idle
+deadline, and a malformed response head is a one-line error."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import nbstream
+from nbstream import Session, errors
+from tests._servers import ScriptedServer
+
+CHUNK = json.dumps({"choices": [{"index": 0, "delta": {"content": "kept"}}]})
+
+
+def _wait_for(condition, deadline: float = 60.0) -> None:
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, "the state was never reached"
+        time.sleep(0.01)
+
+
+def test_a_malformed_chunk_size_mid_body_ends_the_stream_as_incomplete_keeping_what_arrived():
+    go_on = threading.Event()
+
+    def script(handler, _n) -> None:
+        data = f"data: {CHUNK}\n\n".encode()
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            + b"%x\r\n" % len(data) + data + b"\r\n")
+        handler.wfile.flush()
+        go_on.wait(60)
+        handler.wfile.write(b"zz\r\nnot a chunk\r\n")
+        handler.wfile.flush()
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, block=False,
+                                  session=session, idle_timeout=600)
+            _wait_for(lambda: run.text == "kept")
+            go_on.set()
+            run.wait(120)  # without the fix it waits out the 600 s idle deadline
+            assert run.done
+    finally:
+        go_on.set()
+        session.close()
+    assert run.status == "incomplete" and run.text == "kept"
+    assert isinstance(run.error, errors.IncompleteStreamError)
+
+
+def test_a_malformed_response_head_is_a_one_line_error():
+    def script(handler, _n) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            b"zz\r\nnot a chunk\r\n")
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+    finally:
+        session.close()
+    assert run.status == "error" and isinstance(run.error, errors.ConnectError)
+    assert "chunk size" in str(run.error) and "\n" not in str(run.error)
