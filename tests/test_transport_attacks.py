@@ -63,3 +63,27 @@ def test_a_malformed_response_head_is_a_one_line_error():
         session.close()
     assert run.status == "error" and isinstance(run.error, errors.ConnectError)
     assert "chunk size" in str(run.error) and "\n" not in str(run.error)
+
+
+def test_an_endless_error_body_is_read_only_as_far_as_its_start():
+    """The server sends a 500 whose body never ends: the error carries its start at once
+    (without the cap it waited 5 s for an end, holding every byte in memory, and said nothing)."""
+    hold = threading.Event()
+
+    def script(handler, _n) -> None:
+        message = json.dumps({"error": {"message": "overloaded, try later"}}).encode()
+        head = b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"
+        handler.wfile.write(head + message + b" " * (1 << 20))
+        handler.wfile.flush()
+        hold.wait(60)
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+            hold.set()
+    finally:
+        hold.set()
+        session.close()
+    assert isinstance(run.error, errors.ServerError)
+    assert "HTTP 500" in str(run.error) and "overloaded, try later" in str(run.error)

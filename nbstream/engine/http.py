@@ -154,9 +154,6 @@ class Response:
         self.status_code = raw.status
         self.headers = raw.headers
 
-    async def aread(self) -> bytes:
-        return await self.raw.read()
-
     async def aclose(self) -> None:
         """Back to the pool when the body was read to its end, else the connection closes."""
         if self.raw.content.is_eof():
@@ -431,11 +428,17 @@ async def _read_one(read: Callable[[], Awaitable[bytes]], url: str, timeouts: Ti
             f"the server closed the connection mid-stream ({_why(exc)})") from None
 
 
+ERROR_BODY_BYTES = 64 << 10  # an error body's start says why; the rest (a hostile gigabyte) is not read
+
+
 async def _read_error_body(response: Response) -> str:
+    body = bytearray()
     try:
         async with asyncio.timeout(5):
-            raw = await response.aread()
-        return raw.decode("utf-8", "replace")
+            while len(body) < ERROR_BODY_BYTES and (part := await response.raw.content.read(
+                    ERROR_BODY_BYTES - len(body))):
+                body += part
+        return body.decode("utf-8", "replace")
     except Exception:  # the status alone still makes a useful error
         return ""
     finally:
