@@ -72,7 +72,8 @@ def test_an_endless_error_body_is_read_only_as_far_as_its_start():
 
     def script(handler, _n) -> None:
         message = json.dumps({"error": {"message": "overloaded, try later"}}).encode()
-        head = b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"
+        head = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100000000\r\n\r\n")
         handler.wfile.write(head + message + b" " * (1 << 20))
         handler.wfile.flush()
         hold.wait(60)
