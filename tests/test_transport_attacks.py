@@ -88,3 +88,26 @@ def test_an_endless_error_body_is_read_only_as_far_as_its_start():
         session.close()
     assert isinstance(run.error, errors.ServerError)
     assert "HTTP 500" in str(run.error) and "overloaded, try later" in str(run.error)
+
+
+def _retry_after_of(value: str) -> float | None:
+    from nbstream.engine.http import http_error
+
+    error = http_error(429, "http://127.0.0.1:1/v1/chat/completions", "", {"retry-after": value})
+    assert "\n" not in str(error)
+    return error.retry_after
+
+
+def test_retry_after_as_an_http_date_is_the_seconds_until_then():
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    ahead = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    assert 60 < _retry_after_of(ahead) <= 120
+    assert _retry_after_of("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_retry_after_that_is_negative_not_finite_or_garbage_is_no_advice():
+    for value in ("-5", "nan", "inf", "1e999", "soon", "", "Wed, 99 Foo 2015"):
+        assert _retry_after_of(value) is None, value
+    assert _retry_after_of("7") == 7.0

@@ -516,13 +516,26 @@ def _server_message(body: str) -> str | None:
 
 
 def _retry_after(headers: Any) -> float | None:
+    """Seconds from ``Retry-After``: a number or an HTTP date (a date past is 0); a value
+    that is neither, negative or not finite (``nan``, ``1e999``) is no advice at all."""
+    import email.utils
+    import math
+    from datetime import UTC, datetime
+
     value = headers.get("retry-after") if headers is not None else None
     if value is None:
         return None
     try:
-        return float(value)
-    except ValueError:  # an HTTP date: rare for APIs, report it unparsed-free
-        return None
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _why(exc: BaseException) -> str:
