@@ -206,7 +206,12 @@ def _proxy_for(target: yarl.URL, url: str) -> tuple[yarl.URL | None, str | None]
     value = proxies.get(target.scheme) or proxies.get("all")
     if not value:
         return None, None
-    proxy = yarl.URL(value if "://" in value else f"http://{value}")
+    try:
+        proxy = yarl.URL(value if "://" in value else f"http://{value}")
+    except ValueError:  # neither the value nor the parser's words are shown: they may hold the password
+        raise errors.ConnectError(
+            f"request to {url} not sent: the {target.scheme} proxy from the environment (HTTP_PROXY/"
+            "HTTPS_PROXY/ALL_PROXY) is no valid URL (like http://host:port); fix or unset it") from None
     if proxy.scheme != "http":
         raise errors.ConnectError(
             f"request to {url} not sent: the {proxy.scheme}:// proxy from the environment is not "
