@@ -78,3 +78,23 @@ def test_a_swept_parameter_named_like_an_input_column_is_a_one_line_error(sessio
         nbstream.sweep("About {topic}", data=pd.DataFrame({"topic": ["cats"]}), models="demo",
                        params={"topic": ["dogs"]}, display=False, session=session)
     assert "\n" not in str(info.value)
+
+
+def test_a_cache_folder_under_the_home_is_there_not_in_a_folder_named_tilde(session, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    server = _Scripted("hello")
+    try:
+        df = nbstream.sweep("{input}", data=["x"], models="m", base_url=server.base_url, cache="~/sweeps",
+                            display=False, session=session)
+    finally:
+        server.close()
+    assert list(df["status"]) == ["done"]
+    assert len(list((tmp_path / "home" / "sweeps").rglob("*.jsonl"))) == 1
+    assert not (tmp_path / "~").exists()
+
+
+def test_an_empty_cache_folder_name_is_a_one_line_error(session):
+    with pytest.raises(ValueError, match="names no folder") as info:
+        nbstream.sweep("{input}", data=["x"], models="demo", cache="", display=False, session=session)
+    assert "\n" not in str(info.value)
