@@ -98,3 +98,44 @@ def test_an_empty_cache_folder_name_is_a_one_line_error(session):
     with pytest.raises(ValueError, match="names no folder") as info:
         nbstream.sweep("{input}", data=["x"], models="demo", cache="", display=False, session=session)
     assert "\n" not in str(info.value)
+
+
+def test_a_stop_while_a_row_waits_to_be_retried_keeps_that_rows_failed_attempt(session):
+    """Row "a" is rate limited for 600 s (every provider slot is held), row "b" failed with a
+    500 and waits for the hold to end to retry; a Stop then keeps both rows, each with its
+    last attempt, instead of dropping "b" as if it had never been sent."""
+    import time
+
+    from nbstream.sweeps import _Prepared
+    from nbstream.sweeps.runner import Control
+    from tests._fault_server import FaultServer
+
+    with FaultServer(lambda _n, prompt: "429" if prompt == "a" else "500", retry_after="600") as server:
+        prepared = _Prepared.make("{input}", ["a", "b"], "fault", None, 2, 3, None, None, False, None, False,
+                                  None, 1, session, {"base_url": server.base_url})
+        entered: list[int] = []
+        make_gate = prepared.pacer.gate
+
+        def gate(provider: str):
+            g = make_gate(provider)
+            if not hasattr(g, "counted"):
+                enter = g.enter
+
+                async def counting(tokens: float) -> None:
+                    entered.append(1)
+                    await enter(tokens)
+                g.enter, g.counted = counting, True
+            return g
+
+        prepared.pacer.gate = gate
+        control = Control()
+        future = session.io.submit(prepared.run(control))
+        end = time.monotonic() + 60
+        while not (len(entered) >= 3 and len(server.log) == 2):  # "b" is back at the gate, held by "a"'s 429
+            assert time.monotonic() < end and not future.done(), "the retry never reached the gate"
+            time.sleep(0.01)
+        control.stop()
+        df = future.result(60)
+    assert list(df["input"]) == ["a", "b"]
+    assert list(df["attempts"]) == [1, 1]
+    assert "HTTP 429" in df["error"].iloc[0] and "HTTP 500" in df["error"].iloc[1]

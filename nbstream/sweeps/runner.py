@@ -153,6 +153,11 @@ class _Sweep:
             self.waiting.add(task)  # a Stop cancels a wait for a slot or a bucket at once
             try:
                 await gate.enter(tokens)
+            except asyncio.CancelledError:
+                if last is None or not self.stop.is_set() or task is None:
+                    raise
+                task.uncancel()  # stopped while waiting to retry: the row keeps its last attempt
+                return Outcome(last, attempts - 1, False)
             finally:
                 self.waiting.discard(task)
             try:
