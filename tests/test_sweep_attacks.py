@@ -139,3 +139,10 @@ def test_a_stop_while_a_row_waits_to_be_retried_keeps_that_rows_failed_attempt(s
     assert list(df["input"]) == ["a", "b"]
     assert list(df["attempts"]) == [1, 1]
     assert "HTTP 429" in df["error"].iloc[0] and "HTTP 500" in df["error"].iloc[1]
+
+
+@pytest.mark.parametrize("keep_runs", [-1, "3", 2.5, True])
+def test_a_bad_keep_runs_is_a_one_line_error(session, keep_runs):
+    with pytest.raises(ValueError, match="keep_runs must be a whole number >= 0") as info:
+        nbstream.sweep("{input}", data=["x"], models="demo", keep_runs=keep_runs, display=False, session=session)
+    assert "\n" not in str(info.value)

@@ -136,6 +136,9 @@ class _Prepared:
             raise ValueError(f"concurrency must be a whole number >= 1 (streams at once); got {concurrency!r}")
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be a whole number >= 0; got {retries!r}")
+        if keep_runs is not None and (isinstance(keep_runs, bool) or not isinstance(keep_runs, int) or keep_runs < 0):
+            raise ValueError(f"keep_runs must be a whole number >= 0 (whole Runs the result holds), or None; "
+                             f"got {keep_runs!r}")
         for name, value in (("rpm", rpm), ("tpm", tpm)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not value > 0):
