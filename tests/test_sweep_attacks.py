@@ -146,3 +146,32 @@ def test_a_bad_keep_runs_is_a_one_line_error(session, keep_runs):
     with pytest.raises(ValueError, match="keep_runs must be a whole number >= 0") as info:
         nbstream.sweep("{input}", data=["x"], models="demo", keep_runs=keep_runs, display=False, session=session)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"params": {"temperature": [0.5, float("nan")]}}, r"params\['temperature'\] holds nan"),
+    ({"top_p": float("inf")}, "top_p= holds inf"),
+    ({"params": {"stop": [{"a", "b"}]}}, r"params\['stop'\] holds"),
+])
+def test_a_request_field_json_cannot_carry_is_a_one_line_error_before_anything_is_sent(session, kwargs, match):
+    server = _Scripted("hello")
+    try:
+        with pytest.raises(ValueError, match=match) as info:
+            nbstream.sweep("{input}", data=["x"], models="m", base_url=server.base_url, cache=False,
+                           display=False, session=session, **kwargs)
+    finally:
+        server.close()
+    assert "\n" not in str(info.value) and server.requests == 0
+
+
+def test_numpy_values_and_arrays_are_swept_as_plain_numbers(session):
+    import numpy as np
+
+    server = _Scripted("hello")
+    try:
+        df = nbstream.sweep("{input}", data=["x"], models="m", base_url=server.base_url, cache=False, display=False,
+                            session=session, params={"max_tokens": [np.int64(5)], "temperature": np.array([0.0, 0.5])})
+    finally:
+        server.close()
+    assert list(df["status"]) == ["done", "done"] and server.requests == 2
+    assert list(df["max_tokens"]) == [5, 5] and list(df["temperature"]) == [0.0, 0.5]

@@ -153,6 +153,8 @@ class _Prepared:
         plan = _plan.make(template, frame, models, params)
         keep = keep_runs if keep_runs is not None else session.settings.keep_runs
         request, fixed = _split_call(call)
+        for name, value in fixed.items():
+            _plan.check_json(f"{name}=", value)
         todo = _runner.jobs(plan, fixed)
         _runner.preflight(todo, session, request, response_format)
         return cls(data=frame, plan=plan, jobs=todo, pacer=Pacer(concurrency, rpm, tpm, seed),
