@@ -175,3 +175,20 @@ def test_numpy_values_and_arrays_are_swept_as_plain_numbers(session):
         server.close()
     assert list(df["status"]) == ["done", "done"] and server.requests == 2
     assert list(df["max_tokens"]) == [5, 5] and list(df["temperature"]) == [0.0, 0.5]
+
+
+def test_a_cached_recording_cut_short_is_a_miss_asked_again_and_cached_anew(session, tmp_path):
+    server = _Scripted("hello there")
+    try:
+        kw = dict(models="m", base_url=server.base_url, cache=tmp_path, display=False, session=session)
+        nbstream.sweep("{input}", data=["x"], **kw)
+        (path,) = tmp_path.rglob("*.jsonl")
+        lines = path.read_text().splitlines()
+        path.write_text("\n".join(lines[:2]) + "\n")  # the header and the first event: no finish, no [DONE]
+        again = nbstream.sweep("{input}", data=["x"], **kw)
+        third = nbstream.sweep("{input}", data=["x"], **kw)
+    finally:
+        server.close()
+    assert list(again["status"]) == ["done"] and list(again["cached"]) == [False]
+    assert list(again["text"]) == ["hello there"] and server.requests == 2
+    assert list(third["cached"]) == [True] and list(third["status"]) == ["done"]
