@@ -111,3 +111,25 @@ def test_retry_after_that_is_negative_not_finite_or_garbage_is_no_advice():
     for value in ("-5", "nan", "inf", "1e999", "soon", "", "Wed, 99 Foo 2015"):
         assert _retry_after_of(value) is None, value
     assert _retry_after_of("7") == 7.0
+
+
+def test_a_server_error_message_with_newlines_and_terminal_escapes_becomes_one_printable_line():
+    bodies = [json.dumps({"error": {"message": "bad\nthing\r\n\x1b[31mred\x1b]0;owned\x07"}}).encode(),
+              b"<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body>\n</html>\n"]
+
+    def script(handler, n) -> None:
+        body = bodies[n]
+        handler.wfile.write(f"HTTP/1.1 {400 if n == 0 else 502} Nope\r\nContent-Type: text/plain\r\n"
+                            f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            runs = [nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+                    for _ in bodies]
+    finally:
+        session.close()
+    for run in runs:
+        text = str(run.error)
+        assert run.status == "error" and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), repr(text)
+    assert "bad thing [31mred" in str(runs[0].error) and "502 Bad Gateway" in str(runs[1].error)

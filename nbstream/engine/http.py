@@ -39,6 +39,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import ssl
 import threading
 import time
@@ -497,7 +498,8 @@ def _not_found_hint(url: str) -> str:
 
 def _server_message(body: str) -> str | None:
     """The ``error.message`` of an OpenAI-style body, else the body's start — redacted
-    before it is cut, so a key straddling the cut cannot leave its first part behind."""
+    before it is cut, so a key straddling the cut cannot leave its first part behind —
+    as one line of printable text (a server's newlines and terminal escapes go)."""
     import orjson
 
     text = redact(body.strip())
@@ -506,18 +508,25 @@ def _server_message(body: str) -> str | None:
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return text[:300]
+        return _one_line(text)
     if isinstance(data, dict):
         err = data.get("error", data)
         if isinstance(err, dict):
             msg = err.get("message") or err.get("detail")
             if msg:
-                return redact(str(msg))[:300]
+                return _one_line(redact(str(msg)))
         elif isinstance(err, str):
-            return redact(err)[:300]
+            return _one_line(redact(err))
         if isinstance(data.get("detail"), str):
-            return redact(data["detail"])[:300]
-    return text[:300]
+            return _one_line(redact(data["detail"]))
+    return _one_line(text)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(_CONTROL.sub(" ", text[:2000]).split())[:300]
 
 
 def _retry_after(headers: Any) -> float | None:
