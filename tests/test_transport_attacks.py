@@ -133,3 +133,19 @@ def test_a_server_error_message_with_newlines_and_terminal_escapes_becomes_one_p
         text = str(run.error)
         assert run.status == "error" and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), repr(text)
     assert "bad thing [31mred" in str(runs[0].error) and "502 Bad Gateway" in str(runs[1].error)
+
+
+def test_a_redirect_location_with_control_characters_is_named_as_one_printable_line():
+    def script(handler, _n) -> None:
+        handler.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere.invalid/\x1b]0;owned\x07x\r\n"
+                            b"Content-Length: 0\r\n\r\n")
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+    finally:
+        session.close()
+    text = str(run.error)
+    assert "redirected (HTTP 302) to http://elsewhere.invalid/" in text
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), repr(text)

@@ -54,7 +54,7 @@ import yarl
 from nbstream import errors
 from nbstream._secrets import redact
 
-__all__ = ["Clients", "EndpointQuirks", "Response", "Timeouts", "Transport", "http_error", "send",
+__all__ = ["Clients", "EndpointQuirks", "Response", "Timeouts", "Transport", "http_error", "one_line", "send",
            "timed_reads"]
 
 
@@ -508,24 +508,25 @@ def _server_message(body: str) -> str | None:
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return _one_line(text)
+        return one_line(text)
     if isinstance(data, dict):
         err = data.get("error", data)
         if isinstance(err, dict):
             msg = err.get("message") or err.get("detail")
             if msg:
-                return _one_line(redact(str(msg)))
+                return one_line(redact(str(msg)))
         elif isinstance(err, str):
-            return _one_line(redact(err))
+            return one_line(redact(err))
         if isinstance(data.get("detail"), str):
-            return _one_line(redact(data["detail"]))
-    return _one_line(text)
+            return one_line(redact(data["detail"]))
+    return one_line(text)
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """A server's text for an error message: one line, no control characters, at most 300."""
     return " ".join(_CONTROL.sub(" ", text[:2000]).split())[:300]
 
 
