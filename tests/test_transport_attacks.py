@@ -149,3 +149,20 @@ def test_a_redirect_location_with_control_characters_is_named_as_one_printable_l
     text = str(run.error)
     assert "redirected (HTTP 302) to http://elsewhere.invalid/" in text
     assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), repr(text)
+
+
+def test_an_error_event_mid_stream_with_newlines_and_escapes_is_one_printable_line():
+    def script(handler, _n) -> None:
+        event = json.dumps({"error": {"message": "quota\nexceeded\x1b[2J\x1b]0;owned\x07 later"}})
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                            + f"data: {CHUNK}\n\ndata: {event}\n\n".encode())
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+    finally:
+        session.close()
+    text = str(run.error)
+    assert run.text == "kept" and "quota exceeded" in text
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), repr(text)

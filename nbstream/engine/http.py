@@ -39,7 +39,6 @@ import base64
 import contextlib
 import json
 import os
-import re
 import ssl
 import threading
 import time
@@ -54,7 +53,7 @@ import yarl
 from nbstream import errors
 from nbstream._secrets import redact
 
-__all__ = ["Clients", "EndpointQuirks", "Response", "Timeouts", "Transport", "http_error", "one_line", "send",
+__all__ = ["Clients", "EndpointQuirks", "Response", "Timeouts", "Transport", "http_error", "send",
            "timed_reads"]
 
 
@@ -508,26 +507,18 @@ def _server_message(body: str) -> str | None:
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return one_line(text)
+        return errors.one_line(text)
     if isinstance(data, dict):
         err = data.get("error", data)
         if isinstance(err, dict):
             msg = err.get("message") or err.get("detail")
             if msg:
-                return one_line(redact(str(msg)))
+                return errors.one_line(redact(str(msg)))
         elif isinstance(err, str):
-            return one_line(redact(err))
+            return errors.one_line(redact(err))
         if isinstance(data.get("detail"), str):
-            return one_line(redact(data["detail"]))
-    return one_line(text)
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def one_line(text: str) -> str:
-    """A server's text for an error message: one line, no control characters, at most 300."""
-    return " ".join(_CONTROL.sub(" ", text[:2000]).split())[:300]
+            return errors.one_line(redact(data["detail"]))
+    return errors.one_line(text)
 
 
 def _retry_after(headers: Any) -> float | None:
