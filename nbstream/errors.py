@@ -8,7 +8,16 @@ appears in a message, a repr or a log line.
 
 from __future__ import annotations
 
+import re
+
 from nbstream._secrets import redact
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """A server's text for a message: one line, no control characters, at most 300 characters."""
+    return " ".join(_CONTROL.sub(" ", text[:2000]).split())[:300]
 
 
 class NBStreamError(Exception):

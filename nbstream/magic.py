@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import itertools
 import json
 import shlex
@@ -162,6 +163,8 @@ async def _over(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> None
         call = {k: v for k, v in (("base_url", args.base_url), ("api", args.api), ("system", args.system))
                 if v is not None}
         cache: str | bool = True if args.cache is None else False if args.cache == "off" else args.cache
+        for name in set(fixed) & _SWEEP_OPTIONS:  # -p seed=7 is the request's seed, not the retry jitter's
+            swept[name] = [fixed.pop(name)]
         result = await _asweep(cell.strip(), ns[args.over], models=args.model, params=swept or None,
                                cache=cache, **call, **fixed)
     except (ValueError, TypeError) as exc:
@@ -172,6 +175,11 @@ async def _over(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> None
     if args.out:
         ns[args.out] = result
     ns["_"] = result
+
+
+# asweep's own keyword arguments: a -p field of that name goes to the request as a one-value parameter
+_SWEEP_OPTIONS = frozenset(name for name, p in inspect.signature(_asweep).parameters.items()
+                           if p.kind is not inspect.Parameter.VAR_KEYWORD)
 
 
 def _sweep_params(items: list[str] | None) -> tuple[dict[str, Any], dict[str, list[Any]]]:

@@ -666,8 +666,8 @@ class Run:
             self.response_model = self.response_model or ev.model
         elif isinstance(ev, ErrorEvent):
             if ev.fatal and self.error is None:
-                self.error = errors.StreamError(f"the server reported an error mid-stream: {ev.message}",
-                                                code=ev.code)
+                said = errors.one_line(ev.message)  # a server's text: one printable line
+                self.error = errors.StreamError(f"the server reported an error mid-stream: {said}", code=ev.code)
         elif isinstance(ev, Done):
             self._terminal = ev.status
 

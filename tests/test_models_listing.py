@@ -205,3 +205,29 @@ def test_an_unknown_stream_command_is_one_line_pointing_at_stream_list(nb):
 
 def test_compare_follows_aliases_for_every_model(nb):
     assert nb.cells[5]["outputs"][0]["text"].strip() == "['demo-fast', 'demo-reasoning'] ['done', 'done']"
+
+
+def test_a_listing_drip_fed_a_byte_at_a_time_gives_up_within_its_deadline(clean):
+    """Each byte arrives well within the per-read timeout, but the body would take hours."""
+    import threading
+    import time
+
+    def script(handler, _n):
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+        for _ in range(100000):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            time.sleep(0.05)
+
+    with ScriptedServer(script) as drip:
+        clean.setenv("OPENAI_BASE_URL", drip.url + "/v1")
+        clean.setenv("OPENAI_API_KEY", KEY)
+        session = Session()
+        session.settings.first_byte_timeout = 1.0
+        tables = []
+        worker = threading.Thread(target=lambda: tables.append(nbstream.models(session=session)), daemon=True)
+        worker.start()
+        worker.join(60)
+        assert not worker.is_alive(), "models() still waiting on a drip-fed listing"
+    (error,) = tables[0]["error"].dropna()
+    assert "took longer than 1 s" in error and KEY not in everything(tables[0])

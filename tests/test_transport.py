@@ -202,3 +202,17 @@ def test_an_unreachable_proxy_is_a_connect_error_without_its_password(no_proxy_e
         session.close()
     assert isinstance(run.error, errors.ConnectError)
     assert "pw-proxy-secret" not in str(run.error) and "pw-proxy-secret" not in repr(run)
+
+
+@pytest.mark.parametrize("value", ["http://user:pr0xyPassw0rd@127.0.0.1:99999999", "http://user:pr0xyPassw0rd@[::1"])
+def test_a_malformed_proxy_variable_is_a_one_line_error_naming_it_without_its_password(no_proxy_env, value):
+    no_proxy_env.setenv("HTTP_PROXY", value)
+    session = nbstream.Session()
+    try:
+        run = nbstream.stream("hi", model="m", base_url=f"http://127.0.0.1:{closed_port()}/v1", display=False,
+                              session=session)
+    finally:
+        session.close()
+    assert isinstance(run.error, errors.ConnectError)
+    assert "HTTP_PROXY" in str(run.error) and "\n" not in str(run.error)
+    assert "pr0xy" not in str(run.error) + repr(run.error)

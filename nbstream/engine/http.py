@@ -154,9 +154,6 @@ class Response:
         self.status_code = raw.status
         self.headers = raw.headers
 
-    async def aread(self) -> bytes:
-        return await self.raw.read()
-
     async def aclose(self) -> None:
         """Back to the pool when the body was read to its end, else the connection closes."""
         if self.raw.content.is_eof():
@@ -209,7 +206,12 @@ def _proxy_for(target: yarl.URL, url: str) -> tuple[yarl.URL | None, str | None]
     value = proxies.get(target.scheme) or proxies.get("all")
     if not value:
         return None, None
-    proxy = yarl.URL(value if "://" in value else f"http://{value}")
+    try:
+        proxy = yarl.URL(value if "://" in value else f"http://{value}")
+    except ValueError:  # neither the value nor the parser's words are shown: they may hold the password
+        raise errors.ConnectError(
+            f"request to {url} not sent: the {target.scheme} proxy from the environment (HTTP_PROXY/"
+            "HTTPS_PROXY/ALL_PROXY) is no valid URL (like http://host:port); fix or unset it") from None
     if proxy.scheme != "http":
         raise errors.ConnectError(
             f"request to {url} not sent: the {proxy.scheme}:// proxy from the environment is not "
@@ -365,6 +367,7 @@ async def timed_reads(response: Response, *, t0_ns: int, timeouts: Timeouts,
     content = response.raw.content
     read = content.readany
     watchdog = _Watchdog(response.raw, t0_ns, timeouts)
+    lost = _LostConnection(response.raw)
     try:
         chunk = await _read_one(read, url, timeouts, first=True)
         while chunk:
@@ -375,8 +378,39 @@ async def timed_reads(response: Response, *, t0_ns: int, timeouts: Timeouts,
             watchdog.last_ns = now
             yield now, chunk
             chunk = await _read_one(read, url, timeouts, first=False)
+        if lost.cut:
+            raise errors.IncompleteStreamError(
+                "the server closed the connection mid-stream (after a body that could not be parsed, "
+                "like a malformed chunk size)")
     finally:
         watchdog.cancel()
+        lost.cancel()
+
+
+class _LostConnection:
+    """Ends a body whose connection closed before the body did. aiohttp 3.14 leaves such a
+    body waiting for ever when its parser fails mid-body (a malformed chunk size): it closes
+    the connection but tells only the connection, not the body. The body is ended (what
+    arrived stays readable) and ``cut`` says it was cut short."""
+
+    __slots__ = ("_closed", "_content", "cut")
+
+    def __init__(self, raw: aiohttp.ClientResponse) -> None:
+        self.cut = False
+        self._content = raw.content
+        protocol = raw.connection.protocol if raw.connection is not None else None
+        self._closed = protocol.closed if protocol is not None else None  # (an empty protocol is falsy)
+        if self._closed is not None:
+            self._closed.add_done_callback(self._on_closed)
+
+    def _on_closed(self, _future: asyncio.Future[None]) -> None:
+        if not self._content.is_eof() and self._content.exception() is None:
+            self.cut = True
+            self._content.feed_eof()
+
+    def cancel(self) -> None:
+        if self._closed is not None:  # a pooled connection outlives this response
+            self._closed.remove_done_callback(self._on_closed)
 
 
 async def _read_one(read: Callable[[], Awaitable[bytes]], url: str, timeouts: Timeouts, *, first: bool) -> bytes:
@@ -399,11 +433,17 @@ async def _read_one(read: Callable[[], Awaitable[bytes]], url: str, timeouts: Ti
             f"the server closed the connection mid-stream ({_why(exc)})") from None
 
 
+ERROR_BODY_BYTES = 64 << 10  # an error body's start says why; the rest (a hostile gigabyte) is not read
+
+
 async def _read_error_body(response: Response) -> str:
+    body = bytearray()
     try:
         async with asyncio.timeout(5):
-            raw = await response.aread()
-        return raw.decode("utf-8", "replace")
+            while len(body) < ERROR_BODY_BYTES and (part := await response.raw.content.read(
+                    ERROR_BODY_BYTES - len(body))):
+                body += part
+        return body.decode("utf-8", "replace")
     except Exception:  # the status alone still makes a useful error
         return ""
     finally:
@@ -457,7 +497,8 @@ def _not_found_hint(url: str) -> str:
 
 def _server_message(body: str) -> str | None:
     """The ``error.message`` of an OpenAI-style body, else the body's start — redacted
-    before it is cut, so a key straddling the cut cannot leave its first part behind."""
+    before it is cut, so a key straddling the cut cannot leave its first part behind —
+    as one line of printable text (a server's newlines and terminal escapes go)."""
     import orjson
 
     text = redact(body.strip())
@@ -466,28 +507,41 @@ def _server_message(body: str) -> str | None:
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return text[:300]
+        return errors.one_line(text)
     if isinstance(data, dict):
         err = data.get("error", data)
         if isinstance(err, dict):
             msg = err.get("message") or err.get("detail")
             if msg:
-                return redact(str(msg))[:300]
+                return errors.one_line(redact(str(msg)))
         elif isinstance(err, str):
-            return redact(err)[:300]
+            return errors.one_line(redact(err))
         if isinstance(data.get("detail"), str):
-            return redact(data["detail"])[:300]
-    return text[:300]
+            return errors.one_line(redact(data["detail"]))
+    return errors.one_line(text)
 
 
 def _retry_after(headers: Any) -> float | None:
+    """Seconds from ``Retry-After``: a number or an HTTP date (a date past is 0); a value
+    that is neither, negative or not finite (``nan``, ``1e999``) is no advice at all."""
+    import email.utils
+    import math
+    from datetime import UTC, datetime
+
     value = headers.get("retry-after") if headers is not None else None
     if value is None:
         return None
     try:
-        return float(value)
-    except ValueError:  # an HTTP date: rare for APIs, report it unparsed-free
-        return None
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _why(exc: BaseException) -> str:
@@ -506,4 +560,4 @@ def _why(exc: BaseException) -> str:
         return "connection refused (is the server running?)"
     if -2 in errnos or -3 in errnos or "Name or service not known" in texts:
         return "the host name could not be resolved (DNS failure; check the URL)"
-    return redact(str(exc) or type(exc).__name__)
+    return redact(" ".join((str(exc) or type(exc).__name__).split()))  # aiohttp's parser errors span lines

@@ -12,6 +12,7 @@ keys never appear (the base URL shown is redacted, error texts too).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -62,10 +63,13 @@ def _fetch(api: str, endpoint: _config.Endpoint, timeouts: tuple[float | None, f
     with httpx.Client(timeout=httpx.Timeout(read, connect=connect), follow_redirects=False) as client, \
             client.stream("GET", url, headers=headers) as response:
         body = bytearray()
+        deadline = time.monotonic() + read if read is not None else None
         for part in response.iter_bytes():
             body += part
             if len(body) > MAX_BYTES:
                 raise ValueError(f"the listing is larger than {MAX_BYTES >> 20} MB")
+            if deadline is not None and time.monotonic() > deadline:  # a drip-fed body beats a per-read timeout
+                raise ValueError(f"the listing took longer than {read:g} s (first_byte_timeout) to arrive")
         if response.status_code >= 400:
             raise _http.http_error(response.status_code, _secrets.redact(url), body.decode("utf-8", "replace"),
                                    response.headers, key_source=endpoint.key_source, key_envs=fmt.key_envs)

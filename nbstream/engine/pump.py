@@ -295,7 +295,7 @@ def _check_answer(response: Any, url: str, accepted: tuple[str, ...]) -> None:
     names the ``Location`` or the content type, instead of an empty 'incomplete' run."""
     status = response.status_code
     if 300 <= status < 400:
-        where = response.headers.get("location")
+        where = errors.one_line(response.headers.get("location") or "")  # a server's text: one printable line
         raise errors.BadRequestError(
             f"{url} redirected (HTTP {status}) to {where or 'no Location given'}: use that URL "
             "instead (nbstream does not follow redirects, which could carry the key elsewhere)",

@@ -136,6 +136,9 @@ class _Prepared:
             raise ValueError(f"concurrency must be a whole number >= 1 (streams at once); got {concurrency!r}")
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be a whole number >= 0; got {retries!r}")
+        if keep_runs is not None and (isinstance(keep_runs, bool) or not isinstance(keep_runs, int) or keep_runs < 0):
+            raise ValueError(f"keep_runs must be a whole number >= 0 (whole Runs the result holds), or None; "
+                             f"got {keep_runs!r}")
         for name, value in (("rpm", rpm), ("tpm", tpm)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not value > 0):
@@ -150,6 +153,8 @@ class _Prepared:
         plan = _plan.make(template, frame, models, params)
         keep = keep_runs if keep_runs is not None else session.settings.keep_runs
         request, fixed = _split_call(call)
+        for name, value in fixed.items():
+            _plan.check_json(f"{name}=", value)
         todo = _runner.jobs(plan, fixed)
         _runner.preflight(todo, session, request, response_format)
         return cls(data=frame, plan=plan, jobs=todo, pacer=Pacer(concurrency, rpm, tpm, seed),
@@ -166,7 +171,7 @@ class _Prepared:
         """Answer the plan and build the table (partial after a Stop)."""
         runs = _result.RunIndex(self.keep_runs)
         rows: list[dict[str, Any] | None] = [None] * len(self.jobs)
-        listener = _Collect(rows, runs, self.view, self.session)
+        listener = _Collect(rows, runs, self.view, frozenset(str(c) for c in self.data.columns), self.session)
         try:
             await _runner.execute(self.jobs, session=self.session, pacer=self.pacer, cache=self.cache,
                                   retries=self.retries, response_format=self.response_format, call=self.call,
@@ -201,8 +206,8 @@ class _Collect:
     and the view told."""
 
     def __init__(self, rows: list[dict[str, Any] | None], runs: _result.RunIndex,
-                 view: _view.SweepView | None, session: Session) -> None:
-        self.rows, self.runs, self.view, self.session = rows, runs, view, session
+                 view: _view.SweepView | None, inputs: frozenset[str], session: Session) -> None:
+        self.rows, self.runs, self.view, self.inputs, self.session = rows, runs, view, inputs, session
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbstream-sweep")
 
     def started(self, job: _runner.Job, run: Any) -> None:
@@ -214,10 +219,10 @@ class _Collect:
 
     def _collect(self, job: _runner.Job, outcome: _runner.Outcome) -> None:
         try:
-            row = _result.row(job, outcome)
+            row = _result.row(job, outcome, self.inputs)
         except Exception as exc:  # noqa: BLE001 - a row that cannot be summarized is still a row
             row = _result.row(job, _runner.Outcome(None, outcome.attempts, outcome.cached,
-                                                   f"{type(exc).__name__}: {exc}"))
+                                                   f"{type(exc).__name__}: {exc}"), self.inputs)
         self.rows[job.index] = row
         if outcome.run is not None:
             self.runs.add(outcome.run)

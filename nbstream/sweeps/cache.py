@@ -37,7 +37,9 @@ class Cache:
     """Recordings under ``folder``, one file per key."""
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
-        self.folder = Path(folder)
+        if not str(folder).strip():
+            raise ValueError("cache='' names no folder: give a folder path, True for ./.nbstream-cache, or False")
+        self.folder = Path(folder).expanduser()  # "~/.cache/x" is the home's, not a folder named "~" here
 
     @classmethod
     def of(cls, cache: Any) -> Cache | None:

@@ -9,6 +9,7 @@ own; a shared cache folder makes the parts add up to one sweep.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from nbstream import _template
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RESULT_COLUMNS", "combinations", "inputs", "make", "template_fields"]
+__all__ = ["RESULT_COLUMNS", "check_json", "combinations", "inputs", "make", "template_fields"]
 
 #: the columns a sweep's result adds after the input's own (an input column may not reuse one)
 RESULT_COLUMNS = ("model", "text", "status", "finish_reason", "error", "ttft_s", "e2el_s", "output_tps",
@@ -67,14 +68,41 @@ def combinations(params: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
         raise TypeError("params must be a dict like {'temperature': [0, 0.7]}")
     names = list(params)
-    choices = [list(v) if isinstance(v, (list, tuple)) else [v] for v in params.values()]
+    choices = [_values(v) for v in params.values()]
     empty = [n for n, c in zip(names, choices, strict=True) if not c]
     if empty:
         raise ValueError(f"params[{empty[0]!r}] is an empty list: give it at least one value")
     clash = [n for n in names if n in RESULT_COLUMNS or n in ("row", "prompt", "params")]
     if clash:
         raise ValueError(f"params may not be named {clash[0]!r}: that is a column of the result")
+    for name, values in zip(names, choices, strict=True):
+        for value in values:
+            check_json(f"params[{name!r}]", value)
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
+
+
+def _values(value: Any) -> list[Any]:
+    """One parameter's values: a list or tuple, a NumPy array or pandas Series (``df.x.unique()``),
+    or one value; NumPy numbers become Python's (JSON has no ``int64``)."""
+    if isinstance(value, (list, tuple, range)):
+        return [_native(v) for v in value]
+    if hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1:
+        return list(value.tolist())
+    return [_native(value)]
+
+
+def _native(value: Any) -> Any:
+    return value.item() if type(value).__module__ == "numpy" and hasattr(value, "item") else value
+
+
+def check_json(where: str, value: Any) -> None:
+    """A one-line error, before anything is sent, for a request field JSON cannot carry
+    (a NaN or an infinity from a DataFrame, a set, an object)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} holds {value!r}, which a JSON request cannot carry: "
+                         "give a number, string, bool, None, list or dict") from None
 
 
 def _models(models: Any) -> list[str]:
@@ -102,6 +130,9 @@ def make(template: str, data: Any, models: Any, params: Mapping[str, Any] | None
         have = ", ".join(columns) or "none"
         raise ValueError(f"the template reads {{{unknown[0]}}} but data has no column {unknown[0]!r} "
                          f"(columns: {have}); write {{{{{unknown[0]}}}}} for a literal brace")
+    shared = [n for n in (combos[0] if combos else {}) if n in columns]
+    if shared:
+        raise ValueError(f"params[{shared[0]!r}] is also a column of data: rename one of them")
     records = frame.to_dict("records")
     rows: list[dict[str, Any]] = []
     for position, record in enumerate(records):

@@ -62,8 +62,11 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
 
-def row(job: Job, outcome: Outcome) -> dict[str, Any]:
-    """The result columns of one plan row (input columns excluded)."""
+def row(job: Job, outcome: Outcome, inputs: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The result columns of one plan row (input columns excluded). A field of the JSON
+    answer named like another column (an input column in ``inputs``, a swept parameter,
+    a result column, an earlier field) gets ``json_`` in front until it names none, so no
+    answer can shadow or duplicate a column."""
     run = outcome.run
     out: dict[str, Any] = {"model": job.model, **job.swept}
     if run is None:
@@ -75,7 +78,11 @@ def row(job: Job, outcome: Outcome) -> dict[str, Any]:
         out.update(text=run.text)
         parsed = getattr(run, "json", None)
         if isinstance(parsed, dict):
-            out.update({(f"json_{k}" if k in out or k in RESULT_COLUMNS else str(k)): v for k, v in parsed.items()})
+            for k, v in parsed.items():
+                name = str(k)
+                while name in out or name in RESULT_COLUMNS or name in inputs:
+                    name = f"json_{name}"
+                out[name] = v
         # an answer that is not the JSON asked for is that row's error (the text stays)
         error = summary.get("error") or getattr(run, "json_error", None)
         out.update(status=run.status, finish_reason=run.finish_reason, error=error)

@@ -142,7 +142,10 @@ class _Sweep:
         digest = key(req.url, req.body, self.response_format) if self.cache is not None else ""
         hit = self.cache.get(digest) if self.cache is not None else None
         if hit is not None:
-            return await self.replayed(job, hit, getattr(run, "response_format", None))
+            replayed = await self.replayed(job, hit, getattr(run, "response_format", None))
+            if replayed.run is not None and replayed.run.status == "done":
+                return replayed
+            # a recording cut short (edited, copied half) replays as no answer: a miss, asked again
         gate = self.pacer.gate(req.base_url)
         tokens = len(str(req.body)) / 4
         attempts = failures = limited = 0
@@ -153,6 +156,11 @@ class _Sweep:
             self.waiting.add(task)  # a Stop cancels a wait for a slot or a bucket at once
             try:
                 await gate.enter(tokens)
+            except asyncio.CancelledError:
+                if last is None or not self.stop.is_set() or task is None:
+                    raise
+                task.uncancel()  # stopped while waiting to retry: the row keeps its last attempt
+                return Outcome(last, attempts - 1, False)
             finally:
                 self.waiting.discard(task)
             try:

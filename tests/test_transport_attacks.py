@@ -1,0 +1,168 @@
+"""The transport against servers that break HTTP itself: a malformed chunk mid-body ends
+the stream at once as incomplete (keeping what arrived) instead of waiting out the idle
+deadline, and a malformed response head is a one-line error."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import nbstream
+from nbstream import Session, errors
+from tests._servers import ScriptedServer
+
+CHUNK = json.dumps({"choices": [{"index": 0, "delta": {"content": "kept"}}]})
+
+
+def _wait_for(condition, deadline: float = 60.0) -> None:
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, "the state was never reached"
+        time.sleep(0.01)
+
+
+def test_a_malformed_chunk_size_mid_body_ends_the_stream_as_incomplete_keeping_what_arrived():
+    go_on = threading.Event()
+
+    def script(handler, _n) -> None:
+        data = f"data: {CHUNK}\n\n".encode()
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            + b"%x\r\n" % len(data) + data + b"\r\n")
+        handler.wfile.flush()
+        go_on.wait(60)
+        handler.wfile.write(b"zz\r\nnot a chunk\r\n")
+        handler.wfile.flush()
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, block=False,
+                                  session=session, idle_timeout=600)
+            _wait_for(lambda: run.text == "kept")
+            go_on.set()
+            run.wait(120)  # without the fix it waits out the 600 s idle deadline
+            assert run.done
+    finally:
+        go_on.set()
+        session.close()
+    assert run.status == "incomplete" and run.text == "kept"
+    assert isinstance(run.error, errors.IncompleteStreamError)
+
+
+def test_a_malformed_response_head_is_a_one_line_error():
+    def script(handler, _n) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            b"zz\r\nnot a chunk\r\n")
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+    finally:
+        session.close()
+    assert run.status == "error" and isinstance(run.error, errors.ConnectError)
+    assert "chunk size" in str(run.error) and "\n" not in str(run.error)
+
+
+def test_an_endless_error_body_is_read_only_as_far_as_its_start():
+    """The server sends a 500 whose body never ends: the error carries its start at once
+    (without the cap it waited 5 s for an end, holding every byte in memory, and said nothing)."""
+    hold = threading.Event()
+
+    def script(handler, _n) -> None:
+        message = json.dumps({"error": {"message": "overloaded, try later"}}).encode()
+        head = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100000000\r\n\r\n")
+        handler.wfile.write(head + message + b" " * (1 << 20))
+        handler.wfile.flush()
+        hold.wait(60)
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+            hold.set()
+    finally:
+        hold.set()
+        session.close()
+    assert isinstance(run.error, errors.ServerError)
+    assert "HTTP 500" in str(run.error) and "overloaded, try later" in str(run.error)
+
+
+def _retry_after_of(value: str) -> float | None:
+    from nbstream.engine.http import http_error
+
+    error = http_error(429, "http://127.0.0.1:1/v1/chat/completions", "", {"retry-after": value})
+    assert "\n" not in str(error)
+    return error.retry_after
+
+
+def test_retry_after_as_an_http_date_is_the_seconds_until_then():
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    ahead = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    assert 60 < _retry_after_of(ahead) <= 120
+    assert _retry_after_of("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_retry_after_that_is_negative_not_finite_or_garbage_is_no_advice():
+    for value in ("-5", "nan", "inf", "1e999", "soon", "", "Wed, 99 Foo 2015"):
+        assert _retry_after_of(value) is None, value
+    assert _retry_after_of("7") == 7.0
+
+
+def test_a_server_error_message_with_newlines_and_terminal_escapes_becomes_one_printable_line():
+    bodies = [json.dumps({"error": {"message": "bad\nthing\r\n\x1b[31mred\x1b]0;owned\x07"}}).encode(),
+              b"<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body>\n</html>\n"]
+
+    def script(handler, n) -> None:
+        body = bodies[n]
+        handler.wfile.write(f"HTTP/1.1 {400 if n == 0 else 502} Nope\r\nContent-Type: text/plain\r\n"
+                            f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            runs = [nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+                    for _ in bodies]
+    finally:
+        session.close()
+    for run in runs:
+        text = str(run.error)
+        assert run.status == "error" and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), repr(text)
+    assert "bad thing [31mred" in str(runs[0].error) and "502 Bad Gateway" in str(runs[1].error)
+
+
+def test_a_redirect_location_with_control_characters_is_named_as_one_printable_line():
+    def script(handler, _n) -> None:
+        handler.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere.invalid/\x1b]0;owned\x07x\r\n"
+                            b"Content-Length: 0\r\n\r\n")
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+    finally:
+        session.close()
+    text = str(run.error)
+    assert "redirected (HTTP 302) to http://elsewhere.invalid/" in text
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), repr(text)
+
+
+def test_an_error_event_mid_stream_with_newlines_and_escapes_is_one_printable_line():
+    def script(handler, _n) -> None:
+        event = json.dumps({"error": {"message": "quota\nexceeded\x1b[2J\x1b]0;owned\x07 later"}})
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                            + f"data: {CHUNK}\n\ndata: {event}\n\n".encode())
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+    finally:
+        session.close()
+    text = str(run.error)
+    assert run.text == "kept" and "quota exceeded" in text
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), repr(text)
