@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import time
 
 import httpx
 import openai
 import pytest
 from _kernel import execute
+from _slots import decodes, slot_busy, wait_idle
 
 import nbstream
 from nbstream.events import TextDelta
@@ -142,24 +142,6 @@ def cancelled_after_a_few_tokens(llama, before_cancel=None) -> nbstream.Run:
     run.cancel()
     assert run.wait(60)
     return run
-
-
-def slot_busy(llama) -> bool:
-    (slot,) = httpx.get(llama.root + "/slots", timeout=60).json()
-    return slot["is_processing"]
-
-
-def decodes(llama) -> int:
-    """llama_decode() calls so far (llamacpp:n_decode_total): one per token the model made."""
-    metrics = httpx.get(llama.root + "/metrics", timeout=60).text
-    return int(float(re.search(r"^llamacpp:n_decode_total (\S+)$", metrics, re.MULTILINE).group(1)))
-
-
-def wait_idle(llama) -> None:
-    deadline = time.monotonic() + 60  # a hang guard: the wait is for the slot's state
-    while slot_busy(llama):
-        assert time.monotonic() < deadline, "llama-server is still generating for a cancelled request"
-        time.sleep(0.05)
 
 
 def test_cancel_mid_stream_keeps_the_partial_answer(llama):

@@ -10,6 +10,7 @@ import time
 import anthropic
 import pytest
 from _kernel import execute
+from _slots import decodes, slot_busy, wait_idle
 
 import nbstream
 from nbstream.events import TextDelta
@@ -58,6 +59,22 @@ def test_cancel_mid_stream_keeps_the_partial_answer(llama):
     run.wait(60)
     assert run.status == "cancelled" and run.error is None
     assert len(run.text) >= 10 and run.text == "".join(e.text for e in run.events if isinstance(e, TextDelta))
+
+
+def test_cancel_closes_the_connection_so_the_server_stops_generating(llama):
+    long = 2048  # with ignore_eos the server would really make them all
+    before = decodes(llama)
+    run = nbstream.stream(PROMPT, base_url=llama.base_url, model=llama.model, api="anthropic",
+                          max_tokens=long, ignore_eos=True, block=False, **GREEDY)
+    deadline = time.monotonic() + 120  # a hang guard, not a timing: we wait for a state
+    while len(run.text) < 10 and not run.done and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not run.done and slot_busy(llama)
+    run.cancel()
+    assert run.wait(60) and run.status == "cancelled"
+    wait_idle(llama)
+    made = decodes(llama) - before
+    assert made < long / 2, f"the model made {made} of the {long} tokens asked for before it stopped"
 
 
 def test_show_reads_the_anthropic_sdk_stream_from_llama_server(llama):
