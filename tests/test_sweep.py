@@ -216,6 +216,15 @@ def test_the_cache_key_never_holds_the_key_and_only_complete_answers_are_cached(
         assert secret not in path.read_text() and secret[3:15] not in path.read_text()
 
 
+def test_a_request_header_is_part_of_the_cache_key_but_the_api_key_is_not(demo, session, tmp_path):
+    kw = dict(data=TOPICS.head(1), models="demo-fast", base_url=demo.base_url, cache=tmp_path, display=False,
+              session=session)
+    nbstream.sweep("About {topic}", api_key="sk-first-0123456789abcdef", **kw)
+    other_key = nbstream.sweep("About {topic}", api_key="sk-second-0123456789abcdef", **kw)
+    beta = nbstream.sweep("About {topic}", headers={"anthropic-beta": "x-2025"}, **kw)
+    assert other_key["cached"].all() and not beta["cached"].any()
+
+
 def test_a_damaged_recording_in_the_cache_is_a_miss_not_a_crash(demo, session, tmp_path):
     kw = dict(models="demo-fast", base_url=demo.base_url, cache=tmp_path, display=False, session=session)
     nbstream.sweep("About {topic}", data=TOPICS.head(1), **kw)

@@ -13,10 +13,11 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nbstream._secrets import redact
+from nbstream._secrets import is_secret_name, redact
 from nbstream.engine import replay as _replay
 from nbstream.run import Run
 
@@ -25,11 +26,15 @@ __all__ = ["DEFAULT_FOLDER", "Cache", "key"]
 DEFAULT_FOLDER = ".nbstream-cache"
 
 
-def key(url: str, body: Any, extra: Any = None) -> str:
+def key(url: str, body: Any, extra: Any = None, headers: Mapping[str, Any] | None = None) -> str:
     """The hex digest naming a request's recording. ``extra`` holds what shapes the answer
-    but is not in the body yet (a ``response_format``)."""
-    blob = json.dumps({"endpoint": redact(url), "body": body, "extra": extra}, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False, default=repr)
+    but is not in the body yet (a ``response_format``); ``headers`` count too (a beta flag,
+    an API version changes the answer) except credentials: a name that says so
+    (``x-api-key``, ``Authorization``…) or a value holding a registered secret."""
+    shaping = {str(name).lower(): str(value) for name, value in (headers or {}).items()
+               if not is_secret_name(str(name)) and redact(str(value)) == str(value)}
+    blob = json.dumps({"endpoint": redact(url), "body": body, "extra": extra, "headers": shaping},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

@@ -139,7 +139,7 @@ class _Sweep:
             run, req = self.prepare(job)
         except (TypeError, ValueError) as exc:
             return Outcome(None, 0, False, str(exc))
-        digest = key(req.url, req.body, self.response_format) if self.cache is not None else ""
+        digest = key(req.url, req.body, self.response_format, req.headers) if self.cache is not None else ""
         hit = self.cache.get(digest) if self.cache is not None else None
         if hit is not None:
             replayed = await self.replayed(job, hit, getattr(run, "response_format", None))
