@@ -173,6 +173,12 @@ def test_an_answer_that_is_not_json_is_an_error_string_on_the_run(demo, session)
     assert run.json_error.startswith("the answer is not valid JSON")
 
 
+@pytest.mark.parametrize("answer", ['{"age": NaN}', '[Infinity]', '{"x": -Infinity}'])
+def test_nan_and_infinity_are_not_json(answer):
+    outcome = structured.final(answer, structured.normalize({"type": "object"}))
+    assert outcome.value is None and "not valid JSON" in outcome.error
+
+
 def test_a_cut_off_answer_says_it_was_cut_off(demo, session):
     run = with_text(demo, session, json.dumps({"name": "Ada " * 50, "age": 36, "pets": []}), max_tokens=5)
     assert run.finish_reason == "length" and run.json is None

@@ -177,7 +177,7 @@ def partial(text: str) -> Any:
 def loads(text: str) -> Any:
     """The whole answer as JSON (a wrapping code fence dropped); ValueError when it is not."""
     try:
-        return jiter.from_json(_body(text), partial_mode="off")
+        return jiter.from_json(_body(text), partial_mode="off", allow_inf_nan=False)  # JSON has no NaN
     except UnicodeError as exc:
         raise ValueError(str(exc)) from None
 
