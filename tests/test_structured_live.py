@@ -41,7 +41,7 @@ def _stream(kernel: Session, text: str, tps: int = 300) -> list[dict]:
 
 def test_the_live_view_shows_the_json_fields_filling_in(kernel):
     text = json.dumps({"name": "Ada Lovelace", "bio": " ".join(["analytical engine notes"] * 40)})
-    deltas = custom_widget_messages(_stream(kernel, text))
+    deltas = custom_widget_messages(_stream(kernel, text, tps=100))  # ~2.4 s: many 50 ms flushes
     tails = [d["tail"] for d in deltas if d.get("tail")]
     assert '"bio"' in tails[-1] and "Ada Lovelace" in tails[-1]
     # a frame while the bio was still arriving: its string shown as far as it got
