@@ -27,3 +27,22 @@ def streams_live(nb, artifacts: Path, shot: str) -> None:
     statuses = [s["status"] or "" for s in live]
     assert any(re.search(r"TTFT \d+ ms .* [\d.]+ tok/s", s) for s in statuses), statuses
     nb.page.screenshot(path=artifacts / f"{shot}_final.png")
+
+
+def saved_notebook(path, cell: int, deadline_s: float = 90.0):
+    """The notebook at ``path`` once JupyterLab's save has put outputs in ``cell``, read
+    again until then: a file caught mid-write (empty, or half of it) counts as not saved yet."""
+    import time
+
+    import nbformat
+
+    deadline = time.monotonic() + deadline_s  # a hang guard: the wait is for the saved outputs
+    while True:
+        try:
+            saved = nbformat.read(path, as_version=4)
+            if saved.cells[cell].outputs or time.monotonic() > deadline:
+                return saved
+        except (OSError, ValueError):
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)

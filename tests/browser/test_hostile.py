@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
-import nbformat
 import pytest
+from _checks import saved_notebook
 from hostile_corpus import PAYLOADS
 
 pytestmark = pytest.mark.browser
@@ -93,10 +92,7 @@ def test_no_payload_runs_live_saved_reopened_or_exported(front, request, browser
     # saved, then reopened in a fresh page
     nb.command("docmanager:save")
     path = server.root / name
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not nbformat.read(path, as_version=4).cells[PROMPT_CELL].outputs:
-        time.sleep(0.2)
-    saved = nbformat.read(path, as_version=4)
+    saved = saved_notebook(path, PROMPT_CELL)
     assert sum(len(cell.outputs) for cell in saved.cells[2:]) >= len(PAYLOADS) + 1
     nb.page.close()
     again = opener(name, [])

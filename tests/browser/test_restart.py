@@ -4,10 +4,9 @@ notebook saved afterwards reopens with the partial answer readable and no widget
 from __future__ import annotations
 
 import re
-import time
 
-import nbformat
 import pytest
+from _checks import saved_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -23,15 +22,7 @@ def restart_kernel(server, name: str) -> None:
 
 
 def saved_outputs(server, name: str, index: int) -> list:
-    path = server.root / name
-    deadline = time.monotonic() + 90  # a hang guard: the wait is for the saved outputs
-    outputs: list = []
-    while time.monotonic() < deadline:
-        outputs = nbformat.read(path, as_version=4).cells[index].outputs
-        if outputs:
-            break
-        time.sleep(0.2)
-    return outputs
+    return saved_notebook(server.root / name, index).cells[index].outputs
 
 
 def test_a_kernel_restart_mid_stream_ends_the_streaming_state_and_keeps_the_partial_answer(lab, lab_server, artifacts):
