@@ -214,8 +214,8 @@ TOO_DEEP = f"(nested deeper than {MAX_DEPTH} levels: dropped unchecked)"
 
 
 def redact_value(value: Any, _depth: int = 0) -> Any:
-    """``value`` with secrets masked in every string inside it (dicts and lists walked);
-    the same object when there was nothing to mask. What is nested deeper than
+    """``value`` with secrets masked in every string inside it (dicts, their keys too, and
+    lists walked); the same object when there was nothing to mask. What is nested deeper than
     ``MAX_DEPTH`` levels is replaced by a note, since it cannot be checked cheaply."""
     if not _REGISTRY.forms:
         return value
@@ -223,9 +223,11 @@ def redact_value(value: Any, _depth: int = 0) -> Any:
         return redact(value)
     if _depth >= MAX_DEPTH and isinstance(value, (dict, list, tuple)):
         return TOO_DEEP
-    if isinstance(value, dict):
-        new = {k: redact_value(v, _depth + 1) for k, v in value.items()}
-        return value if all(new[k] is value[k] for k in value) else new
+    if isinstance(value, dict):  # keys too: a key named by a secret is as much a leak
+        pairs = [(redact(k) if isinstance(k, str) else k, redact_value(v, _depth + 1)) for k, v in value.items()]
+        if all(nk == k and nv is v for (nk, nv), (k, v) in zip(pairs, value.items(), strict=True)):
+            return value
+        return dict(pairs)
     if isinstance(value, (list, tuple)):
         items = [redact_value(v, _depth + 1) for v in value]
         if all(a is b for a, b in zip(items, value, strict=True)):

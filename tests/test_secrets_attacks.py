@@ -46,6 +46,26 @@ def test_key_streamed_with_json_unicode_escapes_is_masked_in_the_answer(tmp_path
 
 
 
+def test_key_spelled_with_json_escapes_as_an_object_key_is_masked_everywhere(tmp_path):
+    key = _key()
+    escaped = "".join(f"\\u{ord(c):04x}" for c in key)
+    raw = ('{"choices": [{"index": 0, "delta": {"content": "hi"}}], "extra": {"' + escaped
+           + '": "x", "note": "and again ' + escaped + '"}}')
+    with _sse_server([], raw_json=[raw]) as server:
+        run = nbstream.stream("hi", base_url=server.url + "/v1", api_key=key, model="m")
+    assert run.status == "done", run.error
+    assert key[:8] not in _surfaces(run, tmp_path)
+
+
+def test_redact_value_masks_dictionary_keys():
+    from nbstream import _secrets
+
+    key = _key()
+    _secrets.register(key)
+    clean = _secrets.redact_value({key: {"inner " + key: 1}, "plain": 2})
+    assert key[:8] not in json.dumps(clean) and clean["plain"] == 2
+
+
 def test_key_split_across_two_streamed_chunks_is_masked_in_the_answer(tmp_path):
     key = _key()
     with _sse_server(["your key is " + key[:6], key[6:] + " ok"]) as server:
