@@ -74,6 +74,14 @@ def test_the_sanitizer_drops_table_spans_from_math_cells():
     assert "rowspan" not in cell and "columnspan" not in cell
 
 
+def test_a_huge_code_block_is_shown_plain_not_highlighted_into_many_times_its_size():
+    code = '{"k": [1, 2, 3], "s": "<b>x</b>"}\n' * (_render.MAX_HIGHLIGHT_CHARS // 30)
+    html = _render.render_html(f"```json\n{code}```")
+    assert len(html) < 1.5 * len(code) and "&lt;b&gt;" in html and "<b>" not in html
+    small = _render.render_html('```json\n{"k": 1}\n```')
+    assert "style=" in small  # a block under the cap is still highlighted
+
+
 def test_ordinary_math_spacing_and_sizes_survive():
     html = _render.render_html("$a\\,b\\quad c$ and $\\Big( \\binom{n}{k} \\Big)$ and $\\rule{1em}{2pt}$")
     assert 'width="0.167em"' in html and 'width="1em"' in html
