@@ -229,6 +229,27 @@ def test_an_error_string_never_shows_a_key(demo, session):
     assert key not in (run.json_error or "") and key not in run.text
 
 
+def test_a_key_spelled_with_escapes_inside_the_json_answer_is_masked_once_decoded(demo, session):
+    key = "sk-proj-" + "A1b2C3d4" * 6
+    hidden = "\\u0073" + key[1:]  # the answer's own JSON escape (not the wire's): no key in the text
+    text = f'{{"name": "{hidden}", "age": 1, "pets": [], "{hidden}": 2}}'
+    run = with_text(demo, session, text, response_format={"type": "object"}, api_key=key)
+    assert run.text == text and run.json is not None and len(run.json) == 4
+    assert key not in repr(run.json)
+    body = jsonview.JsonBody()
+    body.take(TextDelta(text[:-12]))
+    _, tail = body.flush()
+    assert "name" in tail and key not in tail
+    body.take(TextDelta(text[-12:]))
+    assert key not in body.whole() and key not in repr(structured.partial(text))
+
+
+def test_a_pydantic_model_validates_the_masked_json(demo, session):
+    key = "sk-proj-" + "A1b2C3d4" * 6
+    run = with_text(demo, session, f'{{"name": "\\u0073{key[1:]}", "age": 1, "pets": []}}', api_key=key)
+    assert run.parsed is not None and run.parsed.name != key and run.parsed.name == run.json["name"]
+
+
 # ---- bad arguments: one clear line, before anything is sent ----------------------------------
 @pytest.mark.parametrize(("value", "error", "words"), [
     (42, TypeError, "JSON-schema dict"),
