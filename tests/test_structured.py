@@ -337,3 +337,14 @@ def test_a_recursive_schema_gets_a_bounded_answer_from_the_demo(demo, session):
     run = nbstream.stream("Hi", model="demo", base_url=demo.base_url, response_format=schema, session=session,
                           demo={**FAST, "tps": 1e6})
     assert run.status == "done" and isinstance(run.json, dict) and len(run.text) < 1_000_000
+
+
+@pytest.mark.parametrize("minimum", ["abc", [1], {"x": 1}, "9" * 400, 1e300],
+                         ids=["text", "list", "dict", "400 digits", "1e300"])
+def test_a_schema_with_a_minimum_that_is_no_number_gets_an_answer_from_the_demo_not_a_500(demo, session, minimum):
+    schema = {"type": "object", "properties": {"age": {"type": "integer", "minimum": minimum},
+                                               "height": {"type": "number", "minimum": minimum}}}
+    run = nbstream.stream("Hi", model="demo", base_url=demo.base_url, response_format=schema, session=session,
+                          demo={**FAST, "tps": 1e6})
+    assert run.status == "done", run.error
+    assert run.json == {"age": 3, "height": 1.5}
