@@ -221,8 +221,9 @@ def _minimum(schema: dict[str, Any], default: float) -> float:
     """The schema's ``minimum`` when it is a plain number (a client's schema may say
     anything there: text, NaN, 1e400, 10**400), else ``default``."""
     low = schema.get("minimum")
-    ok = isinstance(low, int | float) and not isinstance(low, bool) and -_HUGE <= low <= _HUGE
-    return low if ok else default
+    if isinstance(low, int | float) and not isinstance(low, bool) and -_HUGE <= low <= _HUGE:
+        return low
+    return default
 
 
 def _tool_call(conv: Conversation, variant: int) -> ToolCall:
