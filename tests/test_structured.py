@@ -218,6 +218,22 @@ def test_a_custom_validator_that_raises_is_a_recorded_error(demo, session):
     assert run.parsed is None and "does not match Picky" in run.json_error
 
 
+def test_a_validator_echoing_the_answer_leaves_no_terminal_escape_in_the_error(demo, session):
+    class Echo(pydantic.BaseModel):
+        name: str
+
+        @pydantic.field_validator("name")
+        @classmethod
+        def never(cls, value: str) -> str:
+            raise ValueError(f"bad name {value}")  # the model's text, control characters and all
+
+    answer = '{"name": "\\u001b]0;pwned\\u0007\\u001b[2J\\r\\u009b31m"}'
+    run = with_text(demo, session, answer, response_format=Echo)
+    assert run.json == {"name": "\x1b]0;pwned\x07\x1b[2J\r\x9b31m"}
+    assert "does not match Echo" in run.json_error and "pwned" in run.json_error
+    assert not any(ord(ch) < 32 or 0x7f <= ord(ch) <= 0x9f for ch in run.json_error), repr(run.json_error)
+
+
 def test_a_json_answer_wrapped_in_a_code_fence_still_parses(demo, session):
     run = with_text(demo, session, '```json\n{"name": "Ada", "age": 36, "pets": []}\n```')
     assert run.parsed == Person(name="Ada", age=36, pets=[])

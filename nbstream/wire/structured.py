@@ -28,12 +28,12 @@ import jiter
 import orjson
 
 from nbstream._secrets import redact
+from nbstream.errors import one_line
 
 __all__ = ["JsonSchema", "Outcome", "closed", "final", "loads", "normalize", "partial", "take"]
 
 PARAM = "response_format"
 _MAX_SCHEMA_BYTES = 1 << 20
-_ERROR_CHARS = 500
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,5 +222,6 @@ def final(text: str, spec: JsonSchema, *, finish_reason: str | None = None) -> O
 
 
 def _short(message: str) -> str:
-    line = " ".join(redact(message).split())
-    return line if len(line) <= _ERROR_CHARS else line[: _ERROR_CHARS - 1] + "…"
+    """The message as one printable line: a validator's message may quote the model's
+    text, terminal escapes and all."""
+    return one_line(redact(message))
