@@ -316,8 +316,26 @@ def test_a_huge_partial_answer_is_cut_in_the_live_view():
 def test_a_deeply_nested_partial_answer_does_not_break_the_view():
     body = jsonview.JsonBody()
     body.take(TextDelta("[" * 100_000))
-    assert body.flush() == ([], "")
+    blocks, tail = body.flush()  # no JSON to show: its text, cut
+    assert blocks == [] and "[[[" in tail and "more characters" in tail and len(tail) < 4 * jsonview.LIVE_CHARS
     assert "[[[" in body.whole()
+
+
+def test_an_answer_that_is_no_json_shows_live_as_text_not_a_blank_view():
+    body = jsonview.JsonBody()
+    body.take(TextDelta("Sure! Here is <b>the person</b> you asked for:"))
+    _, tail = body.flush()
+    assert "Sure! Here is" in tail and "<b>" not in tail
+    body.take(TextDelta(' {"name": "Ada"}'))
+    _, tail = body.flush()
+    assert "Ada" in tail
+    assert tail == body.whole()  # live and final agree: the text as it came
+
+
+def test_nothing_but_whitespace_shows_nothing_yet():
+    body = jsonview.JsonBody()
+    body.take(TextDelta("\n  "))
+    assert body.flush() == ([], "")
 
 
 # ---- OpenAI's JSON mode ({"type": "json_object"}): any JSON, each API its own way -------------
