@@ -114,3 +114,19 @@ def test_the_run_table_has_the_provider_s_own_finish_word(server, session):
     assert [r.finish_reason_raw for r in runs] == [None, "end_turn", "STOP"]
     assert list(table["finish_reason_raw"].astype(object).where(table["finish_reason_raw"].notna(), None)) == [
         None, "end_turn", "STOP"]
+
+
+# ---- a nested setting given as no dict: one line naming it, nothing sent ------------------------
+@pytest.mark.parametrize(("api", "name", "extra"), [
+    ("anthropic", "output_config", {"response_format": {"type": "object"}}),
+    ("responses", "text", {"response_format": {"type": "object"}}),
+    ("gemini", "generationConfig", {}),
+    ("ollama", "options", {}),
+])
+@pytest.mark.parametrize("value", ["json", ["a"], 3])
+def test_a_nested_setting_that_is_no_dict_is_a_one_line_error_naming_it(server, session, api, name, extra, value):
+    with pytest.raises(TypeError) as info:
+        ask(server, session, api, **{name: value, **extra})
+    message = str(info.value)
+    assert message.startswith(f"{name} must be a dict") and type(value).__name__ in message and "\n" not in message
+    assert session.runs().empty  # nothing was sent

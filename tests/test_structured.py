@@ -218,6 +218,22 @@ def test_a_custom_validator_that_raises_is_a_recorded_error(demo, session):
     assert run.parsed is None and "does not match Picky" in run.json_error
 
 
+def test_a_validator_echoing_the_answer_leaves_no_terminal_escape_in_the_error(demo, session):
+    class Echo(pydantic.BaseModel):
+        name: str
+
+        @pydantic.field_validator("name")
+        @classmethod
+        def never(cls, value: str) -> str:
+            raise ValueError(f"bad name {value}")  # the model's text, control characters and all
+
+    answer = '{"name": "\\u001b]0;pwned\\u0007\\u001b[2J\\r\\u009b31m"}'
+    run = with_text(demo, session, answer, response_format=Echo)
+    assert run.json == {"name": "\x1b]0;pwned\x07\x1b[2J\r\x9b31m"}
+    assert "does not match Echo" in run.json_error and "pwned" in run.json_error
+    assert not any(ord(ch) < 32 or 0x7f <= ord(ch) <= 0x9f for ch in run.json_error), repr(run.json_error)
+
+
 def test_a_json_answer_wrapped_in_a_code_fence_still_parses(demo, session):
     run = with_text(demo, session, '```json\n{"name": "Ada", "age": 36, "pets": []}\n```')
     assert run.parsed == Person(name="Ada", age=36, pets=[])
@@ -227,6 +243,27 @@ def test_an_error_string_never_shows_a_key(demo, session):
     key = "sk-proj-" + "A1b2C3d4" * 6
     run = with_text(demo, session, f'{{"name": 1, "age": "{key}", "pets": []}}', api_key=key)
     assert key not in (run.json_error or "") and key not in run.text
+
+
+def test_a_key_spelled_with_escapes_inside_the_json_answer_is_masked_once_decoded(demo, session):
+    key = "sk-proj-" + "A1b2C3d4" * 6
+    hidden = "\\u0073" + key[1:]  # the answer's own JSON escape (not the wire's): no key in the text
+    text = f'{{"name": "{hidden}", "age": 1, "pets": [], "{hidden}": 2}}'
+    run = with_text(demo, session, text, response_format={"type": "object"}, api_key=key)
+    assert run.text == text and run.json is not None and len(run.json) == 4
+    assert key not in repr(run.json)
+    body = jsonview.JsonBody()
+    body.take(TextDelta(text[:-12]))
+    _, tail = body.flush()
+    assert "name" in tail and key not in tail
+    body.take(TextDelta(text[-12:]))
+    assert key not in body.whole() and key not in repr(structured.partial(text))
+
+
+def test_a_pydantic_model_validates_the_masked_json(demo, session):
+    key = "sk-proj-" + "A1b2C3d4" * 6
+    run = with_text(demo, session, f'{{"name": "\\u0073{key[1:]}", "age": 1, "pets": []}}', api_key=key)
+    assert run.parsed is not None and run.parsed.name != key and run.parsed.name == run.json["name"]
 
 
 # ---- bad arguments: one clear line, before anything is sent ----------------------------------
@@ -279,8 +316,26 @@ def test_a_huge_partial_answer_is_cut_in_the_live_view():
 def test_a_deeply_nested_partial_answer_does_not_break_the_view():
     body = jsonview.JsonBody()
     body.take(TextDelta("[" * 100_000))
-    assert body.flush() == ([], "")
+    blocks, tail = body.flush()  # no JSON to show: its text, cut
+    assert blocks == [] and "[[[" in tail and "more characters" in tail and len(tail) < 4 * jsonview.LIVE_CHARS
     assert "[[[" in body.whole()
+
+
+def test_an_answer_that_is_no_json_shows_live_as_text_not_a_blank_view():
+    body = jsonview.JsonBody()
+    body.take(TextDelta("Sure! Here is <b>the person</b> you asked for:"))
+    _, tail = body.flush()
+    assert "Sure! Here is" in tail and "<b>" not in tail
+    body.take(TextDelta(' {"name": "Ada"}'))
+    _, tail = body.flush()
+    assert "Ada" in tail
+    assert tail == body.whole()  # live and final agree: the text as it came
+
+
+def test_nothing_but_whitespace_shows_nothing_yet():
+    body = jsonview.JsonBody()
+    body.take(TextDelta("\n  "))
+    assert body.flush() == ([], "")
 
 
 # ---- OpenAI's JSON mode ({"type": "json_object"}): any JSON, each API its own way -------------
@@ -316,3 +371,14 @@ def test_a_recursive_schema_gets_a_bounded_answer_from_the_demo(demo, session):
     run = nbstream.stream("Hi", model="demo", base_url=demo.base_url, response_format=schema, session=session,
                           demo={**FAST, "tps": 1e6})
     assert run.status == "done" and isinstance(run.json, dict) and len(run.text) < 1_000_000
+
+
+@pytest.mark.parametrize("minimum", ["abc", [1], {"x": 1}, "9" * 400, 1e300],
+                         ids=["text", "list", "dict", "400 digits", "1e300"])
+def test_a_schema_with_a_minimum_that_is_no_number_gets_an_answer_from_the_demo_not_a_500(demo, session, minimum):
+    schema = {"type": "object", "properties": {"age": {"type": "integer", "minimum": minimum},
+                                               "height": {"type": "number", "minimum": minimum}}}
+    run = nbstream.stream("Hi", model="demo", base_url=demo.base_url, response_format=schema, session=session,
+                          demo={**FAST, "tps": 1e6})
+    assert run.status == "done", run.error
+    assert run.json == {"age": 3, "height": 1.5}

@@ -198,9 +198,9 @@ def _sample(name: str, schema: dict[str, Any]) -> Any:
     if kind is None:
         kind = "object" if "properties" in schema else "string"
     if kind == "integer":
-        return max(3, int(schema.get("minimum", 3)))
+        return max(3, int(_minimum(schema, 3)))
     if kind == "number":
-        return max(1.5, float(schema.get("minimum", 1.5)))
+        return max(1.5, float(_minimum(schema, 1.5)))
     if kind == "boolean":
         return True
     if kind == "null":
@@ -212,6 +212,18 @@ def _sample(name: str, schema: dict[str, Any]) -> Any:
         return sample_arguments(schema)
     lowered = name.lower()
     return next((value for hint, value in _STRING_HINTS if hint in lowered), "demo")
+
+
+_HUGE = 1e15
+
+
+def _minimum(schema: dict[str, Any], default: float) -> float:
+    """The schema's ``minimum`` when it is a plain number (a client's schema may say
+    anything there: text, NaN, 1e400, 10**400), else ``default``."""
+    low = schema.get("minimum")
+    if isinstance(low, int | float) and not isinstance(low, bool) and -_HUGE <= low <= _HUGE:
+        return low
+    return default
 
 
 def _tool_call(conv: Conversation, variant: int) -> ToolCall:

@@ -1,6 +1,7 @@
 """The live view's body for structured output (``response_format=``): the answer's JSON
 shown as it fills in — the partial object pretty-printed, fields appearing as they
-arrive — and at the end the whole answer (pretty JSON when it parses, else its text).
+arrive — and at the end the whole answer; live and at the end, an answer that is no JSON
+(prose, a preamble, trailing text) shows as its text, never as a blank view.
 
 What it shows is untrusted model output: it reaches HTML only as a fenced code block
 through :mod:`nbstream.views.render` (``md_fence`` + ``render_html``).
@@ -33,10 +34,13 @@ LIVE_CHARS = 64_000
 
 def json_html(value: Any, *, limit: int | None = None) -> str:
     """A decoded JSON value as safe HTML: pretty-printed in a ``json`` code block."""
-    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return _code_html(json.dumps(value, indent=2, ensure_ascii=False, default=str), "json", limit)
+
+
+def _code_html(text: str, lang: str, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[:limit] + f"\n… {len(text) - limit} more characters"
-    return _render.render_html(_render.md_fence(text, "json"))
+    return _render.render_html(_render.md_fence(text, lang))
 
 
 class JsonBody:
@@ -62,9 +66,12 @@ class JsonBody:
         if self._n_taken == self._n_seen or now - self._at_ns < 10 * self._cost_ns:
             return [], self._tail
         self._n_seen = self._n_taken
-        value = _structured.partial("".join(self._parts))
+        text = "".join(self._parts)
+        value = _structured.partial(text)
         if value is not None:
             self._tail = json_html(value, limit=LIVE_CHARS)
+        elif text.strip():  # no JSON (yet): the text as it came
+            self._tail = _code_html(text, "text", LIVE_CHARS)
         self._at_ns = time.perf_counter_ns()
         # the first parse pays one-off loads (the highlighter's lexer): no measure of the next
         self._cost_ns = self._at_ns - now if self._warm else 0
@@ -79,4 +86,4 @@ class JsonBody:
         try:
             return json_html(_structured.loads(text))
         except (ValueError, RecursionError):
-            return _render.render_html(_render.md_fence(text, "text"))
+            return _code_html(text, "text")

@@ -44,6 +44,7 @@ from nbstream.wire.payload import (
     index,
     label,
     load,
+    section,
     string,
     text,
     unexpected_shape,
@@ -210,7 +211,7 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     params = dict(params)
     schema = structured.take(params)
     if schema is not None and schema.schema is not None:  # output_config.format (no schemaless JSON mode)
-        params["output_config"] = {**(params.get("output_config") or {}),
+        params["output_config"] = {**section(params, "output_config"),
                                    "format": {"type": "json_schema", "schema": structured.closed(schema.schema)}}
     for alias in ("max_completion_tokens", "max_output_tokens"):
         if alias in params:

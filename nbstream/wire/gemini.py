@@ -42,6 +42,7 @@ from nbstream.wire.payload import (
     index,
     label,
     load,
+    section,
     string,
     unexpected_shape,
 )
@@ -178,7 +179,7 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     under Gemini's names (``max_tokens`` -> ``maxOutputTokens``, ``stop`` -> ``stopSequences``)."""
     params = dict(params)
     schema = structured.take(params)
-    config: dict[str, Any] = dict(params.pop("generationConfig", None) or {})
+    config = section(params, "generationConfig")
     if schema is not None:  # JSON mode, with the schema as JSON Schema ($defs and $ref allowed)
         config["responseMimeType"] = "application/json"
         if schema.schema is not None:

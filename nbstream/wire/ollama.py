@@ -34,6 +34,7 @@ from nbstream.wire.payload import (
     figures,
     label,
     load,
+    section,
     string,
     unexpected_shape,
 )
@@ -149,7 +150,7 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     schema = structured.take(params)
     if schema is not None:  # Ollama's structured outputs: the schema itself is the format
         params["format"] = "json" if schema.schema is None else schema.schema
-    options = dict(params.pop("options", {})) if "options" in params else {}
+    options = section(params, "options")
     rest = {}
     for key, value in params.items():
         if key in _OPTIONS:

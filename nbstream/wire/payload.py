@@ -1,4 +1,5 @@
-"""The one place where wire payloads are decoded from JSON text (and tool arguments encoded).
+"""The one place where wire payloads are decoded from JSON text (and tool arguments encoded,
+and a request body's nested settings taken from the caller's parameters: :func:`section`).
 
 Every adapter calls :func:`load`, so the rules are the same everywhere: text is decoded
 with orjson, an already-decoded dict passes straight through, ``[DONE]`` and empty
@@ -17,7 +18,7 @@ from nbstream._secrets import redact
 from nbstream.events import ErrorEvent, Usage
 
 __all__ = ["DONE", "EMPTY", "MAX_CHOICES", "MAX_INDEX", "SHAPE_ERRORS", "count", "dumps", "error_event", "figures",
-           "index", "invalid_json", "label", "load", "string", "text", "unexpected_shape", "usage_event"]
+           "index", "invalid_json", "label", "load", "section", "string", "text", "unexpected_shape", "usage_event"]
 
 #: :func:`load` result for the ``[DONE]`` sentinel that ends OpenAI-style streams.
 DONE: Any = type("DoneSentinel", (), {"__repr__": lambda self: "DONE", "__slots__": ()})()
@@ -180,3 +181,15 @@ def error_event(error: Any) -> ErrorEvent:
             type=kind if isinstance(kind, str) else None,
         )
     return ErrorEvent(message=str(error)[:2000])
+
+
+def section(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """The nested setting ``params[name]`` taken out as a copy to add to (``{}`` when absent
+    or None): the caller's ``generationConfig``/``options``/``text``/``output_config`` with
+    our settings merged in. A one-line TypeError when it is no dict."""
+    value = params.pop(name, None)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict (a JSON object) like {name}={{...}}, not {type(value).__name__}")
+    return dict(value)

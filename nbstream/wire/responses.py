@@ -33,6 +33,7 @@ from nbstream.wire.payload import (
     error_event,
     label,
     load,
+    section,
     string,
     unexpected_shape,
     usage_event,
@@ -304,7 +305,7 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
     params = dict(params)
     schema = structured.take(params)
     if schema is not None:  # structured output is a text format here
-        params["text"] = {**(params.get("text") or {}), "format": {"type": "json_object"}
+        params["text"] = {**section(params, "text"), "format": {"type": "json_object"}
                           if schema.schema is None else {"type": "json_schema", "name": schema.name,
                                                          "schema": schema.schema, "strict": schema.strict}}
     if "max_tokens" in params:  # the Responses API's name for the same limit

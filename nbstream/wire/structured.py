@@ -19,6 +19,7 @@ token (see ``nbstream.views.jsonview``).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,12 +28,12 @@ import jiter
 import orjson
 
 from nbstream._secrets import redact
+from nbstream.errors import one_line
 
 __all__ = ["JsonSchema", "Outcome", "closed", "final", "loads", "normalize", "partial", "take"]
 
 PARAM = "response_format"
 _MAX_SCHEMA_BYTES = 1 << 20
-_ERROR_CHARS = 500
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,19 +166,30 @@ def _body(text: str) -> bytes:
     return stripped.encode("utf-8", "surrogatepass")
 
 
+def _masked(value: Any, text: str) -> Any:
+    """``value`` decoded from ``text`` with every registered key masked: the text was
+    masked already, but the answer's own escapes (``\\u0073k-…``) spell a key only once
+    decoded — in a value or a key of an object, at any depth."""
+    if "\\" not in text:
+        return value
+    dumped = json.dumps(value, ensure_ascii=False)
+    clean = redact(dumped)
+    return value if clean == dumped else json.loads(clean)
+
+
 def partial(text: str) -> Any:
     """The answer so far as JSON, unfinished strings/arrays/objects as far as they got;
     None when nothing parseable has arrived (or it is not JSON)."""
     try:
-        return jiter.from_json(_body(text), partial_mode="trailing-strings")
+        return _masked(jiter.from_json(_body(text), partial_mode="trailing-strings"), text)
     except (ValueError, UnicodeError):
         return None
 
 
 def loads(text: str) -> Any:
     """The whole answer as JSON (a wrapping code fence dropped); ValueError when it is not."""
-    try:
-        return jiter.from_json(_body(text), partial_mode="off", allow_inf_nan=False)  # JSON has no NaN
+    try:  # JSON has no NaN
+        return _masked(jiter.from_json(_body(text), partial_mode="off", allow_inf_nan=False), text)
     except UnicodeError as exc:
         raise ValueError(str(exc)) from None
 
@@ -210,5 +222,6 @@ def final(text: str, spec: JsonSchema, *, finish_reason: str | None = None) -> O
 
 
 def _short(message: str) -> str:
-    line = " ".join(redact(message).split())
-    return line if len(line) <= _ERROR_CHARS else line[: _ERROR_CHARS - 1] + "…"
+    """The message as one printable line: a validator's message may quote the model's
+    text, terminal escapes and all."""
+    return one_line(redact(message))

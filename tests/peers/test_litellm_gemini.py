@@ -10,11 +10,10 @@ a missing or negative one.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 
-import httpx
 import pytest
+from _slots import decodes, wait_idle
 from google import genai
 from google.genai import types
 
@@ -72,19 +71,8 @@ def test_gemini_and_chat_completions_bring_the_same_greedy_answer(litellm, llama
 
 
 # ---- cancel ----------------------------------------------------------------------------------
-def _decodes(llama) -> int:
-    """llama_decode() calls so far (llamacpp:n_decode_total): one per token the model made."""
-    metrics = httpx.get(llama.root + "/metrics", timeout=60).text
-    return int(float(re.search(r"^llamacpp:n_decode_total (\S+)$", metrics, re.MULTILINE).group(1)))
-
-
-def _slot_busy(llama) -> bool:
-    (slot,) = httpx.get(llama.root + "/slots", timeout=60).json()
-    return slot["is_processing"]
-
-
 def test_cancel_closes_the_connection_so_the_generation_behind_the_proxy_stops(litellm, llama):
-    before = _decodes(llama)
+    before = decodes(llama)
     run = ask(litellm, max_tokens=LONG, block=False)
     deadline = time.monotonic() + 120  # hang guards: the waits are for states
     while len(deltas(run)) < 5 and not run.done and time.monotonic() < deadline:
@@ -93,10 +81,8 @@ def test_cancel_closes_the_connection_so_the_generation_behind_the_proxy_stops(l
     run.cancel()
     assert run.wait(60)
     assert run.status == "cancelled" and run.error is None and run.text == "".join(deltas(run))
-    while _slot_busy(llama):
-        assert time.monotonic() < deadline, "llama-server still generates for the cancelled request"
-        time.sleep(0.05)
-    made = _decodes(llama) - before
+    wait_idle(llama)
+    made = decodes(llama) - before
     assert made < LONG / 2, f"the model made {made} of the {LONG} tokens asked for: the connection stayed open"
 
 
