@@ -54,10 +54,19 @@ def anthropic_events(model: str, usage_in: dict, output_tokens: int) -> list[dic
     ]
 
 
-def replayed(tmp_path: Path, session: Session, api: str, model: str, payloads: list[dict]) -> nbstream.Run:
-    """A recording of a provider's stream (what ``%%stream --record`` writes), replayed."""
+OPENAI = "https://api.openai.com/v1"
+PROVIDER_URLS = {"chat": OPENAI, "anthropic": "https://api.anthropic.com",
+                 "gemini": "https://generativelanguage.googleapis.com"}
+
+
+def replayed(tmp_path: Path, session: Session, api: str, model: str, payloads: list[dict], *,
+             base_url: str | None = "provider") -> nbstream.Run:
+    """A recording of a provider's stream (what ``%%stream --record`` writes: with the URL
+    of the server it came from), replayed."""
     path = tmp_path / f"{api}.jsonl"
     lines = [{"nbstream_record": 1, "api": api, "model": model}]
+    if base_url is not None:
+        lines[0]["base_url"] = PROVIDER_URLS[api] if base_url == "provider" else base_url
     lines += [{"t": 0.01 * i, "read": i, "event": "", "data": json.dumps(p)} for i, p in enumerate(payloads)]
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
     return nbstream.replay(str(path), speed=0, session=session)
@@ -102,8 +111,7 @@ def test_gemini_thinking_tokens_are_billed_as_output(tmp_path, session):
 def test_the_provider_of_the_base_url_prices_the_model():
     usage = Usage(input_tokens=1000, output_tokens=500)
     expected = 1000 * GPT4O_IN + 500 * GPT4O_OUT
-    assert cost.price("gpt-4o-2024-08-06", usage, base_url="https://api.openai.com/v1",
-                      wire_format="chat") == pytest.approx(expected, rel=1e-9)
+    assert cost.price("gpt-4o-2024-08-06", usage, base_url=OPENAI) == pytest.approx(expected, rel=1e-9)
 
 
 def test_the_cost_shows_in_the_final_status_line_and_the_runs_table(tmp_path, session):
@@ -135,14 +143,33 @@ def test_a_local_server_answering_as_a_known_model_is_not_priced_as_that_provide
 
 def test_an_unknown_model_of_a_known_provider_is_none():
     usage = Usage(input_tokens=10, output_tokens=5)
-    assert cost.price("my-finetune-xyz", usage, base_url="https://api.openai.com/v1", wire_format="chat") is None
-    assert cost.price("gpt-4o", usage, base_url=None, wire_format="ollama") is None
-    assert cost.price("gpt-4o", usage, base_url=None, wire_format=None) is None
+    assert cost.price("my-finetune-xyz", usage, base_url=OPENAI) is None
+
+
+def test_a_known_model_with_no_server_url_is_none():
+    assert cost.price("gpt-4o", Usage(input_tokens=10, output_tokens=5), base_url=None) is None
+
+
+@pytest.mark.parametrize("where", [None, "http://127.0.0.1:8000/v1", "javascript:alert(1)", "https://x\n.example",
+                                   "h" * 5000, 42, ["https://api.openai.com/v1"]])
+def test_a_recording_naming_no_provider_url_replays_unpriced(tmp_path, session, where):
+    usage = {"prompt_tokens": 1000, "completion_tokens": 500}
+    run = replayed(tmp_path, session, "chat", "gpt-4o", chat_chunks("gpt-4o-2024-08-06", usage), base_url=where)
+    assert run.status == "done" and run.usage is not None and run.cost_usd is None
+    if where is not None and not (isinstance(where, str) and where.startswith("http://127")):
+        assert run.base_url.startswith("replay:")  # a hostile URL in the file is not taken
+
+
+def test_a_saved_run_replays_priced_by_the_server_it_was_recorded_from(tmp_path, session):
+    usage = {"prompt_tokens": 1000, "completion_tokens": 500}
+    run = replayed(tmp_path, session, "chat", "gpt-4o", chat_chunks("gpt-4o-2024-08-06", usage))
+    again = nbstream.replay(run.save(tmp_path / "again.jsonl"), speed=0, session=session)
+    assert again.base_url == OPENAI and again.cost_usd == pytest.approx(run.cost_usd, rel=1e-9)
 
 
 def test_no_usage_or_no_token_counts_is_none():
-    assert cost.price("gpt-4o", None, base_url=None, wire_format="chat") is None
-    assert cost.price("gpt-4o", Usage(output_tokens=5), base_url=None, wire_format="chat") is None
+    assert cost.price("gpt-4o", None, base_url=OPENAI) is None
+    assert cost.price("gpt-4o", Usage(output_tokens=5), base_url=OPENAI) is None
 
 
 # ---- hostile names and counts ------------------------------------------------------------
@@ -151,31 +178,29 @@ def test_no_usage_or_no_token_counts_is_none():
     {"model": "gpt-4o"}, b"gpt-4o", "(" * 10_000, ".*" * 90,
 ])
 def test_a_hostile_model_name_is_none_and_never_raises(model):
-    assert cost.price(model, Usage(input_tokens=10, output_tokens=5), base_url=None, wire_format="chat") is None
+    assert cost.price(model, Usage(input_tokens=10, output_tokens=5), base_url=OPENAI) is None
 
 
 @pytest.mark.parametrize("value", ["100", 1.5, True, -1, 2**80, float("nan"), float("inf"), None, [1], {"a": 1}])
 def test_a_non_integer_token_count_is_none_and_never_raises(value):
-    assert cost.price("gpt-4o", Usage(input_tokens=value, output_tokens=5), base_url=None,
-                      wire_format="chat") is None
-    assert cost.price("gpt-4o", Usage(input_tokens=5, output_tokens=value), base_url=None,
-                      wire_format="chat") is None
+    assert cost.price("gpt-4o", Usage(input_tokens=value, output_tokens=5), base_url=OPENAI) is None
+    assert cost.price("gpt-4o", Usage(input_tokens=5, output_tokens=value), base_url=OPENAI) is None
 
 
 @pytest.mark.parametrize("value", ["3", -3, 10**9, 1.5, [1]])
 def test_odd_cache_and_reasoning_counts_are_left_out_not_fatal(value):
     usage = Usage(input_tokens=1000, output_tokens=500, cached_tokens=value, reasoning_tokens=value,
                   server={"cache_creation_input_tokens": value})
-    got = cost.price("gpt-4o-2024-08-06", usage, base_url=None, wire_format="chat")
+    got = cost.price("gpt-4o-2024-08-06", usage, base_url=OPENAI)
     assert got == pytest.approx(1000 * GPT4O_IN + 500 * GPT4O_OUT, rel=1e-9)
 
 
 def test_a_hostile_base_url_is_none_and_never_raises():
     usage = Usage(input_tokens=10, output_tokens=5)
     for url in ["https://api.openai.com/\n", "x" * 100_000, "not a url", "https://api.openai.com.evil.example/v1"]:
-        got = cost.price("gpt-4o", usage, base_url=url, wire_format="chat")
+        got = cost.price("gpt-4o", usage, base_url=url)
         assert got is None or (math.isfinite(got) and got >= 0)
-    assert cost.price("gpt-4o", usage, base_url="https://api.openai.com/\n", wire_format="chat") is None
+    assert cost.price("gpt-4o", usage, base_url="https://api.openai.com/\n") is None
 
 
 def test_a_stream_with_a_hostile_model_field_still_ends_with_no_cost(tmp_path, session):
@@ -194,7 +219,7 @@ def test_an_sdk_stream_or_iterator_of_undeclared_format_is_not_priced(session):
 def test_prices_are_those_valid_when_the_run_started():
     usage = Usage(input_tokens=1000, output_tokens=500)
     then = datetime(2025, 1, 1, tzinfo=UTC)
-    assert cost.price("gpt-4o-2024-08-06", usage, base_url=None, wire_format="chat", when=then) == pytest.approx(
+    assert cost.price("gpt-4o-2024-08-06", usage, base_url=OPENAI, when=then) == pytest.approx(
         1000 * GPT4O_IN + 500 * GPT4O_OUT, rel=1e-9)
 
 
@@ -202,7 +227,7 @@ def test_prices_are_those_valid_when_the_run_started():
                                  "http://[::1]:8080/v1", "http://192.168.0.7:4000", "http://[bad"])
 def test_a_loopback_or_private_server_is_never_priced(url):
     usage = Usage(input_tokens=1000, output_tokens=500)
-    assert cost.price("gpt-4o-2024-08-06", usage, base_url=url, wire_format="chat") is None
+    assert cost.price("gpt-4o-2024-08-06", usage, base_url=url) is None
 
 
 def test_a_run_on_a_local_server_never_loads_the_price_table():

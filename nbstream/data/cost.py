@@ -3,16 +3,16 @@
 
 Which price: the provider is the one whose API the run talked to — its ``base_url``
 matched against the table's provider URLs (api.openai.com, api.anthropic.com,
-\\*.googleapis.com, Azure, Groq, OpenRouter…); a run with no URL (a replayed
-recording) takes its wire format's provider (chat/responses -> openai, anthropic,
-gemini -> google). The model is ``response_model`` (the dated name the server answered
-with), else the requested ``model``; prices are those valid at ``run.started_at``.
+\\*.googleapis.com, Azure, Groq, OpenRouter…); a replayed recording has the URL it was
+recorded from (a recording that names none is not priced). The model is
+``response_model`` (the dated name the server answered with), else the requested
+``model``; prices are those valid at ``run.started_at``.
 
 ``None``, never a guess, when: no usage was reported; the URL is no priced provider's
 (the demo endpoint, llama-server, Ollama, a local LiteLLM proxy: their cost is not a
-provider's list price); the run has no URL and is no replay (an SDK stream or iterator
-handed to ``show()``: chat-shaped chunks say nothing of whose server sent them); the wire
-format names no provider (ollama, SSE feeds, text); the model is not in that provider's table; a name is
+provider's list price); the run has no URL (an SDK stream or iterator handed to
+``show()``, a recording that names no server: chat-shaped chunks say nothing of whose
+server sent them); the model is not in that provider's table; a name is
 longer than 200 characters or holds control characters (never looked up: the table's
 matching is regex-based, and its caches keep every name asked).
 
@@ -47,41 +47,32 @@ if TYPE_CHECKING:
 
 __all__ = ["cost_usd", "price"]
 
-#: wire format -> the table's provider, for runs that carry no URL
-_PROVIDERS = {"chat": "openai", "responses": "openai", "anthropic": "anthropic", "gemini": "google"}
 _MAX_NAME = 200
 _MAX_COUNT = 1 << 53
 
 
 def cost_usd(run: Run) -> float | None:
     """The run's cost in US dollars, or None when it cannot be known (see the module)."""
-    if not run.base_url and run.source != "replay":  # an SDK stream or iterator: whose server, unknown
-        return None
     for model in (run.response_model, run.model):
-        cost = price(model, run.usage, base_url=run.base_url, wire_format=run.wire_format, when=run.started_at)
+        cost = price(model, run.usage, base_url=run.base_url, when=run.started_at)
         if cost is not None:
             return cost
     return None
 
 
-def price(model: Any, usage: Usage | None, *, base_url: str | None, wire_format: str | None,
+def price(model: Any, usage: Usage | None, *, base_url: str | None,
           when: datetime | None = None) -> float | None:
-    """``usage`` of ``model`` priced at ``when``: the provider of ``base_url``, else of
-    ``wire_format``. None for anything unknown or not a plausible name or count."""
+    """``usage`` of ``model`` priced at ``when`` by the provider of ``base_url``. None for
+    anything unknown or not a plausible name, URL or count."""
     if usage is None or not _plain_name(model):
         return None
     counts = _counts(usage)
     if counts is None:
         return None
-    where: dict[str, str]
-    if base_url and not base_url.startswith("replay:"):
-        if not _plain_name(base_url, limit=2000) or _is_local(base_url):
-            return None
-        where = {"provider_api_url": base_url}
-    elif wire_format in _PROVIDERS:
-        where = {"provider_id": _PROVIDERS[wire_format]}
-    else:
+    if not base_url or not base_url.startswith(("http://", "https://")) or not _plain_name(base_url, limit=2000) \
+            or _is_local(base_url):
         return None
+    where = {"provider_api_url": base_url}
     try:
         import genai_prices
     except ImportError:  # a declared dependency; an install without it prices nothing

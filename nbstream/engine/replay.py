@@ -2,7 +2,7 @@
 at the original pace or scaled — with no network and no key (for classrooms, docs
 builds and tests).
 
-File format: a header line ``{"nbstream_record": 1, "api": ..., "model": ..., ...}``
+File format: a header line ``{"nbstream_record": 1, "api": ..., "model": ..., "base_url": ...}``
 then one line per wire message: ``{"t": seconds since the request was sent, "read":
 network read index, "event": SSE event name, "data": payload text or object, "id": ...}``.
 """
@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from nbstream._secrets import redact
 from nbstream.engine.pump import Step, read_async
 from nbstream.engine.sources import ObjectAdapter
 from nbstream.run import Run
@@ -32,6 +33,8 @@ def save(run: Run, path: str | Path) -> Path:
     path = Path(path)
     header = {"nbstream_record": FORMAT, "api": run.api, "model": run.model,
               "response_model": run.response_model, "status": run.status}
+    if run.base_url and not run.base_url.startswith("replay:"):
+        header["base_url"] = redact(run.base_url)  # whose server answered: what prices a replay
     with path.open("w", encoding="utf-8") as out:
         out.write(json.dumps(header) + "\n")
         for rec in run.records:
@@ -123,6 +126,15 @@ async def messages(items: list[dict[str, Any]], speed: float, run: Run, *,
                       item.get("id"), len(data) if isinstance(data, str) else 0)
 
 
+def _recorded_url(value: Any) -> str | None:
+    """The server URL a recording names, when it is a plain http(s) URL (anything else
+    in a hand-edited or hostile file is ignored: the replay then names its file)."""
+    if (isinstance(value, str) and len(value) <= 2000 and value.startswith(("http://", "https://"))
+            and value.isprintable() and " " not in value):
+        return redact(value)
+    return None
+
+
 def prepare(path: str | Path, speed: float, *,
             recorded_clock: bool = False) -> tuple[Run, Callable[[], Awaitable[None]]]:
     """The Run and the work that re-streams the recording at ``path`` (for ``replay()``
@@ -135,7 +147,8 @@ def prepare(path: str | Path, speed: float, *,
     recorded = header.get("api")
     known = isinstance(recorded, str) and recorded in _formats.FORMATS
     wire_format = recorded if known else None if recorded in ("text", "agents") else "auto"
-    run = Run(model=header.get("model"), source="replay", wire_format=wire_format, base_url=f"replay:{path}")
+    run = Run(model=header.get("model"), source="replay", wire_format=wire_format,
+              base_url=_recorded_url(header.get("base_url")) or f"replay:{path}")
     adapter = ObjectAdapter() if recorded == "text" else _formats.adapter_for(wire_format or "auto")
     step = Step(run, adapter, mode="messages")
     return run, lambda: read_async(messages(items, speed, run, recorded_clock=recorded_clock), step)
