@@ -353,7 +353,7 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     hidden = bool(n_reason and not reasoning_text)
     n_streamed = n_out - n_reason if hidden and n_reason else n_out
     decode = t_last_tok - ttft if n_tok else math.nan
-    itl = _stats(agg["gaps"])
+    itl = _stats(np.concatenate(agg["gaps"]))
     n_not_done = agg["n_rows"] - agg["n_done"]
     first_choice, last_choice, first_out = agg["first_choice"], agg["last_choice"], agg["first_out"]
     last_content = agg["last_content"]
@@ -426,8 +426,9 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
 def aggregate(rows: _Rows) -> dict[str, Any]:
     """What the summary row needs from the chunk rows: counts, the times of the first,
     second and last token rows (and first/last with choices, first output, first done,
-    last content), the token gaps, the token estimate. Two consecutive spans of rows
-    combine with :func:`merge` — how ``keep="summary"`` folds rows it drops."""
+    last content), the token gaps (a list of arrays: merging appends, never copies them),
+    the token estimate. Two consecutive spans of rows combine with :func:`merge` — how
+    ``keep="summary"`` folds rows it drops."""
     c = rows.cols
     t = c["t_recv_s"].tolist()
     kinds = c["event_type"]
@@ -444,7 +445,7 @@ def aggregate(rows: _Rows) -> dict[str, Any]:
         "last_choice": t[with_choices[-1]] if with_choices else None,
         "first_done": t[done[0]] if done else None,
         "last_content": t[last_content] if last_content is not None else None,
-        "gaps": c["itl_s"][tok[1:]], "est": sum(c["n_tokens_est"]),
+        "gaps": [c["itl_s"][tok[1:]]], "est": sum(c["n_tokens_est"]),
         "reasoning_text": any(c["reasoning_delta"]),
         "n_usage_tok": rows.n_usage_tok,
     }
@@ -465,7 +466,7 @@ def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "first_tok": first("first_tok"), "second_tok": second, "last_tok": last("last_tok"),
         "first_out": first("first_out"), "first_choice": first("first_choice"), "last_choice": last("last_choice"),
         "first_done": first("first_done"), "last_content": last("last_content"),
-        "gaps": np.concatenate([a["gaps"], np.array(bridge, dtype=float), b["gaps"]]),
+        "gaps": [*a["gaps"], np.array(bridge, dtype=float), *b["gaps"]],
         "est": a["est"] + b["est"], "reasoning_text": a["reasoning_text"] or b["reasoning_text"],
         "n_usage_tok": a["n_usage_tok"] + b["n_usage_tok"],
     }
