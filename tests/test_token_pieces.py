@@ -42,3 +42,13 @@ def test_lone_surrogates_fall_back_to_character_offsets():
         pytest.skip("no offline tiktoken encoding installed (extra 'tokens')")
     counts = est.per_piece(["ab", "\ud800", "cd"])
     assert sum(counts) == len(est._enc.encode_ordinary("ab\ud800cd")) and len(counts) == 3
+
+
+@pytest.mark.parametrize("name", [None, tokens.CHARS])
+def test_the_total_equals_the_sum_of_the_per_piece_counts(name):
+    est = tokens.estimator(name)
+    rng = random.Random(11)
+    for _ in range(200):
+        pieces = ["".join(rng.choice([*_ALPHABET, "\ud800"]) for _ in range(rng.randint(0, 4)))
+                  for _ in range(rng.randint(1, 40))]
+        assert est.total(pieces) == sum(est.per_piece(pieces)), pieces

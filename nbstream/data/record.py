@@ -82,9 +82,11 @@ CHUNK_DTYPES: dict[str, str] = {
 class _Rows:
     """Column lists for the chunk table, built in one pass over the run's compact record
     (shared by chunks and summary). A plain text delta (most rows) takes a short path;
-    columns that are empty on such rows are filled only where another row sets them."""
+    columns that are empty on such rows are filled only where another row sets them.
+    ``pieces``: each row's text for the token estimate (``n_tokens_est``, made by
+    :func:`chunks`; a summary needs only their total)."""
 
-    def __init__(self, run: Run, estimator: _tokens.Estimator, limit: int | None = None) -> None:
+    def __init__(self, run: Run, limit: int | None = None) -> None:
         n = len(run._ev)  # appended last: every other column has at least n entries
         if limit is not None:
             n = min(n, limit)
@@ -206,10 +208,8 @@ class _Rows:
         pieces = [t or "" for t in texts]
         for i, (reasoning, tool, *_rest) in extra.items():
             pieces[i] = (reasoning or "") + (texts[i] or "") + (tool or "")
-        cols["n_tokens_est"] = estimator.per_piece(pieces) if n else []
+        self.pieces = pieces
         self.cols = cols
-        self.continuous = continuous
-        self.estimator = estimator
 
 
 _USAGE_FIELDS = {"usage_prompt_tokens": "input_tokens", "usage_completion_tokens": "output_tokens",
@@ -286,7 +286,8 @@ def chunks(run: Run, *, tokenizer: str | None = None) -> pd.DataFrame:
     """One row per received wire message (column definitions: this module's docstring)."""
     import pandas as pd
 
-    rows = _Rows(run, _tokens.estimator(tokenizer))
+    rows = _Rows(run)
+    rows.cols["n_tokens_est"] = _tokens.estimator(tokenizer).per_piece(rows.pieces) if rows.pieces else []
     return pd.DataFrame({name: _column(rows.cols[name], dtype) for name, dtype in CHUNK_DTYPES.items()},
                         copy=False)
 
@@ -326,7 +327,7 @@ def empty_chunks() -> pd.DataFrame:
 def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     """The run's row as a plain dict (what ``run.summary`` and ``nbstream.runs()`` show)."""
     estimator = _tokens.estimator(tokenizer)
-    agg = aggregate(_Rows(run, estimator))
+    agg = aggregate(_Rows(run), estimator)
     if run._folded is not None:  # keep="summary": the rows already dropped, folded online
         agg = merge(run._folded, agg)
     usage = run.usage
@@ -423,7 +424,7 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     return row
 
 
-def aggregate(rows: _Rows) -> dict[str, Any]:
+def aggregate(rows: _Rows, estimator: _tokens.Estimator) -> dict[str, Any]:
     """What the summary row needs from the chunk rows: counts, the times of the first,
     second and last token rows (and first/last with choices, first output, first done,
     last content), the token gaps (a list of arrays: merging appends, never copies them),
@@ -445,7 +446,7 @@ def aggregate(rows: _Rows) -> dict[str, Any]:
         "last_choice": t[with_choices[-1]] if with_choices else None,
         "first_done": t[done[0]] if done else None,
         "last_content": t[last_content] if last_content is not None else None,
-        "gaps": [c["itl_s"][tok[1:]]], "est": sum(c["n_tokens_est"]),
+        "gaps": [c["itl_s"][tok[1:]]], "est": estimator.total(rows.pieces),
         "reasoning_text": any(c["reasoning_delta"]),
         "n_usage_tok": rows.n_usage_tok,
     }
@@ -474,7 +475,7 @@ def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 def fold(run: Run, n: int, *, tokenizer: str | None = None) -> None:
     """Drop the run's first ``n`` rows, folding them into ``run._folded`` (``keep="summary"``)."""
-    agg = aggregate(_Rows(run, _tokens.estimator(tokenizer), limit=n))
+    agg = aggregate(_Rows(run, limit=n), _tokens.estimator(tokenizer))
     run._folded = agg if run._folded is None else merge(run._folded, agg)
     run._drop_head(n)
 

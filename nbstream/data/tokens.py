@@ -94,6 +94,13 @@ class Estimator:
             self._sizes = sizes
         return self._sizes
 
+    def total(self, pieces: Sequence[str]) -> float:
+        """``sum(per_piece(pieces))`` without attributing each token to its piece (a
+        summary's estimate: no per-piece offsets, no token-size table to build)."""
+        if self._enc is None:
+            return sum(map(len, pieces)) / CHARS_PER_TOKEN
+        return float(len(self._enc.encode_ordinary("".join(pieces))))
+
     def count(self, text: str) -> int:
         if self._enc is None:
             return round(len(text) / CHARS_PER_TOKEN)
