@@ -68,14 +68,14 @@ class ToolCall:
     arguments: str = ""
 
 
+@dataclass(slots=True, repr=False)
 class Record:
-    """One received wire message with the events it produced (the recorder's raw input)."""
+    """One received wire message with the events it produced (the recorder's raw input).
+    Equal by value: ``run.records`` builds each one when asked, so two reads of the same
+    message are equal objects, not the same one."""
 
-    __slots__ = ("message", "events")
-
-    def __init__(self, message: Message, events: list[Event]) -> None:
-        self.message = message
-        self.events = events
+    message: Message
+    events: list[Event]
 
     def __repr__(self) -> str:
         return f"Record({self.message!r}, {self.events!r})"
