@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import operator
 import sys
 import threading
 import time
@@ -146,7 +147,28 @@ class Events(Sequence[Event]):
     def __getitem__(self, i: slice) -> list[Event]: ...
 
     def __getitem__(self, i: int | slice) -> Event | list[Event]:
-        return list(self)[i]
+        if isinstance(i, slice):
+            return list(self)[i]
+        n = len(self)
+        i = operator.index(i)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("event index out of range")
+        # walk the messages' event counts (no events built) from the nearer end
+        run, encs = self._run, self._run._ev
+        if i < n // 2:
+            at, before = 0, 0
+            while before + _n_of(encs[at]) <= i:
+                before += _n_of(encs[at])
+                at += 1
+        else:
+            at, before = len(encs) - 1, n - _n_of(encs[-1])
+            while before > i:
+                at -= 1
+                before -= _n_of(encs[at])
+        enc = encs[at]
+        return _unpack(enc, run._name[at], run._data_at(at) if enc is _Same else None, run._id[at])[i - before]
 
     def __iter__(self) -> Iterator[Event]:
         run = self._run
@@ -181,6 +203,11 @@ def _pack(events: list[Event], message: Message) -> Any:
             return _Same
         return ev
     return list(events) if events else None
+
+
+def _n_of(enc: Any) -> int:
+    """How many events a compact form stands for."""
+    return len(enc) if enc.__class__ is list else 0 if enc is None else 1
 
 
 def _unpack(enc: Any, name: str, data: Any, msg_id: str | None) -> list[Event]:
@@ -427,8 +454,7 @@ class Run:
         cut = self._end[n - 1]
         del self._blob[:cut]
         self._end = array("q", [e - cut for e in self._end[n:]])
-        self._n_events -= sum(len(_unpack(enc, "", None, None)) if enc.__class__ is not str else 1
-                              for enc in self._ev[:n])
+        self._n_events -= sum(map(_n_of, self._ev[:n]))
         for column in (self._t, self._ri, self._name, self._id, self._ev):
             del column[:n]
         if self._nb is not None:
