@@ -277,7 +277,6 @@ class Run:
         self._ev: list[Any] = []  # the message's events, compact (see _pack)
         self._n_events = 0
         # keep="summary": every FOLD_ROWS rows are folded into summary aggregates and dropped
-        self.keep = "all"
         self._folder: Callable[[Run, int], None] | None = None
         self._folded: dict[str, Any] | None = None
         self._n_dropped = 0
@@ -439,8 +438,12 @@ class Run:
     def _keep_summary(self, folder: Callable[[Run, int], None]) -> None:
         """Keep counters and timing statistics only (``keep="summary"``): ``folder(run, n)``
         folds the first ``n`` rows into ``_folded`` and drops them (see ``_drop_head``)."""
-        self.keep = "summary"
         self._folder = folder
+
+    @property
+    def keep(self) -> str:
+        """``"all"`` (every received message kept) or ``"summary"`` (rows folded and dropped)."""
+        return "all" if self._folder is None else "summary"
 
     def _maybe_fold(self) -> None:
         if self._folder is not None and len(self._ev) >= FOLD_ROWS:
