@@ -44,6 +44,7 @@ from _common import (
     machine_header,
     median,
     network_chunks,
+    sse_client,
     table,
     wall_times,
 )
@@ -72,20 +73,8 @@ def _forget(run: nbstream.Run) -> None:
 
 
 # ---- (b) the openai SDK --------------------------------------------------------------------
-class _Chunks2(httpx2.SyncByteStream):
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-
-    def __iter__(self):
-        return iter(self.chunks)
-
-
 def openai_client(chunks: list[bytes]) -> openai.OpenAI:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, stream=_Chunks2(chunks))
-
-    http = httpx2.Client(transport=httpx2.MockTransport(handler))
-    return openai.OpenAI(base_url=URL, api_key="x", http_client=http, max_retries=0)
+    return openai.OpenAI(base_url=URL, api_key="x", http_client=sse_client(httpx2, chunks), max_retries=0)
 
 
 def run_openai(client: openai.OpenAI) -> str:
@@ -101,19 +90,8 @@ def run_openai(client: openai.OpenAI) -> str:
 
 
 # ---- (c) httpx-sse + json.loads ------------------------------------------------------------
-class _Chunks1(httpx.SyncByteStream):
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-
-    def __iter__(self):
-        return iter(self.chunks)
-
-
 def httpx_client(chunks: list[bytes]) -> httpx.Client:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_Chunks1(chunks))
-
-    return httpx.Client(transport=httpx.MockTransport(handler))
+    return sse_client(httpx, chunks)
 
 
 def run_httpx_sse(client: httpx.Client) -> str:
