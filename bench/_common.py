@@ -150,6 +150,12 @@ def sse_client(http: Any, chunks: list[bytes]) -> Any:
     return http.Client(transport=http.MockTransport(handler))
 
 
+def forget(run: Any) -> None:
+    """Drop a measured Run's record (it stays in nbstream's history), so memory stays flat
+    across rounds: the run's own way of letting rows go (``run.records`` is read-only)."""
+    run._drop_head(len(run.records))
+
+
 # ---- timing --------------------------------------------------------------------------------
 def interleaved(runners: dict[str, Callable[[], Any]], rounds: int,
                 check: Callable[[str, Any], None] | None = None) -> dict[str, list[float]]:

@@ -39,6 +39,7 @@ import orjson
 from _common import (
     SEED,
     chat_stream,
+    forget,
     interleaved,
     machine_busy_s,
     machine_header,
@@ -62,14 +63,6 @@ PACKAGES = ["nbstream", "openai", "httpx2", "httpx", "httpx-sse", "orjson", "msg
 # ---- (a) nbstream ----------------------------------------------------------------------------
 def run_nbstream(chunks: list[bytes]) -> nbstream.Run:
     return nbstream.show(chunks, display=False)
-
-
-def _forget(run: nbstream.Run) -> None:
-    """Drop a measured run's record (it stays in nbstream's history): memory stays flat."""
-    for column in (run._t, run._ri, run._name, run._end, run._id, run._ev, run._blob):
-        del column[:]
-    run._nb = None
-    run._n_events = 0
 
 
 # ---- (b) the openai SDK --------------------------------------------------------------------
@@ -161,7 +154,7 @@ def stages(chunks: list[bytes], n_events: int, rounds: int) -> list[list[str]]:
     def drop(run: Any) -> None:
         if isinstance(run, nbstream.Run):
             assert len(run.records) == n_events
-            _forget(run)
+            forget(run)
 
     runners = {
         "SSE framing (decoder -> tuples)": lambda: _frame_only(chunks),
@@ -228,7 +221,7 @@ def main() -> None:
             df = run.chunks
             frame_times.append(time.thread_time() - t0)
             assert len(df) == n_events and int(df["is_token"].sum()) == args.events
-            _forget(run)  # the run stays in nbstream's history: keep memory flat
+            forget(run)  # the run stays in nbstream's history: keep memory flat
         else:
             assert result == expected, f"{name}: wrong text"
 

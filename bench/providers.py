@@ -40,6 +40,7 @@ import httpx2
 from _common import (
     _PIECES,
     SEED,
+    forget,
     interleaved,
     machine_busy_s,
     machine_header,
@@ -156,8 +157,7 @@ def measure(title: str, runners: dict[str, Any], expected: str, n_events: int, r
             assert result.status == "done", (name, result.status, result.error)
             assert result.text == expected, f"{name}: wrong text"
             assert result.wire_format == wire_format, (name, result.wire_format)
-            result.records.clear()  # the run stays in nbstream's history: keep memory flat
-            result.events.clear()
+            forget(result)  # the run stays in nbstream's history: keep memory flat
         else:
             assert result == expected, f"{name}: wrong text"
 
