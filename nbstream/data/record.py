@@ -131,7 +131,7 @@ class _Rows:
             while newline >= 0:
                 breaks.append(newline)
                 newline = blob.find(b"\n", newline + 1, limit)
-            sizes += 7 * np.bincount(np.searchsorted(ends_arr, breaks, side="right"), minlength=n)[:n]
+            sizes += 6 * np.bincount(np.searchsorted(ends_arr, breaks, side="right"), minlength=n)[:n]
         n_bytes = sizes
         raw: list[str | None] = [None] * n
         for i, name in enumerate(names):
