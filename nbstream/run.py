@@ -224,6 +224,15 @@ def _unpack(enc: Any, name: str, data: Any, msg_id: str | None) -> list[Event]:
     return [enc]
 
 
+def _clean(name: str, data: str, msg_id: str | None, text: str) -> bool:
+    """Whether the secrets boundary (``scrub``) would leave a plain text delta's message
+    as it is: no registered secret in its data, name, id or decoded text, and no ``\\u``
+    escape in the data that could spell one (``redact`` returns its argument itself
+    when it masks nothing)."""
+    return ("\\u" not in data and redact(data) is data and redact(text) is text and redact(name) is name
+            and (msg_id is None or redact(msg_id) is msg_id))
+
+
 Listener = Callable[["Run", list[Event]], None]
 
 #: keep="summary": rows are folded into the summary and dropped once this many are held.
@@ -613,8 +622,9 @@ class Run:
         """The SSE events framed from one read (``(event, data, last id, retry)``), adapted
         by ``feed`` — an adapter's ``feed_fast``, which answers a message whose one event is
         ``TextDelta(text)`` (choice 0) with ``text`` alone: the bulk of every answer is
-        then recorded without any per-message object. Anything else, or any message while
-        secrets are registered (the boundary), takes :meth:`_receive`. The hot path."""
+        then recorded without any per-message object. Anything else, or a message that
+        redaction could change while secrets are registered (see :func:`_clean`), takes
+        :meth:`_receive` and its boundary. The hot path."""
         t_add, ri_add = self._t.append, self._ri.append
         name_add, end_add, id_add, ev_add = self._name.append, self._end.append, self._id.append, self._ev.append
         blob = self._blob
@@ -623,9 +633,10 @@ class Run:
         for name, data, last_id, _retry in events:
             msg_id = last_id or None
             out = feed(name, data, msg_id)
-            if out.__class__ is not str or _SECRETS.forms:
+            secrets = _SECRETS.forms
+            if out.__class__ is not str or secrets and not _clean(name, data, msg_id, out):
                 # n_bytes -1: SSE-sized when asked, unless redaction may change the data
-                n_bytes = sse_size(name, data) if _SECRETS.forms else -1
+                n_bytes = sse_size(name, data) if secrets else -1
                 self._receive(Message(t_ns, read_idx, name, data, msg_id, n_bytes),
                               [TextDelta(out)] if out.__class__ is str else out)
                 parts = self._text.get(0)
@@ -642,7 +653,10 @@ class Run:
             self._n_events += 1
             if parts is None:
                 parts = self._text[0] = []
-            parts.append(out)
+            if secrets:
+                append_redacted(parts, out)  # a key split across two deltas
+            else:
+                parts.append(out)
             if listeners:
                 self._tell([TextDelta(out)])
         if self._folder is not None:
