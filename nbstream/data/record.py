@@ -106,8 +106,8 @@ class _Rows:
         extra: dict[int, tuple] = {}  # row -> (reasoning, tool, finish, usage, err) where any is set
         for i in [i for i, e in enumerate(encs) if e.__class__ is not str_ or not e]:
             enc = encs[i]
-            events = _unpack(enc, names[i], run._data_at(i) if enc is _Same else None, run._id[i])
-            text, reasoning, tool, finish, usage, err, kind, choice, n_char, token, with_choices = _slow_row(events)
+            text, reasoning, tool, finish, usage, err, kind, choice, n_char, token, with_choices = (
+                _FEED_ROW if enc is _Same else _slow_row(_unpack(enc, names[i], None, run._id[i])))
             kind_of[i] = kind
             texts[i] = text or None
             n_chars[i] = n_char
@@ -267,6 +267,11 @@ def _slow_row(events: list) -> tuple:
     kind = next((k for k in _PRIORITY if k in kinds), "other")
     return (text, reasoning, tool, finish, usage, err, kind, choice,
             len(text) + len(reasoning) + len(tool) + len(refusal), is_token, is_token or role or finish is not None)
+
+
+# a generic feed's message (its one event Other, the message itself): the same row values
+# whatever its payload, so that payload is not decoded for them
+_FEED_ROW = _slow_row([Other(type="message", data=None)])
 
 
 def _raw_data_type(data: Any) -> str | None:
