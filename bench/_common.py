@@ -135,6 +135,27 @@ def network_chunks(body: bytes, seed: int = SEED, low: int = 1, high: int = 16 *
     return out
 
 
+def sse_client(http: Any, chunks: list[bytes]) -> Any:
+    """A ``Client`` of ``http`` (the httpx or httpx2 module: the SDKs use one or the other)
+    whose every request is answered with ``chunks`` as a text/event-stream body, each
+    chunk one network read: the SDKs' loops read the same bytes nbstream does."""
+
+    class Chunks(http.SyncByteStream):  # type: ignore[name-defined]
+        def __iter__(self) -> Any:
+            return iter(chunks)
+
+    def handler(request: Any) -> Any:
+        return http.Response(200, headers={"content-type": "text/event-stream"}, stream=Chunks())
+
+    return http.Client(transport=http.MockTransport(handler))
+
+
+def forget(run: Any) -> None:
+    """Drop a measured Run's record (it stays in nbstream's history), so memory stays flat
+    across rounds: the run's own way of letting rows go (``run.records`` is read-only)."""
+    run._drop_head(len(run.records))
+
+
 # ---- timing --------------------------------------------------------------------------------
 def interleaved(runners: dict[str, Callable[[], Any]], rounds: int,
                 check: Callable[[str, Any], None] | None = None) -> dict[str, list[float]]:

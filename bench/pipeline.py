@@ -39,11 +39,13 @@ import orjson
 from _common import (
     SEED,
     chat_stream,
+    forget,
     interleaved,
     machine_busy_s,
     machine_header,
     median,
     network_chunks,
+    sse_client,
     table,
     wall_times,
 )
@@ -63,29 +65,9 @@ def run_nbstream(chunks: list[bytes]) -> nbstream.Run:
     return nbstream.show(chunks, display=False)
 
 
-def _forget(run: nbstream.Run) -> None:
-    """Drop a measured run's record (it stays in nbstream's history): memory stays flat."""
-    for column in (run._t, run._ri, run._name, run._end, run._id, run._ev, run._blob):
-        del column[:]
-    run._nb = None
-    run._n_events = 0
-
-
 # ---- (b) the openai SDK --------------------------------------------------------------------
-class _Chunks2(httpx2.SyncByteStream):
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-
-    def __iter__(self):
-        return iter(self.chunks)
-
-
 def openai_client(chunks: list[bytes]) -> openai.OpenAI:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, stream=_Chunks2(chunks))
-
-    http = httpx2.Client(transport=httpx2.MockTransport(handler))
-    return openai.OpenAI(base_url=URL, api_key="x", http_client=http, max_retries=0)
+    return openai.OpenAI(base_url=URL, api_key="x", http_client=sse_client(httpx2, chunks), max_retries=0)
 
 
 def run_openai(client: openai.OpenAI) -> str:
@@ -101,19 +83,8 @@ def run_openai(client: openai.OpenAI) -> str:
 
 
 # ---- (c) httpx-sse + json.loads ------------------------------------------------------------
-class _Chunks1(httpx.SyncByteStream):
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-
-    def __iter__(self):
-        return iter(self.chunks)
-
-
 def httpx_client(chunks: list[bytes]) -> httpx.Client:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_Chunks1(chunks))
-
-    return httpx.Client(transport=httpx.MockTransport(handler))
+    return sse_client(httpx, chunks)
 
 
 def run_httpx_sse(client: httpx.Client) -> str:
@@ -183,7 +154,7 @@ def stages(chunks: list[bytes], n_events: int, rounds: int) -> list[list[str]]:
     def drop(run: Any) -> None:
         if isinstance(run, nbstream.Run):
             assert len(run.records) == n_events
-            _forget(run)
+            forget(run)
 
     runners = {
         "SSE framing (decoder -> tuples)": lambda: _frame_only(chunks),
@@ -250,7 +221,7 @@ def main() -> None:
             df = run.chunks
             frame_times.append(time.thread_time() - t0)
             assert len(df) == n_events and int(df["is_token"].sum()) == args.events
-            _forget(run)  # the run stays in nbstream's history: keep memory flat
+            forget(run)  # the run stays in nbstream's history: keep memory flat
         else:
             assert result == expected, f"{name}: wrong text"
 

@@ -40,11 +40,13 @@ import httpx2
 from _common import (
     _PIECES,
     SEED,
+    forget,
     interleaved,
     machine_busy_s,
     machine_header,
     median,
     network_chunks,
+    sse_client,
     table,
     wall_times,
 )
@@ -106,37 +108,13 @@ def gemini_stream(n: int, seed: int = SEED) -> tuple[bytes, str, int]:
 
 
 # ---- the SDK clients, fed the same chunks ----------------------------------------------------
-class _Chunks2(httpx2.SyncByteStream):
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-
-    def __iter__(self):
-        return iter(self.chunks)
-
-
-class _Chunks1(httpx.SyncByteStream):
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-
-    def __iter__(self):
-        return iter(self.chunks)
-
-
 def anthropic_client(chunks: list[bytes]) -> anthropic.Anthropic:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, stream=_Chunks2(chunks))
-
-    http = httpx2.Client(transport=httpx2.MockTransport(handler))
-    return anthropic.Anthropic(base_url=URL, api_key="x", http_client=http, max_retries=0)
+    return anthropic.Anthropic(base_url=URL, api_key="x", http_client=sse_client(httpx2, chunks), max_retries=0)
 
 
 def genai_client(chunks: list[bytes]) -> genai.Client:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_Chunks1(chunks))
-
-    http = httpx.Client(transport=httpx.MockTransport(handler))
     return genai.Client(api_key="x", http_options=types.HttpOptions(base_url=URL, api_version="v1beta",
-                                                                    httpx_client=http))
+                                                                    httpx_client=sse_client(httpx, chunks)))
 
 
 _MESSAGES = [{"role": "user", "content": "hi"}]
@@ -179,8 +157,7 @@ def measure(title: str, runners: dict[str, Any], expected: str, n_events: int, r
             assert result.status == "done", (name, result.status, result.error)
             assert result.text == expected, f"{name}: wrong text"
             assert result.wire_format == wire_format, (name, result.wire_format)
-            result.records.clear()  # the run stays in nbstream's history: keep memory flat
-            result.events.clear()
+            forget(result)  # the run stays in nbstream's history: keep memory flat
         else:
             assert result == expected, f"{name}: wrong text"
 

@@ -8,6 +8,8 @@ import concurrent.futures
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from nbstream import errors
+from nbstream._secrets import redact
 from nbstream.data import record as _record
 from nbstream.engine import loop as _loop
 from nbstream.engine import models as _models
@@ -178,9 +180,11 @@ def _fold(run: Run, n: int) -> None:
 
 
 def _check_keep(keep: Any) -> None:
-    if keep not in ("all", "summary"):
+    """``keep=`` is one of two strings (an array's ``==`` would answer per element)."""
+    if not (isinstance(keep, str) and keep in ("all", "summary")):
+        shown = errors.one_line(redact(repr(keep)))[:60]
         raise ValueError(f"keep must be 'all' (every event's row) or 'summary' (counters and timing "
-                         f"statistics only), not {keep!r}")
+                         f"statistics only), not {shown}")
 
 
 def _adopt(session: Session, run: Run, display: bool, keep: str = "all") -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import operator
 import sys
 import threading
 import time
@@ -68,14 +69,14 @@ class ToolCall:
     arguments: str = ""
 
 
+@dataclass(slots=True, repr=False)
 class Record:
-    """One received wire message with the events it produced (the recorder's raw input)."""
+    """One received wire message with the events it produced (the recorder's raw input).
+    Equal by value: ``run.records`` builds each one when asked, so two reads of the same
+    message are equal objects, not the same one."""
 
-    __slots__ = ("message", "events")
-
-    def __init__(self, message: Message, events: list[Event]) -> None:
-        self.message = message
-        self.events = events
+    message: Message
+    events: list[Event]
 
     def __repr__(self) -> str:
         return f"Record({self.message!r}, {self.events!r})"
@@ -146,7 +147,28 @@ class Events(Sequence[Event]):
     def __getitem__(self, i: slice) -> list[Event]: ...
 
     def __getitem__(self, i: int | slice) -> Event | list[Event]:
-        return list(self)[i]
+        if isinstance(i, slice):
+            return list(self)[i]
+        n = len(self)
+        i = operator.index(i)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("event index out of range")
+        # walk the messages' event counts (no events built) from the nearer end
+        run, encs = self._run, self._run._ev
+        if i < n // 2:
+            at, before = 0, 0
+            while before + _n_of(encs[at]) <= i:
+                before += _n_of(encs[at])
+                at += 1
+        else:
+            at, before = len(encs) - 1, n - _n_of(encs[-1])
+            while before > i:
+                at -= 1
+                before -= _n_of(encs[at])
+        enc = encs[at]
+        return _unpack(enc, run._name[at], run._data_at(at) if enc is _Same else None, run._id[at])[i - before]
 
     def __iter__(self) -> Iterator[Event]:
         run = self._run
@@ -183,6 +205,11 @@ def _pack(events: list[Event], message: Message) -> Any:
     return list(events) if events else None
 
 
+def _n_of(enc: Any) -> int:
+    """How many events a compact form stands for."""
+    return len(enc) if enc.__class__ is list else 0 if enc is None else 1
+
+
 def _unpack(enc: Any, name: str, data: Any, msg_id: str | None) -> list[Event]:
     """The events a compact form stands for (new objects, equal to the ones received)."""
     cls = enc.__class__
@@ -195,6 +222,15 @@ def _unpack(enc: Any, name: str, data: Any, msg_id: str | None) -> list[Event]:
     if enc is _Same:
         return [Other(type=name, data=data, id=msg_id)]
     return [enc]
+
+
+def _clean(name: str, data: str, msg_id: str | None, text: str) -> bool:
+    """Whether the secrets boundary (``scrub``) would leave a plain text delta's message
+    as it is: no registered secret in its data, name, id or decoded text, and no ``\\u``
+    escape in the data that could spell one (``redact`` returns its argument itself
+    when it masks nothing)."""
+    return ("\\u" not in data and redact(data) is data and redact(text) is text and redact(name) is name
+            and (msg_id is None or redact(msg_id) is msg_id))
 
 
 Listener = Callable[["Run", list[Event]], None]
@@ -250,7 +286,6 @@ class Run:
         self._ev: list[Any] = []  # the message's events, compact (see _pack)
         self._n_events = 0
         # keep="summary": every FOLD_ROWS rows are folded into summary aggregates and dropped
-        self.keep = "all"
         self._folder: Callable[[Run, int], None] | None = None
         self._folded: dict[str, Any] | None = None
         self._n_dropped = 0
@@ -412,8 +447,12 @@ class Run:
     def _keep_summary(self, folder: Callable[[Run, int], None]) -> None:
         """Keep counters and timing statistics only (``keep="summary"``): ``folder(run, n)``
         folds the first ``n`` rows into ``_folded`` and drops them (see ``_drop_head``)."""
-        self.keep = "summary"
         self._folder = folder
+
+    @property
+    def keep(self) -> str:
+        """``"all"`` (every received message kept) or ``"summary"`` (rows folded and dropped)."""
+        return "all" if self._folder is None else "summary"
 
     def _maybe_fold(self) -> None:
         if self._folder is not None and len(self._ev) >= FOLD_ROWS:
@@ -427,8 +466,7 @@ class Run:
         cut = self._end[n - 1]
         del self._blob[:cut]
         self._end = array("q", [e - cut for e in self._end[n:]])
-        self._n_events -= sum(len(_unpack(enc, "", None, None)) if enc.__class__ is not str else 1
-                              for enc in self._ev[:n])
+        self._n_events -= sum(map(_n_of, self._ev[:n]))
         for column in (self._t, self._ri, self._name, self._id, self._ev):
             del column[:n]
         if self._nb is not None:
@@ -584,8 +622,9 @@ class Run:
         """The SSE events framed from one read (``(event, data, last id, retry)``), adapted
         by ``feed`` — an adapter's ``feed_fast``, which answers a message whose one event is
         ``TextDelta(text)`` (choice 0) with ``text`` alone: the bulk of every answer is
-        then recorded without any per-message object. Anything else, or any message while
-        secrets are registered (the boundary), takes :meth:`_receive`. The hot path."""
+        then recorded without any per-message object. Anything else, or a message that
+        redaction could change while secrets are registered (see :func:`_clean`), takes
+        :meth:`_receive` and its boundary. The hot path."""
         t_add, ri_add = self._t.append, self._ri.append
         name_add, end_add, id_add, ev_add = self._name.append, self._end.append, self._id.append, self._ev.append
         blob = self._blob
@@ -594,9 +633,10 @@ class Run:
         for name, data, last_id, _retry in events:
             msg_id = last_id or None
             out = feed(name, data, msg_id)
-            if out.__class__ is not str or _SECRETS.forms:
+            secrets = _SECRETS.forms
+            if out.__class__ is not str or secrets and not _clean(name, data, msg_id, out):
                 # n_bytes -1: SSE-sized when asked, unless redaction may change the data
-                n_bytes = sse_size(name, data) if _SECRETS.forms else -1
+                n_bytes = sse_size(name, data) if secrets else -1
                 self._receive(Message(t_ns, read_idx, name, data, msg_id, n_bytes),
                               [TextDelta(out)] if out.__class__ is str else out)
                 parts = self._text.get(0)
@@ -613,7 +653,10 @@ class Run:
             self._n_events += 1
             if parts is None:
                 parts = self._text[0] = []
-            parts.append(out)
+            if secrets:
+                append_redacted(parts, out)  # a key split across two deltas
+            else:
+                parts.append(out)
             if listeners:
                 self._tell([TextDelta(out)])
         if self._folder is not None:

@@ -31,7 +31,6 @@ openai ~180k (nbstream 4.3x faster).
 from __future__ import annotations
 
 import codecs
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -78,7 +77,7 @@ def _event_factory() -> Callable[[str, str, str, int | None], ServerSentEvent]:
 
 
 _make_event = _event_factory()
-_intern = sys.intern
+_MAX_NAMES = 64  # event types a decoder keeps one string of (more: each its own)
 _T = TypeVar("_T")
 
 
@@ -108,11 +107,16 @@ class SSEDecoder:
         "_event_type",
         "_id_buffer",
         "_block_retry",
+        "_names",
     )
 
     def __init__(self) -> None:
         self._last_event_id = ""
         self._retry: int | None = None
+        # one string per event type (a stream repeats a few): a per-decoder cache, not
+        # sys.intern, whose strings are immortal on CPython 3.12.0-3.12.4 and free-threaded
+        # builds (a server sending a new name per event would leak them for good)
+        self._names: dict[str, str] = {}
         self._new_stream()
 
     @property
@@ -212,6 +216,7 @@ class SSEDecoder:
         id_buffer = self._id_buffer
         block_retry = self._block_retry
         dispatched_id = self._last_event_id
+        names = self._names
         for line in lines:
             if not line:  # blank line: dispatch
                 dispatched_id = id_buffer
@@ -239,7 +244,9 @@ class SSEDecoder:
             if name == "data":
                 data.append(value)
             elif name == "event":
-                event_type = _intern(value)  # one string for every event of a type
+                event_type = names.get(value, value)
+                if event_type is value and len(names) < _MAX_NAMES:
+                    names[value] = value
             elif name == "id" and "\0" not in value:
                 id_buffer = value
             elif name == "retry" and value.isascii() and value.isdigit():

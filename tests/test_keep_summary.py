@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 from _golden_corpus import T0, _chat_plain, _cut
 
@@ -87,4 +89,15 @@ def test_show_and_stream_take_keep_and_refuse_a_wrong_value(demo):
     for bad in ("none", 5, None):
         with pytest.raises(ValueError, match="keep must be 'all'"):
             nbstream.show([b"data: [DONE]\n\n"], display=False, keep=bad, session=session)
+    session.close()
+
+
+@pytest.mark.parametrize("bad", [np.array(["summary"]), np.array(["summary", "all"]), pd.Series(["all"]),
+                                 "summary" * 100_000], ids=["array-of-one", "array", "series", "huge-string"])
+def test_keep_is_one_of_two_strings_and_anything_else_is_a_short_one_line_error(bad):
+    session = nbstream.Session()
+    with pytest.raises(ValueError, match="keep must be 'all'") as info:
+        nbstream.show([b"data: [DONE]\n\n"], display=False, keep=bad, session=session)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300
+    assert len(session.runs()) == 0
     session.close()

@@ -13,18 +13,6 @@ from nbstream.data import tokens
 _ALPHABET = ["a", "b", " ", "é", "世", "🙂", "\n", "ab", "", "x y", " the", "ing", "👩‍💻"]
 
 
-def _reference(enc, pieces):
-    _, starts = enc.decode_with_offsets(enc.encode_ordinary("".join(pieces)))
-    counts = [0.0] * len(pieces)
-    piece, end = 0, len(pieces[0])
-    for start in starts:
-        while start >= end and piece < len(pieces) - 1:
-            piece += 1
-            end += len(pieces[piece])
-        counts[piece] += 1
-    return counts
-
-
 def test_byte_offset_counts_equal_tiktokens_character_offsets():
     est = tokens.estimator()
     if est._enc is None:
@@ -33,7 +21,7 @@ def test_byte_offset_counts_equal_tiktokens_character_offsets():
     for _ in range(500):
         pieces = ["".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 4))) for _ in range(rng.randint(1, 40))]
         if "".join(pieces):
-            assert est.per_piece(pieces) == _reference(est._enc, pieces), pieces
+            assert est.per_piece(pieces) == est._per_piece_chars("".join(pieces), pieces), pieces
 
 
 def test_lone_surrogates_fall_back_to_character_offsets():
@@ -42,3 +30,13 @@ def test_lone_surrogates_fall_back_to_character_offsets():
         pytest.skip("no offline tiktoken encoding installed (extra 'tokens')")
     counts = est.per_piece(["ab", "\ud800", "cd"])
     assert sum(counts) == len(est._enc.encode_ordinary("ab\ud800cd")) and len(counts) == 3
+
+
+@pytest.mark.parametrize("name", [None, tokens.CHARS])
+def test_the_total_equals_the_sum_of_the_per_piece_counts(name):
+    est = tokens.estimator(name)
+    rng = random.Random(11)
+    for _ in range(200):
+        pieces = ["".join(rng.choice([*_ALPHABET, "\ud800"]) for _ in range(rng.randint(0, 4)))
+                  for _ in range(rng.randint(1, 40))]
+        assert est.total(pieces) == sum(est.per_piece(pieces)), pieces

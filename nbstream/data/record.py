@@ -82,9 +82,11 @@ CHUNK_DTYPES: dict[str, str] = {
 class _Rows:
     """Column lists for the chunk table, built in one pass over the run's compact record
     (shared by chunks and summary). A plain text delta (most rows) takes a short path;
-    columns that are empty on such rows are filled only where another row sets them."""
+    columns that are empty on such rows are filled only where another row sets them.
+    ``pieces``: each row's text for the token estimate (``n_tokens_est``, made by
+    :func:`chunks`; a summary needs only their total)."""
 
-    def __init__(self, run: Run, estimator: _tokens.Estimator, limit: int | None = None) -> None:
+    def __init__(self, run: Run, limit: int | None = None) -> None:
         n = len(run._ev)  # appended last: every other column has at least n entries
         if limit is not None:
             n = min(n, limit)
@@ -104,8 +106,8 @@ class _Rows:
         extra: dict[int, tuple] = {}  # row -> (reasoning, tool, finish, usage, err) where any is set
         for i in [i for i, e in enumerate(encs) if e.__class__ is not str_ or not e]:
             enc = encs[i]
-            events = _unpack(enc, names[i], run._data_at(i) if enc is _Same else None, run._id[i])
-            text, reasoning, tool, finish, usage, err, kind, choice, n_char, token, with_choices = _slow_row(events)
+            text, reasoning, tool, finish, usage, err, kind, choice, n_char, token, with_choices = (
+                _FEED_ROW if enc is _Same else _slow_row(_unpack(enc, names[i], None, run._id[i])))
             kind_of[i] = kind
             texts[i] = text or None
             n_chars[i] = n_char
@@ -129,7 +131,7 @@ class _Rows:
             while newline >= 0:
                 breaks.append(newline)
                 newline = blob.find(b"\n", newline + 1, limit)
-            sizes += 7 * np.bincount(np.searchsorted(ends_arr, breaks, side="right"), minlength=n)[:n]
+            sizes += 6 * np.bincount(np.searchsorted(ends_arr, breaks, side="right"), minlength=n)[:n]
         n_bytes = sizes
         raw: list[str | None] = [None] * n
         for i, name in enumerate(names):
@@ -206,10 +208,8 @@ class _Rows:
         pieces = [t or "" for t in texts]
         for i, (reasoning, tool, *_rest) in extra.items():
             pieces[i] = (reasoning or "") + (texts[i] or "") + (tool or "")
-        cols["n_tokens_est"] = estimator.per_piece(pieces) if n else []
+        self.pieces = pieces
         self.cols = cols
-        self.continuous = continuous
-        self.estimator = estimator
 
 
 _USAGE_FIELDS = {"usage_prompt_tokens": "input_tokens", "usage_completion_tokens": "output_tokens",
@@ -269,6 +269,11 @@ def _slow_row(events: list) -> tuple:
             len(text) + len(reasoning) + len(tool) + len(refusal), is_token, is_token or role or finish is not None)
 
 
+# a generic feed's message (its one event Other, the message itself): the same row values
+# whatever its payload, so that payload is not decoded for them
+_FEED_ROW = _slow_row([Other(type="message", data=None)])
+
+
 def _raw_data_type(data: Any) -> str | None:
     """The ``type`` (else ``object``) a message's payload names, for ``raw_event``."""
     if isinstance(data, dict):
@@ -286,7 +291,8 @@ def chunks(run: Run, *, tokenizer: str | None = None) -> pd.DataFrame:
     """One row per received wire message (column definitions: this module's docstring)."""
     import pandas as pd
 
-    rows = _Rows(run, _tokens.estimator(tokenizer))
+    rows = _Rows(run)
+    rows.cols["n_tokens_est"] = _tokens.estimator(tokenizer).per_piece(rows.pieces) if rows.pieces else []
     return pd.DataFrame({name: _column(rows.cols[name], dtype) for name, dtype in CHUNK_DTYPES.items()},
                         copy=False)
 
@@ -326,7 +332,7 @@ def empty_chunks() -> pd.DataFrame:
 def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     """The run's row as a plain dict (what ``run.summary`` and ``nbstream.runs()`` show)."""
     estimator = _tokens.estimator(tokenizer)
-    agg = aggregate(_Rows(run, estimator))
+    agg = aggregate(_Rows(run), estimator)
     if run._folded is not None:  # keep="summary": the rows already dropped, folded online
         agg = merge(run._folded, agg)
     usage = run.usage
@@ -353,7 +359,7 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     hidden = bool(n_reason and not reasoning_text)
     n_streamed = n_out - n_reason if hidden and n_reason else n_out
     decode = t_last_tok - ttft if n_tok else math.nan
-    itl = _stats(agg["gaps"])
+    itl = _stats(np.concatenate(agg["gaps"]))
     n_not_done = agg["n_rows"] - agg["n_done"]
     first_choice, last_choice, first_out = agg["first_choice"], agg["last_choice"], agg["first_out"]
     last_content = agg["last_content"]
@@ -423,11 +429,12 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
     return row
 
 
-def aggregate(rows: _Rows) -> dict[str, Any]:
+def aggregate(rows: _Rows, estimator: _tokens.Estimator) -> dict[str, Any]:
     """What the summary row needs from the chunk rows: counts, the times of the first,
     second and last token rows (and first/last with choices, first output, first done,
-    last content), the token gaps, the token estimate. Two consecutive spans of rows
-    combine with :func:`merge` — how ``keep="summary"`` folds rows it drops."""
+    last content), the token gaps (a list of arrays: merging appends, never copies them),
+    the token estimate. Two consecutive spans of rows combine with :func:`merge` — how
+    ``keep="summary"`` folds rows it drops."""
     c = rows.cols
     t = c["t_recv_s"].tolist()
     kinds = c["event_type"]
@@ -444,7 +451,7 @@ def aggregate(rows: _Rows) -> dict[str, Any]:
         "last_choice": t[with_choices[-1]] if with_choices else None,
         "first_done": t[done[0]] if done else None,
         "last_content": t[last_content] if last_content is not None else None,
-        "gaps": c["itl_s"][tok[1:]], "est": sum(c["n_tokens_est"]),
+        "gaps": [c["itl_s"][tok[1:]]], "est": estimator.total(rows.pieces),
         "reasoning_text": any(c["reasoning_delta"]),
         "n_usage_tok": rows.n_usage_tok,
     }
@@ -465,7 +472,7 @@ def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "first_tok": first("first_tok"), "second_tok": second, "last_tok": last("last_tok"),
         "first_out": first("first_out"), "first_choice": first("first_choice"), "last_choice": last("last_choice"),
         "first_done": first("first_done"), "last_content": last("last_content"),
-        "gaps": np.concatenate([a["gaps"], np.array(bridge, dtype=float), b["gaps"]]),
+        "gaps": [*a["gaps"], np.array(bridge, dtype=float), *b["gaps"]],
         "est": a["est"] + b["est"], "reasoning_text": a["reasoning_text"] or b["reasoning_text"],
         "n_usage_tok": a["n_usage_tok"] + b["n_usage_tok"],
     }
@@ -473,7 +480,7 @@ def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 def fold(run: Run, n: int, *, tokenizer: str | None = None) -> None:
     """Drop the run's first ``n`` rows, folding them into ``run._folded`` (``keep="summary"``)."""
-    agg = aggregate(_Rows(run, _tokens.estimator(tokenizer), limit=n))
+    agg = aggregate(_Rows(run, limit=n), _tokens.estimator(tokenizer))
     run._folded = agg if run._folded is None else merge(run._folded, agg)
     run._drop_head(n)
 

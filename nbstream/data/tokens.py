@@ -47,9 +47,13 @@ class Estimator:
         try:
             return self._per_piece_bytes(text, pieces)
         except UnicodeEncodeError:  # lone surrogates: the character offsets tiktoken decodes
-            pass
-        tokens = self._enc.encode_ordinary(text)
-        _, starts = self._enc.decode_with_offsets(tokens)
+            return self._per_piece_chars(text, pieces)
+
+    def _per_piece_chars(self, text: str, pieces: Sequence[str]) -> list[float]:
+        """``per_piece`` on the character offsets ``decode_with_offsets`` gives, walked in
+        Python (the reference the byte-offset path must equal)."""
+        assert self._enc is not None
+        _, starts = self._enc.decode_with_offsets(self._enc.encode_ordinary(text))
         counts = [0.0] * len(pieces)
         piece, end = 0, len(pieces[0]) if pieces else 0
         for start in starts:
@@ -93,6 +97,13 @@ class Estimator:
                     continue
             self._sizes = sizes
         return self._sizes
+
+    def total(self, pieces: Sequence[str]) -> float:
+        """``sum(per_piece(pieces))`` without attributing each token to its piece (a
+        summary's estimate: no per-piece offsets, no token-size table to build)."""
+        if self._enc is None:
+            return sum(map(len, pieces)) / CHARS_PER_TOKEN
+        return float(len(self._enc.encode_ordinary("".join(pieces))))
 
     def count(self, text: str) -> int:
         if self._enc is None:

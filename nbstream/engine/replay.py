@@ -26,6 +26,7 @@ from nbstream.wire.framing import Message
 __all__ = ["FORMAT", "MAX_T", "load", "messages", "prepare", "save"]
 
 FORMAT = 1
+MAX_READ = 2**31 - 1  # the run's compact record keeps read indexes as 32-bit integers
 
 
 def save(run: Run, path: str | Path) -> Path:
@@ -98,8 +99,8 @@ def _item(path: Path, number: int, item: Any) -> dict[str, Any]:
     if not isinstance(data, (str, dict, list)):
         raise ValueError(f"{path}: line {number} has no data (text or JSON object)")
     read, event, ident = item.get("read", 0), item.get("event", ""), item.get("id")
-    if isinstance(read, bool) or not isinstance(read, int) or not isinstance(event, str) \
-            or not (ident is None or isinstance(ident, str)):
+    if isinstance(read, bool) or not isinstance(read, int) or not 0 <= read <= MAX_READ \
+            or not isinstance(event, str) or not (ident is None or isinstance(ident, str)):
         raise ValueError(f"{path}: line {number} has a malformed read, event or id field")
     return item
 

@@ -23,7 +23,7 @@ from nbstream import _secrets
 from nbstream.engine.pump import Step
 from nbstream.events import Event, Other, TextDelta
 from nbstream.run import Run
-from nbstream.wire.adapters import Adapter, AgentsAdapter, AutoAdapter, make_adapter
+from nbstream.wire.adapters import AgentsAdapter, AutoAdapter
 
 __all__ = ["ObjectAdapter", "Plan", "plan"]
 
@@ -34,8 +34,8 @@ class ObjectAdapter:
     """Items of a Python iterator -> events: str is answer text, dicts and pydantic
     objects go through the auto-detecting wire adapter, Agents SDK events through theirs."""
 
-    def __init__(self, auto: Any = None) -> None:
-        self._auto: Any = auto or make_adapter("auto")  # an AutoAdapter (with its fast path)
+    def __init__(self, auto: AutoAdapter | None = None) -> None:
+        self._auto = auto or AutoAdapter()
         self._agents: AgentsAdapter | None = None
         self.framed = False  # set when the items are bytes: then str data is wire payload
 
@@ -129,17 +129,16 @@ def _items_step() -> tuple[Run, Step]:
     return run, Step(run, adapter, on_first=first)
 
 
-def _detecting(run: Run) -> Adapter:
+def _detecting(run: Run) -> AutoAdapter:
     """The auto-detecting adapter for ``run``: once the format is known, ``run.wire_format``
     names it (no longer ``"auto"``)."""
-    adapter = make_adapter("auto")
+    adapter = AutoAdapter()
 
     def decided(name: str) -> None:
         if run.wire_format == "auto":
             run.wire_format = name
 
-    if isinstance(adapter, AutoAdapter):
-        adapter.on_decide = decided
+    adapter.on_decide = decided
     return adapter
 
 

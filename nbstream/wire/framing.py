@@ -43,7 +43,8 @@ def sse_size(event: str, data: str) -> int:
     """Bytes of the event as usually framed: ``event: …\n`` (if named), one ``data: …\n``
     per line, and the blank line. (Comments, ``id:`` lines and CRLF variants are not
     seen by the decoder's output, so they are not counted.)"""
-    size = (len(data) if data.isascii() else len(data.encode())) + 7 * (data.count("\n") + 1) + 1
+    # each line break in the data is "\ndata: " on the wire: 6 bytes more than the "\n"
+    size = (len(data) if data.isascii() else len(data.encode())) + 6 * data.count("\n") + 8
     return size if event == "message" else size + 8 + len(event)
 
 
