@@ -142,9 +142,13 @@ class _Sweep:
         digest = key(req.url, req.body, self.response_format, req.headers) if self.cache is not None else ""
         hit = self.cache.get(digest) if self.cache is not None else None
         if hit is not None:
-            replayed = await self.replayed(job, hit, getattr(run, "response_format", None))
-            if replayed.run is not None and replayed.run.status == "done":
-                return replayed
+            try:
+                replayed = await self.replayed(job, hit, getattr(run, "response_format", None))
+            except (ValueError, OSError):  # a damaged recording (no record, bad lines): a miss, asked again
+                pass
+            else:
+                if replayed.run is not None and replayed.run.status == "done":
+                    return replayed
             # a recording cut short (edited, copied half) replays as no answer: a miss, asked again
         gate = self.pacer.gate(req.base_url)
         tokens = len(str(req.body)) / 4
