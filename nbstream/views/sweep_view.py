@@ -163,7 +163,6 @@ class SweepView:
         self._notebook = in_notebook() if notebook is None else notebook
         self._widget: Any = None
         self._handle: Any = None
-        self.updates = 0
         self.view_error: Exception | None = None
         if self._notebook:
             from IPython.display import display
@@ -224,17 +223,12 @@ class SweepView:
                 return
             self._shown_version = self.progress.version
             state: dict[str, Any] = self.progress.state() if self._notebook else {"line": self.progress.line()}
-        self.updates += 1
         if self._widget is not None:
             state["over"] = final
             self._widget.state = json.dumps(state)
         elif not self._notebook:
             self._out.write("\r\x1b[2K" + _bar(self.progress) + " " + terminal(state["line"]) + ("\n" if final else ""))
             self._out.flush()
-
-    def finish(self, frame: Any) -> None:
-        """The sweep ended: stop ticking after one last update."""
-        self._over.set()
 
     def close(self) -> None:
         """Stop the ticker; in a notebook the widget gives way to the static summary (what
