@@ -15,7 +15,7 @@ import pytest
 
 from nbstream import Session, _secrets
 from nbstream.run import Run
-from nbstream.views.sweep_view import TAIL, Progress, SweepView, summary_bundle
+from nbstream.views.sweep_view import LABEL, TAIL, Progress, SweepView, summary_bundle
 from tests import _kernel
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -67,6 +67,19 @@ def test_a_key_split_across_two_deltas_is_masked_in_a_shown_answer():
         p.grew(0, run, text)
     (row,) = p.state()["rows"]
     assert key[:8] not in row["text"] and row["text"].endswith(" more")
+
+
+def test_a_huge_swept_value_is_cut_short_in_the_label_sent_with_every_update():
+    view = SweepView([], ["stop"], out=io.StringIO(), notebook=False)
+    job = _Job(7, "demo")
+    job.swept = {"stop": ["x" * 1_000_000]}
+    try:
+        view.started(job, Run())
+        (row,) = view.progress.state()["rows"]
+    finally:
+        view.close()
+    assert row["label"].startswith("#7 demo stop=['xxx") and len(row["label"]) == LABEL
+    assert row["label"].endswith("…")
 
 
 def test_late_deltas_of_an_earlier_attempt_or_an_ended_row_are_not_shown():

@@ -38,6 +38,7 @@ __all__ = ["INTERVAL_S", "SHOWN", "Progress", "SweepView", "summary_bundle", "wa
 INTERVAL_S = 0.25
 SHOWN = 3  # rows whose answers stream in the view at once
 TAIL = 120  # characters of each shown answer
+LABEL = 100  # characters of a shown row's label (index, model, swept values)
 _FOLD = 32  # a shown answer's parts are folded into its last _KEEP characters past this many
 _KEEP = TAIL + PREFIX  # enough for the tail and for masking a key the next delta completes
 
@@ -184,7 +185,8 @@ class SweepView:
 
     def _label(self, job: Any) -> str:
         params = " ".join(f"{k}={job.swept.get(k)}" for k in self.param_names)
-        return f"#{job.index} {job.model} {params}".strip()
+        label = f"#{job.index} {job.model} {params}".strip()
+        return label if len(label) <= LABEL else label[:LABEL - 1] + "…"  # it is sent again every update
 
     # ---- told by the runner (on the I/O loop's thread): note it, nothing more ----------------
     def started(self, job: Any, run: Run) -> None:
