@@ -192,7 +192,8 @@ class _Sweep:
             run, req = self.prepare(job)
         if run.status == "done" and self.cache is not None:
             with contextlib.suppress(OSError):  # a full or read-only disk: the answer stands, uncached
-                self.cache.put(run, digest)
+                # off the I/O loop: writing a recording (~2 ms, up to 9) would delay the other streams' stamps
+                await asyncio.to_thread(self.cache.put, run, digest)
         return Outcome(run, attempts, False)
 
     async def drive(self, job: Job, run: Run, req: _request.Request) -> None:
@@ -209,7 +210,7 @@ class _Sweep:
         """The recording at ``path`` re-streamed at once, stamped with the times measured
         when it was recorded (its run reports them; the table leaves them out); ``schema`` (the request's
         normalized ``response_format``) makes its ``run.json`` what the original's was."""
-        run, work = _replay.prepare(path, 0, recorded_clock=True)
+        run, work = await asyncio.to_thread(_replay.prepare, path, 0, recorded_clock=True)  # reads the file
         run.prompt, run.params = job.prompt, dict(job.params)
         if schema is not None:
             run.response_format = schema
