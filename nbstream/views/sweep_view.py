@@ -196,6 +196,8 @@ class SweepView:
             index, inbox = job.index, self._inbox
 
             def grew(_run: Run, events: list[Event]) -> None:
+                if self.view_error is not None:  # the ticker is gone: nothing would empty the inbox
+                    return
                 for ev in events:
                     if type(ev) is TextDelta and ev.choice == 0:
                         inbox.append((index, run, ev.text))
@@ -215,6 +217,7 @@ class SweepView:
             self._show(final=True)
         except Exception as exc:  # noqa: BLE001 - a view never breaks the sweep
             self.view_error = exc
+            self._inbox.clear()
 
     def _show(self, final: bool = False) -> None:
         with self._lock:
