@@ -113,6 +113,10 @@ async def run_cell(line: str, cell: str, *, expand: bool = False) -> None:
     except Exception as exc:  # argparse's UsageError: one line, no traceback
         _say(f"%%stream: {exc}  (see %%stream? for the options)")
         return
+    misfit = _over_misfit(args)
+    if misfit is not None:
+        _say(f"%%stream: {misfit}  (see %%stream? for the options)")
+        return
     if args.over:
         await _over(args, cell, ns)
         return
@@ -175,6 +179,21 @@ async def _over(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> None
     if args.out:
         ns[args.out] = result
     ns["_"] = result
+
+
+#: options of one stream that a sweep has no place for: each row is its own request into one table
+_STREAM_ONLY = ("chat", "compare", "raw", "bg", "no_render", "json", "record", "replay", "sse", "no_template")
+
+
+def _over_misfit(args: argparse.Namespace) -> str | None:
+    """An option given with ``--over`` that a sweep would silently ignore (or ``--cache``
+    without it): a one-line error rather than a cell that does something else."""
+    if args.over is None:
+        return "--cache goes with --over only (a sweep's cache folder)" if args.cache is not None else None
+    used = [name for name in _STREAM_ONLY if getattr(args, name)]
+    if used:
+        return f"--{used[0].replace('_', '-')} does not go with --over (each row is its own request); leave it out"
+    return None
 
 
 # asweep's own keyword arguments: a -p field of that name goes to the request as a one-value parameter

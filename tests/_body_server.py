@@ -4,10 +4,11 @@ the bytes a test gives it (a whole HTTP response): for asserting what a client s
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from _servers import LoopbackServer, read_body
 
 
 def sse_response(payloads: list[Any], content_type: str = "text/event-stream") -> bytes:
@@ -23,41 +24,16 @@ def ndjson_response(payloads: list[Any]) -> bytes:
             "Connection: close\r\n\r\n").encode() + body
 
 
-class BodyServer:
+class BodyServer(LoopbackServer):
     """``answer(path, body)`` -> the raw response bytes; ``requests`` holds (path, body)."""
 
     def __init__(self, answer: Callable[[str, Any], bytes]) -> None:
         self.requests: list[tuple[str, Any]] = []
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def serve(handler: BaseHTTPRequestHandler) -> None:
+            raw = read_body(handler)
+            body = json.loads(raw) if raw else None
+            self.requests.append((handler.path, body))
+            handler.wfile.write(answer(handler.path, body))
 
-            def do_POST(self) -> None:  # noqa: N802 - the http.server protocol
-                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-                body = json.loads(raw) if raw else None
-                outer.requests.append((self.path, body))
-                try:
-                    self.wfile.write(answer(self.path, body))
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                self.close_connection = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> BodyServer:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        super().__init__(serve)

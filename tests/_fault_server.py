@@ -6,11 +6,12 @@ the prompt, so a test can check each row got its own answer; every request is lo
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from _servers import LoopbackServer, read_body
 
 
 @dataclass
@@ -24,7 +25,7 @@ def answer_for(prompt: str) -> str:
     return f"answer to: {prompt}"
 
 
-class FaultServer:
+class FaultServer(LoopbackServer):
     """``faults(n, prompt) -> action``: "ok", "429", "500", "disconnect", or a status like "400"."""
 
     def __init__(self, faults: Callable[[int, str], str], *, retry_after: str = "0") -> None:
@@ -34,39 +35,24 @@ class FaultServer:
         self._lock = threading.Lock()
         self.release = threading.Event()  # "hold" requests wait for this
         self.release.set()
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def serve(handler: BaseHTTPRequestHandler) -> None:
+            body = json.loads(read_body(handler) or b"{}")
+            prompt = "".join(str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user")
+            with self._lock:
+                n = len(self.log)
+                action = faults(n, prompt)
+                self.log.append(Logged(n, prompt, action))
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                self._serve(handler, action, prompt, retry_after)
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
 
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                prompt = "".join(str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user")
-                with outer._lock:
-                    n = len(outer.log)
-                    action = faults(n, prompt)
-                    outer.log.append(Logged(n, prompt, action))
-                    outer.in_flight += 1
-                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                try:
-                    outer._serve(self, action, prompt, retry_after)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                finally:
-                    with outer._lock:
-                        outer.in_flight -= 1
-                self.close_connection = True
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        super().__init__(serve)
+        self.base_url = f"{self.url}/v1"
 
     def _serve(self, h: BaseHTTPRequestHandler, action: str, prompt: str, retry_after: str) -> None:
         if action.isdigit():
@@ -100,11 +86,4 @@ class FaultServer:
 
     def stop(self) -> None:
         self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FaultServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()

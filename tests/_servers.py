@@ -1,5 +1,6 @@
 """Tiny purpose-built loopback servers for byte-level cases the demo endpoint does not
-cover: a scripted raw HTTP responder, and a socket that never answers."""
+cover: one threaded HTTP base the others build on, a scripted raw HTTP responder, and
+sockets that never answer."""
 
 from __future__ import annotations
 
@@ -7,38 +8,30 @@ import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
-class ScriptedServer:
-    """Serves each request with ``script(handler, n)``, n = 0, 1, 2… per request.
+class LoopbackServer:
+    """A threaded HTTP/1.1 server on 127.0.0.1 that hands every GET and POST to
+    ``serve(handler)`` (Nagle off, one request per connection, a client that hung up
+    ignored): the one base of the tests' purpose-built servers, which say only what a
+    request gets. ``url`` is its address; ``stop()`` or leaving ``with`` shuts it down."""
 
-    ``handler.wfile`` takes raw bytes; the script writes the status line, headers and
-    body itself. Every request's headers are kept in ``requests`` for assertions.
-    """
-
-    def __init__(self, script: Callable[[BaseHTTPRequestHandler, int], None]) -> None:
-        self.requests: list[dict[str, str]] = []
-        outer = self
-
+    def __init__(self, serve: Callable[[BaseHTTPRequestHandler], None]) -> None:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def _serve(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if length:
-                    self.rfile.read(length)
-                n = len(outer.requests)
-                outer.requests.append({k.lower(): v for k, v in self.headers.items()})
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 try:
-                    script(self, n)
+                    serve(self)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 self.close_connection = True
 
             do_GET = do_POST = _serve
 
-            def log_message(self, *args) -> None:
+            def log_message(self, *args: object) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -51,11 +44,35 @@ class ScriptedServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> ScriptedServer:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The request's body (by its Content-Length; none: empty)."""
+    return handler.rfile.read(int(handler.headers.get("content-length") or 0))
+
+
+class ScriptedServer(LoopbackServer):
+    """Serves each request with ``script(handler, n)``, n = 0, 1, 2… per request.
+
+    ``handler.wfile`` takes raw bytes; the script writes the status line, headers and
+    body itself. Every request's headers are kept in ``requests`` for assertions.
+    """
+
+    def __init__(self, script: Callable[[BaseHTTPRequestHandler, int], None]) -> None:
+        self.requests: list[dict[str, str]] = []
+
+        def serve(handler: BaseHTTPRequestHandler) -> None:
+            read_body(handler)
+            n = len(self.requests)
+            self.requests.append({k.lower(): v for k, v in handler.headers.items()})
+            script(handler, n)
+
+        super().__init__(serve)
 
 
 def sse_head(status: str = "200 OK", content_type: str = "text/event-stream") -> bytes:

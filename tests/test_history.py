@@ -45,6 +45,18 @@ def test_evicted_runs_held_for_a_lazy_row_are_bounded(monkeypatch) -> None:
     assert [row["n"] for row in history.rows()] == list(range(20))
 
 
+def test_an_eviction_past_the_bound_summarizes_one_run_never_a_batch(monkeypatch) -> None:
+    """``add`` runs on the I/O loop as a stream ends: a batch of summaries there (each
+    milliseconds) would stall every other stream's arrival stamps."""
+    monkeypatch.setattr(history_module, "MAX_PENDING", 4)
+    history = History()
+    runs = [_Row(i) for i in range(20)]
+    for i, run in enumerate(runs):
+        history.add(run, keep=0)
+        assert sum(r.computed_on is not None for r in runs) == max(0, i + 1 - 4)
+    assert [row["n"] for row in history.rows()] == list(range(20))
+
+
 def test_adding_from_another_thread_while_rows_are_read_loses_nothing() -> None:
     history = History()
     adder = threading.Thread(target=lambda: [history.add(_Row(i), keep=2) for i in range(500)], daemon=True)

@@ -225,6 +225,31 @@ def test_a_request_header_is_part_of_the_cache_key_but_the_api_key_is_not(demo, 
     assert other_key["cached"].all() and not beta["cached"].any()
 
 
+def test_the_cache_is_written_and_read_off_the_io_loop_that_stamps_arrivals(demo, session, tmp_path, monkeypatch):
+    from nbstream.engine import replay
+    from nbstream.sweeps.cache import Cache
+
+    threads: dict[str, set[str]] = {"put": set(), "read": set()}
+    put, prepare = Cache.put, replay.prepare
+
+    def spy_put(self, run, digest):
+        threads["put"].add(threading.current_thread().name)
+        return put(self, run, digest)
+
+    def spy_prepare(*args, **kwargs):
+        threads["read"].add(threading.current_thread().name)
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(Cache, "put", spy_put)
+    monkeypatch.setattr(replay, "prepare", spy_prepare)
+    kw = dict(models="demo-fast", base_url=demo.base_url, cache=tmp_path, display=False, session=session)
+    nbstream.sweep("About {topic}", data=TOPICS, **kw)
+    again = nbstream.sweep("About {topic}", data=TOPICS, **kw)
+    assert again["cached"].all()
+    assert threads["put"] and threads["read"]
+    assert "nbstream-io" not in threads["put"] | threads["read"], threads
+
+
 def test_a_damaged_recording_in_the_cache_is_a_miss_not_a_crash(demo, session, tmp_path):
     kw = dict(models="demo-fast", base_url=demo.base_url, cache=tmp_path, display=False, session=session)
     nbstream.sweep("About {topic}", data=TOPICS.head(1), **kw)

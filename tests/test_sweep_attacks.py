@@ -4,47 +4,22 @@ a tiny loopback server each test starts (it answers every request with one scrip
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
 
 import nbstream
 from nbstream import Session
+from tests._servers import ScriptedServer, sse_head
 
 
-class _Scripted:
+def _scripted(text: str) -> ScriptedServer:
     """An OpenAI-compatible chat server that streams ``text`` as one content delta."""
-
-    def __init__(self, text: str) -> None:
-        self.requests = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                outer.requests += 1
-                chunk = {"choices": [{"index": 0, "delta": {"content": text}}]}
-                end = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-                                 + f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
-                self.close_connection = True
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    chunk = {"choices": [{"index": 0, "delta": {"content": text}}]}
+    end = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    response = sse_head() + f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode()
+    return ScriptedServer(lambda handler, _n: handler.wfile.write(response))
 
 
 @pytest.fixture
@@ -59,13 +34,10 @@ SCHEMA = {"type": "object"}
 
 def test_json_fields_named_like_input_columns_params_or_each_other_never_shadow_a_column(session):
     answer = json.dumps({"topic": "hostile", "temperature": 9, "text": "t", "json_text": "jt", "status": "s"})
-    server = _Scripted(answer)
-    try:
+    with _scripted(answer) as server:
         df = nbstream.sweep("About {topic}", data=pd.DataFrame({"topic": ["cats"]}), models="m",
-                            params={"temperature": [0]}, response_format=SCHEMA, base_url=server.base_url,
+                            params={"temperature": [0]}, response_format=SCHEMA, base_url=server.url,
                             cache=False, display=False, session=session)
-    finally:
-        server.close()
     assert df.columns.is_unique, list(df.columns)
     row = df.iloc[0]
     assert (row["topic"], row["temperature"], row["text"], row["status"]) == ("cats", 0, answer, "done")
@@ -83,12 +55,9 @@ def test_a_swept_parameter_named_like_an_input_column_is_a_one_line_error(sessio
 def test_a_cache_folder_under_the_home_is_there_not_in_a_folder_named_tilde(session, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    server = _Scripted("hello")
-    try:
-        df = nbstream.sweep("{input}", data=["x"], models="m", base_url=server.base_url, cache="~/sweeps",
+    with _scripted("hello") as server:
+        df = nbstream.sweep("{input}", data=["x"], models="m", base_url=server.url, cache="~/sweeps",
                             display=False, session=session)
-    finally:
-        server.close()
     assert list(df["status"]) == ["done"]
     assert len(list((tmp_path / "home" / "sweeps").rglob("*.jsonl"))) == 1
     assert not (tmp_path / "~").exists()
@@ -154,41 +123,31 @@ def test_a_bad_keep_runs_is_a_one_line_error(session, keep_runs):
     ({"params": {"stop": [{"a", "b"}]}}, r"params\['stop'\] holds"),
 ])
 def test_a_request_field_json_cannot_carry_is_a_one_line_error_before_anything_is_sent(session, kwargs, match):
-    server = _Scripted("hello")
-    try:
-        with pytest.raises(ValueError, match=match) as info:
-            nbstream.sweep("{input}", data=["x"], models="m", base_url=server.base_url, cache=False,
-                           display=False, session=session, **kwargs)
-    finally:
-        server.close()
-    assert "\n" not in str(info.value) and server.requests == 0
+    with _scripted("hello") as server, pytest.raises(ValueError, match=match) as info:
+        nbstream.sweep("{input}", data=["x"], models="m", base_url=server.url, cache=False,
+                       display=False, session=session, **kwargs)
+    assert "\n" not in str(info.value) and len(server.requests) == 0
 
 
 def test_numpy_values_and_arrays_are_swept_as_plain_numbers(session):
     import numpy as np
 
-    server = _Scripted("hello")
-    try:
-        df = nbstream.sweep("{input}", data=["x"], models="m", base_url=server.base_url, cache=False, display=False,
+    with _scripted("hello") as server:
+        df = nbstream.sweep("{input}", data=["x"], models="m", base_url=server.url, cache=False, display=False,
                             session=session, params={"max_tokens": [np.int64(5)], "temperature": np.array([0.0, 0.5])})
-    finally:
-        server.close()
-    assert list(df["status"]) == ["done", "done"] and server.requests == 2
+    assert list(df["status"]) == ["done", "done"] and len(server.requests) == 2
     assert list(df["max_tokens"]) == [5, 5] and list(df["temperature"]) == [0.0, 0.5]
 
 
 def test_a_cached_recording_cut_short_is_a_miss_asked_again_and_cached_anew(session, tmp_path):
-    server = _Scripted("hello there")
-    try:
-        kw = dict(models="m", base_url=server.base_url, cache=tmp_path, display=False, session=session)
+    with _scripted("hello there") as server:
+        kw = dict(models="m", base_url=server.url, cache=tmp_path, display=False, session=session)
         nbstream.sweep("{input}", data=["x"], **kw)
         (path,) = tmp_path.rglob("*.jsonl")
         lines = path.read_text().splitlines()
         path.write_text("\n".join(lines[:2]) + "\n")  # the header and the first event: no finish, no [DONE]
         again = nbstream.sweep("{input}", data=["x"], **kw)
         third = nbstream.sweep("{input}", data=["x"], **kw)
-    finally:
-        server.close()
     assert list(again["status"]) == ["done"] and list(again["cached"]) == [False]
-    assert list(again["text"]) == ["hello there"] and server.requests == 2
+    assert list(again["text"]) == ["hello there"] and len(server.requests) == 2
     assert list(third["cached"]) == [True] and list(third["status"]) == ["done"]

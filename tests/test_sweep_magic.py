@@ -24,6 +24,8 @@ def nb():
         "import pathlib\nprint(bool(again.cached.all()), len(list(pathlib.Path(folder).rglob('*.jsonl'))))",  # 11
         "%%stream --over reviews -p seed=7 -p demo.tps=2000 --cache off -o seeded\n{review}",          # 12
         "print(sorted({run.params.get('seed') for run in seeded.attrs['runs'].values()}))",              # 13
+        "%%stream --over reviews --chat c\n{review}",                                                     # 14
+        "%%stream --cache off\nhello",                                                                     # 15
     ], timeout=120)
 
 
@@ -60,6 +62,13 @@ def test_a_single_param_named_like_a_sweep_option_is_sent_with_the_request(nb):
 
 def test_a_cache_folder_answers_the_same_sweep_again(nb):
     assert _stdout(nb.cells[11]).strip() == "True 4"
+
+
+@pytest.mark.parametrize(("index", "option"), [(14, "--chat"), (15, "--cache")])
+def test_an_option_that_does_not_go_with_over_is_a_one_line_error_and_nothing_streams(nb, index, option):
+    cell = nb.cells[index]
+    assert _stderr(cell).count("\n") == 1 and option in _stderr(cell) and "--over" in _stderr(cell)
+    assert [o.output_type for o in cell.outputs] == ["stream"]
 
 
 def test_the_saved_sweep_cell_keeps_a_static_summary_and_no_widget(nb):

@@ -8,12 +8,14 @@ import io
 import json
 import math
 import re
+import secrets
 
 import pandas as pd
 import pytest
 
-from nbstream import Session
-from nbstream.views.sweep_view import Progress, SweepView, summary_bundle
+from nbstream import Session, _secrets
+from nbstream.run import Run
+from nbstream.views.sweep_view import LABEL, TAIL, Progress, SweepView, summary_bundle
 from tests import _kernel
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -42,6 +44,56 @@ def test_progress_counts_done_failed_and_cached_and_times_only_what_was_measured
     assert row == {"model": "m", "done": 2, "failed": 1, "ttft": "0.500", "e2el": "1.000", "tps": "10"}
     assert summary_bundle(p)["text/markdown"].splitlines()[-1] == "| m | 2 | 1 | 0\\.500 s | 1\\.000 s | 10 tok/s |"
     assert p.line().startswith("3/4 done (1 cached) · 0 running · 1 queued · 1 failed")
+
+
+def test_a_running_rows_shown_answer_is_the_end_of_what_it_streamed_however_long_it_grew():
+    p = Progress(total=1)
+    run = Run()
+    p.started(0, "#0", run)
+    deltas = [f"word{i}\n" for i in range(5000)]
+    for text in deltas:
+        p.grew(0, run, text)
+    (row,) = p.state()["rows"]
+    assert row == {"label": "#0", "text": "".join(deltas)[-TAIL:].replace("\n", " ")}
+
+
+def test_a_key_split_across_two_deltas_is_masked_in_a_shown_answer():
+    key = f"sk-{secrets.token_hex(16)}"
+    _secrets.register(key)
+    p = Progress(total=1)
+    run = Run()
+    p.started(0, "#0", run)
+    for text in ["your key is " + key[:6], key[6:] + " ok", *[" more"] * 40]:
+        p.grew(0, run, text)
+    (row,) = p.state()["rows"]
+    assert key[:8] not in row["text"] and row["text"].endswith(" more")
+
+
+def test_a_huge_swept_value_is_cut_short_in_the_label_sent_with_every_update():
+    view = SweepView([], ["stop"], out=io.StringIO(), notebook=False)
+    job = _Job(7, "demo")
+    job.swept = {"stop": ["x" * 1_000_000]}
+    try:
+        view.started(job, Run())
+        (row,) = view.progress.state()["rows"]
+    finally:
+        view.close()
+    assert row["label"].startswith("#7 demo stop=['xxx") and len(row["label"]) == LABEL
+    assert row["label"].endswith("…")
+
+
+def test_late_deltas_of_an_earlier_attempt_or_an_ended_row_are_not_shown():
+    p = Progress(total=2)
+    first, retry, other = Run(), Run(), Run()
+    p.started(0, "#0", first)
+    p.grew(0, first, "failed attempt")
+    p.started(0, "#0", retry)  # the row is retried: its answer starts over
+    p.grew(0, first, " late")
+    p.grew(0, retry, "second attempt")
+    p.started(1, "#1", other)
+    p.ended(1, "m", {"status": "done"})
+    p.grew(1, other, "after the end")
+    assert p.state()["rows"] == [{"label": "#0", "text": "second attempt"}]
 
 
 def test_the_static_summary_escapes_model_names_for_markdown_and_the_terminal():

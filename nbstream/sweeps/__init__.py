@@ -178,10 +178,7 @@ class _Prepared:
                                   listener=listener, control=control)
         finally:
             await asyncio.to_thread(listener.worker.shutdown, True)
-        frame = _result.table(self.data, self.plan, rows, runs)
-        if self.view is not None:
-            self.view.finish(frame)
-        return frame
+        return _result.table(self.data, self.plan, rows, runs)
 
 
 _REQUEST_ARGS = ("base_url", "api_key", "api", "system", "headers")

@@ -1,7 +1,7 @@
 """The sweep cache: a request's canonical body and endpoint hash to a recording.
 
 The key is the SHA-256 of the JSON (sorted keys, no whitespace) of the redacted endpoint
-URL and the request body — never a header, so never the API key. The value is the
+URL, the request body and its headers but credentials — never the API key. The value is the
 recording ``run.save`` writes (the record/replay format), put in place atomically, so a
 sweep killed mid-write leaves no half file: a re-run answers every completed request
 from here and sends only the rest.
@@ -61,15 +61,10 @@ class Cache:
         return self.folder / digest[:2] / f"{digest}.jsonl"
 
     def get(self, digest: str) -> Path | None:
-        """The recording for ``digest`` if there is a readable one (a damaged file is a miss)."""
+        """The recording for ``digest`` if there is a file; whether it replays whole (a
+        damaged or cut-short one is a miss) the replay itself tells, so it is read once."""
         path = self.path(digest)
-        if not path.is_file():
-            return None
-        try:
-            _replay.load(path)
-        except (ValueError, OSError):
-            return None
-        return path
+        return path if path.is_file() else None
 
     def put(self, run: Run, digest: str) -> Path:
         """Record ``run`` under ``digest``: written beside, then renamed into place."""

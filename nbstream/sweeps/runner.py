@@ -142,9 +142,13 @@ class _Sweep:
         digest = key(req.url, req.body, self.response_format, req.headers) if self.cache is not None else ""
         hit = self.cache.get(digest) if self.cache is not None else None
         if hit is not None:
-            replayed = await self.replayed(job, hit, getattr(run, "response_format", None))
-            if replayed.run is not None and replayed.run.status == "done":
-                return replayed
+            try:
+                replayed = await self.replayed(job, hit, getattr(run, "response_format", None))
+            except (ValueError, OSError):  # a damaged recording (no record, bad lines): a miss, asked again
+                pass
+            else:
+                if replayed.run is not None and replayed.run.status == "done":
+                    return replayed
             # a recording cut short (edited, copied half) replays as no answer: a miss, asked again
         gate = self.pacer.gate(req.base_url)
         tokens = len(str(req.body)) / 4
@@ -188,7 +192,8 @@ class _Sweep:
             run, req = self.prepare(job)
         if run.status == "done" and self.cache is not None:
             with contextlib.suppress(OSError):  # a full or read-only disk: the answer stands, uncached
-                self.cache.put(run, digest)
+                # off the I/O loop: writing a recording (~2 ms, up to 9) would delay the other streams' stamps
+                await asyncio.to_thread(self.cache.put, run, digest)
         return Outcome(run, attempts, False)
 
     async def drive(self, job: Job, run: Run, req: _request.Request) -> None:
@@ -205,7 +210,7 @@ class _Sweep:
         """The recording at ``path`` re-streamed at once, stamped with the times measured
         when it was recorded (its run reports them; the table leaves them out); ``schema`` (the request's
         normalized ``response_format``) makes its ``run.json`` what the original's was."""
-        run, work = _replay.prepare(path, 0, recorded_clock=True)
+        run, work = await asyncio.to_thread(_replay.prepare, path, 0, recorded_clock=True)  # reads the file
         run.prompt, run.params = job.prompt, dict(job.params)
         if schema is not None:
             run.response_format = schema

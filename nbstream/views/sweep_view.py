@@ -2,10 +2,12 @@
 second, ETA, the answers of a few rows in flight, a per-model latency summary and Stop.
 
 The runner tells :class:`Progress` of each start and end (counters kept incrementally, so
-an update costs the same at row 10 and at row 10,000); a ticker thread turns it into at
-most one update every :data:`INTERVAL_S`, and only when something changed: in a notebook
-one small JSON trait of an anywidget (``_static/sweep.js`` places every string as text,
-never as HTML), in a terminal one progress line on stderr (through ``render.terminal``).
+an update costs the same at row 10 and at row 10,000); the answer deltas of running rows
+wait in an inbox (the I/O loop only appends) for the ticker thread, which moves each
+row's tail on by what arrived and makes at most one update every :data:`INTERVAL_S`,
+and only when something changed: in a notebook one small JSON trait of an anywidget
+(``_static/sweep.js`` places every string as text, never as HTML), in a terminal one
+progress line on stderr (through ``render.terminal``).
 The saved notebook keeps a static summary (a pandas table, escaped by pandas) and the
 result table the cell returns.
 """
@@ -13,16 +15,20 @@ result table the cell returns.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import math
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from nbstream._secrets import PREFIX, append_redacted
+from nbstream.events import Event, TextDelta
 from nbstream.run import Run
 from nbstream.views.attach import in_notebook
 from nbstream.views.render import md_text, terminal
@@ -32,6 +38,9 @@ __all__ = ["INTERVAL_S", "SHOWN", "Progress", "SweepView", "summary_bundle", "wa
 INTERVAL_S = 0.25
 SHOWN = 3  # rows whose answers stream in the view at once
 TAIL = 120  # characters of each shown answer
+LABEL = 100  # characters of a shown row's label (index, model, swept values)
+_FOLD = 32  # a shown answer's parts are folded into its last _KEEP characters past this many
+_KEEP = TAIL + PREFIX  # enough for the tail and for masking a key the next delta completes
 
 
 def wanted(display: bool | None) -> bool:
@@ -53,13 +62,14 @@ class _Model:
 
 @dataclass
 class Progress:
-    """What the view shows, updated per start and end in O(1)."""
+    """What the view shows, updated per start and end in O(1), per answer delta in O(its length)."""
 
     total: int
     done: int = 0
     failed: int = 0
     cached: int = 0
-    running: dict[int, tuple[str, Run]] = field(default_factory=dict)
+    running: dict[int, tuple[str, Run]] = field(default_factory=dict)  # row index -> (label, its attempt)
+    tails: dict[int, list[str]] = field(default_factory=dict)  # row index -> its answer's end, as parts
     tokens: float = 0.0
     models: dict[str, _Model] = field(default_factory=dict)
     t0: float = field(default_factory=time.monotonic)
@@ -67,10 +77,24 @@ class Progress:
 
     def started(self, index: int, label: str, run: Run) -> None:
         self.running[index] = (label, run)
+        self.tails[index] = []
         self.version += 1
+
+    def grew(self, index: int, run: Run, text: str) -> None:
+        """Row ``index``'s attempt ``run`` streamed ``text``: its tail moves on in
+        O(len(text)) — never by joining the whole answer again, which grows with every
+        token. A key split across deltas is masked as the Run masks it."""
+        entry = self.running.get(index)
+        if entry is None or entry[1] is not run:  # a late delta of an ended row or an earlier attempt
+            return
+        parts = self.tails[index]
+        append_redacted(parts, text)
+        if len(parts) > _FOLD:
+            parts[:] = ["".join(parts)[-_KEEP:]]
 
     def ended(self, index: int, model: str, row: dict[str, Any]) -> None:
         self.running.pop(index, None)
+        self.tails.pop(index, None)
         stats = self.models.setdefault(model, _Model())
         if row.get("status") == "done":
             self.done += 1
@@ -115,9 +139,10 @@ class Progress:
         return rows
 
     def state(self) -> dict[str, Any]:
-        shown = list(self.running.values())[:SHOWN]
+        shown = itertools.islice(self.running.items(), SHOWN)
         return {"line": self.line(), "pct": 100.0 * self.finished / self.total if self.total else 100.0,
-                "rows": [{"label": label, "text": run.text[-TAIL:].replace("\n", " ")} for label, run in shown],
+                "rows": [{"label": label, "text": "".join(self.tails[i])[-TAIL:].replace("\n", " ")}
+                         for i, (label, _run) in shown],
                 "models": self.model_rows()}
 
 
@@ -133,12 +158,12 @@ class SweepView:
         self._lock = threading.Lock()
         self._shown_version = -1
         self._stop_cb: Callable[[], None] | None = None
+        self._inbox: deque[tuple[int, Run, str]] = deque()  # answer deltas, from the I/O loop to the ticker
         self._over = threading.Event()
         self._out = out or sys.stderr
         self._notebook = in_notebook() if notebook is None else notebook
         self._widget: Any = None
         self._handle: Any = None
-        self.updates = 0
         self.view_error: Exception | None = None
         if self._notebook:
             from IPython.display import display
@@ -160,21 +185,29 @@ class SweepView:
 
     def _label(self, job: Any) -> str:
         params = " ".join(f"{k}={job.swept.get(k)}" for k in self.param_names)
-        return f"#{job.index} {job.model} {params}".strip()
+        label = f"#{job.index} {job.model} {params}".strip()
+        return label if len(label) <= LABEL else label[:LABEL - 1] + "…"  # it is sent again every update
 
     # ---- told by the runner (on the I/O loop's thread): note it, nothing more ----------------
     def started(self, job: Any, run: Run) -> None:
         with self._lock:
             self.progress.started(job.index, self._label(job), run)
         if self._notebook:
-            run.subscribe(self._changed)
+            index, inbox = job.index, self._inbox
+
+            def grew(_run: Run, events: list[Event]) -> None:
+                if self.view_error is not None:  # the ticker is gone: nothing would empty the inbox
+                    return
+                for ev in events:
+                    if type(ev) is TextDelta and ev.choice == 0:
+                        inbox.append((index, run, ev.text))
+                self.progress.version += 1
+
+            run.subscribe(grew)
 
     def ended(self, job: Any, row: dict[str, Any]) -> None:
         with self._lock:
             self.progress.ended(job.index, job.model, row)
-
-    def _changed(self, _run: Run, _events: list[Any]) -> None:
-        self.progress.version += 1
 
     # ---- the ticker ------------------------------------------------------------------------
     def _tick(self) -> None:
@@ -184,24 +217,23 @@ class SweepView:
             self._show(final=True)
         except Exception as exc:  # noqa: BLE001 - a view never breaks the sweep
             self.view_error = exc
+            self._inbox.clear()
 
     def _show(self, final: bool = False) -> None:
         with self._lock:
+            inbox = self._inbox
+            for _ in range(len(inbox)):  # deque append/popleft are atomic: nothing is lost meanwhile
+                self.progress.grew(*inbox.popleft())
             if self.progress.version == self._shown_version and not final:
                 return
             self._shown_version = self.progress.version
             state: dict[str, Any] = self.progress.state() if self._notebook else {"line": self.progress.line()}
-        self.updates += 1
         if self._widget is not None:
             state["over"] = final
             self._widget.state = json.dumps(state)
         elif not self._notebook:
             self._out.write("\r\x1b[2K" + _bar(self.progress) + " " + terminal(state["line"]) + ("\n" if final else ""))
             self._out.flush()
-
-    def finish(self, frame: Any) -> None:
-        """The sweep ended: stop ticking after one last update."""
-        self._over.set()
 
     def close(self) -> None:
         """Stop the ticker; in a notebook the widget gives way to the static summary (what
