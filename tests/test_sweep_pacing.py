@@ -1,8 +1,9 @@
 """The sweep's rate caps, on a simulated clock: ``rpm`` lets a minute's worth of requests
 through, then one per ``60/rpm`` seconds; ``tpm`` charges a request's prompt on entry and
 its output on leaving, so a big answer delays the next request; a ``Retry-After`` holds
-every request to that provider. No real time passes: ``time.monotonic`` and
-``asyncio.sleep`` are replaced by a clock that only moves when slept on."""
+every request to that provider. No real time passes: the pacing module's ``monotonic``
+and ``sleep`` (only its own names: the event loop's clock is untouched) are replaced by a
+clock that only moves when slept on."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = Clock()
-    monkeypatch.setattr(pacing.time, "monotonic", fake.monotonic)
-    monkeypatch.setattr(pacing.asyncio, "sleep", fake.sleep)
+    monkeypatch.setattr(pacing, "monotonic", fake.monotonic)
+    monkeypatch.setattr(pacing, "sleep", fake.sleep)
     return fake
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
+from asyncio import sleep
 from dataclasses import dataclass, field
+from time import monotonic
 
 from nbstream import errors
 
@@ -56,10 +57,10 @@ class Bucket:
 
     def __post_init__(self) -> None:
         self.level = self.per_minute
-        self.stamp = time.monotonic()
+        self.stamp = monotonic()
 
     def _refill(self) -> None:
-        now = time.monotonic()
+        now = monotonic()
         self.level = min(self.per_minute, self.level + (now - self.stamp) * self.per_minute / 60.0)
         self.stamp = now
 
@@ -70,7 +71,7 @@ class Bucket:
             if self.level >= n:
                 self.level -= n
                 return
-            await asyncio.sleep((n - self.level) * 60.0 / self.per_minute)
+            await sleep((n - self.level) * 60.0 / self.per_minute)
 
     def debit(self, n: float) -> None:
         self._refill()
@@ -96,8 +97,8 @@ class Gate:
             await self._changed.wait_for(lambda: self.active < self.limit)
             self.active += 1
         try:
-            while (wait := self.hold_until - time.monotonic()) > 0:
-                await asyncio.sleep(wait)
+            while (wait := self.hold_until - monotonic()) > 0:
+                await sleep(wait)
             if self.rpm is not None:
                 await self.rpm.take(1)
             if self.tpm is not None:
@@ -122,7 +123,7 @@ class Gate:
     def rate_limited(self, retry_after: float | None) -> None:
         self.limit = max(1, self.limit // 2)
         if retry_after is not None and retry_after > 0:
-            self.hold_until = max(self.hold_until, time.monotonic() + min(retry_after, 3600.0))
+            self.hold_until = max(self.hold_until, monotonic() + min(retry_after, 3600.0))
 
 
 class Pacer:
