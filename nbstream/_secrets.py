@@ -191,21 +191,24 @@ def redact(text: str) -> str:
     forms = _REGISTRY.forms
     if not forms or not text or not isinstance(text, str):
         return text
-    for form, head, masked, own in forms:
-        start = text.find(head)
-        while start >= 0:
-            end = start + len(head)
-            limit = min(len(text), start + len(form))
-            while end < limit and text[end] == form[end - start]:
-                end += 1
-            # the whole form, a cut-off start of it (nothing key-like follows), or a start
-            # long enough to be this key's own (a server that masks the rest with letters);
-            # a token that shares no more than the scheme (sk-proj-) is someone else's
-            if (end - start == len(form) or end - start >= own or end == len(text)
-                    or not _KEY_CHAR.match(text, end)):
-                text = text[:start] + masked + text[end:]
-                end = start + len(masked)
-            start = text.find(head, end)
+    # whole forms first: a form that only shares a start with another (the JSON form's
+    # ``\/`` where the key has ``/``) would otherwise mask that start and leave the rest
+    for whole_only in (True, False):
+        for form, head, masked, own in forms:
+            start = text.find(head)
+            while start >= 0:
+                end = start + len(head)
+                limit = min(len(text), start + len(form))
+                while end < limit and text[end] == form[end - start]:
+                    end += 1
+                # the whole form, a cut-off start of it (nothing key-like follows), or a start
+                # long enough to be this key's own (a server that masks the rest with letters);
+                # a token that shares no more than the scheme (sk-proj-) is someone else's
+                if end - start == len(form) or not whole_only and (
+                        end - start >= own or end == len(text) or not _KEY_CHAR.match(text, end)):
+                    text = text[:start] + masked + text[end:]
+                    end = start + len(masked)
+                start = text.find(head, end)
     return text
 
 

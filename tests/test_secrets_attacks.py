@@ -57,6 +57,19 @@ def test_key_spelled_with_json_escapes_as_an_object_key_is_masked_everywhere(tmp
     assert key[:8] not in _surfaces(run, tmp_path)
 
 
+def test_a_key_with_slash_and_plus_is_masked_whole_in_every_encoding():
+    from urllib.parse import quote, quote_plus
+
+    from nbstream import _secrets
+
+    key = "sig" + pysecrets.token_hex(12) + "/" + pysecrets.token_hex(8) + "+xyz=="  # base64-like, Azure-like
+    _secrets.register(key)
+    tail = key.split("/")[1][:10]
+    for form in (key, quote(key), quote(key, safe=""), quote_plus(key), json.dumps(key)[1:-1].replace("/", "\\/")):
+        out = _secrets.redact(f"x {form} y")
+        assert tail not in out and key[3:11] not in out, (form, out)
+
+
 def test_redact_value_masks_dictionary_keys():
     from nbstream import _secrets
 
