@@ -90,6 +90,30 @@ def test_an_endless_error_body_is_read_only_as_far_as_its_start():
     assert "HTTP 500" in str(run.error) and "overloaded, try later" in str(run.error)
 
 
+def test_an_error_body_that_stalls_still_gives_the_part_that_arrived():
+    """The server sends a 500 with its message, promises more and goes silent: the error
+    carries the message that came (it used to be dropped when the read gave up)."""
+    hold = threading.Event()
+
+    def script(handler, _n) -> None:
+        message = json.dumps({"error": {"message": "overloaded, try later"}}).encode()
+        handler.wfile.write(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: 100000\r\n\r\n" + message)
+        handler.wfile.flush()
+        hold.wait(60)
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+            hold.set()
+    finally:
+        hold.set()
+        session.close()
+    assert isinstance(run.error, errors.ServerError)
+    assert "HTTP 500" in str(run.error) and "overloaded, try later" in str(run.error)
+
+
 def _retry_after_of(value: str) -> float | None:
     from nbstream.engine.http import http_error
 

@@ -437,17 +437,18 @@ ERROR_BODY_BYTES = 64 << 10  # an error body's start says why; the rest (a hosti
 
 
 async def _read_error_body(response: Response) -> str:
+    """What of the error body arrives within 5 s: a body that stalls or breaks off still
+    gives the part that came (its message), and the status alone is useful when none did."""
     body = bytearray()
     try:
-        async with asyncio.timeout(5):
-            while len(body) < ERROR_BODY_BYTES and (part := await response.raw.content.read(
-                    ERROR_BODY_BYTES - len(body))):
-                body += part
-        return body.decode("utf-8", "replace")
-    except Exception:  # the status alone still makes a useful error
-        return ""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(5):
+                while len(body) < ERROR_BODY_BYTES and (part := await response.raw.content.read(
+                        ERROR_BODY_BYTES - len(body))):
+                    body += part
     finally:
         await response.aclose()
+    return body.decode("utf-8", "replace")
 
 
 def http_error(status: int, url: str, body: str, headers: Any, *,
