@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,39 @@ def test_a_wrong_shaped_answer_is_one_row_naming_what_was_expected(clean, body):
         table = nbstream.models(session=Session(base_url=hostile.url + "/v1", api_key=KEY))
     assert len(table) == 1 and table["model"].isna().all()
     assert "not an object with a 'data' list" in table["error"].iloc[0] or "not JSON" in table["error"].iloc[0]
+
+
+def endless(piece: bytes, pause: float) -> ScriptedServer:
+    """A 200 listing whose body never ends: ``piece`` after ``piece`` until the client hangs up."""
+    done = threading.Event()
+
+    def script(handler, _n):
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+                            b'{"data": [')
+        while not done.wait(pause):
+            handler.wfile.write(piece)
+            handler.wfile.flush()
+    server = ScriptedServer(script)
+    server.done = done
+    return server
+
+
+def test_a_listing_that_never_ends_is_cut_at_its_size_cap(clean):
+    with endless(b'{"id": "m"},' * 1000, 0) as hostile:
+        try:
+            table = nbstream.models(session=Session(base_url=hostile.url + "/v1", api_key=KEY))
+        finally:
+            hostile.done.set()
+    assert len(table) == 1 and "larger than 8 MB" in table["error"].iloc[0]
+
+
+def test_a_listing_drip_fed_for_ever_ends_at_the_first_byte_timeout(clean):
+    with endless(b" ", 0.05) as hostile:
+        try:
+            table = nbstream.models(session=Session(base_url=hostile.url + "/v1", api_key=KEY, first_byte_timeout=2))
+        finally:
+            hostile.done.set()
+    assert len(table) == 1 and "took longer than 2 s (first_byte_timeout)" in table["error"].iloc[0]
 
 
 def test_hostile_fields_are_cut_and_wrong_types_dropped(clean):
