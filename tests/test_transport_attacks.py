@@ -65,6 +65,21 @@ def test_a_malformed_response_head_is_a_one_line_error():
     assert "chunk size" in str(run.error) and "\n" not in str(run.error)
 
 
+def test_a_response_head_of_garbage_is_a_short_error_not_the_garbage():
+    def script(handler, _n) -> None:
+        handler.wfile.write(b"\x1b[2J" + b"X" * 5000 + b"\r\n\r\n")
+
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
+    finally:
+        session.close()
+    text = str(run.error)
+    assert run.status == "error" and "Bad status line" in text
+    assert len(text) < 500 and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), len(text)
+
+
 def test_an_endless_error_body_is_read_only_as_far_as_its_start():
     """The server sends a 500 whose body never ends: the error carries its start at once
     (without the cap it waited 5 s for an end, holding every byte in memory, and said nothing)."""

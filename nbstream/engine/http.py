@@ -546,14 +546,16 @@ def _retry_after(headers: Any) -> float | None:
 
 
 def _why(exc: BaseException) -> str:
-    """A short reason, looking through the exception chain (anyio wraps the OSError)."""
+    """A short reason, looking through the exception chain (aiohttp wraps the OSError); else
+    the exception's text as one line of at most 300 characters (it may quote kilobytes a
+    server sent), redacted before it is cut."""
     seen: list[BaseException] = []
     cur: BaseException | None = exc
     while cur is not None and cur not in seen:
         seen.append(cur)
         cur = cur.__cause__ or cur.__context__
     for err in seen:
-        for sub in getattr(err, "exceptions", ()):  # ExceptionGroup / anyio multi-errors
+        for sub in getattr(err, "exceptions", ()):  # ExceptionGroup
             seen.append(sub)
     errnos = {getattr(e, "errno", None) for e in seen}
     texts = " ".join(str(e) for e in seen)
@@ -561,4 +563,4 @@ def _why(exc: BaseException) -> str:
         return "connection refused (is the server running?)"
     if -2 in errnos or -3 in errnos or "Name or service not known" in texts:
         return "the host name could not be resolved (DNS failure; check the URL)"
-    return redact(" ".join((str(exc) or type(exc).__name__).split()))  # aiohttp's parser errors span lines
+    return errors.one_line(redact(str(exc) or type(exc).__name__))  # aiohttp's parser errors quote the server
