@@ -22,6 +22,17 @@ def _wait_for(condition, deadline: float = 60.0) -> None:
         time.sleep(0.01)
 
 
+def _stream_from(script, **kw) -> nbstream.Run:
+    """One request, with a fresh session (closed after), to a server answering with ``script``."""
+    session = Session()
+    try:
+        with ScriptedServer(script) as server:
+            return nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session,
+                                   **kw)
+    finally:
+        session.close()
+
+
 def test_a_malformed_chunk_size_mid_body_ends_the_stream_as_incomplete_keeping_what_arrived():
     go_on = threading.Event()
 
@@ -55,12 +66,7 @@ def test_a_malformed_response_head_is_a_one_line_error():
         handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
                             b"zz\r\nnot a chunk\r\n")
 
-    session = Session()
-    try:
-        with ScriptedServer(script) as server:
-            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
-    finally:
-        session.close()
+    run = _stream_from(script)
     assert run.status == "error" and isinstance(run.error, errors.ConnectError)
     assert "chunk size" in str(run.error) and "\n" not in str(run.error)
 
@@ -69,12 +75,7 @@ def test_a_response_head_of_garbage_is_a_short_error_not_the_garbage():
     def script(handler, _n) -> None:
         handler.wfile.write(b"\x1b[2J" + b"X" * 5000 + b"\r\n\r\n")
 
-    session = Session()
-    try:
-        with ScriptedServer(script) as server:
-            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
-    finally:
-        session.close()
+    run = _stream_from(script)
     text = str(run.error)
     assert run.status == "error" and "Bad status line" in text
     assert len(text) < 500 and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), len(text)
@@ -93,14 +94,10 @@ def test_an_endless_error_body_is_read_only_as_far_as_its_start():
         handler.wfile.flush()
         hold.wait(60)
 
-    session = Session()
     try:
-        with ScriptedServer(script) as server:
-            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
-            hold.set()
+        run = _stream_from(script)
     finally:
         hold.set()
-        session.close()
     assert isinstance(run.error, errors.ServerError)
     assert "HTTP 500" in str(run.error) and "overloaded, try later" in str(run.error)
 
@@ -117,14 +114,10 @@ def test_an_error_body_that_stalls_still_gives_the_part_that_arrived():
         handler.wfile.flush()
         hold.wait(60)
 
-    session = Session()
     try:
-        with ScriptedServer(script) as server:
-            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
-            hold.set()
+        run = _stream_from(script)
     finally:
         hold.set()
-        session.close()
     assert isinstance(run.error, errors.ServerError)
     assert "HTTP 500" in str(run.error) and "overloaded, try later" in str(run.error)
 
@@ -179,12 +172,7 @@ def test_a_redirect_location_with_control_characters_is_named_as_one_printable_l
         handler.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere.invalid/\x1b]0;owned\x07x\r\n"
                             b"Content-Length: 0\r\n\r\n")
 
-    session = Session()
-    try:
-        with ScriptedServer(script) as server:
-            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
-    finally:
-        session.close()
+    run = _stream_from(script)
     text = str(run.error)
     assert "redirected (HTTP 302) to http://elsewhere.invalid/" in text
     assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), repr(text)
@@ -196,12 +184,7 @@ def test_an_error_event_mid_stream_with_newlines_and_escapes_is_one_printable_li
         handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
                             + f"data: {CHUNK}\n\ndata: {event}\n\n".encode())
 
-    session = Session()
-    try:
-        with ScriptedServer(script) as server:
-            run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, session=session)
-    finally:
-        session.close()
+    run = _stream_from(script)
     text = str(run.error)
     assert run.text == "kept" and "quota exceeded" in text
     assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), repr(text)
