@@ -7,14 +7,13 @@ never appear."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 from _kernel import execute
+from _provider_env import command_env, without_providers
 from _servers import ScriptedServer
 
 import nbstream
@@ -22,10 +21,7 @@ from nbstream.demo import serve
 from nbstream.session import Session
 
 FAST = {"ttft": 0.0, "tps": 5000.0, "jitter": 0.0}
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-listing-secret-4b1d9e77a2c0"
-_CLEAN = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
-          "GOOGLE_API_KEY", "NBSTREAM_MODEL", "NBSTREAM_ALIASES", "OLLAMA_HOST", "GOOGLE_GEMINI_BASE_URL")
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +32,7 @@ def server():
 
 @pytest.fixture
 def clean(monkeypatch, tmp_path):
-    for var in _CLEAN:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
+    return without_providers(monkeypatch, tmp_path)
 
 
 def root_of(server) -> str:
@@ -184,9 +177,8 @@ def test_aliases_are_listed_after_the_models(clean, server):
 
 
 def test_the_command_line_lists_models_and_aliases_one_per_line(server, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in _CLEAN}
-    env.update(PYTHONPATH=str(ROOT), OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=KEY,
-               NBSTREAM_ALIASES="fast=demo-fast")
+    env = command_env(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=KEY,
+                      NBSTREAM_ALIASES="fast=demo-fast")
     out = subprocess.run([sys.executable, "-m", "nbstream", "models"], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=90, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
@@ -197,9 +189,8 @@ def test_the_command_line_lists_models_and_aliases_one_per_line(server, tmp_path
 
 def test_the_command_line_strips_terminal_escapes_from_server_text(tmp_path):
     body = json.dumps({"data": [{"id": "evil\x1b]0;pwned\x07\x1b[2Jname\nnext"}]}).encode()
-    env = {k: v for k, v in os.environ.items() if k not in _CLEAN}
     with answering(body) as hostile:
-        env.update(PYTHONPATH=str(ROOT), OPENAI_BASE_URL=hostile.url + "/v1", OPENAI_API_KEY=KEY)
+        env = command_env(OPENAI_BASE_URL=hostile.url + "/v1", OPENAI_API_KEY=KEY)
         out = subprocess.run([sys.executable, "-m", "nbstream", "models"], cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
     assert out.returncode == 0 and "\x1b" not in out.stdout and "\x07" not in out.stdout
@@ -207,9 +198,8 @@ def test_the_command_line_strips_terminal_escapes_from_server_text(tmp_path):
 
 
 def test_the_command_line_exits_1_when_every_provider_failed(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in _CLEAN}
     with answering(b"{}", "500 Internal Server Error") as broken:
-        env.update(PYTHONPATH=str(ROOT), OPENAI_BASE_URL=broken.url + "/v1", OPENAI_API_KEY=KEY)
+        env = command_env(OPENAI_BASE_URL=broken.url + "/v1", OPENAI_API_KEY=KEY)
         out = subprocess.run([sys.executable, "-m", "nbstream", "models"], cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
     assert out.returncode == 1 and "error: HTTP 500" in out.stdout
