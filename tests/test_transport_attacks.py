@@ -8,6 +8,8 @@ import json
 import threading
 import time
 
+import pytest
+
 import nbstream
 from nbstream import Session, errors
 from tests._servers import ScriptedServer
@@ -188,3 +190,30 @@ def test_an_error_event_mid_stream_with_newlines_and_escapes_is_one_printable_li
     text = str(run.error)
     assert run.text == "kept" and "quota exceeded" in text
     assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), repr(text)
+
+
+@pytest.mark.parametrize(("params", "field"), [({"temperature": float("nan")}, "temperature"),
+                                               ({"max_tokens": 10, "extra": {"data": b"bytes"}}, "extra"),
+                                               ({"seed": object()}, "seed")], ids=["nan", "bytes", "object"])
+def test_a_parameter_that_is_no_json_is_a_one_line_error_naming_it_before_anything_is_sent(params, field):
+    with ScriptedServer(lambda handler, _n: None) as server:
+        session = Session()
+        try:
+            with pytest.raises(ValueError, match=rf"^the request body cannot be sent as JSON: {field} ") as caught:
+                nbstream.stream("hi", model="m", base_url=server.url + "/v1", api_key="k", display=False,
+                                session=session, **params)
+        finally:
+            session.close()
+    assert "\n" not in str(caught.value) and not server.requests
+
+
+def test_a_feed_body_that_is_no_json_is_a_one_line_error_naming_it():
+    with ScriptedServer(lambda handler, _n: None) as server:
+        session = Session()
+        try:
+            with pytest.raises(ValueError, match=r"^the request body cannot be sent as JSON: since "):
+                nbstream.stream(url=server.url + "/feed", method="POST", json={"since": float("inf")},
+                                display=False, session=session)
+        finally:
+            session.close()
+    assert not server.requests
