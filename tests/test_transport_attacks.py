@@ -217,3 +217,18 @@ def test_a_feed_body_that_is_no_json_is_a_one_line_error_naming_it():
         finally:
             session.close()
     assert not server.requests
+
+
+@pytest.mark.parametrize("headers", [{"X-Trace": "a\r\nX-Evil: 1"}, {"X-Trace": "a\x00b"}, {"X-Bad\nName": "v"},
+                                     {"": "v"}, {"X Trace": "v"}],
+                         ids=["crlf", "nul", "newline-name", "empty", "space"])
+def test_a_header_that_could_split_the_request_is_a_one_line_error_naming_it_before_anything_is_sent(headers):
+    with ScriptedServer(lambda handler, _n: None) as server:
+        session = Session()
+        try:
+            with pytest.raises(ValueError, match=r"^the header ") as caught:
+                nbstream.stream("hi", model="m", base_url=server.url + "/v1", api_key="k", display=False,
+                                session=session, headers=headers)
+        finally:
+            session.close()
+    assert "\n" not in str(caught.value) and "\r" not in str(caught.value) and not server.requests

@@ -12,6 +12,7 @@ format for its path, headers and body, and returns what to send.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,9 +255,19 @@ def _user_headers(headers: Any) -> dict[str, str]:
     return {k: _clean_header(k, v) for k, v in (headers or {}).items()}
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # no line break or other control in a value (tab is fine)
+
+
 def _clean_header(name: str, value: str) -> str:
-    if _secrets.is_secret_name(name):
+    """A header that could not go out as one line of the request (a line break would start
+    a header of its own) is an error naming it, before anything is sent."""
+    if not _TOKEN.fullmatch(name):
+        raise ValueError(f"the header {_secrets.redact(name)[:60]!r} has no valid name (letters, digits, '-')")
+    if _secrets.is_secret_name(name):  # a key's own checks: stripped, and a line break named without the key
         return _secrets.clean_key(value, f"the {name} header", header=True) or ""
+    if _CONTROL.search(value):
+        raise ValueError(f"the header {name!r} holds a line break or control character: remove it")
     return value
 
 
