@@ -232,3 +232,25 @@ def test_a_header_that_could_split_the_request_is_a_one_line_error_naming_it_bef
         finally:
             session.close()
     assert "\n" not in str(caught.value) and "\r" not in str(caught.value) and not server.requests
+
+
+def test_a_body_cut_short_of_its_content_length_says_how_much_came():
+    def script(handler, _n) -> None:
+        body = f"data: {CHUNK}\n\n".encode()
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 100000\r\n\r\n"
+                            + body)
+
+    run = _stream_from(script)
+    assert run.status == "incomplete" and run.text == "kept"
+    assert "Content-Length" in str(run.error) and "of 100000 bytes" in str(run.error)
+    assert "chunked" not in str(run.error)
+
+
+def test_a_corrupt_compressed_body_is_named_as_such_not_as_a_dropped_connection():
+    def script(handler, _n) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+                            b"Connection: close\r\n\r\n" + b"\x1f\x8b\x08\x00 this is no gzip " * 20)
+
+    run = _stream_from(script)
+    assert run.status == "incomplete" and isinstance(run.error, errors.IncompleteStreamError)
+    assert "could not be decoded (Content-Encoding: gzip)" in str(run.error) and "closed" not in str(run.error)
