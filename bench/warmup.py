@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import time
 
 from _common import machine_header, table
 
@@ -111,6 +109,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    socket.setdefaulttimeout(None)
-    time.sleep(0)
     main()

@@ -39,7 +39,8 @@ def models(*, session: Session | None = None) -> pd.DataFrame:
     ``error`` says why; keys never appear."""
     import pandas as pd  # pandas loads on first use, not on `import nbstream`
 
-    rows = _models.list_models((session or get_session()).defaults)
+    session = session or get_session()
+    rows = _models.list_models(session.context, session.io)
     return pd.DataFrame([[row.get(c) for c in MODEL_COLUMNS] for row in rows], columns=list(MODEL_COLUMNS))
 
 

@@ -6,21 +6,17 @@ loopback HTTP to the embedded demo endpoint. A loop or an empty target is a one-
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from _provider_env import command_env, without_providers
 
 import nbstream
 from nbstream.demo import serve
 from nbstream.session import Session
 
 FAST = {"ttft": 0.0, "tps": 5000.0, "jitter": 0.0}
-ROOT = Path(__file__).resolve().parent.parent
-_CLEAN = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
-          "GOOGLE_API_KEY", "NBSTREAM_MODEL", "NBSTREAM_ALIASES", "OLLAMA_HOST", "GOOGLE_GEMINI_BASE_URL")
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +27,7 @@ def server():
 
 @pytest.fixture
 def session(monkeypatch, tmp_path, server) -> Session:
-    for var in _CLEAN:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    without_providers(monkeypatch, tmp_path)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url.removesuffix("/v1"))
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-alias-test")
     return Session(base_url=server.base_url)
@@ -135,9 +129,8 @@ def test_a_broken_environment_alias_names_the_variable(session, monkeypatch):
 
 
 def test_the_command_line_follows_an_alias(server, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in _CLEAN}
-    env.update(PYTHONPATH=str(ROOT), NBSTREAM_ALIASES="fast=ollama:demo-reasoning",
-               OLLAMA_HOST=server.base_url.removesuffix("/v1"), NO_COLOR="1")
+    env = command_env(NBSTREAM_ALIASES="fast=ollama:demo-reasoning",
+                      OLLAMA_HOST=server.base_url.removesuffix("/v1"), NO_COLOR="1")
     record = tmp_path / "run.jsonl"
     out = subprocess.run([sys.executable, "-m", "nbstream", "ask", "-m", "fast", "--record", str(record), "hi"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)

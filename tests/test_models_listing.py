@@ -7,13 +7,13 @@ never appear."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
+import threading
 
 import pytest
 from _kernel import execute
+from _provider_env import command_env, without_providers
 from _servers import ScriptedServer
 
 import nbstream
@@ -21,10 +21,7 @@ from nbstream.demo import serve
 from nbstream.session import Session
 
 FAST = {"ttft": 0.0, "tps": 5000.0, "jitter": 0.0}
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-listing-secret-4b1d9e77a2c0"
-_CLEAN = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
-          "GOOGLE_API_KEY", "NBSTREAM_MODEL", "NBSTREAM_ALIASES", "OLLAMA_HOST", "GOOGLE_GEMINI_BASE_URL")
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +32,7 @@ def server():
 
 @pytest.fixture
 def clean(monkeypatch, tmp_path):
-    for var in _CLEAN:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
+    return without_providers(monkeypatch, tmp_path)
 
 
 def root_of(server) -> str:
@@ -126,6 +120,39 @@ def test_a_wrong_shaped_answer_is_one_row_naming_what_was_expected(clean, body):
     assert "not an object with a 'data' list" in table["error"].iloc[0] or "not JSON" in table["error"].iloc[0]
 
 
+def endless(piece: bytes, pause: float) -> ScriptedServer:
+    """A 200 listing whose body never ends: ``piece`` after ``piece`` until the client hangs up."""
+    done = threading.Event()
+
+    def script(handler, _n):
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+                            b'{"data": [')
+        while not done.wait(pause):
+            handler.wfile.write(piece)
+            handler.wfile.flush()
+    server = ScriptedServer(script)
+    server.done = done
+    return server
+
+
+def test_a_listing_that_never_ends_is_cut_at_its_size_cap(clean):
+    with endless(b'{"id": "m"},' * 1000, 0) as hostile:
+        try:
+            table = nbstream.models(session=Session(base_url=hostile.url + "/v1", api_key=KEY))
+        finally:
+            hostile.done.set()
+    assert len(table) == 1 and "larger than 8 MB" in table["error"].iloc[0]
+
+
+def test_a_listing_drip_fed_for_ever_ends_at_the_first_byte_timeout(clean):
+    with endless(b" ", 0.05) as hostile:
+        try:
+            table = nbstream.models(session=Session(base_url=hostile.url + "/v1", api_key=KEY, first_byte_timeout=2))
+        finally:
+            hostile.done.set()
+    assert len(table) == 1 and "took longer than 2 s (first_byte_timeout)" in table["error"].iloc[0]
+
+
 def test_hostile_fields_are_cut_and_wrong_types_dropped(clean):
     body = json.dumps({"data": [{"id": "x" * 10_000, "created": "yesterday", "owned_by": {"a": 1}}, "junk",
                                 {"id": None}]}).encode()
@@ -150,9 +177,8 @@ def test_aliases_are_listed_after_the_models(clean, server):
 
 
 def test_the_command_line_lists_models_and_aliases_one_per_line(server, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in _CLEAN}
-    env.update(PYTHONPATH=str(ROOT), OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=KEY,
-               NBSTREAM_ALIASES="fast=demo-fast")
+    env = command_env(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=KEY,
+                      NBSTREAM_ALIASES="fast=demo-fast")
     out = subprocess.run([sys.executable, "-m", "nbstream", "models"], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=90, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
@@ -163,9 +189,8 @@ def test_the_command_line_lists_models_and_aliases_one_per_line(server, tmp_path
 
 def test_the_command_line_strips_terminal_escapes_from_server_text(tmp_path):
     body = json.dumps({"data": [{"id": "evil\x1b]0;pwned\x07\x1b[2Jname\nnext"}]}).encode()
-    env = {k: v for k, v in os.environ.items() if k not in _CLEAN}
     with answering(body) as hostile:
-        env.update(PYTHONPATH=str(ROOT), OPENAI_BASE_URL=hostile.url + "/v1", OPENAI_API_KEY=KEY)
+        env = command_env(OPENAI_BASE_URL=hostile.url + "/v1", OPENAI_API_KEY=KEY)
         out = subprocess.run([sys.executable, "-m", "nbstream", "models"], cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
     assert out.returncode == 0 and "\x1b" not in out.stdout and "\x07" not in out.stdout
@@ -173,9 +198,8 @@ def test_the_command_line_strips_terminal_escapes_from_server_text(tmp_path):
 
 
 def test_the_command_line_exits_1_when_every_provider_failed(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in _CLEAN}
     with answering(b"{}", "500 Internal Server Error") as broken:
-        env.update(PYTHONPATH=str(ROOT), OPENAI_BASE_URL=broken.url + "/v1", OPENAI_API_KEY=KEY)
+        env = command_env(OPENAI_BASE_URL=broken.url + "/v1", OPENAI_API_KEY=KEY)
         out = subprocess.run([sys.executable, "-m", "nbstream", "models"], cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
     assert out.returncode == 1 and "error: HTTP 500" in out.stdout

@@ -28,6 +28,14 @@ def _chat_answer(handler, _n) -> None:
 
 
 @pytest.fixture
+def session():
+    """A fresh session, closed after the test (its I/O loop and pooled client)."""
+    running = nbstream.Session()
+    yield running
+    running.close()
+
+
+@pytest.fixture
 def no_proxy_env(monkeypatch):
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
                  "all_proxy", "no_proxy"):
@@ -35,41 +43,29 @@ def no_proxy_env(monkeypatch):
     return monkeypatch
 
 
-def test_http_proxy_from_the_environment_carries_the_request(no_proxy_env):
+def test_http_proxy_from_the_environment_carries_the_request(no_proxy_env, session):
     with ScriptedServer(_chat_answer) as proxy:
         no_proxy_env.setenv("HTTP_PROXY", proxy.url)
-        session = nbstream.Session()
-        try:
-            run = nbstream.stream("hi", base_url="http://api.example.invalid/v1", model="m", api_key="k",
-                                  session=session)
-        finally:
-            session.close()
+        run = nbstream.stream("hi", base_url="http://api.example.invalid/v1", model="m", api_key="k",
+                              session=session)
     assert run.status == "done" and run.text == "via the proxy"
     assert proxy.requests and proxy.requests[0]["host"] == "api.example.invalid"
 
 
-def test_a_socks_proxy_is_a_one_line_error_naming_the_way_out(no_proxy_env):
+def test_a_socks_proxy_is_a_one_line_error_naming_the_way_out(no_proxy_env, session):
     no_proxy_env.setenv("ALL_PROXY", "socks5://user:pw-secret@127.0.0.1:1080")
-    session = nbstream.Session()
-    try:
-        run = nbstream.stream("hi", base_url="http://api.example.invalid/v1", model="m", api_key="k",
-                              session=session)
-    finally:
-        session.close()
+    run = nbstream.stream("hi", base_url="http://api.example.invalid/v1", model="m", api_key="k",
+                          session=session)
     assert isinstance(run.error, errors.ConnectError)
     assert "socks5:// proxy" in str(run.error) and "NO_PROXY" in str(run.error)
     assert "pw-secret" not in str(run.error) and "\n" not in str(run.error)
 
 
-def test_no_proxy_sends_the_request_directly(no_proxy_env):
+def test_no_proxy_sends_the_request_directly(no_proxy_env, session):
     with ScriptedServer(_chat_answer) as proxy, ScriptedServer(_chat_answer) as direct:
         no_proxy_env.setenv("HTTP_PROXY", proxy.url)
         no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
-        session = nbstream.Session()
-        try:
-            run = nbstream.stream("hi", base_url=direct.url + "/v1", model="m", api_key="k", session=session)
-        finally:
-            session.close()
+        run = nbstream.stream("hi", base_url=direct.url + "/v1", model="m", api_key="k", session=session)
     assert run.status == "done" and len(direct.requests) == 1 and not proxy.requests
 
 
@@ -103,24 +99,16 @@ def tls_server(tmp_path):
     server.stop()
 
 
-def test_an_unknown_certificate_is_refused(tls_server, no_proxy_env):
+def test_an_unknown_certificate_is_refused(tls_server, no_proxy_env, session):
     no_proxy_env.delenv("SSL_CERT_FILE", raising=False)
-    session = nbstream.Session()
-    try:
-        run = nbstream.stream("hi", base_url=tls_server.url + "/v1", model="m", api_key="k", session=session)
-    finally:
-        session.close()
+    run = nbstream.stream("hi", base_url=tls_server.url + "/v1", model="m", api_key="k", session=session)
     assert isinstance(run.error, errors.ConnectError)
     assert "certificate" in str(run.error).lower() and tls_server.url in str(run.error)
 
 
-def test_ssl_cert_file_is_trusted(tls_server, no_proxy_env):
+def test_ssl_cert_file_is_trusted(tls_server, no_proxy_env, session):
     no_proxy_env.setenv("SSL_CERT_FILE", str(tls_server.cert))
-    session = nbstream.Session()
-    try:
-        run = nbstream.stream("hi", base_url=tls_server.url + "/v1", model="m", api_key="k", session=session)
-    finally:
-        session.close()
+    run = nbstream.stream("hi", base_url=tls_server.url + "/v1", model="m", api_key="k", session=session)
     assert run.status == "done" and run.text == "via the proxy"
 
 
@@ -137,22 +125,17 @@ def test_two_hundred_streams_on_one_loop_all_arrive_whole(demo):
     assert [run.text for run in runs] == texts
 
 
-def test_many_streams_started_at_once_share_the_session_loop_and_its_client(demo):
-    session = nbstream.Session()
+def test_many_streams_started_at_once_share_the_session_loop_and_its_client(demo, session):
     texts = [f"run {i} says hello" for i in range(60)]
-    try:
-        runs = [nbstream.stream("hi", base_url=demo.base_url, model="demo", api_key="k", block=False,
-                                demo={**FAST, "text": t}, session=session) for t in texts]
-        for run in runs:
-            run.wait(120)
-        assert [run.text for run in runs] == texts
-        assert len(session.transport.clients._clients) == 1  # one pooled client: the I/O loop's
-    finally:
-        session.close()
+    runs = [nbstream.stream("hi", base_url=demo.base_url, model="demo", api_key="k", block=False,
+                            demo={**FAST, "text": t}, session=session) for t in texts]
+    for run in runs:
+        run.wait(120)
+    assert [run.text for run in runs] == texts
+    assert len(session.transport.clients._clients) == 1  # one pooled client: the I/O loop's
 
 
-def test_clients_of_closed_loops_are_let_go(demo):
-    session = nbstream.Session()
+def test_clients_of_closed_loops_are_let_go(demo, session):
     for _ in range(3):
         run = asyncio.run(nbstream.astream("hi", base_url=demo.base_url, model="demo", api_key="k", demo=FAST,
                                            session=session))
@@ -160,59 +143,43 @@ def test_clients_of_closed_loops_are_let_go(demo):
     assert len(session.transport.clients._clients) == 1  # the last loop's; the closed ones dropped
 
 
-def test_a_stopped_stream_keeps_its_text_and_the_next_one_works(demo):
-    session = nbstream.Session()
-    try:
-        run = nbstream.stream("hi", base_url=demo.base_url, model="demo-long", api_key="k", block=False,
-                              demo={"ttft": 0, "tps": 50, "jitter": 0}, session=session)
-        for _ in range(1200):  # a state, not a duration: the first words arrived
-            if run.text:
-                break
-            threading.Event().wait(0.1)
-        run.cancel()
-        run.wait(60)
-        after = nbstream.stream("hi", base_url=demo.base_url, model="demo", api_key="k", demo=FAST, session=session)
-    finally:
-        session.close()
+def test_a_stopped_stream_keeps_its_text_and_the_next_one_works(demo, session):
+    run = nbstream.stream("hi", base_url=demo.base_url, model="demo-long", api_key="k", block=False,
+                          demo={"ttft": 0, "tps": 50, "jitter": 0}, session=session)
+    for _ in range(1200):  # a state, not a duration: the first words arrived
+        if run.text:
+            break
+        threading.Event().wait(0.1)
+    run.cancel()
+    run.wait(60)
+    after = nbstream.stream("hi", base_url=demo.base_url, model="demo", api_key="k", demo=FAST, session=session)
     assert run.status == "cancelled" and run.text
     assert after.status == "done" and after.text
 
 
-def test_proxy_credentials_go_as_proxy_authorization(no_proxy_env):
+def test_proxy_credentials_go_as_proxy_authorization(no_proxy_env, session):
     with ScriptedServer(_chat_answer) as proxy:
         no_proxy_env.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://bob:pw-proxy-secret@"))
-        session = nbstream.Session()
-        try:
-            run = nbstream.stream("hi", base_url="http://api.example.invalid/v1", model="m", api_key="k",
-                                  session=session)
-        finally:
-            session.close()
+        run = nbstream.stream("hi", base_url="http://api.example.invalid/v1", model="m", api_key="k",
+                              session=session)
     assert run.status == "done"
     sent = base64.b64encode(b"bob:pw-proxy-secret").decode()
     assert proxy.requests[0]["proxy-authorization"] == f"Basic {sent}"
 
 
-def test_an_unreachable_proxy_is_a_connect_error_without_its_password(no_proxy_env):
+def test_an_unreachable_proxy_is_a_connect_error_without_its_password(no_proxy_env, session):
     no_proxy_env.setenv("HTTP_PROXY", f"http://bob:pw-proxy-secret@127.0.0.1:{closed_port()}")
-    session = nbstream.Session()
-    try:
-        run = nbstream.stream("hi", base_url="http://api.example.invalid/v1", model="m", api_key="k",
-                              session=session)
-    finally:
-        session.close()
+    run = nbstream.stream("hi", base_url="http://api.example.invalid/v1", model="m", api_key="k",
+                          session=session)
     assert isinstance(run.error, errors.ConnectError)
     assert "pw-proxy-secret" not in str(run.error) and "pw-proxy-secret" not in repr(run)
 
 
 @pytest.mark.parametrize("value", ["http://user:pr0xyPassw0rd@127.0.0.1:99999999", "http://user:pr0xyPassw0rd@[::1"])
-def test_a_malformed_proxy_variable_is_a_one_line_error_naming_it_without_its_password(no_proxy_env, value):
+def test_a_malformed_proxy_variable_is_a_one_line_error_naming_it_without_its_password(no_proxy_env, value, session):
     no_proxy_env.setenv("HTTP_PROXY", value)
-    session = nbstream.Session()
-    try:
-        run = nbstream.stream("hi", model="m", base_url=f"http://127.0.0.1:{closed_port()}/v1", display=False,
-                              session=session)
-    finally:
-        session.close()
+    run = nbstream.stream("hi", model="m", base_url=f"http://127.0.0.1:{closed_port()}/v1", display=False,
+                          session=session)
     assert isinstance(run.error, errors.ConnectError)
     assert "HTTP_PROXY" in str(run.error) and "\n" not in str(run.error)
     assert "pr0xy" not in str(run.error) + repr(run.error)

@@ -39,6 +39,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import ssl
 import threading
 import time
@@ -49,6 +50,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import yarl
+from aiohttp.http_exceptions import ContentLengthError, PayloadEncodingError, TransferEncodingError
 
 from nbstream import errors
 from nbstream._secrets import redact
@@ -368,8 +370,9 @@ async def timed_reads(response: Response, *, t0_ns: int, timeouts: Timeouts,
     read = content.readany
     watchdog = _Watchdog(response.raw, t0_ns, timeouts)
     lost = _LostConnection(response.raw)
+    encoding = response.headers.get("content-encoding")
     try:
-        chunk = await _read_one(read, url, timeouts, first=True)
+        chunk = await _read_one(read, url, timeouts, first=True, encoding=encoding)
         while chunk:
             now = time.perf_counter_ns()
             if watchdog.last_ns is None:
@@ -377,7 +380,7 @@ async def timed_reads(response: Response, *, t0_ns: int, timeouts: Timeouts,
                 watchdog.saw_first()
             watchdog.last_ns = now
             yield now, chunk
-            chunk = await _read_one(read, url, timeouts, first=False)
+            chunk = await _read_one(read, url, timeouts, first=False, encoding=encoding)
         if lost.cut:
             raise errors.IncompleteStreamError(
                 "the server closed the connection mid-stream (after a body that could not be parsed, "
@@ -413,7 +416,8 @@ class _LostConnection:
             self._closed.remove_done_callback(self._on_closed)
 
 
-async def _read_one(read: Callable[[], Awaitable[bytes]], url: str, timeouts: Timeouts, *, first: bool) -> bytes:
+async def _read_one(read: Callable[[], Awaitable[bytes]], url: str, timeouts: Timeouts, *, first: bool,
+                    encoding: str | None) -> bytes:
     try:
         return await read()
     except _Expired:
@@ -424,30 +428,47 @@ async def _read_one(read: Callable[[], Awaitable[bytes]], url: str, timeouts: Ti
         raise errors.IdleTimeout(
             f"{url} went silent for more than {timeouts.idle:g} s mid-stream (idle_timeout)",
             seconds=timeouts.idle) from None
-    except aiohttp.ClientPayloadError:  # aiohttp's text names its parser's internals
-        raise errors.IncompleteStreamError(
-            "the server closed the connection mid-stream (peer closed connection without sending "
-            "complete message body (incomplete chunked read))") from None
+    except aiohttp.ClientPayloadError as exc:  # aiohttp's text names its parser's internals
+        raise _payload_error(exc, encoding) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise errors.IncompleteStreamError(
             f"the server closed the connection mid-stream ({_why(exc)})") from None
+
+
+def _payload_error(exc: aiohttp.ClientPayloadError, encoding: str | None) -> errors.IncompleteStreamError:
+    """What went wrong with a body, by aiohttp's cause: a corrupt compressed body, one
+    shorter than its ``Content-Length``, or a chunked body cut off (httpx's words, kept)."""
+    cause = exc.__cause__
+    if isinstance(cause, ContentLengthError):
+        got = re.search(r"received \d+ of \d+ bytes", str(cause))
+        return errors.IncompleteStreamError(
+            "the server closed the connection mid-stream (short of its Content-Length"
+            + (f": {got.group(0)})" if got else ")"))
+    if isinstance(cause, PayloadEncodingError) and not isinstance(cause, TransferEncodingError):
+        return errors.IncompleteStreamError(  # ContentEncodingError, DecompressSizeError
+            f"the server sent a body that could not be decoded (Content-Encoding: "
+            f"{errors.one_line(encoding or '?')[:40]}): it is corrupt or not what the header says")
+    return errors.IncompleteStreamError(
+        "the server closed the connection mid-stream (peer closed connection without sending "
+        "complete message body (incomplete chunked read))")
 
 
 ERROR_BODY_BYTES = 64 << 10  # an error body's start says why; the rest (a hostile gigabyte) is not read
 
 
 async def _read_error_body(response: Response) -> str:
+    """What of the error body arrives within 5 s: a body that stalls or breaks off still
+    gives the part that came (its message), and the status alone is useful when none did."""
     body = bytearray()
     try:
-        async with asyncio.timeout(5):
-            while len(body) < ERROR_BODY_BYTES and (part := await response.raw.content.read(
-                    ERROR_BODY_BYTES - len(body))):
-                body += part
-        return body.decode("utf-8", "replace")
-    except Exception:  # the status alone still makes a useful error
-        return ""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(5):
+                while len(body) < ERROR_BODY_BYTES and (part := await response.raw.content.read(
+                        ERROR_BODY_BYTES - len(body))):
+                    body += part
     finally:
         await response.aclose()
+    return body.decode("utf-8", "replace")
 
 
 def http_error(status: int, url: str, body: str, headers: Any, *,
@@ -545,14 +566,16 @@ def _retry_after(headers: Any) -> float | None:
 
 
 def _why(exc: BaseException) -> str:
-    """A short reason, looking through the exception chain (anyio wraps the OSError)."""
+    """A short reason, looking through the exception chain (aiohttp wraps the OSError); else
+    the exception's text as one line of at most 300 characters (it may quote kilobytes a
+    server sent), redacted before it is cut."""
     seen: list[BaseException] = []
     cur: BaseException | None = exc
     while cur is not None and cur not in seen:
         seen.append(cur)
         cur = cur.__cause__ or cur.__context__
     for err in seen:
-        for sub in getattr(err, "exceptions", ()):  # ExceptionGroup / anyio multi-errors
+        for sub in getattr(err, "exceptions", ()):  # ExceptionGroup
             seen.append(sub)
     errnos = {getattr(e, "errno", None) for e in seen}
     texts = " ".join(str(e) for e in seen)
@@ -560,4 +583,4 @@ def _why(exc: BaseException) -> str:
         return "connection refused (is the server running?)"
     if -2 in errnos or -3 in errnos or "Name or service not known" in texts:
         return "the host name could not be resolved (DNS failure; check the URL)"
-    return redact(" ".join((str(exc) or type(exc).__name__).split()))  # aiohttp's parser errors span lines
+    return errors.one_line(redact(str(exc) or type(exc).__name__))  # aiohttp's parser errors quote the server

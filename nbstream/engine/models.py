@@ -1,5 +1,7 @@
 """Which models each configured provider offers (``nbstream.models()``, ``%stream list``,
-``nbstream models``): one ``GET`` of each provider's models endpoint, read into rows.
+``nbstream models``): one ``GET`` of each provider's models endpoint, all at once over the
+transport requests use (:mod:`nbstream.engine.http`: same proxies, TLS, error texts), read
+into rows. A listing is capped at ``MAX_BYTES`` and at ``first_byte_timeout`` in all.
 
 A provider is configured when its key or server variable is set (``OPENAI_API_KEY`` /
 ``OPENAI_BASE_URL`` or ``nbstream.config`` for the default API, ``ANTHROPIC_API_KEY`` /
@@ -12,17 +14,21 @@ keys never appear (the base URL shown is redacted, error texts too).
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
-from nbstream import _secrets
+from nbstream import _secrets, errors
 from nbstream.engine import config as _config
 from nbstream.engine import http as _http
+from nbstream.engine import loop as _loop
 from nbstream.wire import catalog as _catalog
 from nbstream.wire import registry as _formats
+
+if TYPE_CHECKING:
+    from nbstream.engine.request import Context
 
 __all__ = ["MAX_BYTES", "list_models", "providers"]
 
@@ -52,27 +58,29 @@ def providers(defaults: _config.Defaults) -> list[tuple[str, str, _config.Endpoi
     return out
 
 
-def _fetch(api: str, endpoint: _config.Endpoint, timeouts: tuple[float | None, float | None]) -> Any:
-    """The decoded JSON of the models endpoint; an error carrying a redacted one-line reason."""
+async def _fetch(api: str, endpoint: _config.Endpoint, transport: _http.Transport, timeouts: _http.Timeouts) -> Any:
+    """The decoded JSON of the models endpoint, over the transport requests use (its pool,
+    proxies, TLS and error mapping); an error carrying a one-line reason."""
     fmt = _formats.get(api)
     url = _catalog.ENDPOINTS[api].url(endpoint.base_url)
     headers = {"Accept": "application/json", **fmt.headers, **endpoint.headers}
     if endpoint.api_key:
         headers.update(fmt.auth(endpoint.api_key))
-    connect, read = timeouts
-    with httpx.Client(timeout=httpx.Timeout(read, connect=connect), follow_redirects=False) as client, \
-            client.stream("GET", url, headers=headers) as response:
-        body = bytearray()
-        deadline = time.monotonic() + read if read is not None else None
-        for part in response.iter_bytes():
-            body += part
-            if len(body) > MAX_BYTES:
-                raise ValueError(f"the listing is larger than {MAX_BYTES >> 20} MB")
-            if deadline is not None and time.monotonic() > deadline:  # a drip-fed body beats a per-read timeout
-                raise ValueError(f"the listing took longer than {read:g} s (first_byte_timeout) to arrive")
-        if response.status_code >= 400:
-            raise _http.http_error(response.status_code, _secrets.redact(url), body.decode("utf-8", "replace"),
-                                   response.headers, key_source=endpoint.key_source, key_envs=fmt.key_envs)
+    response = await transport.send("GET", url, headers=headers, timeouts=timeouts, key_source=endpoint.key_source,
+                                    key_envs=fmt.key_envs)
+    body = bytearray()
+    try:
+        async with asyncio.timeout(timeouts.first_byte):  # a drip-fed body beats a per-read deadline
+            async for _t, part in _http.timed_reads(response, t0_ns=time.perf_counter_ns(), timeouts=timeouts,
+                                                   url=url):
+                body += part
+                if len(body) > MAX_BYTES:
+                    raise ValueError(f"the listing is larger than {MAX_BYTES >> 20} MB")
+    except TimeoutError:
+        raise ValueError(f"the listing took longer than {timeouts.first_byte:g} s (first_byte_timeout) "
+                         "to arrive") from None
+    finally:
+        await response.aclose()
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -81,34 +89,46 @@ def _fetch(api: str, endpoint: _config.Endpoint, timeouts: tuple[float | None, f
 
 
 def _why(exc: Exception) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        text = f"timed out ({type(exc).__name__})"
-    elif isinstance(exc, httpx.TransportError):
-        text = f"could not connect: {type(exc).__name__}: {exc}"
-    else:
-        text = str(exc) or type(exc).__name__
-    return _secrets.redact(" ".join(text.split()))[:300]
+    return errors.one_line(_secrets.redact(str(exc) or type(exc).__name__))
 
 
-def list_models(defaults: _config.Defaults) -> list[dict[str, Any]]:
+async def _rows(provider: str, api: str, endpoint: _config.Endpoint, transport: _http.Transport,
+                timeouts: _http.Timeouts) -> list[dict[str, Any]]:
+    """One provider's rows, or the one row saying why it failed."""
+    where = _secrets.redact(endpoint.base_url)
+    try:
+        listed = _catalog.ENDPOINTS[api].rows(await _fetch(api, endpoint, transport, timeouts))
+    except Exception as exc:  # one provider failing never hides the others
+        return [{"provider": provider, "model": None, "base_url": where, "error": _why(exc)}]
+    return [{"provider": provider, **row, "base_url": where} for row in listed if row.get("model")]
+
+
+def list_models(context: Context, io: _loop.IOLoop) -> list[dict[str, Any]]:
     """One row per model of each configured provider (``provider``, ``model``, ``base_url``
     and what the provider tells: display name, owner, creation, token limits, size), one
-    row with ``error`` for a provider that failed, then one row per alias (``alias_for``)."""
+    row with ``error`` for a provider that failed, then one row per alias (``alias_for``).
+    The providers are asked at once, on the session's I/O loop ``io``."""
+    defaults = context.defaults
     settings = defaults.settings
-    timeouts = (settings.connect_timeout, settings.first_byte_timeout)
+    timeouts = _http.Timeouts(connect=settings.connect_timeout, first_byte=settings.first_byte_timeout,
+                              idle=settings.idle_timeout)
     rows: list[dict[str, Any]] = []
     try:
         found = providers(defaults)
     except (ValueError, TypeError) as exc:  # a bad variable: say which, list nothing
         return [{"provider": settings.api, "model": None, "error": _why(exc)}]
-    for provider, api, endpoint in found:
-        where = _secrets.redact(endpoint.base_url)
-        try:
-            listed = _catalog.ENDPOINTS[api].rows(_fetch(api, endpoint, timeouts))
-        except Exception as exc:  # one provider failing never hides the others
-            rows.append({"provider": provider, "model": None, "base_url": where, "error": _why(exc)})
-            continue
-        rows.extend({"provider": provider, **row, "base_url": where} for row in listed if row.get("model"))
+
+    async def every() -> list[list[dict[str, Any]]]:
+        return await asyncio.gather(*(_rows(provider, api, endpoint, context.transport, timeouts)
+                                      for provider, api, endpoint in found))
+
+    future = io.submit(every())
+
+    def interrupted() -> None:  # Ctrl-C: the task stops and its connections close
+        future.cancel()
+
+    for listed in _loop.wait(future, on_interrupt=interrupted) or []:
+        rows.extend(listed)
     try:
         aliases = defaults.aliases()
     except ValueError as exc:

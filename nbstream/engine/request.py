@@ -11,6 +11,8 @@ format for its path, headers and body, and returns what to send.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,10 +156,34 @@ def prepare(*, prompt: str | None = None, messages: list[dict[str, Any]] | None 
 def build(call: LLMCall | FeedCall, *, context: Context) -> tuple[Run, Request]:
     """Validate ``call`` and turn it into the Run to fill and the Request to send."""
     if isinstance(call, FeedCall):
-        return _feed(call, context)
-    if isinstance(call, LLMCall):
-        return _llm(call, context)
-    raise TypeError(f"build() takes an LLMCall or a FeedCall, not {type(call).__name__}")
+        run, req = _feed(call, context)
+    elif isinstance(call, LLMCall):
+        run, req = _llm(call, context)
+    else:
+        raise TypeError(f"build() takes an LLMCall or a FeedCall, not {type(call).__name__}")
+    _check_json(req.body)
+    return run, req
+
+
+def _check_json(body: Any) -> None:
+    """A body the transport could not send as JSON (NaN, bytes, an object) is a one-line
+    error naming its field now, not a failed run after the clock started."""
+    try:
+        json.dumps(body, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        fields = body.items() if isinstance(body, dict) else ()
+        name = next((k for k, v in fields if not _is_json(v)), "a field")
+        raise ValueError(f"the request body cannot be sent as JSON: {_secrets.redact(str(name))[:80]} holds "
+                         f"{type(exc).__name__}: {exc}; use numbers (not NaN or infinity), text, lists and "
+                         "dicts") from None
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _feed(call: FeedCall, context: Context) -> tuple[Run, Request]:
@@ -229,9 +255,19 @@ def _user_headers(headers: Any) -> dict[str, str]:
     return {k: _clean_header(k, v) for k, v in (headers or {}).items()}
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # no line break or other control in a value (tab is fine)
+
+
 def _clean_header(name: str, value: str) -> str:
-    if _secrets.is_secret_name(name):
+    """A header that could not go out as one line of the request (a line break would start
+    a header of its own) is an error naming it, before anything is sent."""
+    if not _TOKEN.fullmatch(name):
+        raise ValueError(f"the header {_secrets.redact(name)[:60]!r} has no valid name (letters, digits, '-')")
+    if _secrets.is_secret_name(name):  # a key's own checks: stripped, and a line break named without the key
         return _secrets.clean_key(value, f"the {name} header", header=True) or ""
+    if _CONTROL.search(value):
+        raise ValueError(f"the header {name!r} holds a line break or control character: remove it")
     return value
 
 
