@@ -35,7 +35,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+__all__ = ["MAX_EVENT_CHARS", "EventTooLargeError", "SSEDecoder", "ServerSentEvent"]
+
+#: characters one line, or one event's data, may hold: a server that never ends a line or
+#: an event (not an event stream, or hostile) is an error here, not memory growing for ever
+MAX_EVENT_CHARS = 64 * 1024 * 1024
+
+
+class EventTooLargeError(ValueError):
+    """A line or an event's data grew past :data:`MAX_EVENT_CHARS` without ending."""
+
+    def __init__(self) -> None:
+        super().__init__(f"the stream sent a line or event of more than {MAX_EVENT_CHARS:,} characters "
+                         "without ending it: not a usable event stream")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +120,8 @@ class SSEDecoder:
         "_id_buffer",
         "_block_retry",
         "_names",
+        "_pending_chars",
+        "_data_chars",
     )
 
     def __init__(self) -> None:
@@ -143,7 +157,9 @@ class SSEDecoder:
         self._skip_lf = False  # previous text ended in CR: a leading LF is its pair
         self._head = True  # either of the two above: look at the next text's start
         self._pending: list[str] = []  # pieces of the unfinished line
+        self._pending_chars = 0
         self._data: list[str] = []  # data field values of the current block
+        self._data_chars = 0
         self._event_type = ""
         self._id_buffer = self._last_event_id
         self._block_retry: int | None = None
@@ -182,6 +198,9 @@ class SSEDecoder:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         elif "\n" not in text:
             self._pending.append(text)
+            self._pending_chars += len(text)
+            if self._pending_chars > MAX_EVENT_CHARS:
+                raise EventTooLargeError
             return None
         lines = text.split("\n")
         pending = self._pending
@@ -190,6 +209,7 @@ class SSEDecoder:
             lines[0] = "".join(pending)
             pending.clear()
         tail = lines.pop()
+        self._pending_chars = len(tail)
         if tail:
             pending.append(tail)
         return lines
@@ -217,9 +237,11 @@ class SSEDecoder:
         block_retry = self._block_retry
         dispatched_id = self._last_event_id
         names = self._names
+        counted = len(data)  # data values already in self._data_chars
         for line in lines:
             if not line:  # blank line: dispatch
                 dispatched_id = id_buffer
+                counted = 0
                 if data:
                     events.append(
                         make(
@@ -256,4 +278,10 @@ class SSEDecoder:
         self._id_buffer = id_buffer
         self._block_retry = block_retry
         self._last_event_id = dispatched_id
+        if not data:
+            self._data_chars = 0
+        elif counted < len(data):  # an event still open: its size, counting only what is new
+            self._data_chars = (self._data_chars if counted else 0) + sum(map(len, data[counted:]))
+            if self._data_chars > MAX_EVENT_CHARS:
+                raise EventTooLargeError
         return events

@@ -395,3 +395,57 @@ def test_several_megabyte_data_lines_join_into_one_event():
     line = "y" * 2_000_000
     raw = ("data: " + line + "\n") * 3 + "\n"
     assert datas(raw.encode()) == ["\n".join([line] * 3)]
+
+
+# ---- a line or an event that never ends ----------------------------------------------------
+@pytest.fixture
+def small_limit(monkeypatch):
+    from nbstream import sse
+
+    monkeypatch.setattr(sse, "MAX_EVENT_CHARS", 10_000)
+
+
+def test_a_line_that_never_ends_is_an_error_not_memory_growing(small_limit):
+    from nbstream.sse import EventTooLargeError
+
+    decoder = SSEDecoder()
+    with pytest.raises(EventTooLargeError, match="without ending it"):
+        for _ in range(100):
+            decoder.feed(b"data: " + b"x" * 1_000)
+
+
+def test_an_event_whose_data_lines_never_end_is_an_error(small_limit):
+    from nbstream.sse import EventTooLargeError
+
+    decoder = SSEDecoder()
+    with pytest.raises(EventTooLargeError):
+        for _ in range(100):
+            decoder.feed(b"data: " + b"y" * 500 + b"\n")
+
+
+def test_many_events_adding_up_past_the_limit_are_fine(small_limit):
+    decoder = SSEDecoder()
+    got = []
+    for _ in range(100):
+        got += decoder.feed(b"data: " + b"z" * 500 + b"\n\n" + b"data: " + b"w" * 300)
+        got += decoder.feed(b"\n\n")
+    assert len(got) == 200 and got[-1].data == "w" * 300
+
+
+def test_a_stream_with_an_endless_line_ends_in_error_keeping_the_answer_so_far(small_limit):
+    import json
+
+    from _servers import ScriptedServer, sse_head
+
+    import nbstream
+
+    def script(handler, n):
+        chunk = {"choices": [{"index": 0, "delta": {"content": "kept"}}]}
+        handler.wfile.write(sse_head() + f"data: {json.dumps(chunk)}\n\n".encode())
+        for _ in range(50):
+            handler.wfile.write(b"data: " + b"x" * 1_000)
+
+    with ScriptedServer(script) as server:
+        run = nbstream.stream("hi", base_url=server.url + "/v1", api_key="k", model="m")
+    assert run.status == "error" and run.text == "kept"
+    assert "without ending it" in str(run.error)
