@@ -82,6 +82,18 @@ def test_a_huge_swept_value_is_cut_short_in_the_label_sent_with_every_update():
     assert row["label"].endswith("…")
 
 
+def test_the_latency_table_lists_models_in_the_order_asked_whichever_ends_first():
+    view = SweepView([_Job(0, "b-model"), _Job(1, "a-model"), _Job(2, "b-model")], [], out=io.StringIO(),
+                     notebook=False)
+    try:
+        view.ended(_Job(1, "a-model"), {"status": "done"})  # the second model's row ends first
+        rows = view.progress.model_rows()
+    finally:
+        view.close()
+    assert [r["model"] for r in rows] == ["b-model", "a-model"]
+    assert [(r["done"], r["failed"]) for r in rows] == [(0, 0), (1, 0)]
+
+
 def test_late_deltas_of_an_earlier_attempt_or_an_ended_row_are_not_shown():
     p = Progress(total=2)
     first, retry, other = Run(), Run(), Run()

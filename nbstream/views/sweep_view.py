@@ -154,6 +154,8 @@ class SweepView:
         """``stop_button``: only where the kernel hears a click while the sweep runs (an
         awaited sweep); a blocking ``sweep()`` stops on Interrupt."""
         self.progress = Progress(total=len(jobs))
+        for job in jobs:  # the latency table lists models as they were asked for, not as they ended
+            self.progress.models.setdefault(job.model, _Model())
         self.param_names = param_names
         self._lock = threading.Lock()
         self._shown_version = -1
