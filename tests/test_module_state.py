@@ -3,7 +3,8 @@ lives in a Session. An AST scan of ``nbstream/`` finds module-level assignments 
 mutable containers, locks, executors, clients or instances of the package's own classes,
 any ``global`` statement, and any mutation of an UPPER_CASE constant table; the only
 module-level state allowed is the default-session slot, the process-wide secret
-registry and the wire-format registry (each says why in its docstring)."""
+registry, the wire-format registry and the count of streams that keeps the garbage
+collector's old objects frozen (each says why in its docstring)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ ALLOWED = {
     ("session.py", "_SLOT"),  # the default session and the live sessions (for the fork hook)
     ("_secrets.py", "_REGISTRY"),  # a key is a secret for the whole process
     ("wire/registry.py", "FORMATS"),  # the wire formats: code the process speaks, the extension point
+    ("engine/gcfreeze.py", "_FREEZER"),  # the garbage collector is the process's: so is its count of streams
 }
 MUTABLE_CALLS = {"set", "dict", "list", "deque", "defaultdict", "OrderedDict", "Counter", "bytearray",
                  "Lock", "RLock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "local",

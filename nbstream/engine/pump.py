@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from nbstream import errors
 from nbstream.engine import http as _http
+from nbstream.engine.gcfreeze import streaming
 from nbstream.engine.request import Request
 from nbstream.run import Run
 from nbstream.wire.framing import Message, NDJSONFramer, SSEFramer, framer_for
@@ -152,12 +153,13 @@ def read_sync(items: Iterable[Any], step: Step, close: Callable[[], Any] | None 
     run._canceller = lambda: None  # checked between items below
     outcome: BaseException | None = None
     try:
-        for item in items:
-            step.feed(item, time.perf_counter_ns())
-            if step.over or run._cancel_requested:
-                break
-        else:
-            step.end()
+        with streaming():
+            for item in items:
+                step.feed(item, time.perf_counter_ns())
+                if step.over or run._cancel_requested:
+                    break
+            else:
+                step.end()
     except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - settle() maps every outcome
         outcome = exc
     finally:
@@ -170,7 +172,8 @@ def read_sync(items: Iterable[Any], step: Step, close: Callable[[], Any] | None 
 async def drive(run: Run, work: Callable[[], Awaitable[None]]) -> Run:
     """Await ``work`` (which fills ``run``) and settle the run however it ends."""
     try:
-        await work()
+        with streaming():
+            await work()
     except asyncio.CancelledError as exc:
         settle(run, exc)
         raise

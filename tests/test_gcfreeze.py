@@ -1,0 +1,150 @@
+"""While a stream runs, the objects that existed before it are frozen out of the cyclic
+garbage collector (a full collection of them would stop the reading thread and stamp
+arrivals late); when the last stream ends they are collected as before."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import subprocess
+import sys
+import weakref
+
+import pytest
+
+import nbstream
+from nbstream import Session
+
+CHUNK = {"choices": [{"index": 0, "delta": {"content": "hi"}}]}  # items as an SDK gives them
+END = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture
+def session():
+    s = Session()
+    yield s
+    s.close()
+
+
+def test_old_objects_are_frozen_while_a_stream_is_read_and_thawed_after(session):
+    seen = []
+
+    def source():
+        seen.append(gc.get_freeze_count())
+        yield CHUNK
+        yield END
+
+    run = nbstream.show(source(), display=False, session=session)
+    assert run.text == "hi" and run.error is None
+    assert seen[0] > 1000  # the interpreter's own objects, at least
+    assert gc.get_freeze_count() == 0
+
+
+def test_an_old_cycle_dropped_while_streaming_is_freed_once_the_stream_ends(session):
+    holder = {"cycle": _Cycle()}
+    alive = weakref.ref(holder["cycle"])
+    during = []
+
+    def source():
+        del holder["cycle"]
+        gc.collect()
+        during.append(alive() is not None)  # frozen: a collection does not even look at it
+        yield CHUNK
+
+    nbstream.show(source(), display=False, session=session)
+    gc.collect()
+    assert during == [True]
+    assert alive() is None
+
+
+def test_an_async_stream_on_the_io_loop_freezes_too(session):
+    seen = []
+
+    async def source():
+        seen.append(gc.get_freeze_count())
+        yield CHUNK
+        yield END
+
+    run = nbstream.show(source(), display=False, session=session)
+    assert run.text == "hi" and run.error is None
+    assert seen[0] > 1000
+    assert gc.get_freeze_count() == 0
+
+
+def test_objects_stay_frozen_until_the_last_of_two_overlapping_streams_ends(session):
+    async def main() -> list[int]:
+        first_may_end = asyncio.Event()
+        second_ended = asyncio.Event()
+        counts: list[int] = []
+
+        async def first():
+            yield CHUNK
+            await first_may_end.wait()
+            counts.append(gc.get_freeze_count())  # the second has ended: still frozen
+            yield END
+
+        async def second():
+            yield CHUNK
+            yield END
+
+        a = nbstream.show(first(), display=False, session=session)
+        b = await nbstream.ashow(second(), display=False, session=session)
+        assert b.text == "hi" and b.error is None
+        second_ended.set()
+        first_may_end.set()
+        await a._task
+        counts.append(gc.get_freeze_count())
+        return counts
+
+    during, after = asyncio.run(main())
+    assert during > 1000
+    assert after == 0
+
+
+def test_a_stream_whose_source_fails_still_thaws_the_objects(session):
+    def source():
+        yield CHUNK
+        raise RuntimeError("the source broke")
+
+    run = nbstream.show(source(), display=False, session=session)
+    assert run.status == "error" and run.text == "hi"
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_process_that_froze_objects_itself_keeps_them_frozen(session):
+    gc.freeze()
+    try:
+        mine = gc.get_freeze_count()
+        seen = []
+
+        def source():
+            seen.append(gc.get_freeze_count())
+            yield CHUNK
+
+        nbstream.show(source(), display=False, session=session)
+        assert seen == [mine]  # not ours to freeze more
+        assert gc.get_freeze_count() == mine  # nor to thaw
+    finally:
+        gc.unfreeze()
+
+
+def test_a_child_forked_mid_stream_thaws_what_its_parent_froze():
+    code = """
+import gc, os, sys, nbstream
+def source():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if gc.get_freeze_count() == 0 else 3)
+    _, status = os.waitpid(pid, 0)
+    print("child", os.waitstatus_to_exitcode(status), "parent", gc.get_freeze_count() > 0)
+    yield {"choices": [{"index": 0, "delta": {"content": "hi"}}]}
+nbstream.show(source(), display=False)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["child", "0", "parent", "True"]
