@@ -55,6 +55,7 @@ FASTEST = {"ttft": 0.0, "tps": 1e6, "jitter": 0.0}
 ACCURACY = {"ttft": 0.3, "tps": 100, "jitter": 0.2}
 CONCURRENT = {"ttft": 0.2, "tps": 50, "jitter": 0.1}
 TOKEN_KINDS = ("content", "reasoning")
+PATIENCE_S = 600.0  # nbstream's first-byte and idle timeouts in the many-streams part
 PROMPT = "Explain Server-Sent Events"
 MESSAGES = [{"role": "user", "content": PROMPT}]
 
@@ -184,9 +185,11 @@ def _body(text: str) -> dict[str, Any]:
 
 
 async def _with_nbstream(demo: DemoProcess, texts: list[str]) -> list[nbstream.Run]:
+    # as patient as the reference, which has no timeout: at 1,000 streams the demo server
+    # (threads in one process) starves some connections past the default 60 s idle timeout
     return await asyncio.gather(*(
         nbstream.astream(PROMPT, base_url=demo.base_url, api_key="demo", model="demo",
-                         demo={**CONCURRENT, "text": text})
+                         demo={**CONCURRENT, "text": text}, first_byte_timeout=PATIENCE_S, idle_timeout=PATIENCE_S)
         for text in texts))
 
 

@@ -148,3 +148,4 @@ nbstream.show(source(), display=False)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["child", "0", "parent", "True"]
+

@@ -3,8 +3,8 @@ lives in a Session. An AST scan of ``nbstream/`` finds module-level assignments 
 mutable containers, locks, executors, clients or instances of the package's own classes,
 any ``global`` statement, and any mutation of an UPPER_CASE constant table; the only
 module-level state allowed is the default-session slot, the process-wide secret
-registry, the wire-format registry and the count of streams that keeps the garbage
-collector's old objects frozen (each says why in its docstring)."""
+registry, the wire-format registry and the count of running streams that keeps the
+garbage collector's old objects frozen (each says why in its docstring)."""
 
 from __future__ import annotations
 
