@@ -184,7 +184,7 @@ class _Rows:
                 if out is not None and is_token[i]:
                     n_tokens[i] = out - (prev_cum or 0)
                     prev_cum = out
-        self.n_usage_tok = sum(v is not None for v in n_tokens)
+        self.n_usage_tok = len(n_tokens) - n_tokens.count(None)
         continuous = self.n_usage_tok >= 2  # one usage is not "continuous"
         cols: dict[str, Any] = {
             "run_id": [run.run_id] * n, "seq": np.arange(n, dtype=np.int32), "t_recv_s": t_arr, "dt_s": dt,
@@ -308,8 +308,16 @@ def _column(values: list, dtype: str) -> Any:
         return pd.arrays.IntegerArray(values[0], values[1]).astype(dtype)
     if isinstance(values, np.ndarray):
         return values.astype(dtype, copy=False)
+    if dtype == "category":
+        categories = sorted(set(values))
+        code = {c: i for i, c in enumerate(categories)}
+        codes = (np.zeros(len(values), dtype=np.int16) if len(categories) == 1 else
+                 np.fromiter(map(code.__getitem__, values), dtype=np.int16, count=len(values)))
+        return pd.Categorical.from_codes(codes, categories)
+    if dtype in ("float64", "int32", "bool"):
+        return np.array(values, dtype=dtype)
     n, missing = len(values), values.count(None)
-    if missing > n // 2 and (dtype == "string" or dtype.startswith("Int")):
+    if missing > n // 2:
         # mostly missing (finish, error, usage, reasoning of a chat): converting a million
         # Nones one by one costs 0.1-0.2 s a column; the few values set into a blank, ~0.01 s
         at = list(itertools.compress(range(n), map(operator.is_not, values, itertools.repeat(None))))
@@ -321,14 +329,6 @@ def _column(values: list, dtype: str) -> Any:
         held[at] = [values[i] for i in at]
         string = pd.StringDtype()
         return pd.arrays.StringArray(held) if string.storage == "python" else pd.array(held, dtype=string)
-    if dtype == "category":
-        categories = sorted(set(values))
-        code = {c: i for i, c in enumerate(categories)}
-        codes = (np.zeros(len(values), dtype=np.int16) if len(categories) == 1 else
-                 np.fromiter(map(code.__getitem__, values), dtype=np.int16, count=len(values)))
-        return pd.Categorical.from_codes(codes, categories)
-    if dtype in ("float64", "int32", "bool"):
-        return np.array(values, dtype=dtype)
     return pd.array(values, dtype=dtype)
 
 
