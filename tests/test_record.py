@@ -312,3 +312,12 @@ def test_runs_lead_with_what_people_look_at_and_keep_every_other_column():
     assert {"run_id", "started_at", "base_url", "itl_p99_s", "nbstream_version"} <= set(table.columns[9:])
     assert table["label"].tolist() == ["m · T=0.2"]
     assert a.summary.index[:3].tolist() == ["label", "model", "status"]
+
+
+def test_raw_event_is_the_payloads_type_as_text_whatever_json_type_a_server_gave_it():
+    feed = [b'data: {"type": 5, "x": 1}\n\n', b'data: {"type": {"a": 1}}\n\n', b'data: {"type": [1, 2]}\n\n',
+            b'data: {"type": true}\n\n', b'event: tick\ndata: {"v": 1}\n\n'] + [b'data: {"v": 1}\n\n'] * 10
+    c = nbstream.show(iter(feed), display=False).chunks
+    assert str(c["raw_event"].dtype) == "string"
+    assert c["raw_event"].tolist()[:5] == ["5", "{'a': 1}", "[1, 2]", "True", "tick"]
+    assert c["raw_event"][5:].isna().all()

@@ -325,8 +325,8 @@ def _column(values: list, dtype: str) -> Any:
             data, mask = np.zeros(n, dtype=dtype.lower()), np.ones(n, dtype=bool)
             data[at], mask[at] = [values[i] for i in at], False
             return pd.arrays.IntegerArray(data, mask)
-        held = np.full(n, pd.NA, dtype=object)
-        held[at] = [values[i] for i in at]
+        held = np.full(n, pd.NA, dtype=object)  # what a payload named may be no string ({"type": 5})
+        held[at] = [v if v.__class__ is str else str(v) for v in map(values.__getitem__, at)]
         string = pd.StringDtype()
         return pd.arrays.StringArray(held) if string.storage == "python" else pd.array(held, dtype=string)
     return pd.array(values, dtype=dtype)
