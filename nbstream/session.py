@@ -98,12 +98,24 @@ class Session:
         """Stop what this session started: the I/O loop's thread and its HTTP client, the
         history worker, the demo endpoint. The settings and runs stay readable."""
         if self.io.started:
-            future = asyncio.run_coroutine_threadsafe(self.transport.clients.aclose_running(), self.io.get())
+            future = asyncio.run_coroutine_threadsafe(self._wind_down(), self.io.get())
             with contextlib.suppress(Exception):  # closing is best effort; the loop stops anyway
                 future.result(timeout=10)
             self.io.stop()
         self.history.close()
         self.defaults.close()
+
+    async def _wind_down(self) -> None:
+        """On the I/O loop, before it stops: streams still running are cancelled (each Run
+        ends "cancelled" with its partial answer, not "streaming" for ever), then the HTTP
+        client closes."""
+        here = asyncio.current_task()
+        tasks = [task for task in asyncio.all_tasks() if task is not here]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        await self.transport.clients.aclose_running()
 
     def _after_fork(self) -> None:
         self.io.after_fork()

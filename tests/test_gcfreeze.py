@@ -8,6 +8,7 @@ import asyncio
 import gc
 import subprocess
 import sys
+import threading
 import weakref
 
 import pytest
@@ -149,3 +150,58 @@ nbstream.show(source(), display=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["child", "0", "parent", "True"]
 
+
+
+def test_closing_the_session_mid_stream_cancels_the_run_and_thaws_the_objects():
+    s = Session()
+    started = threading.Event()
+
+    async def source():
+        yield CHUNK
+        started.set()
+        await asyncio.sleep(3600)
+
+    async def start():
+        return nbstream.show(source(), display=False, session=s)  # in a running loop: at once, filling
+
+    run = s.io.submit(start()).result(10)
+    assert started.wait(30)
+    assert gc.get_freeze_count() > 0
+    s.close()
+    assert run.status == "cancelled" and run.text == "hi"  # the partial answer kept, not "streaming" for ever
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_stream_whose_event_loop_was_closed_under_it_stops_counting_at_the_next_stream(session):
+    async def endless():
+        yield CHUNK
+        await asyncio.sleep(3600)
+
+    async def cell():
+        nbstream.show(endless(), display=False, session=session)  # returned at once, never awaited
+        await asyncio.sleep(0.1)
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(cell())
+    loop.close()  # its task never finishes: frozen with the rest, not even the collector would end it
+    assert gc.get_freeze_count() > 0
+
+    def source():
+        yield CHUNK
+        yield END
+
+    nbstream.show(source(), display=False, session=session)
+    assert gc.get_freeze_count() == 0
+
+
+def test_objects_a_user_froze_while_a_stream_ran_stay_frozen_after_it(session):
+    def source():
+        yield CHUNK
+        gc.freeze()  # the user's own, e.g. before forking workers
+        yield END
+
+    try:
+        nbstream.show(source(), display=False, session=session)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -321,3 +321,11 @@ def test_raw_event_is_the_payloads_type_as_text_whatever_json_type_a_server_gave
     assert str(c["raw_event"].dtype) == "string"
     assert c["raw_event"].tolist()[:5] == ["5", "{'a': 1}", "[1, 2]", "True", "tick"]
     assert c["raw_event"][5:].isna().all()
+
+
+def test_raw_event_of_decoded_payloads_converts_their_type_as_pandas_converts_any_string_column():
+    items = [{"type": float("nan")}, {"type": b"delta"}] + [{"v": 1}] * 10  # mostly missing: the sparse path
+    c = nbstream.show(iter(items), display=False).chunks
+    assert pd.isna(c["raw_event"][0])
+    assert c["raw_event"][1] == "delta"
+    assert c["raw_event"][2:].isna().all()
