@@ -153,8 +153,10 @@ def test_a_server_error_message_with_newlines_and_terminal_escapes_becomes_one_p
 
     def script(handler, n) -> None:
         body = bodies[n]
+        # the server closes after each answer and says so: else the second request may go out on
+        # the pooled connection as it closes ("Server disconnected"), as POSTs are not retried
         handler.wfile.write(f"HTTP/1.1 {400 if n == 0 else 502} Nope\r\nContent-Type: text/plain\r\n"
-                            f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
 
     session = Session()
     try:
