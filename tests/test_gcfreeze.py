@@ -173,13 +173,16 @@ def test_closing_the_session_mid_stream_cancels_the_run_and_thaws_the_objects():
 
 
 def test_a_stream_whose_event_loop_was_closed_under_it_stops_counting_at_the_next_stream(session):
-    async def endless():
-        yield CHUNK
-        await asyncio.sleep(3600)
-
     async def cell():
+        reading = asyncio.Event()
+
+        async def endless():
+            yield CHUNK
+            reading.set()
+            await asyncio.sleep(3600)
+
         nbstream.show(endless(), display=False, session=session)  # returned at once, never awaited
-        await asyncio.sleep(0.1)
+        await reading.wait()  # the stream is being read
 
     loop = asyncio.new_event_loop()
     loop.run_until_complete(cell())
