@@ -205,30 +205,23 @@ def test_deeply_nested_json_is_an_error_not_a_recursion_crash(demo, session):
     assert run.status == "done" and run.json is None and "not valid JSON" in run.json_error
 
 
+def refusing_every_name(title: str, error: Exception | None = None) -> type[pydantic.BaseModel]:
+    """A model ``title`` whose validator raises ``error`` (default: ValueError naming the value)."""
+    def never(_cls: type, value: str) -> str:
+        raise error or ValueError(f"bad name {value}")  # the model's text, control characters and all
+
+    return pydantic.create_model(title, name=(str, ...),
+                                 __validators__={"never": pydantic.field_validator("name")(classmethod(never))})
+
+
 def test_a_custom_validator_that_raises_is_a_recorded_error(demo, session):
-    class Picky(pydantic.BaseModel):
-        name: str
-
-        @pydantic.field_validator("name")
-        @classmethod
-        def never(cls, value: str) -> str:
-            raise RuntimeError("boom")
-
-    run = with_text(demo, session, '{"name": "x"}', response_format=Picky)
+    run = with_text(demo, session, '{"name": "x"}', response_format=refusing_every_name("Picky", RuntimeError("boom")))
     assert run.parsed is None and "does not match Picky" in run.json_error
 
 
 def test_a_validator_echoing_the_answer_leaves_no_terminal_escape_in_the_error(demo, session):
-    class Echo(pydantic.BaseModel):
-        name: str
-
-        @pydantic.field_validator("name")
-        @classmethod
-        def never(cls, value: str) -> str:
-            raise ValueError(f"bad name {value}")  # the model's text, control characters and all
-
     answer = '{"name": "\\u001b]0;pwned\\u0007\\u001b[2J\\r\\u009b31m"}'
-    run = with_text(demo, session, answer, response_format=Echo)
+    run = with_text(demo, session, answer, response_format=refusing_every_name("Echo"))
     assert run.json == {"name": "\x1b]0;pwned\x07\x1b[2J\r\x9b31m"}
     assert "does not match Echo" in run.json_error and "pwned" in run.json_error
     assert not any(ord(ch) < 32 or 0x7f <= ord(ch) <= 0x9f for ch in run.json_error), repr(run.json_error)
