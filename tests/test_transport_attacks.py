@@ -236,6 +236,19 @@ def test_a_header_that_could_split_the_request_is_a_one_line_error_naming_it_bef
     assert "\n" not in str(caught.value) and "\r" not in str(caught.value) and not server.requests
 
 
+def test_a_header_named_by_a_key_with_a_bad_value_is_refused_without_showing_the_key():
+    key = "sk-proj-" + "Q7w8E9r0" * 6
+    with ScriptedServer(lambda handler, _n: None) as server:
+        session = Session()
+        try:
+            with pytest.raises(ValueError, match=r"^the header ") as caught:
+                nbstream.stream("hi", model="m", base_url=server.url + "/v1", api_key=key, display=False,
+                                session=session, headers={key: "a\r\nX-Evil: 1"})
+        finally:
+            session.close()
+    assert key not in str(caught.value) and "line break" in str(caught.value) and not server.requests
+
+
 def test_a_body_cut_short_of_its_content_length_says_how_much_came():
     def script(handler, _n) -> None:
         body = f"data: {CHUNK}\n\n".encode()

@@ -188,11 +188,11 @@ def _is_json(value: Any) -> bool:
 
 def _feed(call: FeedCall, context: Context) -> tuple[Run, Request]:
     tmo = call.timeouts.resolve(context.defaults.settings)
-    hdrs = _user_headers(call.headers)
     url = _config.check_url("url", call.url)
     if not isinstance(call.method, str) or not call.method.isalpha():
         raise ValueError(f"method must be an HTTP method name like 'GET' or 'POST'; got {call.method!r}")
     key = _secrets.clean_key(call.api_key, "the api_key argument")
+    hdrs = _user_headers(call.headers)  # after the key is registered: an error naming a header masks it
     fmt = _formats.get("sse")
     if key:
         hdrs.update(fmt.auth(key))
@@ -207,7 +207,6 @@ def _feed(call: FeedCall, context: Context) -> tuple[Run, Request]:
 def _llm(call: LLMCall, context: Context) -> tuple[Run, Request]:
     cfg = context.defaults.settings
     tmo = call.timeouts.resolve(cfg)
-    hdrs = _user_headers(call.headers)
     model, request_body = call.model, call.request_body
     if request_body is not None:
         if not isinstance(request_body, dict):
@@ -226,6 +225,7 @@ def _llm(call: LLMCall, context: Context) -> tuple[Run, Request]:
         request_body = {**request_body, "model": model}
     endpoint = _config.resolve(base_url=call.base_url, api_key=call.api_key, model=model, api=fmt.name,
                                defaults=context.defaults, provider=named is not None)
+    user_headers = _user_headers(call.headers)  # after the key is registered: an error naming a header masks it
     if request_body is not None:
         body = {"stream": True, **request_body, "model": request_body.get("model", endpoint.model)}
         msgs: Any = body.get("messages") or body.get("input")
@@ -234,7 +234,7 @@ def _llm(call: LLMCall, context: Context) -> tuple[Run, Request]:
         assert fmt.body is not None  # check_api admits requestable formats only
         extra = {_structured.PARAM: schema} if schema is not None else {}
         body = fmt.body(endpoint.model, msgs, {**call.params, **extra})
-    hdrs = {"Accept": fmt.accept, **fmt.headers, **endpoint.headers, **hdrs}
+    hdrs = {"Accept": fmt.accept, **fmt.headers, **endpoint.headers, **user_headers}
     if endpoint.api_key:
         hdrs.update(fmt.auth(endpoint.api_key))
     run = Run(model=endpoint.model, base_url=endpoint.base_url, source="request", wire_format=fmt.name,
@@ -267,7 +267,7 @@ def _clean_header(name: str, value: str) -> str:
     if _secrets.is_secret_name(name):  # a key's own checks: stripped, and a line break named without the key
         return _secrets.clean_key(value, f"the {name} header", header=True) or ""
     if _CONTROL.search(value):
-        raise ValueError(f"the header {name!r} holds a line break or control character: remove it")
+        raise ValueError(f"the header {_secrets.redact(name)!r} holds a line break or control character: remove it")
     return value
 
 
