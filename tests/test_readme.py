@@ -155,3 +155,15 @@ def test_importing_nbstream_loads_no_plotting_tokenizer_or_sdk_library():
 def _name(requirement: str) -> str:
     """``openai-agents>=0.2`` → ``openai-agents`` (normalized as PyPI does)."""
     return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", requirement).group(0)).lower()
+
+
+def test_every_repository_file_the_docs_name_exists():
+    """A path in backticks in README.md or docs/ (a module, script, test or notebook) is
+    one a reader can open: a moved or renamed file is caught here, not by the reader."""
+    named = set()
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for path in re.findall(r"`((?:nbstream|bench|tests|docs|notebooks|\.ci)/[\w./-]+)`", doc.read_text()):
+            named.add((doc.name, path.rstrip(".")))
+    assert len(named) > 10, named  # the pattern still finds the paths the docs name
+    missing = sorted((doc, path) for doc, path in named if not (ROOT / path).exists())
+    assert not missing, missing

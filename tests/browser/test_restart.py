@@ -1,9 +1,13 @@
 """A kernel restart mid-stream in JupyterLab: the cell stops claiming to stream, and the
-notebook saved afterwards reopens with the partial answer readable and no widget error."""
+notebook saved afterwards reopens with the partial answer readable and no widget error;
+the same after the kernel is killed (no chance to say goodbye)."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
 
 import pytest
 from _checks import saved_notebook
@@ -59,3 +63,49 @@ def test_a_kernel_restart_mid_stream_ends_the_streaming_state_and_keeps_the_part
     shown = again.output_text(1)
     assert re.search("stream interrupted|stopped after", shown), shown
     assert "Error displaying widget" not in shown, shown
+
+
+def kill_kernel(server, name: str) -> None:
+    """SIGKILL the notebook's kernel process: no atexit, no last message (a crash)."""
+    (session,) = [s for s in server.api("GET", "/api/sessions").json() if s["path"].endswith(name)]
+    found = subprocess.run(["pgrep", "-f", f"kernel-{session['kernel']['id']}.json"],
+                           capture_output=True, text=True, check=False).stdout.split()
+    assert len(found) == 1, f"the kernel's process: {found}"
+    os.kill(int(found[0]), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("front", ["lab", "nb7"])
+def test_a_kernel_killed_mid_stream_leaves_the_partial_answer_and_no_widget_error_on_reopen(front, request,
+                                                                                            artifacts):
+    opener = request.getfixturevalue(front)
+    server = request.getfixturevalue({"lab": "lab_server", "nb7": "notebook_server"}[front])
+    nb = opener("killed.ipynb", [f"%%stream {SLOW_LONG}\nExplain SSE slowly"])
+    nb.setup()
+    nb.run_cell(1, wait=False)
+    nb.wait_live(1, 300)
+    nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, 1); "
+                "const f = o && o.querySelector('[data-nbs-partial]');"
+                " return f && f.innerText.length > 200 && f.getClientRects().length === 0; }")
+    kill_kernel(server, nb.name)
+    # the front end learns of the death when the server restarts the kernel; the view then
+    # drops its own widget reference from the cell, and the fallback (partial answer) shows
+    nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, 1); "
+                "const f = o && o.querySelector('[data-nbs-partial]'); "
+                "return f && f.getClientRects().length > 0 && !o.querySelector('.nbs:not(.nbs-static)'); }")
+    nb.cell(1).screenshot(path=artifacts / f"{front}_killed.png")
+    nb.command("docmanager:save")
+    outputs = saved_outputs(server, nb.name, 1)
+    assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs), outputs
+    kept = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {})]
+    assert kept and max(len(text) for text in kept) > 200, outputs
+    nb.page.close()
+
+    again = opener("killed.ipynb", [])
+    again.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, 1); "
+                   "const shown = o && [...o.querySelectorAll('[data-nbs-partial]')]"
+                   ".filter((f) => f.getClientRects().length > 0 && f.innerText.length > 200); "
+                   "return shown && shown.length > 0; }")
+    again.cell(1).screenshot(path=artifacts / f"{front}_killed_reopened.png")
+    shown = again.output_text(1)
+    assert "stream interrupted" in shown, shown
+    assert "Error displaying widget" not in shown and "Loading widget" not in shown, shown

@@ -184,6 +184,45 @@ function watchOutputs(model, root) {
   };
 }
 
+// A kernel killed mid-stream (kill -9, out of memory) cannot drop its widget reference from
+// the cell as a restarting one does (live.py, _at_exit): the saved notebook would reopen on
+// "Error displaying widget: model not found". JupyterLab's and Notebook 7's widget manager
+// disconnects every model when the server restarts a dead kernel; if this view is still
+// streaming then, it empties its own output in the notebook's model, as the kernel would
+// have, and the fallback output (the partial answer) takes its place. Other front ends
+// (no document behind the manager) keep the "stream interrupted" view.
+const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
+
+function dropOnDeath(model, st) {
+  const manager = model.widget_manager;
+  const cells = manager && manager.context && manager.context.model && manager.context.model.cells;
+  const id = model.get("final_id");
+  if (!cells || typeof cells.get !== "function" || !id) return () => {};
+  const ours = async (ref) => {
+    try {
+      const m = await manager.get_model(ref.model_id);
+      return m.get("final_id") === id && !m.comm_live;
+    } catch (e) { return false; }
+  };
+  const onLive = async () => {
+    if (st.state !== "streaming") return;
+    for (let c = 0; c < cells.length; c++) {
+      const outputs = cells.get(c).outputs;
+      for (let i = 0; outputs && i < outputs.length; i++) {
+        const ref = (outputs.get(i).data || {})[WIDGET_MIME];
+        if (!ref || !ref.model_id || !(await ours(ref))) continue;
+        const now = outputs.get(i);  // (the awaits above let the list change)
+        if (now && ((now.data || {})[WIDGET_MIME] || {}).model_id === ref.model_id) {
+          outputs.set(i, { output_type: "display_data", data: {}, metadata: {} });
+        }
+      }
+    }
+  };
+  const safely = () => { onLive().catch(() => {}); };
+  model.on("comm_live_update", safely);
+  return () => model.off("comm_live_update", safely);
+}
+
 function elapsedNow(st) {
   return st.elapsed0.value + (performance.now() - st.elapsed0.at) / 1000;
 }
@@ -234,12 +273,14 @@ export default {
       if (!silent) setStatus(statusText, st);
     }, 100);
     const unwatch = watchOutputs(model, root);
+    const undrop = dropOnDeath(model, st);
     model.on("change:show_stop", refresh);
     model.on("change:show_raw", refresh);
     model.on("change:prompt_html", refresh);
     return () => {
       clearInterval(timer);
       unwatch();
+      undrop();
       model.off("msg:custom", onMsg);
       model.off("change:show_stop", refresh);
       model.off("change:show_raw", refresh);
