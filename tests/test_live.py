@@ -260,3 +260,25 @@ def test_the_saved_answer_carries_a_schema_version(kernel):
     (answer,) = statics(kernel.run("%%stream\nExplain SSE")["messages"])
     assert answer["metadata"]["nbstream"]["schema"] == 2
     assert set(answer["data"]) == {"text/html", "text/markdown", "text/plain"}
+
+
+def test_a_kernel_shutting_down_mid_stream_drops_its_widget_reference_and_saves_the_partial():
+    """What the kernel does itself on a restart (a killed kernel is left to the view,
+    tests/browser/test_restart.py): the widget's output emptied, the partial answer kept."""
+    widget_mime = "application/vnd.jupyter.widget-view+json"
+    with Session() as session:
+        assert session.run(SETUP)["reply"]["status"] == "ok"
+        started = session.run('%%stream --bg -m demo-long -o bg -p demo.tps=50\nExplain SSE slowly')
+        (widget_id,) = [m["content"]["transient"]["display_id"] for m in of_type(started["messages"], "display_data")
+                        if widget_mime in m["content"]["data"]]
+        assert _wait_for(session, "print(len(bg.text) > 200)", "True") == "True"
+        session.kc.shutdown(restart=True)  # what a restart asks of the kernel first
+        updates: dict[str, dict] = {}
+        deadline = time.monotonic() + 60  # a hang guard: the wait is for the widget's output emptied
+        while widget_id not in updates or updates[widget_id]:
+            msg = session.kc.get_iopub_msg(timeout=max(deadline - time.monotonic(), 0.1))
+            if msg["msg_type"] == "update_display_data":
+                updates[msg["content"]["transient"]["display_id"]] = msg["content"]["data"]
+        partial = [data["text/plain"] for data in updates.values()
+                   if "stream interrupted" in data.get("text/plain", "")]
+        assert partial and len(partial[0]) > 200, updates

@@ -390,6 +390,13 @@ class NotebookPage:
         self.js("(a) => { window.jupyterapp.shell.activateById(window.__nbs.panelFor(a.p).id); "
                 "window.jupyterapp.commands.execute(a.n, a.args); }", {"p": self.name, "n": name, "args": args or {}})
 
+    def save(self, timeout: float = STATE_TIMEOUT) -> None:
+        """Save the notebook as it is in the page now, and wait until the file is written
+        (the document's own save; an autosave caught mid-stream is overwritten by it)."""
+        self.js(f"(a) => {_within('window.__nbs.panelFor(a.p).context.save()', timeout, 'the save did not finish')}",
+                {"p": self.name})
+        assert self.js("(a) => window.__nbs.panelFor(a.p).context.model.dirty", {"p": self.name}) is False
+
     # ---- reading the page -----------------------------------------------------------------
     def cell(self, index: int):
         """A Playwright locator for cell ``index`` (for clicks and screenshots)."""

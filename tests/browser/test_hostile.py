@@ -90,7 +90,7 @@ def test_no_payload_runs_live_saved_reopened_or_exported(front, request, browser
     assert nb.js(AUDIT_JS, OUTPUTS) == []
 
     # saved, then reopened in a fresh page
-    nb.command("docmanager:save")
+    nb.save()
     path = server.root / name
     saved = saved_notebook(path, PROMPT_CELL)
     assert sum(len(cell.outputs) for cell in saved.cells[2:]) >= len(PAYLOADS) + 1

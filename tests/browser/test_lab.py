@@ -168,7 +168,7 @@ def test_a_saved_notebook_reopens_with_the_answer_rendered(lab, lab_server, arti
     nb.setup()
     nb.run_cell(1)
     nb.wait_final(1)
-    nb.command("docmanager:save")
+    nb.save()
     path = lab_server.root / "saved.ipynb"
     outputs = saved_notebook(path, 1).cells[1].outputs
     assert "text/markdown" in outputs[-1]["data"] and WIDGET_MIME not in outputs[-1]["data"]

@@ -44,7 +44,7 @@ def test_a_kernel_restart_mid_stream_ends_the_streaming_state_and_keeps_the_part
     nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, 1); "
                 "return o && /stream interrupted|stopped after/.test(o.innerText); }")
     nb.cell(1).screenshot(path=artifacts / "lab_restarted.png")
-    nb.command("docmanager:save")
+    nb.save()
     outputs = saved_outputs(lab_server, nb.name, 1)
     assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs)  # the kernel dropped it as it shut down
     kept = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {})
@@ -93,7 +93,7 @@ def test_a_kernel_killed_mid_stream_leaves_the_partial_answer_and_no_widget_erro
                 "const f = o && o.querySelector('[data-nbs-partial]'); "
                 "return f && f.getClientRects().length > 0 && !o.querySelector('.nbs:not(.nbs-static)'); }")
     nb.cell(1).screenshot(path=artifacts / f"{front}_killed.png")
-    nb.command("docmanager:save")
+    nb.save()
     outputs = saved_outputs(server, nb.name, 1)
     assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs), outputs
     kept = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {})]
@@ -108,4 +108,24 @@ def test_a_kernel_killed_mid_stream_leaves_the_partial_answer_and_no_widget_erro
     again.cell(1).screenshot(path=artifacts / f"{front}_killed_reopened.png")
     shown = again.output_text(1)
     assert "stream interrupted" in shown, shown
+    assert "Error displaying widget" not in shown and "Loading widget" not in shown, shown
+
+
+def test_a_kernel_killed_before_any_answer_leaves_a_notice_not_a_widget_error(lab, lab_server, artifacts):
+    nb = lab("killed_early.ipynb", ["%%stream -m demo -p demo.ttft=600\nExplain SSE"])
+    nb.setup()
+    nb.run_cell(1, wait=False)
+    nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, 1); "
+                "return o && o.querySelector('.nbs:not(.nbs-static) .nbs-status-text'); }")
+    kill_kernel(lab_server, nb.name)
+    nb.wait_for("(a) => /before any of the answer was saved/.test(window.__nbs.outputOf(a.p, 1).innerText)")
+    nb.save()
+    outputs = saved_outputs(lab_server, nb.name, 1)
+    assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs), outputs
+    nb.page.close()
+
+    again = lab("killed_early.ipynb", [])
+    again.wait_for("(a) => /before any of the answer was saved/.test(window.__nbs.outputOf(a.p, 1).innerText)")
+    again.cell(1).screenshot(path=artifacts / "lab_killed_early_reopened.png")
+    shown = again.output_text(1)
     assert "Error displaying widget" not in shown and "Loading widget" not in shown, shown

@@ -187,22 +187,36 @@ function watchOutputs(model, root) {
 // A kernel killed mid-stream (kill -9, out of memory) cannot drop its widget reference from
 // the cell as a restarting one does (live.py, _at_exit): the saved notebook would reopen on
 // "Error displaying widget: model not found". JupyterLab's and Notebook 7's widget manager
-// disconnects every model when the server restarts a dead kernel; if this view is still
-// streaming then, it empties its own output in the notebook's model, as the kernel would
-// have, and the fallback output (the partial answer) takes its place. Other front ends
-// (no document behind the manager) keep the "stream interrupted" view.
+// disconnects every model when the server restarts a dead kernel (the only time it sets
+// comm_live, so the only "comm_live_update"); if this view is still streaming then, it
+// replaces its own output in the notebook's model, as the kernel would have: by nothing
+// when the cell holds the fallback output (the partial answer, saved every 2 s), else by
+// a plain-text notice. Other front ends (no document behind the manager) keep the
+// "stream interrupted" view; so does --compare (its output is the grid, not this view).
 const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
+const KILLED = "⚠ stream interrupted: the kernel stopped before any of the answer was saved";
 
 function dropOnDeath(model, st) {
   const manager = model.widget_manager;
   const cells = manager && manager.context && manager.context.model && manager.context.model.cells;
   const id = model.get("final_id");
-  if (!cells || typeof cells.get !== "function" || !id) return () => {};
+  if (!cells || typeof cells.get !== "function" || typeof manager.has_model !== "function" || !id) {
+    return () => {};
+  }
+  const partialMark = `data-nbs-partial="${id}"`;
   const ours = async (ref) => {
+    if (!ref || !ref.model_id || !manager.has_model(ref.model_id)) return false;  // (get_model waits 2 s)
     try {
       const m = await manager.get_model(ref.model_id);
       return m.get("final_id") === id && !m.comm_live;
     } catch (e) { return false; }
+  };
+  const hasPartial = (outputs) => {
+    for (let i = 0; i < outputs.length; i++) {
+      const html = (outputs.get(i).data || {})["text/html"];
+      if (typeof html === "string" && html.includes(partialMark)) return true;
+    }
+    return false;
   };
   const onLive = async () => {
     if (st.state !== "streaming") return;
@@ -210,11 +224,13 @@ function dropOnDeath(model, st) {
       const outputs = cells.get(c).outputs;
       for (let i = 0; outputs && i < outputs.length; i++) {
         const ref = (outputs.get(i).data || {})[WIDGET_MIME];
-        if (!ref || !ref.model_id || !(await ours(ref))) continue;
-        const now = outputs.get(i);  // (the awaits above let the list change)
+        if (!(await ours(ref))) continue;
+        const now = outputs.get(i);  // (the await above let the list change)
         if (now && ((now.data || {})[WIDGET_MIME] || {}).model_id === ref.model_id) {
-          outputs.set(i, { output_type: "display_data", data: {}, metadata: {} });
+          const data = hasPartial(outputs) ? {} : { "text/plain": KILLED };
+          outputs.set(i, { output_type: "display_data", data, metadata: {} });
         }
+        return;
       }
     }
   };
