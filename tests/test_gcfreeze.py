@@ -213,3 +213,64 @@ def test_starting_and_ending_a_stream_never_counts_the_frozen_objects(session, m
 
     nbstream.show(source(), display=False, session=session)
     assert counted == [0]  # once, before freezing, when nothing is frozen (no walk)
+
+
+def test_a_markdown_parse_runs_with_cyclic_collection_off_and_restores_it():
+    from nbstream.views import render
+
+    seen = []
+    real = render._MD.render
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    assert gc.isenabled()
+    render._MD.render = spy
+    try:
+        assert "<table>" in render.render_html("| a |\n|---|\n| 1 |\n")
+    finally:
+        render._MD.render = real
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_collection_comes_back_only_when_the_last_of_two_overlapping_parses_ends():
+    from nbstream.engine.gcfreeze import no_collection
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def other_parse():
+        with no_collection():
+            inside.set()
+            leave.wait(30)
+
+    thread = threading.Thread(target=other_parse)
+    thread.start()
+    assert inside.wait(30)
+    with no_collection():
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other thread's parse still runs
+    leave.set()
+    thread.join(30)
+    assert gc.isenabled()
+
+
+def test_a_parse_that_raises_still_restores_collection():
+    from nbstream.engine.gcfreeze import no_collection
+
+    with pytest.raises(ValueError), no_collection():
+        raise ValueError("bad")
+    assert gc.isenabled()
+
+
+def test_a_process_that_turned_collection_off_itself_keeps_it_off_after_a_parse():
+    from nbstream.views import render
+
+    gc.disable()
+    try:
+        render.render_html("*a*")
+        render.render_markdown("*a*")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

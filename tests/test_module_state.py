@@ -19,6 +19,7 @@ ALLOWED = {
     ("_secrets.py", "_REGISTRY"),  # a key is a secret for the whole process
     ("wire/registry.py", "FORMATS"),  # the wire formats: code the process speaks, the extension point
     ("engine/gcfreeze.py", "_FREEZER"),  # the garbage collector is the process's: so is its count of streams
+    ("engine/gcfreeze.py", "_PAUSE"),  # ... and its count of parses running with collection off
 }
 MUTABLE_CALLS = {"set", "dict", "list", "deque", "defaultdict", "OrderedDict", "Counter", "bytearray",
                  "Lock", "RLock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "local",

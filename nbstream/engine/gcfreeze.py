@@ -19,6 +19,13 @@ was closed or stopped under it (its ``finally`` never runs: the loop's tasks are
 too, so not even the collector would finish them) stops counting at the next start or
 end of a stream.
 
+A Markdown parse builds its whole token list before dropping any of it, so the full
+collections that fall inside one walk a list that keeps growing: a 260 KB table parsed
+in 0.35 s, 0.13 s of it in four full collections, against 0.19 s with collection off
+(18x the time of a tenth of the table instead of ~10x). ``no_collection()`` turns cyclic
+collection off around such a parse (counted across threads; whatever was garbage is
+collected afterwards). A ``gc.disable()`` the user makes during one is undone with it.
+
 Measured and left out: a shorter GIL switch interval while streaming (0.5 ms instead of
 5 ms, so a rendering thread hands over sooner) changed the recorded ITL p99 with the
 live view on by nothing measurable (+0.72 ms vs +0.76 ms over the view off,
@@ -35,7 +42,7 @@ import os
 import threading
 from collections.abc import Iterator
 
-__all__ = ["streaming"]
+__all__ = ["no_collection", "streaming"]
 
 
 class _Freezer:
@@ -102,3 +109,46 @@ def streaming() -> Iterator[None]:
         yield
     finally:
         _FREEZER.exit(token)
+
+
+class _Pause:
+    """How many parses run with cyclic collection off, and whether it was on before the first."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.was_enabled = False
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.depth == 0:
+                self.was_enabled = gc.isenabled()
+                gc.disable()
+            self.depth += 1
+
+    def exit(self) -> None:
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0 and self.was_enabled:
+                gc.enable()
+
+    def after_fork(self) -> None:
+        """A forked child runs none of its parent's parses: collection as it was before them."""
+        self.lock = threading.Lock()
+        if self.depth and self.was_enabled:
+            gc.enable()
+        self.depth = 0
+
+
+_PAUSE = _Pause()
+os.register_at_fork(after_in_child=_PAUSE.after_fork)
+
+
+@contextlib.contextmanager
+def no_collection() -> Iterator[None]:
+    """Around one parse that builds many objects at once: no cyclic collection inside it."""
+    _PAUSE.enter()
+    try:
+        yield
+    finally:
+        _PAUSE.exit()

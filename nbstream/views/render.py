@@ -45,6 +45,8 @@ from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
+from nbstream.engine.gcfreeze import no_collection
+
 __all__ = [
     "ALLOWED_ATTRIBUTES",
     "ALLOWED_TAGS",
@@ -468,14 +470,16 @@ def render_html(markdown: str, env: dict[str, Any] | None = None, *, plain_code:
         raise TypeError(f"render_html() needs the Markdown as str, got {type(markdown).__name__}")
     env = {} if env is None else env
     env["plain_code"] = plain_code
-    out = _MD.render(clean(markdown), env)
+    with no_collection():  # a large parse is superlinear with collections inside it (see gcfreeze)
+        out = _MD.render(clean(markdown), env)
     env.pop("plain_code", None)
     return sanitize(out) if out else ""
 
 
 def parse_blocks(text: str) -> list[Token]:
     """Block-level tokens of ``text`` (no inline parsing; maps are line ranges)."""
-    return _MD_BLOCKS.parse(text, {})
+    with no_collection():
+        return _MD_BLOCKS.parse(text, {})
 
 
 def top_blocks(tokens: list[Token]) -> list[Token]:
@@ -535,9 +539,10 @@ def render_markdown(markdown: str) -> str:
     if not isinstance(markdown, str):
         raise TypeError(f"render_markdown() needs the Markdown as str, got {type(markdown).__name__}")
     env: dict[str, Any] = {}
-    tokens = _MD.parse(clean(markdown), env)
-    tree = SyntaxTreeNode(tokens)
-    return "\n\n".join(b for b in _md_blocks(tree.children) if b)
+    with no_collection():
+        tokens = _MD.parse(clean(markdown), env)
+        tree = SyntaxTreeNode(tokens)
+        return "\n\n".join(b for b in _md_blocks(tree.children) if b)
 
 
 def _md_blocks(nodes: Sequence[SyntaxTreeNode], tight: bool = False) -> list[str]:
