@@ -495,6 +495,25 @@ def test_wrapped_document_streams_like_its_inside(doc, cuts, flushes, opener):
     assert _as_one(_unsplit("".join(sent))) == _as_one(render(inner))
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_document, st.sampled_from(["", "```markdown\n", "~~~md\n", "\n```markdown\n"]),
+       st.sampled_from(["", "```\n", "~~~"]))
+def test_unwrap_gives_the_text_a_finished_stream_leaves(doc, opener, closer):
+    text = opener + doc + closer
+    _, md = stream(text, step=len(text) or 1)
+    assert unwrap(text) == md.text
+
+
+def test_unwrapping_an_answer_renders_none_of_it(monkeypatch):
+    import nbstream.views.markdown as markdown_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("unwrap() rendered HTML")
+
+    monkeypatch.setattr(markdown_module, "render_html", refuse)
+    assert unwrap("```markdown\n# T\n\n| a |\n|---|\n| 1 |\n```\n") == "# T\n\n| a |\n|---|\n| 1 |\n"
+
+
 _ANSWER = (
     "# Streaming answers\n\nModels send **tokens** one by one; see [the docs](https://example.com).\n\n"
     "## Steps\n\n1. **Connect**: open the stream.\n2. **Read**: decode `data:` lines.\n"

@@ -102,11 +102,11 @@ def render(markdown_text: str) -> str:
 
 
 def unwrap(markdown_text: str) -> str:
-    """The Markdown of a complete answer with a wrapping ```` ```markdown ```` fence removed."""
+    """The Markdown of a complete answer with a wrapping ```` ```markdown ```` fence removed
+    (what ``finish()`` would render, without rendering it)."""
     md = StreamingMarkdown()
     md.feed(markdown_text)
-    md.finish()
-    return md.text
+    return md._last_source()
 
 
 class StreamingMarkdown:
@@ -167,12 +167,8 @@ class StreamingMarkdown:
         """End of stream: everything left becomes final blocks. Calling it again returns []."""
         if self._finished:
             return []
-        self._absorb(final=True)
-        self._join_fresh()
+        tail = self._last_source()
         self._finished = True
-        tail = self._tail
-        if self._mode == _WRAPPED:
-            tail = _drop_wrapper_closer(tail, self._wrapper)
         self._tail = ""
         if not tail:
             return []
@@ -181,6 +177,16 @@ class StreamingMarkdown:
         offsets = line_offsets(tail)
         cuts = [0] + [offsets[s] for s in starts[1:]] + [len(tail)]
         return self._emit([tail[a:b] for a, b in itertools.pairwise(cuts) if b > a])
+
+    def _last_source(self) -> str:
+        """All text absorbed, as the end of the stream leaves it: the open region with a
+        wrapper's closing fence dropped (the whole answer before any flush). The final
+        absorb decides plain or wrapped, whatever arrived."""
+        self._absorb(final=True)
+        self._join_fresh()
+        if self._mode == _WRAPPED:
+            return _drop_wrapper_closer(self._tail, self._wrapper)
+        return self._tail
 
     @property
     def text(self) -> str:
