@@ -282,3 +282,26 @@ def test_a_kernel_shutting_down_mid_stream_drops_its_widget_reference_and_saves_
         partial = [data["text/plain"] for data in updates.values()
                    if "stream interrupted" in data.get("text/plain", "")]
         assert partial and len(partial[0]) > 200, updates
+
+
+def test_a_kernel_shutting_down_mid_comparison_saves_the_panes_in_place_of_the_grid_widget():
+    widget_mime = "application/vnd.jupyter.widget-view+json"
+    with Session() as session:
+        assert session.run(SETUP)["reply"]["status"] == "ok"
+        started = session.run("%%stream --bg --compare -m demo-long -m demo-long -o many -p demo.tps=50\n"
+                              "Explain SSE slowly")
+        (grid_id,) = [m["content"]["transient"]["display_id"] for m in of_type(started["messages"], "display_data")
+                      if widget_mime in m["content"]["data"]]
+        assert _wait_for(session, "print(all(len(r.text) > 200 for r in many))", "True") == "True"
+        session.kc.shutdown(restart=True)
+        deadline = time.monotonic() + 60  # a hang guard: the wait is for the grid's output replaced
+        while True:
+            msg = session.kc.get_iopub_msg(timeout=max(deadline - time.monotonic(), 0.1))
+            if msg["msg_type"] == "update_display_data" and msg["content"]["transient"]["display_id"] == grid_id:
+                break
+        data = msg["content"]["data"]
+        assert widget_mime not in data
+        assert 'class="nbs-compare" data-nbs-partial=' in data["text/html"]
+        assert data["text/html"].count(' nbs-pane"') == 2
+        assert data["text/plain"].count("stream interrupted") == 2 and len(data["text/plain"]) > 400
+        assert msg["content"]["metadata"]["nbstream"]["partial"] is True

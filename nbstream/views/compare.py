@@ -8,6 +8,7 @@ and every run's metadata. The live grid hides itself the moment that output appe
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 import uuid
 from typing import Any
@@ -62,6 +63,7 @@ class CompareView:
                                                                 align_items="stretch", width="100%",
                                                                 padding="0 20px 0 0", margin="0 0 0.5em 0"))
             self._handle = display(widget_bundle(self._box), raw=True, display_id=True)
+            atexit.register(self._at_exit)  # after ipykernel's own exit hook, as a single view's
         return self
 
     def _on_events(self, run: Run, events: list[Event]) -> None:
@@ -73,7 +75,20 @@ class CompareView:
         if last:
             self._finish()
 
+    def _at_exit(self) -> None:
+        """The kernel is shutting down mid-comparison (a restart): the grid's widget
+        reference gives way to the panes as they are, so the saved notebook shows them
+        (said interrupted) and no widget error."""
+        try:
+            if self._handle is not None and not self._done.is_set():
+                bundle, metadata = compare_output(self.panes, self.final_id, partial=True)
+                self._handle.update(bundle, raw=True, metadata=metadata)
+        except Exception:  # noqa: BLE001, S110 - the interpreter is going; nothing to report to
+            pass
+
     def _finish(self) -> None:
+        if self._handle is not None:
+            atexit.unregister(self._at_exit)
         for pane in self.panes:  # every run has ended: wait for each pane's final message
             pane.join()
         bundle, metadata = compare_output(self.panes, self.final_id)
@@ -108,15 +123,21 @@ PANE_STYLE = ("flex:1 1 360px;min-width:300px;margin:0 0.5em 0.5em 0;padding:0.4
               "border:1px solid var(--jp-border-color2, #ddd)")
 
 
-def compare_output(panes: list[NotebookView], final_id: str) -> tuple[dict[str, str], dict[str, Any]]:
+def compare_output(panes: list[NotebookView], final_id: str, *,
+                   partial: bool = False) -> tuple[dict[str, str], dict[str, Any]]:
     """The saved form of a comparison: the panes' grid as HTML (inline styles, so it keeps
-    its layout wherever HTML is shown), titled sections as Markdown, every run's metadata."""
-    cells = "".join(static_html(p.run, prompt=p.prompt, title=p.title, raw=p.raw, answer_html=p.shown_html(),
-                                pane_style=PANE_STYLE) for p in panes)
-    grid = (f'<div class="nbs-compare" data-nbs-final="{text_html(final_id)}" style="{GRID_STYLE}">'
-            f"{cells}</div>")
-    markdown = "\n\n---\n\n".join(static_markdown(p.run, prompt=p.prompt, title=p.title, raw=p.raw)
+    its layout wherever HTML is shown), titled sections as Markdown, every run's metadata.
+    ``partial``: the panes as they are now, each saying it was interrupted (a kernel going)."""
+    partial_of = final_id if partial else None
+    cells = "".join(static_html(p.run, prompt=p.prompt, title=p.title, raw=p.raw, pane_style=PANE_STYLE,
+                                answer_html=p.partial_html() if partial else p.shown_html(), partial_of=partial_of)
+                    for p in panes)
+    marker = "data-nbs-partial" if partial else "data-nbs-final"
+    grid = f'<div class="nbs-compare" {marker}="{text_html(final_id)}" style="{GRID_STYLE}">{cells}</div>'
+    markdown = "\n\n---\n\n".join(static_markdown(p.run, prompt=p.prompt, title=p.title, raw=p.raw, partial=partial)
                                    for p in panes)
-    plain = "\n\n".join(f"[{_plain_title(p.title)}]\n{static_plain(p.run)}" for p in panes)
-    metadata = {"schema": SCHEMA, "compare": [run_metadata(p.run) for p in panes]}
+    plain = "\n\n".join(f"[{_plain_title(p.title)}]\n{static_plain(p.run, partial=partial)}" for p in panes)
+    metadata: dict[str, Any] = {"schema": SCHEMA, "compare": [run_metadata(p.run) for p in panes]}
+    if partial:
+        metadata["partial"] = True
     return {"text/html": grid, "text/markdown": markdown, "text/plain": plain}, {"nbstream": metadata}

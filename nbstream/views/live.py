@@ -300,6 +300,16 @@ class NotebookView:
             return None
         return "".join(self._blocks) + self._tail
 
+    def partial_html(self) -> str:
+        """The answer's HTML as the widget shows it now (a comparison saving its panes at
+        exit); waits at most 1 s for a flush in progress, else what the last one left."""
+        locked = self._lock.acquire(timeout=1.0)
+        try:
+            return "".join(self._blocks) + self._tail
+        finally:
+            if locked:
+                self._lock.release()
+
     def _status_fields(self) -> dict[str, Any]:
         """The live status line, the quiet line the front end switches to after a silence
         (``_status.quiet``; it ticks the seconds itself), and the clock they run on."""

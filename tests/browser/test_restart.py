@@ -129,3 +129,21 @@ def test_a_kernel_killed_before_any_answer_leaves_a_notice_not_a_widget_error(la
     again.cell(1).screenshot(path=artifacts / "lab_killed_early_reopened.png")
     shown = again.output_text(1)
     assert "Error displaying widget" not in shown and "Loading widget" not in shown, shown
+
+
+def test_a_kernel_killed_mid_comparison_leaves_a_notice_not_a_widget_error(lab, lab_server, artifacts):
+    nb = lab("killed_compare.ipynb", ["%%stream --compare -m demo-long -m demo-long -p demo.tps=30\nExplain SSE"])
+    nb.setup()
+    nb.run_cell(1, wait=False)
+    nb.wait_live(1, 300)
+    kill_kernel(lab_server, nb.name)
+    nb.wait_for("(a) => /before any of the answer was saved/.test(window.__nbs.outputOf(a.p, 1).innerText)")
+    nb.save()
+    outputs = saved_outputs(lab_server, nb.name, 1)
+    assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs), outputs
+    nb.page.close()
+
+    again = lab("killed_compare.ipynb", [])
+    again.wait_for("(a) => /before any of the answer was saved/.test(window.__nbs.outputOf(a.p, 1).innerText)")
+    shown = again.output_text(1)
+    assert "Error displaying widget" not in shown and "Loading widget" not in shown, shown

@@ -191,8 +191,9 @@ function watchOutputs(model, root) {
 // comm_live, so the only "comm_live_update"); if this view is still streaming then, it
 // replaces its own output in the notebook's model, as the kernel would have: by nothing
 // when the cell holds the fallback output (the partial answer, saved every 2 s), else by
-// a plain-text notice. Other front ends (no document behind the manager) keep the
-// "stream interrupted" view; so does --compare (its output is the grid, not this view).
+// a plain-text notice; a --compare pane replaces its grid's output (no fallback there:
+// the notice). Other front ends (no document behind the manager) keep the "stream
+// interrupted" view.
 const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
 const KILLED = "⚠ stream interrupted: the kernel stopped before any of the answer was saved";
 
@@ -208,7 +209,10 @@ function dropOnDeath(model, st) {
     if (!ref || !ref.model_id || !manager.has_model(ref.model_id)) return false;  // (get_model waits 2 s)
     try {
       const m = await manager.get_model(ref.model_id);
-      return m.get("final_id") === id && !m.comm_live;
+      if (m.comm_live) return false;
+      if (m.get("final_id") === id) return true;
+      const children = m.get("children");  // a --compare grid holds its panes
+      return Array.isArray(children) && children.some((c) => c && typeof c.get === "function" && c.get("final_id") === id);
     } catch (e) { return false; }
   };
   const hasPartial = (outputs) => {
