@@ -274,3 +274,65 @@ def test_a_process_that_turned_collection_off_itself_keeps_it_off_after_a_parse(
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+class _Held:
+    """A stream on another thread that runs until released (the freeze stays ours meanwhile)."""
+
+    def __init__(self, session) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+
+        def held():
+            self.started.set()
+            self.release.wait(30)
+            yield CHUNK
+            yield END
+
+        self.thread = threading.Thread(target=lambda: nbstream.show(held(), display=False, session=session))
+
+    def __enter__(self) -> _Held:
+        self.thread.start()
+        assert self.started.wait(30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release.set()
+        self.thread.join(30)
+
+
+def _frozen_while_held(session, freeze_more) -> tuple[bool, bool]:
+    """Whether a cycle made while a stream runs, then dropped, survives a full collection
+    after ``freeze_more()`` (frozen), and whether it is freed once that stream ended."""
+    with _Held(session):
+        holder = {"cycle": _Cycle()}  # made after the running stream froze the old objects
+        alive = weakref.ref(holder["cycle"])
+        freeze_more()
+        del holder["cycle"]
+        gc.collect()
+        during = alive() is not None
+    gc.collect()
+    return during, alive() is None
+
+
+def test_what_a_running_stream_made_is_frozen_when_another_stream_starts(session):
+    def another():
+        assert nbstream.show(iter([CHUNK, END]), display=False, session=session).text == "hi"
+
+    assert _frozen_while_held(session, another) == (True, True)
+
+
+def test_what_was_made_since_is_frozen_when_a_response_arrives(session):
+    from nbstream.engine.gcfreeze import connected
+
+    assert _frozen_while_held(session, connected) == (True, True)
+    assert _frozen_while_held(session, lambda: None) == (False, True)  # without it: collected at once
+
+
+def test_every_http_stream_freezes_what_was_made_for_it_when_its_response_arrives(session, monkeypatch):
+    from nbstream.engine import pump
+
+    calls = []
+    monkeypatch.setattr(pump, "connected", lambda: calls.append(1))
+    run = nbstream.stream("Explain SSE", display=False, session=session)  # the demo endpoint, over HTTP
+    assert run.error is None and run.text
+    assert calls == [1]

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from nbstream import errors
 from nbstream.engine import http as _http
-from nbstream.engine.gcfreeze import streaming
+from nbstream.engine.gcfreeze import connected, streaming
 from nbstream.engine.request import Request
 from nbstream.run import Run
 from nbstream.wire.framing import Message, NDJSONFramer, SSEFramer, framer_for
@@ -217,6 +217,7 @@ async def _llm_request(run: Run, req: Request) -> None:
             raise
         break
     run._enter_phase("headers")
+    connected()
     run.http_status = response.status_code
     try:
         _check_answer(response, req.url, _STREAM_TYPES)
@@ -258,6 +259,7 @@ async def _sse_feed(run: Run, req: Request) -> None:
         else:
             if run.t_headers_ns is None:
                 run.t_headers_ns = time.perf_counter_ns()
+            connected()
             run.http_status = response.status_code
             try:
                 if response.status_code == 204:
