@@ -15,7 +15,8 @@ full collection of them took 48-68 ms; with these freezes there was none while
 streaming (``bench/concurrency.py``). When the last stream ends everything is unfrozen
 and collected as before: a cycle dropped meanwhile is freed then, not lost (a stream
 through the demo endpoint leaves 3-7 such objects, so a long sweep holds a few per
-stream until it ends). A process that froze objects itself (a forking server) is left
+stream until it ends; while an endless feed runs, a cycle made and dropped before
+another stream starts is held until the feed ends). A process that froze objects itself (a forking server) is left
 alone; one that freezes objects while streams run has them unfrozen with ours when the
 last one ends. (The only test, ``gc.get_freeze_count()``, walks every frozen object —
 17 ms for a kernel's 176k — so it runs once, as the first stream starts: free when
