@@ -31,8 +31,8 @@ from dataclasses import fields, replace
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
-__all__ = ["after_fork", "append_redacted", "clean_key", "is_secret_name", "mask", "redact", "redact_value", "register",
-           "register_headers", "register_url", "scrub", "scrub_exception"]
+__all__ = ["Settled", "after_fork", "append_redacted", "clean_key", "is_secret_name", "mask", "redact", "redact_value",
+           "register", "register_headers", "register_url", "scrub", "scrub_exception"]
 
 _MIN_LEN = 6  # shorter "keys" (like "x" for local servers) would mask ordinary words
 PREFIX = 8  # a cut-off key leaves at least this many of its first characters: still masked
@@ -263,6 +263,40 @@ def append_redacted(parts: list[str], chunk: str) -> None:
     else:
         del parts[i:]
         parts.append(clean)
+
+
+class Settled:
+    """Redaction for text shown while it streams (a live view, a terminal): ``feed(delta)``
+    returns the part of the text that no later delta can change, with a key split across
+    deltas masked as ``append_redacted`` masks it in the run; the last characters, which
+    a key may still be completing, wait for the next delta; ``finish()`` returns them.
+    With no secret registered, text passes straight through."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, chunk: str) -> str:
+        forms = _REGISTRY.forms
+        if not forms:
+            text, self._pending = self._pending + chunk, ""
+            return text
+        if self._pending:
+            parts = [self._pending]
+            append_redacted(parts, chunk)
+            text = "".join(parts)
+        else:
+            text = redact(chunk)
+        # masking only reaches PREFIX - 1 characters back, and the next delta needs the
+        # whole mask before it to drop the rest of a masked key: hold back the longer
+        hold = max(PREFIX - 1, max(len(masked) for _, _, masked, _ in forms))
+        self._pending = text[-hold:]
+        return text[:-hold]
+
+    def finish(self) -> str:
+        text, self._pending = self._pending, ""
+        return text
 
 
 _KEY_RUN = re.compile(r"[A-Za-z0-9_\-%\\]+")

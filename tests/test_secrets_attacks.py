@@ -253,3 +253,67 @@ def test_key_streamed_a_few_characters_at_a_time_is_masked_in_the_saved_answer_h
         body.take(TextDelta(_secrets.redact(piece)))  # each delta masked alone, as the pump does
     html = body.whole()
     assert "ok" in html and key[:8] not in html and key[-12:] not in html, html
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def test_text_shown_while_it_streams_is_masked_as_the_whole_text_is_whatever_the_cuts():
+    from nbstream import _secrets
+
+    key = _key()
+    _secrets.register(key)
+    text = f"start {key} middle {key[:12]} end"
+    for size in range(1, len(text) + 1):
+        settled = _secrets.Settled()
+        shown = "".join(settled.feed(piece) for piece in _pieces(text, size)) + settled.finish()
+        assert shown == _secrets.redact(text), size
+
+
+def test_the_live_view_never_sends_a_key_split_across_deltas():
+    from nbstream import _secrets
+    from nbstream.events import ReasoningDelta, TextDelta, ToolCallDelta
+    from nbstream.run import Run
+    from nbstream.views import live as _live
+
+    key = _key()
+    _secrets.register(key)
+    run = Run(model="m", api="chat", prompt="p")
+    view = _live.NotebookView(run, prompt="p")  # no kernel: the flush is driven by hand
+    sent: list[str] = []
+    view._send = lambda msg: sent.append(json.dumps(msg))
+    said = f"the key is {key} ok"
+    events = ([ReasoningDelta(p) for p in _pieces(said, 5)] + [TextDelta(p) for p in _pieces(said, 5)]
+              + [ToolCallDelta(index=0, id="c", name="f", arguments=p) for p in _pieces(json.dumps({"k": said}), 5)])
+    for i, ev in enumerate(events):
+        view._inbox.append((i, [ev]))
+        view._flush()
+        view._save_partial()
+    view._flush(final=True)
+    everything = "".join(sent)
+    assert "ok" in everything and everything.count("sk-") >= 3  # reasoning, answer and arguments, masked
+    assert key[:8] not in everything and key[-8:] not in everything
+
+
+def test_the_terminal_view_never_prints_a_key_split_across_deltas():
+    import io
+
+    from nbstream import _secrets
+    from nbstream.engine.pump import settle
+    from nbstream.events import ReasoningDelta, TextDelta
+    from nbstream.run import Run
+    from nbstream.views import console
+
+    key = _key()
+    _secrets.register(key)
+    run = Run(model="m", api="chat", prompt="p")
+    out = io.StringIO()
+    console.attach(run, out)
+    said = f"the key is {key} ok"
+    for i, ev in enumerate([ReasoningDelta(p) for p in _pieces(said, 3)] + [TextDelta(p) for p in _pieces(said, 3)]):
+        run._receive(nbstream.run.Message(i, i, "message", "{}", None, 2), [ev])
+    settle(run, None)  # the end: what was held back for a key still being completed is printed
+    printed = out.getvalue()
+    assert printed.count(" ok") == 2, printed
+    assert key[:8] not in printed and key[-8:] not in printed, printed

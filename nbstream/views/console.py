@@ -17,6 +17,7 @@ import threading
 import time
 from typing import TextIO
 
+from nbstream._secrets import Settled
 from nbstream.events import Event, ReasoningDelta, TextDelta, ToolCallDelta
 from nbstream.run import Run
 from nbstream.views import status as _status
@@ -33,20 +34,23 @@ def attach(run: Run, out: TextIO | None = None) -> None:
     state = {"reasoning": False, "text": False}
     ticker = _Ticker(run, stream) if _isatty(stream) else None
 
+    text, reasoning = Settled(), Settled()  # a key split across deltas masked as it prints
+
     def on_events(r: Run, events: list[Event]) -> None:
         pieces: list[str] = []
         for ev in events:
             if type(ev) is TextDelta and ev.choice == 0:
                 if state["reasoning"] and not state["text"]:
-                    pieces.append("\n\n")
+                    pieces.append(terminal(reasoning.finish()) + "\n\n")
                 state["text"] = True
-                pieces.append(terminal(ev.text))
+                pieces.append(terminal(text.feed(ev.text)))
             elif type(ev) is ReasoningDelta and ev.choice == 0 and not state["text"]:
                 if not state["reasoning"]:
                     pieces.append("[reasoning] ")
                     state["reasoning"] = True
-                pieces.append(terminal(ev.text))
+                pieces.append(terminal(reasoning.feed(ev.text)))
         if r.done:
+            pieces.append(terminal(reasoning.finish() + text.finish()))
             line = _status.final(r)
             if r.error is not None and r.status != "cancelled":
                 line += f"\n{r.error}"

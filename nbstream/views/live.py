@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.display import display
 
-from nbstream._secrets import append_redacted
+from nbstream._secrets import Settled, append_redacted
 from nbstream.events import Event, Other, ReasoningDelta, Step, TextDelta, ToolCallDelta
 from nbstream.run import Run
 from nbstream.views import markdown as _markdown
@@ -121,6 +121,9 @@ class NotebookView:
         self._blocks: list[str] = []
         self._tail = ""
         self._reasoning: list[str] = []
+        # what the widget is sent, as it streams: a key split across deltas masked (Settled)
+        self._reasoning_settled = Settled()
+        self._tool_settled: dict[int, Settled] = {}
         self._reasoning_done = False
         self._tools: dict[int, dict[str, str]] = {}
         self._raw_lines: list[str] = []
@@ -210,20 +213,15 @@ class NotebookView:
                 if isinstance(ev, TextDelta) and ev.choice == 0 or isinstance(ev, Other):
                     got_token = self._body.take(ev) or got_token
                     if isinstance(ev, TextDelta) and self._reasoning and not self._reasoning_done:
+                        self._add_reasoning(self._reasoning_settled.finish())
                         self._reasoning_done = True
                         self._pending["reasoning_done"] = True
                 elif isinstance(ev, ReasoningDelta) and ev.choice == 0:
-                    self._reasoning.append(ev.text)
-                    self._pending["reasoning"] = self._pending.get("reasoning", "") + ev.text
+                    self._add_reasoning(self._reasoning_settled.feed(ev.text))
                     got_token = True
                 elif isinstance(ev, ToolCallDelta):
-                    tool = self._tools.setdefault(ev.index, {"name": "", "args": ""})
-                    tool["name"] = tool["name"] or (ev.name or "")
-                    tool["args"] += ev.arguments
-                    pend = self._pending.setdefault("tools", {}).setdefault(ev.index, {"i": ev.index, "args": ""})
-                    if ev.name:
-                        pend["name"] = ev.name
-                    pend["args"] += ev.arguments
+                    settled = self._tool_settled.setdefault(ev.index, Settled())
+                    self._add_tool(ev.index, ev.name, settled.feed(ev.arguments))
                     got_token = True
             if got_token:
                 self._n_token_chunks += 1
@@ -236,6 +234,28 @@ class NotebookView:
                 self._raw_lines.extend(_wire_lines(rec.message))
             self._records_seen = end
 
+    def _add_reasoning(self, text: str) -> None:
+        if text:
+            self._reasoning.append(text)
+            self._pending["reasoning"] = self._pending.get("reasoning", "") + text
+
+    def _add_tool(self, index: int, name: str | None, args: str) -> None:
+        tool = self._tools.setdefault(index, {"name": "", "args": ""})
+        tool["name"] = tool["name"] or (name or "")
+        tool["args"] += args
+        pend = self._pending.setdefault("tools", {}).setdefault(index, {"i": index, "args": ""})
+        if name:
+            pend["name"] = name
+        pend["args"] += args
+
+    def _settle_rest(self) -> None:
+        """The run ended: the characters held back for a key still being completed."""
+        if not self._reasoning_done:
+            self._add_reasoning(self._reasoning_settled.finish())
+        for index, settled in self._tool_settled.items():
+            if rest := settled.finish():
+                self._add_tool(index, None, rest)
+
     def _flush(self, final: bool = False) -> None:
         """Send what changed since the last message, as one message. The final one
         replaces the pieces shown so far by the whole answer rendered at once: how the
@@ -245,6 +265,7 @@ class NotebookView:
         self._absorb()
         msg: dict[str, Any] = {}
         if final:
+            self._settle_rest()
             whole = self._body.whole()
             self._blocks, self._tail = ([whole] if whole else []), ""
             msg.update(blocks=list(self._blocks), tail="", replace=True)
@@ -399,10 +420,11 @@ class _AnswerBody:
     def __init__(self, render: bool) -> None:
         self._text = markdown_stream() if render else _PlainBlocks()
         self._whole: list[str] = []  # as the Run joins it: a key split across deltas masked
+        self._settled = Settled()  # what is rendered live: the same masking, as it streams
 
     def take(self, ev: Event) -> bool:
         if type(ev) is TextDelta:
-            self._text.feed(ev.text)
+            self._text.feed(self._settled.feed(ev.text))
             append_redacted(self._whole, ev.text)
             return True
         return False
