@@ -336,3 +336,33 @@ def test_every_http_stream_freezes_what_was_made_for_it_when_its_response_arrive
     run = nbstream.stream("Explain SSE", display=False, session=session)  # the demo endpoint, over HTTP
     assert run.error is None and run.text
     assert calls == [1]
+
+
+DEAD_LOOP_FINALIZED_INSIDE = """
+import asyncio, gc
+from nbstream.engine import gcfreeze
+
+async def stuck(fut):
+    with gcfreeze.streaming():
+        await fut
+
+loop = asyncio.new_event_loop()
+fut = loop.create_future()
+task = loop.create_task(stuck(fut))
+loop.run_until_complete(asyncio.sleep(0))  # the task is inside streaming(), waiting on fut
+loop.close()  # dropped under its stream: forgotten at the next start, then collected
+del task, fut, loop
+gc.unfreeze()
+gc.collect(0)
+gc.set_threshold(1, 1, 1)  # a collection at every allocation: also inside the freezer's lock
+with gcfreeze.streaming():
+    pass
+print("ended")
+"""
+
+
+def test_a_stream_finalized_by_a_collection_inside_the_freezers_lock_does_not_deadlock():
+    out = subprocess.run([sys.executable, "-c", DEAD_LOOP_FINALIZED_INSIDE], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 0 and "ended" in out.stdout, out.stderr[-2000:]
+

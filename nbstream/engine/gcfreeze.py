@@ -46,8 +46,11 @@ import collections
 import contextlib
 import gc
 import os
+import sys
+import sysconfig
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 __all__ = ["connected", "no_collection", "streaming"]
 
@@ -59,43 +62,56 @@ class _Freezer:
     count down the child's."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        # re-entrant: a collection inside a locked section may finalize a stream whose
+        # event loop was dropped, and its ``finally`` ends the stream here again
+        self.lock = threading.RLock()
         self.running: collections.Counter[asyncio.AbstractEventLoop | None] = collections.Counter()
         self.generation = 0
         self.ours = False
 
-    def enter(self) -> tuple[int, asyncio.AbstractEventLoop | None]:
+    def enter(self, key: list[Any]) -> None:
+        """Count one more stream; ``key`` records (generation, loop, counted) for ``exit``.
+        It is marked counted just before the count moves: a Ctrl-C in between can end the
+        freeze early (harmless), never leave it on for good."""
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
         with self.lock:
-            self._forget_dead()
+            dead = self._forget_dead()
             if not self.running and not self.ours and gc.get_freeze_count() == 0:  # nothing frozen: no walk
                 self.ours = True  # first: a Ctrl-C landing as freeze() returns leaves it ours, thawed at the next end
                 gc.freeze()
-            elif self.ours:  # what the streams already running made (1,000 started at once: their requests)
+            elif self.ours and _CHEAP_FREEZE:  # what the streams already running made (1,000 at once: requests)
                 gc.freeze()
+            key[:] = [self.generation, loop, True]
             self.running[loop] += 1
-            return self.generation, loop
+        del dead  # (the loops' last references go outside the lock)
 
-    def exit(self, key: tuple[int, asyncio.AbstractEventLoop | None]) -> None:
-        generation, loop = key
+    def exit(self, key: list[Any]) -> None:
         with self.lock:
-            if generation == self.generation and self.running[loop] > 0:  # else: forgotten as dead
-                self.running[loop] -= 1
-            self._forget_dead()
+            if key:  # (empty: interrupted before it was counted)
+                generation, loop, _ = key
+                if generation == self.generation and self.running.get(loop, 0) > 0:  # else: forgotten as dead
+                    self.running[loop] -= 1
+            dead = self._forget_dead()
             if not self.running:
                 self._thaw()
+        del dead
 
-    def _forget_dead(self) -> None:
-        """Drop the loops that stopped under their streams, and the counts that reached 0."""
-        for loop in [lp for lp, n in self.running.items() if n <= 0 or lp is not None and not lp.is_running()]:
-            del self.running[loop]
+    def _forget_dead(self) -> list[Any]:
+        """Drop the loops that stopped under their streams, and the counts that reached 0;
+        the dropped loops are returned, so that they are let go of after the lock is."""
+        dead = [lp for lp, n in self.running.items() if n <= 0 or lp is not None and not lp.is_running()]
+        for loop in dead:
+            self.running.pop(loop, None)
+        return dead
 
     def refreeze(self) -> None:
-        """Freeze what was made since (O(1): the collector splices its lists), if the
+        """Freeze what was made since (O(1) on the interpreters that allow it), if the
         freeze is ours: a stream's connection and record, alive for as long as it runs."""
+        if not _CHEAP_FREEZE:
+            return
         with self.lock:
             if self.ours and self.running:
                 gc.freeze()
@@ -107,11 +123,16 @@ class _Freezer:
 
     def after_fork(self) -> None:
         """A forked child runs none of its parent's streams: it unfreezes what they froze."""
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.running = collections.Counter()
         self.generation += 1
         self._thaw()
 
+
+# gc.freeze() splices the collector's lists (O(1)) on 3.11-3.13 with the GIL; the
+# incremental collector of 3.14 and the free-threaded builds walk objects to freeze, so
+# there only the first freeze of a set of streams is made
+_CHEAP_FREEZE = sys.version_info < (3, 14) and not sysconfig.get_config_var("Py_GIL_DISABLED")
 
 _FREEZER = _Freezer()
 os.register_at_fork(after_in_child=_FREEZER.after_fork)
@@ -125,11 +146,12 @@ def connected() -> None:
 @contextlib.contextmanager
 def streaming() -> Iterator[None]:
     """Around the reading of one stream: old objects stay frozen while any stream runs."""
-    token = _FREEZER.enter()
+    key: list[Any] = []
     try:
+        _FREEZER.enter(key)
         yield
     finally:
-        _FREEZER.exit(token)
+        _FREEZER.exit(key)
 
 
 class _Pause:
@@ -141,15 +163,17 @@ class _Pause:
         self.was_enabled = False
 
     def enter(self) -> None:
+        # in this order, a Ctrl-C between two steps leaves nothing ``exit`` cannot undo
         with self.lock:
             if self.depth == 0:
                 self.was_enabled = gc.isenabled()
-                gc.disable()
             self.depth += 1
+            gc.disable()
 
     def exit(self) -> None:
         with self.lock:
-            self.depth -= 1
+            if self.depth > 0:
+                self.depth -= 1
             if self.depth == 0 and self.was_enabled:
                 gc.enable()
 
@@ -168,8 +192,8 @@ os.register_at_fork(after_in_child=_PAUSE.after_fork)
 @contextlib.contextmanager
 def no_collection() -> Iterator[None]:
     """Around one parse that builds many objects at once: no cyclic collection inside it."""
-    _PAUSE.enter()
     try:
+        _PAUSE.enter()
         yield
     finally:
         _PAUSE.exit()

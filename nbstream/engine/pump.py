@@ -257,9 +257,9 @@ async def _sse_feed(run: Run, req: Request) -> None:
                 raise
             dropped = True
         else:
-            if run.t_headers_ns is None:
+            if run.t_headers_ns is None:  # the first connection (a reconnection's garbage is not frozen)
                 run.t_headers_ns = time.perf_counter_ns()
-            connected()
+                connected()
             run.http_status = response.status_code
             try:
                 if response.status_code == 204:

@@ -323,13 +323,14 @@ class NotebookView:
 
     def partial_html(self) -> str:
         """The answer's HTML as the widget shows it now (a comparison saving its panes at
-        exit); waits at most 1 s for a flush in progress, else what the last one left."""
-        locked = self._lock.acquire(timeout=1.0)
+        exit); waits at most 1 s for a flush in progress, else nothing (mid-flush, the
+        blocks and the tail may overlap)."""
+        if not self._lock.acquire(timeout=1.0):
+            return ""
         try:
             return "".join(self._blocks) + self._tail
         finally:
-            if locked:
-                self._lock.release()
+            self._lock.release()
 
     def _status_fields(self) -> dict[str, Any]:
         """The live status line, the quiet line the front end switches to after a silence
