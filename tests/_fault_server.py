@@ -34,6 +34,7 @@ class FaultServer(LoopbackServer):
         self.max_in_flight = 0
         self._lock = threading.Lock()
         self.release = threading.Event()  # "hold" requests wait for this
+        self.holding = 0  # "hold" requests that have sent their first word and wait
         self.release.set()
 
         def serve(handler: BaseHTTPRequestHandler) -> None:
@@ -66,6 +67,8 @@ class FaultServer(LoopbackServer):
         for i, word in enumerate(words):
             if action == "hold" and i == 1:
                 h.wfile.flush()
+                with self._lock:
+                    self.holding += 1
                 self.release.wait(60)
             chunk = {"id": "x", "object": "chat.completion.chunk", "model": "fault",
                      "choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word}}]}

@@ -260,13 +260,14 @@ def test_a_damaged_recording_in_the_cache_is_a_miss_not_a_crash(demo, session, t
 
 
 def test_an_interrupt_keeps_completed_rows_and_partials_and_a_rerun_resumes_from_the_cache(session, tmp_path):
-    """Rows 0-1 answer at once, rows 2-3 hold mid-answer; Ctrl-C arrives once both hold."""
+    """Rows 0-1 answer at once, rows 2-3 hold mid-answer; Ctrl-C arrives once both held
+    rows have been sent their first word (not merely reached the server)."""
     rows = pd.DataFrame({"q": [f"q{i} word word" for i in range(6)]})
     with FaultServer(lambda n, _p: "ok" if n < 2 else "hold") as server:
         server.release.clear()
 
         def interrupt_when_two_hold() -> None:
-            _wait_for(lambda: len(server.log) >= 4 and server.in_flight >= 2)
+            _wait_for(lambda: server.holding >= 2)
             os.kill(os.getpid(), signal.SIGINT)
 
         threading.Thread(target=interrupt_when_two_hold, daemon=True).start()

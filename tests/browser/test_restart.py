@@ -25,19 +25,25 @@ def restart_kernel(server, name: str) -> None:
     assert response.status_code == 200, response.text
 
 
+def streaming_with_partial_saved(opener, name: str):
+    """A slow stream in cell 1 of a new notebook, once its partial answer has been saved
+    into the fallback output (hidden while the live view lives)."""
+    nb = opener(name, [f"%%stream {SLOW_LONG}\nExplain SSE slowly"])
+    nb.setup()
+    nb.run_cell(1, wait=False)
+    nb.wait_live(1, 300)
+    nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, 1); "
+                "const f = o && o.querySelector('[data-nbs-partial]');"
+                " return f && f.innerText.length > 200 && f.getClientRects().length === 0; }")
+    return nb
+
+
 def saved_outputs(server, name: str, index: int) -> list:
     return saved_notebook(server.root / name, index).cells[index].outputs
 
 
 def test_a_kernel_restart_mid_stream_ends_the_streaming_state_and_keeps_the_partial_answer(lab, lab_server, artifacts):
-    nb = lab("restart.ipynb", [f"%%stream {SLOW_LONG}\nExplain SSE slowly"])
-    nb.setup()
-    nb.run_cell(1, wait=False)
-    nb.wait_live(1, 300)
-    # the partial answer has been saved into the fallback output (hidden while the view lives)
-    nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, 1); "
-                "const f = o && o.querySelector('[data-nbs-partial]');"
-                " return f && f.innerText.length > 200 && f.getClientRects().length === 0; }")
+    nb = streaming_with_partial_saved(lab, "restart.ipynb")
     restart_kernel(lab_server, nb.name)
     # the cell stops claiming to stream: the heartbeat went silent ("stream interrupted"), or
     # the kernel cancelled the run as it shut down and said so ("stopped after N tokens")
@@ -79,13 +85,7 @@ def test_a_kernel_killed_mid_stream_leaves_the_partial_answer_and_no_widget_erro
                                                                                             artifacts):
     opener = request.getfixturevalue(front)
     server = request.getfixturevalue({"lab": "lab_server", "nb7": "notebook_server"}[front])
-    nb = opener("killed.ipynb", [f"%%stream {SLOW_LONG}\nExplain SSE slowly"])
-    nb.setup()
-    nb.run_cell(1, wait=False)
-    nb.wait_live(1, 300)
-    nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, 1); "
-                "const f = o && o.querySelector('[data-nbs-partial]');"
-                " return f && f.innerText.length > 200 && f.getClientRects().length === 0; }")
+    nb = streaming_with_partial_saved(opener, "killed.ipynb")
     kill_kernel(server, nb.name)
     # the front end learns of the death when the server restarts the kernel; the view then
     # drops its own widget reference from the cell, and the fallback (partial answer) shows
