@@ -272,27 +272,30 @@ class Settled:
     a key may still be completing, wait for the next delta; ``finish()`` returns them.
     With no secret registered, text passes straight through."""
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_forms", "_hold", "_pending")
 
     def __init__(self) -> None:
         self._pending = ""
+        self._forms: tuple[tuple[str, str, str, int], ...] = ()
+        self._hold = 0
 
     def feed(self, chunk: str) -> str:
         forms = _REGISTRY.forms
         if not forms:
             text, self._pending = self._pending + chunk, ""
             return text
+        if forms is not self._forms:  # once per registration, not per delta
+            # masking only reaches PREFIX - 1 characters back, and the next delta needs the
+            # whole mask before it to drop the rest of a masked key: hold back the longer
+            self._forms, self._hold = forms, max(PREFIX - 1, max(len(masked) for _, _, masked, _ in forms))
         if self._pending:
             parts = [self._pending]
             append_redacted(parts, chunk)
             text = "".join(parts)
         else:
             text = redact(chunk)
-        # masking only reaches PREFIX - 1 characters back, and the next delta needs the
-        # whole mask before it to drop the rest of a masked key: hold back the longer
-        hold = max(PREFIX - 1, max(len(masked) for _, _, masked, _ in forms))
-        self._pending = text[-hold:]
-        return text[:-hold]
+        self._pending = text[-self._hold:]
+        return text[:-self._hold]
 
     def finish(self) -> str:
         text, self._pending = self._pending, ""

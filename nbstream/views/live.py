@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.display import display
 
-from nbstream._secrets import Settled, append_redacted
+from nbstream._secrets import Settled
 from nbstream.events import Event, Other, ReasoningDelta, Step, TextDelta, ToolCallDelta
 from nbstream.run import Run
 from nbstream.views import markdown as _markdown
@@ -420,13 +420,16 @@ class _AnswerBody:
 
     def __init__(self, render: bool) -> None:
         self._text = markdown_stream() if render else _PlainBlocks()
-        self._whole: list[str] = []  # as the Run joins it: a key split across deltas masked
-        self._settled = Settled()  # what is rendered live: the same masking, as it streams
+        # the text as it streams, a key split across deltas masked (Settled: what redact()
+        # makes of the whole text, once the held-back end is added)
+        self._settled = Settled()
+        self._shown: list[str] = []
 
     def take(self, ev: Event) -> bool:
         if type(ev) is TextDelta:
-            self._text.feed(self._settled.feed(ev.text))
-            append_redacted(self._whole, ev.text)
+            text = self._settled.feed(ev.text)
+            self._text.feed(text)
+            self._shown.append(text)
             return True
         return False
 
@@ -435,8 +438,9 @@ class _AnswerBody:
 
     def whole(self) -> str:
         """The whole answer's HTML, rendered at once (independent of flush timing), from
-        the text joined as ``run.text`` is: a key split across deltas is masked there."""
-        text = "".join(self._whole)
+        all the text shown, masked as ``run.text`` is."""
+        self._shown.append(self._settled.finish())
+        text = "".join(self._shown)
         if isinstance(self._text, _PlainBlocks):
             self._text.flush()
             return f'<pre class="nbs-plain">{text_html(text)}</pre>' if text else ""
