@@ -16,11 +16,12 @@ streaming (``bench/concurrency.py``). When the last stream ends everything is un
 and collected as before: a cycle dropped meanwhile is freed then, not lost (a stream
 through the demo endpoint leaves 3-7 such objects, so a long sweep holds a few per
 stream until it ends; while an endless feed runs, a cycle made and dropped before
-another stream starts is held until the feed ends). A process that froze objects itself (a forking server) is left
-alone; one that freezes objects while streams run has them unfrozen with ours when the
-last one ends. (The only test, ``gc.get_freeze_count()``, walks every frozen object —
-17 ms for a kernel's 176k — so it runs once, as the first stream starts: free when
-nothing is frozen, never after our own freeze.)
+another stream starts is held until the feed ends). A process that froze objects
+itself (a forking server) is left alone; one that freezes objects while streams run
+has them unfrozen with ours when the last one ends. (The only test,
+``gc.get_freeze_count()``, walks every frozen object — 17 ms for a kernel's 176k — so it
+runs once, as the first stream starts: free when nothing is frozen, never after our own
+freeze.)
 The running streams are counted process-wide, as the collector is; one whose event loop
 was closed or stopped under it (its ``finally`` never runs: the loop's tasks are frozen
 too, so not even the collector would finish them) stops counting at the next start or
@@ -70,9 +71,9 @@ class _Freezer:
         self.ours = False
 
     def enter(self, key: list[Any]) -> None:
-        """Count one more stream; ``key`` records (generation, loop, counted) for ``exit``.
-        It is marked counted just before the count moves: a Ctrl-C in between can end the
-        freeze early (harmless), never leave it on for good."""
+        """Count one more stream; ``key`` records (generation, loop) for ``exit``, filled
+        just before the count moves: a Ctrl-C in between can end the freeze early
+        (harmless), never leave it on for good."""
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -84,14 +85,14 @@ class _Freezer:
                 gc.freeze()
             elif self.ours and _CHEAP_FREEZE:  # what the streams already running made (1,000 at once: requests)
                 gc.freeze()
-            key[:] = [self.generation, loop, True]
+            key[:] = [self.generation, loop]
             self.running[loop] += 1
         del dead  # (the loops' last references go outside the lock)
 
     def exit(self, key: list[Any]) -> None:
         with self.lock:
             if key:  # (empty: interrupted before it was counted)
-                generation, loop, _ = key
+                generation, loop = key
                 if generation == self.generation and self.running.get(loop, 0) > 0:  # else: forgotten as dead
                     self.running[loop] -= 1
             dead = self._forget_dead()
