@@ -42,6 +42,16 @@ def saved_outputs(server, name: str, index: int) -> list:
     return saved_notebook(server.root / name, index).cells[index].outputs
 
 
+def saved_with_the_partial_answer(nb, server) -> None:
+    """Save: cell 1 holds no widget reference and keeps the partial answer, said interrupted."""
+    nb.save()
+    outputs = saved_outputs(server, nb.name, 1)
+    assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs), outputs
+    kept = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {})
+            and re.search("stream interrupted|stopped after", o["data"]["text/plain"])]
+    assert kept and max(len(text) for text in kept) > 200, outputs
+
+
 def test_a_kernel_restart_mid_stream_ends_the_streaming_state_and_keeps_the_partial_answer(lab, lab_server, artifacts):
     nb = streaming_with_partial_saved(lab, "restart.ipynb")
     restart_kernel(lab_server, nb.name)
@@ -50,12 +60,7 @@ def test_a_kernel_restart_mid_stream_ends_the_streaming_state_and_keeps_the_part
     nb.wait_for("(a) => { const o = window.__nbs.outputOf(a.p, 1); "
                 "return o && /stream interrupted|stopped after/.test(o.innerText); }")
     nb.cell(1).screenshot(path=artifacts / "lab_restarted.png")
-    nb.save()
-    outputs = saved_outputs(lab_server, nb.name, 1)
-    assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs)  # the kernel dropped it as it shut down
-    kept = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {})
-            and re.search("stream interrupted|stopped after", o["data"]["text/plain"])]
-    assert kept and max(len(text) for text in kept) > 200, outputs
+    saved_with_the_partial_answer(nb, lab_server)  # the kernel dropped the widget as it shut down
     nb.page.close()
 
     again = lab("restart.ipynb", [])
@@ -93,11 +98,7 @@ def test_a_kernel_killed_mid_stream_leaves_the_partial_answer_and_no_widget_erro
                 "const f = o && o.querySelector('[data-nbs-partial]'); "
                 "return f && f.getClientRects().length > 0 && !o.querySelector('.nbs:not(.nbs-static)'); }")
     nb.cell(1).screenshot(path=artifacts / f"{front}_killed.png")
-    nb.save()
-    outputs = saved_outputs(server, nb.name, 1)
-    assert not any(WIDGET_MIME in o.get("data", {}) for o in outputs), outputs
-    kept = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {})]
-    assert kept and max(len(text) for text in kept) > 200, outputs
+    saved_with_the_partial_answer(nb, server)
     nb.page.close()
 
     again = opener("killed.ipynb", [])
