@@ -282,6 +282,6 @@ class SSEDecoder:
             self._data_chars = 0
         elif counted < len(data):  # an event still open: its size, counting only what is new
             self._data_chars = (self._data_chars if counted else 0) + sum(map(len, data[counted:]))
-            if self._data_chars > MAX_EVENT_CHARS:
-                raise EventTooLargeError
+            if self._data_chars > MAX_EVENT_CHARS and not events:  # (else the events this chunk
+                raise EventTooLargeError  # completed go out first: the next chunk raises)
         return events

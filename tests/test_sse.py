@@ -423,6 +423,16 @@ def test_an_event_whose_data_lines_never_end_is_an_error(small_limit):
             decoder.feed(b"data: " + b"y" * 500 + b"\n")
 
 
+def test_events_completed_in_the_chunk_that_overflows_an_open_event_are_delivered_first(small_limit):
+    from nbstream.sse import EventTooLargeError
+
+    decoder = SSEDecoder()
+    got = decoder.feed(b"data: one\n\ndata: two\n\n" + (b"data: " + b"y" * 500 + b"\n") * 25)
+    assert [e.data for e in got] == ["one", "two"]  # received before the overflow: kept
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: more\n")
+
+
 def test_many_events_adding_up_past_the_limit_are_fine(small_limit):
     decoder = SSEDecoder()
     got = []

@@ -43,6 +43,7 @@ import re
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ from aiohttp.http_exceptions import ContentLengthError, PayloadEncodingError, Tr
 
 from nbstream import errors
 from nbstream._secrets import redact
+from nbstream.engine.backlog import Backlog
 
 __all__ = ["Clients", "EndpointQuirks", "Response", "Timeouts", "Transport", "http_error", "send",
            "timed_reads"]
@@ -166,10 +168,21 @@ class Response:
 
 @dataclass
 class Transport:
-    """What a request needs from its session to go out: pooled clients and the endpoint quirks."""
+    """What a request needs from its session to go out: pooled clients, the endpoint
+    quirks, and each event loop's backlog of reads waiting to be parsed."""
 
     clients: Clients = field(default_factory=Clients)
     quirks: EndpointQuirks = field(default_factory=EndpointQuirks)
+    backlogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Backlog] = field(
+        default_factory=weakref.WeakKeyDictionary)
+
+    def backlog(self) -> Backlog:
+        """The running loop's backlog (see ``nbstream.engine.backlog``)."""
+        loop = asyncio.get_running_loop()
+        backlog = self.backlogs.get(loop)
+        if backlog is None:
+            backlog = self.backlogs[loop] = Backlog()
+        return backlog
 
     def send(self, method: str, url: str, **kw: Any) -> Awaitable[Response]:
         """:func:`send` through this transport's pooled client."""
@@ -178,6 +191,7 @@ class Transport:
     def after_fork(self) -> None:
         self.clients.after_fork()
         self.quirks.after_fork()
+        self.backlogs = weakref.WeakKeyDictionary()
 
 
 _NEEDS_QUOTING = frozenset(' "<>\\^`{|}')

@@ -2,11 +2,13 @@
 
 :class:`Step` is the sans-IO part, the same for every source: it frames a read (or takes
 an item, or a recorded message), adapts it to events, hands them to the Run, and says
-when the protocol has ended the stream. Around it only the I/O loops exist twice —
-:func:`read_async` for async sources (our own HTTP requests, async iterators, the Agents
-SDK, replays) and :func:`read_sync` for plain iterators, which run on the caller's
-thread so that Ctrl-C lands right in their loop — and :func:`settle` maps however a
-source ended (clean end, exception, cancel) to ``Run._finish``, exactly once.
+when the protocol has ended the stream. Around it only the I/O loops exist —
+:func:`read_async` for async sources (async iterators, the Agents SDK, replays),
+:func:`read_stamped` for our own HTTP requests' timed reads (parsed through the loop's
+backlog, so that stamping never waits for parsing) and :func:`read_sync` for plain
+iterators, which run on the caller's thread so that Ctrl-C lands right in their loop —
+and :func:`settle` maps however a source ended (clean end, exception, cancel) to
+``Run._finish``, exactly once.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from typing import Any, Literal
 
 from nbstream import errors
 from nbstream.engine import http as _http
+from nbstream.engine.backlog import Backlog
 from nbstream.engine.gcfreeze import connected, streaming
 from nbstream.engine.request import Request
 from nbstream.run import Run
 from nbstream.wire.framing import Message, NDJSONFramer, SSEFramer, framer_for
 from nbstream.wire.spec import Adapter
 
-__all__ = ["Step", "drive", "read_async", "read_sync", "request_work", "settle"]
+__all__ = ["Step", "drive", "read_async", "read_stamped", "read_sync", "request_work", "settle"]
 
 Mode = Literal["bytes", "items", "messages"]
 
@@ -126,16 +129,11 @@ def settle(run: Run, exc: BaseException | None) -> None:
 
 
 # ---- the two I/O loops -------------------------------------------------------------------
-async def read_async(items: AsyncIterable[Any], step: Step, close: Callable[[], Any] | None = None,
-                     *, stamped: bool = False) -> None:
-    """Feed every item of an async source to ``step`` until it is over; then close it.
-    ``stamped``: the items are ``(t_ns, read)`` pairs stamped by the HTTP reader itself."""
+async def read_async(items: AsyncIterable[Any], step: Step, close: Callable[[], Any] | None = None) -> None:
+    """Feed every item of an async source to ``step`` until it is over; then close it."""
     try:
         async for item in items:
-            if stamped:
-                step.feed(item[1], item[0])
-            else:
-                step.feed(item, time.perf_counter_ns())
+            step.feed(item, time.perf_counter_ns())
             if step.over:
                 return
         step.end()
@@ -144,6 +142,32 @@ async def read_async(items: AsyncIterable[Any], step: Step, close: Callable[[], 
             result = close()
             if inspect.isawaitable(result):
                 await result
+
+
+async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, backlog: Backlog) -> None:
+    """Feed ``(arrival t_ns, bytes)`` network reads to ``step`` through the loop's
+    ``backlog`` (parsed at once, or later while the loop is behind; see
+    ``nbstream.engine.backlog``) until the stream is over. A stream that ends waits for its
+    queued reads; one cancelled or failing has them parsed at once."""
+    reader = backlog.reader(step)
+    try:
+        try:
+            async for t_ns, data in reads:
+                reader.feed(data, t_ns)
+                if reader.error is not None or step.over:
+                    break
+            else:
+                await reader.drained()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not reader.woken or task is None or task.uncancel():  # another cancel: the caller's
+                raise
+        if reader.error is not None:
+            raise reader.error
+        if not step.over:
+            step.end()
+    finally:
+        reader.flush()
 
 
 def read_sync(items: Iterable[Any], step: Step, close: Callable[[], Any] | None = None) -> Run:
@@ -288,8 +312,8 @@ async def _sse_feed(run: Run, req: Request) -> None:
 
 
 async def _read_body(run: Run, response: Any, step: Step, req: Request) -> None:
-    await read_async(_http.timed_reads(response, t0_ns=run.t0_ns, timeouts=req.timeouts, url=req.url),
-                     step, stamped=True)
+    await read_stamped(_http.timed_reads(response, t0_ns=run.t0_ns, timeouts=req.timeouts, url=req.url),
+                       step, req.transport.backlog())
 
 
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl", "application/json", "")

@@ -1,0 +1,148 @@
+"""Parsing that gives way to reading when the event loop falls behind.
+
+With many streams on one event loop, an arrival stamp is only as true as the loop is
+prompt: a read waits in the kernel until the loop gets round to it. Framing, adapting
+and recording a read costs more than reading and stamping it. So once one loop iteration
+has spent ``BUDGET_NS`` parsing, the reads that follow are stamped and queued, and the
+queue is parsed ``BUDGET_NS`` at a time at the start of later iterations. The loop
+keeps reading and stamping at the pace of a client that parses nothing; parsing catches
+up when the load falls. Under light load nothing is ever queued: each read is parsed
+as it arrives, as before.
+
+Order is kept: a read is parsed at once only when nothing is queued. A stream that ends
+waits for its queued reads; one cancelled or failing parses them at once, so nothing
+received is lost. Past ``MAX_QUEUED_BYTES`` queued the budget is lifted, so memory stays
+bounded (a server faster than the client could otherwise fill it) and TCP's own
+back-pressure returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from time import perf_counter_ns
+from typing import Any, Protocol
+
+__all__ = ["BUDGET_NS", "MAX_QUEUED_BYTES", "Backlog", "Reader"]
+
+#: Parsing per event-loop iteration before further reads are queued.
+BUDGET_NS = 2_000_000
+#: Bytes queued beyond which the queue is parsed without a budget.
+MAX_QUEUED_BYTES = 8 * 1024 * 1024
+
+
+class Step(Protocol):
+    """What a reader drives: the pump's sans-IO step."""
+
+    @property
+    def over(self) -> bool: ...
+
+    def feed(self, item: Any, t_ns: int) -> None: ...
+
+
+class Reader:
+    """One stream's reads (bytes) through a :class:`Backlog`, parsed by its ``step`` in order."""
+
+    __slots__ = ("_backlog", "_idle", "_task", "error", "loop", "pending", "step", "woken")
+
+    def __init__(self, backlog: Backlog, step: Step) -> None:
+        self._backlog = backlog
+        self.loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self.step = step
+        self.pending: deque[tuple[Any, int]] = deque()
+        self.error: BaseException | None = None  # raised by a queued read's parse
+        self.woken = False  # its task was cancelled to stop reading: see _parse_one
+        self._idle: asyncio.Future[None] | None = None
+
+    def feed(self, item: Any, t_ns: int) -> None:
+        """One read, stamped ``t_ns``: parsed now, or queued while the loop is behind."""
+        self._backlog.feed(self, item, t_ns)
+
+    async def drained(self) -> None:
+        """Wait until every queued read of this stream is parsed."""
+        if self.pending:
+            self._idle = self.loop.create_future()
+            await self._idle
+
+    def flush(self) -> None:
+        """Parse this stream's queued reads now (it was cancelled or failed), until its
+        protocol ended or a parse failed."""
+        pending = self.pending
+        while pending and self.error is None and not self.step.over:
+            item, t_ns = pending.popleft()
+            self._backlog.queued_bytes -= len(item)
+            try:
+                self.step.feed(item, t_ns)
+            except Exception as exc:  # noqa: BLE001 - reported by the stream's own task
+                self.error = exc
+        self._backlog.queued_bytes -= sum(len(item) for item, _ in pending)
+        pending.clear()
+
+    def _parse_one(self) -> None:
+        """Parse the oldest queued read. If that ended the stream (its protocol's end
+        marker, or a failure) while its task waits for more bytes, the task is cancelled
+        (``woken``) so it stops reading at once, as it would have had the read been parsed
+        on arrival — a server may hold the connection open after its end marker."""
+        item, t_ns = self.pending.popleft()
+        self._backlog.queued_bytes -= len(item)
+        if self.error is None and not self.step.over:
+            try:
+                self.step.feed(item, t_ns)
+            except Exception as exc:  # noqa: BLE001 - reported by the stream's own task
+                self.error = exc
+            if (self.error is not None or self.step.over) and self._idle is None and self._task is not None:
+                self.woken = True
+                self._task.cancel()
+        if not self.pending and self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+
+class Backlog:
+    """The reads of one event loop's streams that wait to be parsed, oldest first (one
+    per loop: it holds no reference to its loop, so a closed loop's entry can go)."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Reader] = deque()  # one entry per queued read
+        self.queued_bytes = 0
+        self._spent_ns = 0  # parsing done in this loop iteration
+        self._ticking = False
+
+    def reader(self, step: Step) -> Reader:
+        """A stream's way in (made on the loop that will run it)."""
+        return Reader(self, step)
+
+    def feed(self, reader: Reader, item: Any, t_ns: int) -> None:
+        if self._queue or self._spent_ns >= BUDGET_NS:
+            reader.pending.append((item, t_ns))
+            self._queue.append(reader)
+            self.queued_bytes += len(item)
+        else:
+            start = perf_counter_ns()
+            try:
+                reader.step.feed(item, t_ns)
+            finally:
+                self._spent_ns += perf_counter_ns() - start
+            if self._spent_ns * 4 < BUDGET_NS:
+                return  # (a tick per read would cost a loop iteration per read: the count
+                # is reset once it nears the budget, one iteration later)
+        if not self._ticking:
+            self._ticking = True
+            reader.loop.call_soon(self._tick, reader.loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Once per loop iteration while there is parsing: a new budget, spent on the queue."""
+        start = perf_counter_ns()
+        deadline = start + BUDGET_NS
+        queue = self._queue
+        while queue:  # at least one read per tick, whatever the budget
+            reader = queue.popleft()
+            if reader.pending:  # (empty: flushed meanwhile)
+                reader._parse_one()
+            if self.queued_bytes <= MAX_QUEUED_BYTES and perf_counter_ns() >= deadline:
+                break
+        self._spent_ns = perf_counter_ns() - start
+        if queue:
+            loop.call_soon(self._tick, loop)
+        else:
+            self._ticking = False

@@ -1,0 +1,284 @@
+"""Parsing gives way to reading when the event loop falls behind (``nbstream.engine.backlog``):
+past the budget, reads are stamped and queued; the queue is parsed later, in arrival
+order; what a stream records is the same as if every read had been parsed on arrival;
+a stream that ends, fails or is cancelled loses nothing it received."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import types
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from _golden_corpus import GOLDEN, T0, corpus, snapshot
+from _servers import ScriptedServer
+
+import nbstream
+from nbstream.engine import backlog as backlog_module
+from nbstream.engine import pump
+from nbstream.engine.backlog import Backlog
+from nbstream.engine.pump import Step, read_stamped
+from nbstream.run import Run
+from nbstream.wire.adapters import make_adapter
+
+HANG_GUARD_S = 60  # deadlines of waits for states: only a hung test ever reaches one
+
+
+@pytest.fixture
+def no_budget(monkeypatch):
+    """Every read is queued: the deferred path, deterministically."""
+    monkeypatch.setattr(backlog_module, "BUDGET_NS", 0)
+
+
+class Recorder:
+    """A step that records what it is fed, in one log shared by several streams; it can
+    fail on one read, or end the stream after ``over_after`` reads."""
+
+    def __init__(self, name: str, log: list[tuple[str, Any]], *, fail_on: Any = None,
+                 over_after: int | None = None) -> None:
+        self.name, self.log, self.fail_on, self.over_after = name, log, fail_on, over_after
+        self.fed: list[tuple[Any, int]] = []
+        self.ended_after: int | None = None
+
+    @property
+    def over(self) -> bool:
+        return self.over_after is not None and len(self.fed) >= self.over_after
+
+    def feed(self, item: Any, t_ns: int) -> None:
+        if item == self.fail_on:
+            raise ValueError(f"bad read {item!r}")
+        self.fed.append((item, t_ns))
+        self.log.append((self.name, item))
+
+    def end(self) -> None:
+        self.ended_after = len(self.fed)
+
+
+async def reads(items: list[Any], arrived: list[tuple[str, Any]] | None = None, name: str = "",
+                *, then: asyncio.Event | None = None) -> AsyncIterator[tuple[int, Any]]:
+    """Stamped reads, all at once (no await between them); then, if given, wait on ``then``
+    (a connection held open)."""
+    for i, item in enumerate(items):
+        if arrived is not None:
+            arrived.append((name, item))
+        yield 1_000 + i, item
+    if then is not None:
+        await then.wait()
+
+
+def run_loop(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, HANG_GUARD_S))
+
+
+# ---- under the budget: parsed on arrival -------------------------------------------------
+def test_a_read_is_parsed_as_it_arrives_while_the_loop_keeps_up():
+    log: list[tuple[str, Any]] = []
+    step = Recorder("a", log)
+    parsed_when_next_read_was_asked: list[int] = []
+
+    async def source() -> AsyncIterator[tuple[int, Any]]:
+        for i in range(3):
+            yield i, f"r{i}"
+            parsed_when_next_read_was_asked.append(len(step.fed))
+
+    run_loop(read_stamped(source(), step, Backlog()))
+    assert parsed_when_next_read_was_asked == [1, 2, 3]
+    assert step.fed == [("r0", 0), ("r1", 1), ("r2", 2)] and step.ended_after == 3
+
+
+# ---- past the budget: queued, then parsed in arrival order -------------------------------
+def test_queued_reads_are_parsed_later_in_arrival_order_across_streams(no_budget):
+    log: list[tuple[str, Any]] = []
+    arrived: list[tuple[str, Any]] = []
+    steps = {name: Recorder(name, log) for name in "abc"}
+    parsed_at_arrival: list[int] = []
+
+    async def main() -> None:
+        backlog = Backlog()
+
+        async def one(name: str) -> None:
+            await read_stamped(reads([f"{name}{i}" for i in range(4)], arrived, name), steps[name], backlog)
+
+        async def watch() -> None:  # runs after the three streams' first step: all 12 reads queued
+            parsed_at_arrival.append(len(log))
+
+        await asyncio.gather(one("a"), one("b"), one("c"), watch())
+
+    run_loop(main())
+    assert parsed_at_arrival == [0]
+    assert log == arrived and len(log) == 12
+    for name, step in steps.items():
+        assert [item for item, _ in step.fed] == [f"{name}{i}" for i in range(4)]
+        assert [t for _, t in step.fed] == [1_000, 1_001, 1_002, 1_003]  # the arrival stamps, not parse times
+        assert step.ended_after == 4  # its end came after its last queued read
+
+
+def test_past_the_byte_limit_one_tick_parses_the_queue_down_to_it(no_budget, monkeypatch):
+    monkeypatch.setattr(backlog_module, "MAX_QUEUED_BYTES", 2 * len(b"r0"))
+    log: list[tuple[str, Any]] = []
+    step = Recorder("a", log)
+    after_one_tick: list[int] = []
+
+    backlog_holder: list[Backlog] = []
+
+    async def main() -> None:
+        backlog = Backlog()
+        backlog_holder.append(backlog)
+        reader = backlog.reader(step)
+        for i in range(6):
+            reader.feed(f"r{i}".encode(), i)
+        assert step.fed == []
+        await asyncio.sleep(0)  # the tick scheduled by the first feed runs before this task resumes
+        after_one_tick.append(len(step.fed))
+        await reader.drained()
+
+    run_loop(main())
+    assert after_one_tick == [4]  # 6 queued, down to 2 in one tick despite a zero budget
+    assert [item for item, _ in step.fed] == [f"r{i}".encode() for i in range(6)]
+    assert backlog_holder[0].queued_bytes == 0
+
+
+# ---- ends, failures and cancels ----------------------------------------------------------
+def test_a_failing_queued_parse_fails_its_stream_and_drops_its_later_reads(no_budget):
+    log: list[tuple[str, Any]] = []
+    step = Recorder("a", log, fail_on="bad")
+    with pytest.raises(ValueError, match="bad read 'bad'"):
+        run_loop(read_stamped(reads(["r0", "bad", "r2", "r3"]), step, Backlog()))
+    assert [item for item, _ in step.fed] == ["r0"] and step.ended_after is None
+
+
+@pytest.mark.parametrize("how", ["end marker", "failure"])
+def test_a_stream_ended_by_a_queued_read_stops_reading_though_the_server_holds_on(no_budget, how):
+    log: list[tuple[str, Any]] = []
+    step = Recorder("a", log, over_after=2) if how == "end marker" else Recorder("a", log, fail_on="r1")
+    held_open = asyncio.Event  # never set: the server keeps the connection open after its end
+
+    async def main() -> None:
+        await read_stamped(reads(["r0", "r1", "r2"], then=held_open()), step, Backlog())
+
+    if how == "end marker":
+        run_loop(main())
+        assert [item for item, _ in step.fed] == ["r0", "r1"] and step.ended_after is None
+    else:
+        with pytest.raises(ValueError, match="bad read 'r1'"):
+            run_loop(main())
+        assert [item for item, _ in step.fed] == ["r0"]
+
+
+def test_a_cancel_from_the_caller_still_cancels_when_a_queued_read_ends_the_stream(no_budget):
+    log: list[tuple[str, Any]] = []
+    step = Recorder("a", log, over_after=1)
+
+    async def main() -> str:
+        task = asyncio.ensure_future(read_stamped(reads(["r0"], then=asyncio.Event()), step, Backlog()))
+        await asyncio.sleep(0)  # the task queued r0 and waits for more
+        task.cancel()  # the caller's cancel, in the same iteration as the backlog's wake-up
+        try:
+            await task
+        except asyncio.CancelledError:
+            return "cancelled"
+        return "returned"
+
+    assert run_loop(main()) == "cancelled"
+    assert [item for item, _ in step.fed] == ["r0"]
+
+
+def test_a_cancelled_stream_parses_every_read_it_had_queued(no_budget):
+    log: list[tuple[str, Any]] = []
+    step = Recorder("a", log)
+    all_read = asyncio.Event  # made on the loop below
+
+    async def main() -> None:
+        done_reading = all_read()
+
+        async def source() -> AsyncIterator[tuple[int, Any]]:
+            for i in range(5):
+                yield i, f"r{i}"
+            done_reading.set()
+            await asyncio.Event().wait()  # a stalled server
+
+        backlog = Backlog()
+        task = asyncio.ensure_future(read_stamped(source(), step, backlog))
+        await done_reading.wait()
+        assert len(step.fed) < 5  # some reads still queued when the stream is stopped
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert backlog.queued_bytes == 0
+
+    run_loop(main())
+    assert [item for item, _ in step.fed] == [f"r{i}" for i in range(5)]
+
+
+# ---- what a stream records does not depend on when it was parsed -------------------------
+_GOLDEN = json.loads(GOLDEN.read_text())
+
+
+@pytest.mark.parametrize("name,fmt,chunks", corpus(), ids=[name for name, _, _ in corpus()])
+def test_a_stream_parsed_from_the_queue_records_its_golden_copy(no_budget, monkeypatch, name, fmt, chunks):
+    # the golden copy was recorded with every read parsed on arrival (tests/_golden_corpus.py)
+    end_ns = T0 + 1_000_000 * (len(chunks) + 2)
+    monkeypatch.setattr(pump, "time", types.SimpleNamespace(perf_counter_ns=lambda: end_ns))  # Step.end's stamp
+    run = Run(model="m", source="replay", wire_format=fmt, base_url="http://x/v1", prompt="p")
+    run.run_id = name
+    run.t0_ns = T0
+
+    async def stamped() -> AsyncIterator[tuple[int, bytes]]:
+        for i, chunk in enumerate(chunks):
+            yield T0 + 1_000_000 * (i + 1) + 37 * i * i, chunk
+
+    async def main() -> None:
+        backlog = Backlog()
+        other = Recorder("other", [])  # a second stream interleaved on the same backlog
+        await asyncio.gather(read_stamped(stamped(), Step(run, make_adapter(fmt), mode="bytes"), backlog),
+                             read_stamped(reads([f"o{i}" for i in range(40)]), other, backlog))
+
+    run_loop(main())
+    run._finish()
+    run.t_end_ns = T0 + 1_000_000 * (len(chunks) + 5)
+    run._row = None
+    got = json.loads(json.dumps(snapshot(run), ensure_ascii=False))
+    assert got == _GOLDEN[name]
+
+
+# ---- through real HTTP ---------------------------------------------------------------------
+def test_concurrent_streams_through_the_queue_record_what_the_server_wrote(no_budget, demo):
+    texts = [f"Stream {i}: " + " ".join(f"word{i}-{k}" for k in range(60)) for i in range(12)]
+
+    async def main() -> list[nbstream.Run]:
+        return await asyncio.gather(*(nbstream.astream("x", base_url=demo.base_url, model="demo",
+                                                       demo={"ttft": 0.01, "tps": 500, "jitter": 0, "text": t})
+                                      for t in texts))
+
+    before = len(demo.requests)
+    runs = run_loop(main())
+    logs = {log.knobs["text"]: log for log in demo.requests[before:]}
+    for text, run in zip(texts, runs, strict=True):
+        assert run.status == "done" and run.finish_reason == "stop" and run.text == text, run.error
+        writes = [t for t, kind, _ in logs[text].writes if kind == "content"]
+        chunks = run.chunks[run.chunks["is_token"]]
+        received = (chunks["t_recv_s"].to_numpy() * 1e9 + run.t0_ns).tolist()
+        assert len(received) == len(writes)
+        # each token was stamped when its bytes were read: never before the server wrote it
+        assert all(r >= w - 1_000 for r, w in zip(received, writes, strict=True))
+        assert chunks["read_idx"].is_monotonic_increasing
+
+
+def test_a_stream_ended_by_an_error_event_in_a_queued_read_ends_as_it_does_parsed_on_arrival(monkeypatch):
+    good = b'data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]}\n\n'
+    body = good * 3 + b'data: {"error":{"message":"overloaded"}}\n\n' + good + b"data: [DONE]\n\n"
+
+    def script(handler: Any, n: int) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n"
+                            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    outcomes = []
+    with ScriptedServer(script) as server:
+        for budget in (backlog_module.BUDGET_NS, 0):
+            monkeypatch.setattr(backlog_module, "BUDGET_NS", budget)
+            run = nbstream.stream("x", base_url=server.url + "/v1", model="m", api_key="k", display=False)
+            outcomes.append((run.status, type(run.error).__name__, str(run.error), run.text, len(run.records)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][:2] == ("error", "StreamError") and outcomes[0][3].startswith("HelloHelloHello")
