@@ -3,7 +3,7 @@ and 100 / 1,000 concurrent streams on one event loop, with the transports compar
 
 Run: ``python bench/concurrency.py [--reps N] [--batches B] [--streams S ...] [--clients W ...]``
 (``--reps 0`` skips parts 1 and 2; the many-streams figures in the README come from
-``--reps 0 --batches 2 --streams 100 1000``).
+``--reps 0 --batches 3 --streams 100 1000 --clients none``: nbstream and the reference only).
 
 The demo endpoint runs in its own process (``python -m nbstream.demo --port 0``), so it
 does not share the client's GIL; its write log (``GET /v1/demo/requests``) is the truth.
