@@ -122,6 +122,7 @@ class SSEDecoder:
         "_names",
         "_pending_chars",
         "_data_chars",
+        "_too_large",
     )
 
     def __init__(self) -> None:
@@ -163,6 +164,7 @@ class SSEDecoder:
         self._event_type = ""
         self._id_buffer = self._last_event_id
         self._block_retry: int | None = None
+        self._too_large = False  # an open event passed the limit in a chunk that completed others
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode one chunk of the byte stream; return the events it completed."""
@@ -177,6 +179,8 @@ class SSEDecoder:
 
     def _lines(self, chunk: bytes) -> list[str] | None:
         """The complete lines ``chunk`` finishes (None when it finishes none)."""
+        if self._too_large:
+            raise EventTooLargeError
         try:
             text = self._decode(chunk)
         except TypeError:
@@ -282,6 +286,8 @@ class SSEDecoder:
             self._data_chars = 0
         elif counted < len(data):  # an event still open: its size, counting only what is new
             self._data_chars = (self._data_chars if counted else 0) + sum(map(len, data[counted:]))
-            if self._data_chars > MAX_EVENT_CHARS and not events:  # (else the events this chunk
-                raise EventTooLargeError  # completed go out first: the next chunk raises)
+            if self._data_chars > MAX_EVENT_CHARS:
+                if not events:
+                    raise EventTooLargeError
+                self._too_large = True  # the events this chunk completed go out first; the next chunk raises
         return events

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import types
 from collections.abc import AsyncIterator
 from typing import Any
@@ -52,18 +53,23 @@ class Recorder:
         self.fed.append((item, t_ns))
         self.log.append((self.name, item))
 
-    def end(self) -> None:
+    def end(self, t_ns: int | None = None) -> None:
         self.ended_after = len(self.fed)
 
 
 async def reads(items: list[Any], arrived: list[tuple[str, Any]] | None = None, name: str = "",
-                *, then: asyncio.Event | None = None) -> AsyncIterator[tuple[int, Any]]:
-    """Stamped reads, all at once (no await between them); then, if given, wait on ``then``
-    (a connection held open)."""
+                *, then: asyncio.Event | None = None, probe: Any = None,
+                fail: BaseException | None = None) -> AsyncIterator[tuple[int, Any]]:
+    """Stamped reads, all at once (no await between them); then ``probe()`` (when given),
+    then fail with ``fail`` or wait on ``then`` (a connection held open)."""
     for i, item in enumerate(items):
         if arrived is not None:
             arrived.append((name, item))
         yield 1_000 + i, item
+    if probe is not None:
+        probe()
+    if fail is not None:
+        raise fail
     if then is not None:
         await then.wait()
 
@@ -73,7 +79,8 @@ def run_loop(coro: Any) -> Any:
 
 
 # ---- under the budget: parsed on arrival -------------------------------------------------
-def test_a_read_is_parsed_as_it_arrives_while_the_loop_keeps_up():
+def test_a_read_is_parsed_as_it_arrives_while_the_loop_keeps_up(monkeypatch):
+    monkeypatch.setattr(backlog_module, "BUDGET_NS", 10**15)  # however slow this machine is now
     log: list[tuple[str, Any]] = []
     step = Recorder("a", log)
     parsed_when_next_read_was_asked: list[int] = []
@@ -144,9 +151,31 @@ def test_past_the_byte_limit_one_tick_parses_the_queue_down_to_it(no_budget, mon
 def test_a_failing_queued_parse_fails_its_stream_and_drops_its_later_reads(no_budget):
     log: list[tuple[str, Any]] = []
     step = Recorder("a", log, fail_on="bad")
+    parsed_on_arrival: list[int] = []
     with pytest.raises(ValueError, match="bad read 'bad'"):
-        run_loop(read_stamped(reads(["r0", "bad", "r2", "r3"]), step, Backlog()))
+        run_loop(read_stamped(reads(["r0", "bad", "r2", "r3"], probe=lambda: parsed_on_arrival.append(len(step.fed))),
+                              step, Backlog()))
+    assert parsed_on_arrival == [0]  # all four were queued
     assert [item for item, _ in step.fed] == ["r0"] and step.ended_after is None
+
+
+@pytest.mark.parametrize("how", ["end marker", "failure"])
+def test_a_queued_read_that_ended_the_stream_decides_its_end_when_the_source_then_fails(no_budget, how):
+    from nbstream import errors
+
+    log: list[tuple[str, Any]] = []
+    step = Recorder("a", log, over_after=2) if how == "end marker" else Recorder("a", log, fail_on="r1")
+    parsed_on_arrival: list[int] = []
+    source = reads(["r0", "r1", "r2"], probe=lambda: parsed_on_arrival.append(len(step.fed)),
+                   fail=errors.IncompleteStreamError("the server closed the connection mid-stream"))
+    if how == "end marker":  # ended cleanly before the connection dropped: no error
+        run_loop(read_stamped(source, step, Backlog()))
+        assert [item for item, _ in step.fed] == ["r0", "r1"]
+    else:  # the parse failure, not the dropped connection after it
+        with pytest.raises(ValueError, match="bad read 'r1'"):
+            run_loop(read_stamped(source, step, Backlog()))
+        assert [item for item, _ in step.fed] == ["r0"]
+    assert parsed_on_arrival == [0]
 
 
 @pytest.mark.parametrize("how", ["end marker", "failure"])
@@ -155,8 +184,11 @@ def test_a_stream_ended_by_a_queued_read_stops_reading_though_the_server_holds_o
     step = Recorder("a", log, over_after=2) if how == "end marker" else Recorder("a", log, fail_on="r1")
     held_open = asyncio.Event  # never set: the server keeps the connection open after its end
 
+    parsed_on_arrival: list[int] = []
+
     async def main() -> None:
-        await read_stamped(reads(["r0", "r1", "r2"], then=held_open()), step, Backlog())
+        await read_stamped(reads(["r0", "r1", "r2"], then=held_open(),
+                                 probe=lambda: parsed_on_arrival.append(len(step.fed))), step, Backlog())
 
     if how == "end marker":
         run_loop(main())
@@ -165,6 +197,7 @@ def test_a_stream_ended_by_a_queued_read_stops_reading_though_the_server_holds_o
         with pytest.raises(ValueError, match="bad read 'r1'"):
             run_loop(main())
         assert [item for item, _ in step.fed] == ["r0"]
+    assert parsed_on_arrival == [0]  # the end was found in the queue, after the reads had arrived
 
 
 def test_a_cancel_from_the_caller_still_cancels_when_a_queued_read_ends_the_stream(no_budget):
@@ -210,6 +243,98 @@ def test_a_cancelled_stream_parses_every_read_it_had_queued(no_budget):
 
     run_loop(main())
     assert [item for item, _ in step.fed] == [f"r{i}" for i in range(5)]
+
+
+def test_an_interrupt_inside_a_queued_parse_leaves_the_queue_working(no_budget):
+    log: list[tuple[str, Any]] = []
+
+    class Interrupting(Recorder):
+        def feed(self, item: Any, t_ns: int) -> None:
+            if item == "ctrl-c":
+                raise KeyboardInterrupt
+            super().feed(item, t_ns)
+
+    backlog = Backlog()
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(read_stamped(reads(["ctrl-c"]), Interrupting("a", log), backlog))
+        later = Recorder("b", log)  # the next stream on the same loop and backlog
+        loop.run_until_complete(asyncio.wait_for(read_stamped(reads(["b0", "b1"]), later, backlog), HANG_GUARD_S))
+    finally:
+        loop.close()
+    assert [item for item, _ in later.fed] == ["b0", "b1"] and backlog.queued_bytes == 0
+
+
+def test_the_end_of_a_body_is_stamped_when_it_ended_not_when_its_reads_were_parsed(no_budget):
+    run = Run(model="m", source="replay", wire_format="ollama", base_url="http://x/v1", prompt="p")
+    run.t0_ns = 0
+    body_ended: list[int] = []
+    last_parse: list[int] = []
+
+    class TimedStep:  # the real step, noting when each read was parsed
+        inner = Step(run, make_adapter("ollama"), mode="bytes")
+
+        @property
+        def over(self) -> bool:
+            return self.inner.over
+
+        def feed(self, item: Any, t_ns: int) -> None:
+            self.inner.feed(item, t_ns)
+            last_parse.append(time.perf_counter_ns())
+
+        def end(self, t_ns: int | None = None) -> None:
+            self.inner.end(t_ns)
+
+    step = TimedStep()
+    lines = [b'{"model":"m","message":{"role":"assistant","content":"a"},"done":false}\n',
+             b'{"model":"m","message":{"role":"assistant","content":"b"},"done":false}']  # no final newline
+
+    async def source() -> AsyncIterator[tuple[int, bytes]]:
+        for line in lines:
+            yield time.perf_counter_ns(), line
+        body_ended.append(time.perf_counter_ns())
+
+    run_loop(read_stamped(source(), step, Backlog()))  # type: ignore[arg-type]
+    last = run.records[-1].message
+    assert run.text == "ab"
+    assert body_ended[0] <= last.t_ns < last_parse[-1]  # the last line's own stamp: the body's end
+
+
+def test_a_closed_event_loop_is_not_kept_alive_by_its_backlog(no_budget):
+    import gc
+    import weakref
+
+    from nbstream.engine.http import Transport
+
+    transport = Transport()
+
+    async def stopped_stream() -> None:  # reads queued, then the stream is stopped
+        task = asyncio.ensure_future(read_stamped(reads(["r0", "r1"], then=asyncio.Event()),
+                                                  Recorder("a", []), transport.backlog()))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    async def abandoned_stream() -> None:  # reads queued, the loop closed under it
+        asyncio.ensure_future(read_stamped(reads(["r0", "r1"], then=asyncio.Event()),
+                                           Recorder("b", []), transport.backlog()))
+        await asyncio.sleep(0)
+
+    refs = []
+    for work in (stopped_stream, abandoned_stream):
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(work())
+        loop.close()
+        refs.append(weakref.ref(loop))
+        del loop
+    async def another_loops_first_stream() -> None:  # drops closed loops' backlogs
+        transport.backlog()
+
+    asyncio.run(another_loops_first_stream())
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]
 
 
 # ---- what a stream records does not depend on when it was parsed -------------------------

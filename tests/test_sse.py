@@ -433,6 +433,16 @@ def test_events_completed_in_the_chunk_that_overflows_an_open_event_are_delivere
         decoder.feed(b"data: more\n")
 
 
+@pytest.mark.parametrize("next_chunk", [b"\n", b": a comment\n\n", b"data: end"], ids=repr)
+def test_an_event_past_the_limit_is_an_error_however_the_next_chunk_closes_it(small_limit, next_chunk):
+    from nbstream.sse import EventTooLargeError
+
+    decoder = SSEDecoder()
+    assert [e.data for e in decoder.feed(b"data: one\n\n" + (b"data: " + b"y" * 500 + b"\n") * 25)] == ["one"]
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(next_chunk)
+
+
 def test_many_events_adding_up_past_the_limit_are_fine(small_limit):
     decoder = SSEDecoder()
     got = []

@@ -43,11 +43,10 @@ class Step(Protocol):
 class Reader:
     """One stream's reads (bytes) through a :class:`Backlog`, parsed by its ``step`` in order."""
 
-    __slots__ = ("_backlog", "_idle", "_task", "error", "loop", "pending", "step", "woken")
+    __slots__ = ("_backlog", "_idle", "_task", "error", "pending", "step", "woken")
 
     def __init__(self, backlog: Backlog, step: Step) -> None:
         self._backlog = backlog
-        self.loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
         self.step = step
         self.pending: deque[tuple[Any, int]] = deque()
@@ -62,22 +61,25 @@ class Reader:
     async def drained(self) -> None:
         """Wait until every queued read of this stream is parsed."""
         if self.pending:
-            self._idle = self.loop.create_future()
+            self._idle = asyncio.get_running_loop().create_future()
             await self._idle
 
     def flush(self) -> None:
-        """Parse this stream's queued reads now (it was cancelled or failed), until its
-        protocol ended or a parse failed."""
+        """Parse this stream's queued reads now (it ended early: cancelled or failed),
+        until its protocol ended or a parse failed; then let go of the stream."""
         pending = self.pending
-        while pending and self.error is None and not self.step.over:
-            item, t_ns = pending.popleft()
-            self._backlog.queued_bytes -= len(item)
-            try:
-                self.step.feed(item, t_ns)
-            except Exception as exc:  # noqa: BLE001 - reported by the stream's own task
-                self.error = exc
-        self._backlog.queued_bytes -= sum(len(item) for item, _ in pending)
-        pending.clear()
+        try:
+            while pending and self.error is None and not self.step.over:
+                item, t_ns = pending.popleft()
+                self._backlog.queued_bytes -= len(item)
+                try:
+                    self.step.feed(item, t_ns)
+                except Exception as exc:  # noqa: BLE001 - reported by the stream's own task
+                    self.error = exc
+        finally:
+            self._backlog.queued_bytes -= sum(len(item) for item, _ in pending)
+            pending.clear()
+            self._task = None  # no wake-up after this; the queue's stale entries are skipped
 
     def _parse_one(self) -> None:
         """Parse the oldest queued read. If that ended the stream (its protocol's end
@@ -100,7 +102,7 @@ class Reader:
 
 class Backlog:
     """The reads of one event loop's streams that wait to be parsed, oldest first (one
-    per loop: it holds no reference to its loop, so a closed loop's entry can go)."""
+    per loop; it holds no reference to its loop)."""
 
     def __init__(self) -> None:
         self._queue: deque[Reader] = deque()  # one entry per queued read
@@ -109,7 +111,7 @@ class Backlog:
         self._ticking = False
 
     def reader(self, step: Step) -> Reader:
-        """A stream's way in (made on the loop that will run it)."""
+        """A stream's way in (made in the task that will read it)."""
         return Reader(self, step)
 
     def feed(self, reader: Reader, item: Any, t_ns: int) -> None:
@@ -124,25 +126,28 @@ class Backlog:
             finally:
                 self._spent_ns += perf_counter_ns() - start
             if self._spent_ns * 4 < BUDGET_NS:
-                return  # (a tick per read would cost a loop iteration per read: the count
-                # is reset once it nears the budget, one iteration later)
+                # no tick yet: one per read would cost a loop iteration per read; the
+                # count is reset (by a tick) once it nears the budget
+                return
         if not self._ticking:
             self._ticking = True
-            reader.loop.call_soon(self._tick, reader.loop)
+            asyncio.get_running_loop().call_soon(self._tick)
 
-    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _tick(self) -> None:
         """Once per loop iteration while there is parsing: a new budget, spent on the queue."""
         start = perf_counter_ns()
         deadline = start + BUDGET_NS
         queue = self._queue
-        while queue:  # at least one read per tick, whatever the budget
-            reader = queue.popleft()
-            if reader.pending:  # (empty: flushed meanwhile)
-                reader._parse_one()
-            if self.queued_bytes <= MAX_QUEUED_BYTES and perf_counter_ns() >= deadline:
-                break
-        self._spent_ns = perf_counter_ns() - start
-        if queue:
-            loop.call_soon(self._tick, loop)
-        else:
-            self._ticking = False
+        try:
+            while queue:  # at least one read per tick, whatever the budget
+                reader = queue.popleft()
+                if reader.pending:  # (empty: flushed meanwhile)
+                    reader._parse_one()
+                if self.queued_bytes <= MAX_QUEUED_BYTES and perf_counter_ns() >= deadline:
+                    break
+        finally:  # (a KeyboardInterrupt in a parse must not leave the queue without ticks)
+            self._spent_ns = perf_counter_ns() - start
+            if queue:
+                asyncio.get_running_loop().call_soon(self._tick)
+            else:
+                self._ticking = False

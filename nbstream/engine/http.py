@@ -177,10 +177,13 @@ class Transport:
         default_factory=weakref.WeakKeyDictionary)
 
     def backlog(self) -> Backlog:
-        """The running loop's backlog (see ``nbstream.engine.backlog``)."""
+        """The running loop's backlog (see ``nbstream.engine.backlog``). A closed loop's
+        is dropped (a stream abandoned on it would keep it alive)."""
         loop = asyncio.get_running_loop()
         backlog = self.backlogs.get(loop)
         if backlog is None:
+            for old in [old for old in list(self.backlogs.keys()) if old.is_closed()]:
+                self.backlogs.pop(old, None)
             backlog = self.backlogs[loop] = Backlog()
         return backlog
 

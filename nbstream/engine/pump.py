@@ -93,10 +93,11 @@ class Step:
             return
         self._read_idx += 1
 
-    def end(self) -> None:
-        """The source is exhausted: flush a last NDJSON line that had no newline."""
+    def end(self, t_ns: int | None = None) -> None:
+        """The source is exhausted (at ``t_ns``, else now): flush a last NDJSON line that
+        had no newline."""
         if isinstance(self._framer, NDJSONFramer):
-            for msg in self._framer.end(time.perf_counter_ns(), self._read_idx):
+            for msg in self._framer.end(t_ns or time.perf_counter_ns(), self._read_idx):
                 self._receive(msg)
 
     @property
@@ -150,6 +151,7 @@ async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, back
     ``nbstream.engine.backlog``) until the stream is over. A stream that ends waits for its
     queued reads; one cancelled or failing has them parsed at once."""
     reader = backlog.reader(step)
+    end_ns: int | None = None
     try:
         try:
             async for t_ns, data in reads:
@@ -157,15 +159,25 @@ async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, back
                 if reader.error is not None or step.over:
                     break
             else:
+                end_ns = time.perf_counter_ns()  # the body's end, whenever its last reads are parsed
                 await reader.drained()
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if not reader.woken or task is None or task.uncancel():  # another cancel: the caller's
                 raise
+        except Exception as exc:
+            # what arrived before the source failed, parsed now: if that ended the stream
+            # (end marker or failure), it ends as it would have had it been parsed on arrival
+            reader.flush()
+            if reader.error is not None:
+                raise reader.error from exc
+            if step.over:
+                return
+            raise
         if reader.error is not None:
             raise reader.error
         if not step.over:
-            step.end()
+            step.end(end_ns)
     finally:
         reader.flush()
 
