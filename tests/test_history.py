@@ -57,6 +57,42 @@ def test_an_eviction_past_the_bound_summarizes_one_run_never_a_batch(monkeypatch
     assert [row["n"] for row in history.rows()] == list(range(20))
 
 
+class _Held(_Row):
+    n_received = 10  # messages the run holds
+
+
+def test_while_streams_are_read_evictions_summarize_nothing_until_the_next_rest(monkeypatch) -> None:
+    """A summary on the I/O loop as a stream ends delays every other stream's stamps:
+    put off while any stream is read, caught up at the first eviction at rest."""
+    from nbstream.engine.gcfreeze import streaming
+
+    monkeypatch.setattr(history_module, "MAX_PENDING", 4)
+    history = History()
+    runs = [_Held(i) for i in range(20)]
+    with streaming():  # a stream being read meanwhile
+        for run in runs[:19]:
+            history.add(run, keep=0)
+        assert all(run.computed_on is None for run in runs)
+    history.add(runs[19], keep=0)  # at rest
+    assert [run.computed_on is not None for run in runs] == [True] * 16 + [False] * 4
+    assert [row["n"] for row in history.rows()] == list(range(20))
+
+
+def test_while_streams_are_read_the_runs_waiting_are_bounded_by_the_messages_they_hold(monkeypatch) -> None:
+    from nbstream.engine.gcfreeze import streaming
+
+    monkeypatch.setattr(history_module, "MAX_PENDING", 4)
+    monkeypatch.setattr(history_module, "MAX_DEFERRED_EVENTS", 10 * 8)
+    history = History()
+    runs = [_Held(i) for i in range(20)]
+    with streaming():
+        for i, run in enumerate(runs):
+            history.add(run, keep=0)
+            # past 8 runs of 10 messages held, one summary per eviction (never a batch)
+            assert sum(r.computed_on is not None for r in runs) == max(0, i + 1 - 8)
+    assert [row["n"] for row in history.rows()] == list(range(20))
+
+
 def test_adding_from_another_thread_while_rows_are_read_loses_nothing() -> None:
     history = History()
     adder = threading.Thread(target=lambda: [history.add(_Row(i), keep=2) for i in range(500)], daemon=True)

@@ -5,10 +5,14 @@ bounded however long the session runs.
 An evicted run's row is computed lazily, when ``rows()`` is asked (``nbstream.runs()``),
 on the caller's thread — not by a worker thread competing with the streams for the
 GIL (one used 33% of the client's CPU over 1,000 runs). Until then the evicted run is
-held as it is, unless its row was computed already (a view or a sweep asked for it);
-past ``MAX_PENDING`` of them the oldest is summarized right away, one per eviction (a
-batch of 129 stalled the I/O loop for up to 1.7 s over 700 runs; one: 0.04 s), so memory stays
-bounded in a session that never asks.
+held as it is, unless its row was computed already (a view or a sweep asked for it).
+Past ``MAX_PENDING`` of them, an eviction made while no stream is being read summarizes
+the oldest down to that bound. While streams are read, evictions run on their I/O loop
+as each stream ends, and a summary there (~0.3 ms each; 8% of the loop's time as 1,000
+streams ended) would delay every other stream's arrival stamps: they wait for a quiet
+moment, unless the runs waiting hold more than ``MAX_DEFERRED_EVENTS`` messages — then
+one is summarized per eviction, never a batch, so memory stays bounded in a session
+that never asks and never rests.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from nbstream.engine.gcfreeze import streams_reading
+
 if TYPE_CHECKING:
     from nbstream.run import Run
 
-__all__ = ["MAX_PENDING", "History"]
+__all__ = ["MAX_DEFERRED_EVENTS", "MAX_PENDING", "History"]
 
-#: Evicted runs held for a lazy summary at most; older ones are summarized on eviction.
+#: Evicted runs held for a lazy summary at most (at rest); older ones are summarized on eviction.
 MAX_PENDING = 256
+#: Messages the evicted runs held may hold while streams are read, before summaries resume.
+MAX_DEFERRED_EVENTS = 500_000
 
 
 class History:
@@ -34,6 +42,7 @@ class History:
         self._recent: deque[Run] = deque()
         self._evicted: list[dict[str, Any] | Run] = []  # a row, or the run whose row is not computed yet
         self._pending: list[int] = []  # where in _evicted the runs are, oldest first
+        self._pending_events = 0  # messages the pending runs hold
 
     def add(self, run: Run, keep: int) -> None:
         """Record a finished run; evict the oldest beyond ``keep`` (summarized when asked)."""
@@ -44,9 +53,14 @@ class History:
                 row = getattr(old, "_row", None)  # computed already (a view or a sweep asked)
                 if row is None:
                     self._pending.append(len(self._evicted))
+                    self._pending_events += _events(old)
                 self._evicted.append(old if row is None else row)
-            if len(self._pending) > MAX_PENDING:  # one summary per eviction: a batch would stall the I/O loop
-                self._summarize(len(self._pending) - MAX_PENDING)
+            excess = len(self._pending) - MAX_PENDING
+            if excess > 0:
+                if not streams_reading():
+                    self._summarize(excess)  # at rest: no stream's stamps to delay
+                elif self._pending_events > MAX_DEFERRED_EVENTS:
+                    self._summarize(1)  # one per eviction: a batch would stall the streams' loop
 
     def compact(self) -> None:
         """Let go of evicted runs whose rows were computed since (a sweep calls this after
@@ -58,6 +72,7 @@ class History:
         """Replace the ``limit`` oldest pending runs by their rows."""
         evicted, pending = self._evicted, self._pending
         for i in pending[:limit]:
+            self._pending_events -= _events(evicted[i])
             evicted[i] = evicted[i].summary_row()  # type: ignore[union-attr]
         del pending[:limit]
 
@@ -70,6 +85,7 @@ class History:
             if row is None:
                 still.append(i)
             else:
+                self._pending_events -= _events(item)
                 evicted[i] = row
         self._pending = still
 
@@ -96,6 +112,7 @@ class History:
             self._recent.clear()
             self._evicted.clear()
             self._pending = []
+            self._pending_events = 0
 
     def close(self) -> None:
         """Nothing runs in the background: kept for the session's shutdown sequence."""
@@ -103,3 +120,8 @@ class History:
     def after_fork(self) -> None:
         """A forked child may inherit a held lock: a new one (the runs and rows are kept)."""
         self._lock = threading.RLock()
+
+
+def _events(item: Any) -> int:
+    """Messages an evicted run holds (0 for a row)."""
+    return item.n_received if not isinstance(item, dict) and hasattr(item, "n_received") else 0

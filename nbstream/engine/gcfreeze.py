@@ -53,7 +53,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["connected", "no_collection", "streaming"]
+__all__ = ["connected", "no_collection", "streaming", "streams_reading"]
 
 
 class _Freezer:
@@ -137,6 +137,13 @@ _CHEAP_FREEZE = sys.version_info < (3, 14) and not sysconfig.get_config_var("Py_
 
 _FREEZER = _Freezer()
 os.register_at_fork(after_in_child=_FREEZER.after_fork)
+
+
+def streams_reading() -> bool:
+    """Whether any stream is being read in this process now (the history puts off its
+    bookkeeping meanwhile)."""
+    with _FREEZER.lock:
+        return bool(_FREEZER.running)
 
 
 def connected() -> None:
