@@ -177,6 +177,12 @@ class SSEDecoder:
         lines = self._lines(chunk)
         return self._interpret(lines, _tuple) if lines else []
 
+    def check_end(self) -> None:
+        """The stream ended: raise if a line or event was left open past the size limit
+        (the chunk that passed it also completed events, which went out first)."""
+        if self._too_large:
+            raise EventTooLargeError
+
     def _lines(self, chunk: bytes) -> list[str] | None:
         """The complete lines ``chunk`` finishes (None when it finishes none)."""
         if self._too_large:
@@ -204,6 +210,7 @@ class SSEDecoder:
             self._pending.append(text)
             self._pending_chars += len(text)
             if self._pending_chars > MAX_EVENT_CHARS:
+                self._too_large = True
                 raise EventTooLargeError
             return None
         lines = text.split("\n")
@@ -287,7 +294,8 @@ class SSEDecoder:
         elif counted < len(data):  # an event still open: its size, counting only what is new
             self._data_chars = (self._data_chars if counted else 0) + sum(map(len, data[counted:]))
             if self._data_chars > MAX_EVENT_CHARS:
+                self._too_large = True  # for good: every later chunk raises too
                 if not events:
                     raise EventTooLargeError
-                self._too_large = True  # the events this chunk completed go out first; the next chunk raises
+                # else the events this chunk completed go out first; the next chunk raises
         return events

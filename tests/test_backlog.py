@@ -245,6 +245,56 @@ def test_a_cancelled_stream_parses_every_read_it_had_queued(no_budget):
     assert [item for item, _ in step.fed] == [f"r{i}" for i in range(5)]
 
 
+@pytest.mark.parametrize("queued", [False, True], ids=["parsed on arrival", "queued"])
+def test_a_read_that_ends_the_stream_and_fails_fails_it_however_it_was_parsed(monkeypatch, queued):
+    if queued:
+        monkeypatch.setattr(backlog_module, "BUDGET_NS", 0)
+
+    class EndsThenFails(Recorder):
+        def feed(self, item: Any, t_ns: int) -> None:
+            super().feed(item, t_ns)
+            if item == "r1":
+                self.over_after = len(self.fed)  # the end marker...
+                raise ValueError("...and a failure in the same read")
+
+    step = EndsThenFails("a", [])
+    with pytest.raises(ValueError, match="in the same read"):
+        run_loop(read_stamped(reads(["r0", "r1", "r2"], then=asyncio.Event()), step, Backlog()))
+    assert [item for item, _ in step.fed] == ["r0", "r1"]
+
+
+def test_loops_on_many_threads_get_their_backlogs_at_once():
+    import sys
+    import threading
+
+    from nbstream.engine.http import Transport
+
+    transport = Transport()
+    failures: list[BaseException] = []
+
+    async def first_stream() -> Backlog:
+        return transport.backlog()
+
+    def worker() -> None:
+        try:
+            for _ in range(100):
+                assert isinstance(asyncio.run(first_stream()), Backlog)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show
+    try:
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(HANG_GUARD_S)
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
+
+
 def test_an_interrupt_inside_a_queued_parse_leaves_the_queue_working(no_budget):
     log: list[tuple[str, Any]] = []
 

@@ -58,37 +58,48 @@ def test_an_eviction_past_the_bound_summarizes_one_run_never_a_batch(monkeypatch
 
 
 class _Held(_Row):
-    n_received = 10  # messages the run holds
+    records = [None] * 10  # messages the run holds
 
 
-def test_while_streams_are_read_evictions_summarize_nothing_until_the_next_rest(monkeypatch) -> None:
+class _Failed(_Row):
+    records: list[None] = []  # a failed request: no message, but not free
+
+
+def test_while_streams_are_read_evictions_summarize_nothing_until_a_rest_then_catch_up(monkeypatch) -> None:
     """A summary on the I/O loop as a stream ends delays every other stream's stamps:
-    put off while any stream is read, caught up at the first eviction at rest."""
+    put off while any stream is read; at rest each eviction catches up a few."""
     from nbstream.engine.gcfreeze import streaming
 
     monkeypatch.setattr(history_module, "MAX_PENDING", 4)
+    monkeypatch.setattr(history_module, "CATCH_UP", 5)
     history = History()
-    runs = [_Held(i) for i in range(20)]
+    runs = [_Held(i) for i in range(22)]
     with streaming():  # a stream being read meanwhile
         for run in runs[:19]:
             history.add(run, keep=0)
         assert all(run.computed_on is None for run in runs)
-    history.add(runs[19], keep=0)  # at rest
-    assert [run.computed_on is not None for run in runs] == [True] * 16 + [False] * 4
-    assert [row["n"] for row in history.rows()] == list(range(20))
+    summarized = []
+    for run in runs[19:]:  # at rest: 16, 17, 18 runs over the bound
+        history.add(run, keep=0)
+        summarized.append(sum(r.computed_on is not None for r in runs))
+    assert summarized == [5, 10, 15]
+    assert [r.computed_on is not None for r in runs] == [True] * 15 + [False] * 7  # the oldest first
+    assert [row["n"] for row in history.rows()] == list(range(22))
 
 
-def test_while_streams_are_read_the_runs_waiting_are_bounded_by_the_messages_they_hold(monkeypatch) -> None:
+@pytest.mark.parametrize("kind", [_Held, _Failed], ids=["holding messages", "failed, holding none"])
+def test_while_streams_are_read_the_runs_waiting_are_bounded_by_their_weight(monkeypatch, kind) -> None:
     from nbstream.engine.gcfreeze import streaming
 
     monkeypatch.setattr(history_module, "MAX_PENDING", 4)
-    monkeypatch.setattr(history_module, "MAX_DEFERRED_EVENTS", 10 * 8)
+    weight = len(kind.records) + history_module.RUN_WEIGHT
+    monkeypatch.setattr(history_module, "MAX_DEFERRED_EVENTS", weight * 8)
     history = History()
-    runs = [_Held(i) for i in range(20)]
+    runs = [kind(i) for i in range(20)]
     with streaming():
         for i, run in enumerate(runs):
             history.add(run, keep=0)
-            # past 8 runs of 10 messages held, one summary per eviction (never a batch)
+            # past 8 runs' weight held, one summary per eviction (never a batch)
             assert sum(r.computed_on is not None for r in runs) == max(0, i + 1 - 8)
     assert [row["n"] for row in history.rows()] == list(range(20))
 

@@ -434,13 +434,29 @@ def test_events_completed_in_the_chunk_that_overflows_an_open_event_are_delivere
 
 
 @pytest.mark.parametrize("next_chunk", [b"\n", b": a comment\n\n", b"data: end"], ids=repr)
-def test_an_event_past_the_limit_is_an_error_however_the_next_chunk_closes_it(small_limit, next_chunk):
+@pytest.mark.parametrize("first", ["completing an event", "alone"])
+def test_an_event_past_the_limit_is_an_error_however_the_next_chunk_closes_it(small_limit, next_chunk, first):
     from nbstream.sse import EventTooLargeError
 
     decoder = SSEDecoder()
-    assert [e.data for e in decoder.feed(b"data: one\n\n" + (b"data: " + b"y" * 500 + b"\n") * 25)] == ["one"]
-    with pytest.raises(EventTooLargeError):
+    overflow = (b"data: " + b"y" * 500 + b"\n") * 25
+    if first == "completing an event":
+        assert [e.data for e in decoder.feed(b"data: one\n\n" + overflow)] == ["one"]
+    else:
+        with pytest.raises(EventTooLargeError):
+            decoder.feed(overflow)
+    with pytest.raises(EventTooLargeError):  # and again, whatever a caller that caught it feeds next
         decoder.feed(next_chunk)
+
+
+def test_a_stream_that_ends_right_after_an_event_passed_the_limit_is_an_error(small_limit):
+    from nbstream.sse import EventTooLargeError
+
+    decoder = SSEDecoder()
+    decoder.feed(b"data: one\n\n" + (b"data: " + b"y" * 500 + b"\n") * 25)
+    with pytest.raises(EventTooLargeError):
+        decoder.check_end()
+    SSEDecoder().check_end()  # a stream that ended cleanly: nothing to say
 
 
 def test_many_events_adding_up_past_the_limit_are_fine(small_limit):

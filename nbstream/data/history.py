@@ -7,12 +7,12 @@ on the caller's thread — not by a worker thread competing with the streams for
 GIL (one used 33% of the client's CPU over 1,000 runs). Until then the evicted run is
 held as it is, unless its row was computed already (a view or a sweep asked for it).
 Past ``MAX_PENDING`` of them, an eviction made while no stream is being read summarizes
-the oldest down to that bound. While streams are read, evictions run on their I/O loop
-as each stream ends, and a summary there (~0.3 ms each; 8% of the loop's time as 1,000
-streams ended) would delay every other stream's arrival stamps: they wait for a quiet
-moment, unless the runs waiting hold more than ``MAX_DEFERRED_EVENTS`` messages — then
-one is summarized per eviction, never a batch, so memory stays bounded in a session
-that never asks and never rests.
+the oldest towards that bound, ``CATCH_UP`` at a time. While streams are read,
+evictions run on their I/O loop as each stream ends, and a summary there (~0.3 ms each;
+8% of the loop's time as 1,000 streams ended) would delay every other stream's arrival
+stamps: they wait for a quiet moment, unless the runs waiting weigh more than
+``MAX_DEFERRED_EVENTS`` messages — then one is summarized per eviction, never a batch,
+so memory stays bounded in a session that never asks and never rests.
 """
 
 from __future__ import annotations
@@ -26,12 +26,16 @@ from nbstream.engine.gcfreeze import streams_reading
 if TYPE_CHECKING:
     from nbstream.run import Run
 
-__all__ = ["MAX_DEFERRED_EVENTS", "MAX_PENDING", "History"]
+__all__ = ["CATCH_UP", "MAX_DEFERRED_EVENTS", "MAX_PENDING", "RUN_WEIGHT", "History"]
 
 #: Evicted runs held for a lazy summary at most (at rest); older ones are summarized on eviction.
 MAX_PENDING = 256
-#: Messages the evicted runs held may hold while streams are read, before summaries resume.
+#: Messages the evicted runs held may hold while streams are read, before summaries resume
+#: (each run counts as ``RUN_WEIGHT`` messages more: a failed run holds none, but is not free).
 MAX_DEFERRED_EVENTS = 500_000
+RUN_WEIGHT = 100
+#: Runs summarized by one eviction at rest (a batch of 1,191 took 1.15 s in a stream's end).
+CATCH_UP = 16
 
 
 class History:
@@ -58,7 +62,7 @@ class History:
             excess = len(self._pending) - MAX_PENDING
             if excess > 0:
                 if not streams_reading():
-                    self._summarize(excess)  # at rest: no stream's stamps to delay
+                    self._summarize(min(excess, CATCH_UP))  # at rest: no stream's stamps to delay
                 elif self._pending_events > MAX_DEFERRED_EVENTS:
                     self._summarize(1)  # one per eviction: a batch would stall the streams' loop
 
@@ -123,5 +127,5 @@ class History:
 
 
 def _events(item: Any) -> int:
-    """Messages an evicted run holds (0 for a row)."""
-    return item.n_received if not isinstance(item, dict) and hasattr(item, "n_received") else 0
+    """An evicted run's weight: the messages it holds, plus ``RUN_WEIGHT`` (0 for a row)."""
+    return 0 if isinstance(item, dict) else len(getattr(item, "records", ())) + RUN_WEIGHT

@@ -175,6 +175,7 @@ class Transport:
     quirks: EndpointQuirks = field(default_factory=EndpointQuirks)
     backlogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Backlog] = field(
         default_factory=weakref.WeakKeyDictionary)
+    _backlogs_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def backlog(self) -> Backlog:
         """The running loop's backlog (see ``nbstream.engine.backlog``). A closed loop's
@@ -182,9 +183,10 @@ class Transport:
         loop = asyncio.get_running_loop()
         backlog = self.backlogs.get(loop)
         if backlog is None:
-            for old in [old for old in list(self.backlogs.keys()) if old.is_closed()]:
-                self.backlogs.pop(old, None)
-            backlog = self.backlogs[loop] = Backlog()
+            with self._backlogs_lock:  # several threads' loops: the sweep below must not race an insert
+                for old in [old for old in list(self.backlogs.keys()) if old.is_closed()]:
+                    self.backlogs.pop(old, None)
+                backlog = self.backlogs.setdefault(loop, Backlog())
         return backlog
 
     def send(self, method: str, url: str, **kw: Any) -> Awaitable[Response]:
@@ -195,6 +197,7 @@ class Transport:
         self.clients.after_fork()
         self.quirks.after_fork()
         self.backlogs = weakref.WeakKeyDictionary()
+        self._backlogs_lock = threading.Lock()
 
 
 _NEEDS_QUOTING = frozenset(' "<>\\^`{|}')

@@ -95,9 +95,11 @@ class Step:
 
     def end(self, t_ns: int | None = None) -> None:
         """The source is exhausted (at ``t_ns``, else now): flush a last NDJSON line that
-        had no newline."""
-        if isinstance(self._framer, NDJSONFramer):
-            for msg in self._framer.end(t_ns or time.perf_counter_ns(), self._read_idx):
+        had no newline; an SSE event left open past the size limit is an error."""
+        if isinstance(self._framer, SSEFramer):
+            self._framer.decoder.check_end()
+        elif isinstance(self._framer, NDJSONFramer):
+            for msg in self._framer.end(time.perf_counter_ns() if t_ns is None else t_ns, self._read_idx):
                 self._receive(msg)
 
     @property
@@ -152,10 +154,13 @@ async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, back
     queued reads; one cancelled or failing has them parsed at once."""
     reader = backlog.reader(step)
     end_ns: int | None = None
+    parsing = False  # an exception raised while parsing on arrival is the parse's own
     try:
         try:
             async for t_ns, data in reads:
+                parsing = True
                 reader.feed(data, t_ns)
+                parsing = False
                 if reader.error is not None or step.over:
                     break
             else:
@@ -166,6 +171,8 @@ async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, back
             if not reader.woken or task is None or task.uncancel():  # another cancel: the caller's
                 raise
         except Exception as exc:
+            if parsing:
+                raise
             # what arrived before the source failed, parsed now: if that ended the stream
             # (end marker or failure), it ends as it would have had it been parsed on arrival
             reader.flush()
