@@ -307,12 +307,17 @@ def test_an_interrupt_inside_a_queued_parse_leaves_the_queue_working(no_budget):
     backlog = Backlog()
     loop = asyncio.new_event_loop()
     try:
+        interrupted = Interrupting("a", log)
+        first = loop.create_task(read_stamped(reads(["ctrl-c"]), interrupted, backlog))
         with pytest.raises(KeyboardInterrupt):
-            loop.run_until_complete(read_stamped(reads(["ctrl-c"]), Interrupting("a", log), backlog))
+            loop.run_until_complete(first)
+        # the interrupted stream, waiting for its queued reads, is not left waiting for ever
+        loop.run_until_complete(asyncio.wait_for(first, HANG_GUARD_S))
         later = Recorder("b", log)  # the next stream on the same loop and backlog
         loop.run_until_complete(asyncio.wait_for(read_stamped(reads(["b0", "b1"]), later, backlog), HANG_GUARD_S))
     finally:
         loop.close()
+    assert interrupted.ended_after == 0
     assert [item for item, _ in later.fed] == ["b0", "b1"] and backlog.queued_bytes == 0
 
 

@@ -104,6 +104,23 @@ def test_while_streams_are_read_the_runs_waiting_are_bounded_by_their_weight(mon
     assert [row["n"] for row in history.rows()] == list(range(20))
 
 
+def test_a_run_whose_summary_fails_stays_whole_and_evictions_go_on(monkeypatch) -> None:
+    """Evictions run as a stream ends: a summary that raises must not reach that stream."""
+    monkeypatch.setattr(history_module, "MAX_PENDING", 2)
+
+    class _Broken(_Row):
+        def summary_row(self) -> dict[str, Any]:
+            raise ValueError("no row for this one")
+
+    history = History()
+    runs = [_Broken(0)] + [_Row(i) for i in range(1, 8)]
+    for run in runs:
+        history.add(run, keep=0)  # raises nothing
+    assert all(run.computed_on is not None for run in runs[1:6])
+    with pytest.raises(ValueError, match="no row for this one"):  # said when the row is asked for
+        history.rows()
+
+
 def test_adding_from_another_thread_while_rows_are_read_loses_nothing() -> None:
     history = History()
     adder = threading.Thread(target=lambda: [history.add(_Row(i), keep=2) for i in range(500)], daemon=True)

@@ -76,8 +76,12 @@ class History:
         """Replace the ``limit`` oldest pending runs by their rows."""
         evicted, pending = self._evicted, self._pending
         for i in pending[:limit]:
-            self._pending_events -= _events(evicted[i])
-            evicted[i] = evicted[i].summary_row()  # type: ignore[union-attr]
+            item = evicted[i]
+            self._pending_events -= _events(item)
+            try:
+                evicted[i] = item.summary_row()  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001 - this runs as a stream ends: the run stays whole, and
+                pass  # nbstream.runs() raises when it asks for the row
         del pending[:limit]
 
     def _settle(self, row_of: Any) -> None:

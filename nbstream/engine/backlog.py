@@ -88,16 +88,18 @@ class Reader:
         on arrival — a server may hold the connection open after its end marker."""
         item, t_ns = self.pending.popleft()
         self._backlog.queued_bytes -= len(item)
-        if self.error is None and not self.step.over:
-            try:
-                self.step.feed(item, t_ns)
-            except Exception as exc:  # noqa: BLE001 - reported by the stream's own task
-                self.error = exc
-            if (self.error is not None or self.step.over) and self._idle is None and self._task is not None:
-                self.woken = True
-                self._task.cancel()
-        if not self.pending and self._idle is not None and not self._idle.done():
-            self._idle.set_result(None)
+        try:
+            if self.error is None and not self.step.over:
+                try:
+                    self.step.feed(item, t_ns)
+                except Exception as exc:  # noqa: BLE001 - reported by the stream's own task
+                    self.error = exc
+                if (self.error is not None or self.step.over) and self._idle is None and self._task is not None:
+                    self.woken = True
+                    self._task.cancel()
+        finally:  # (even past a KeyboardInterrupt: a stream waiting for its reads must not wait for ever)
+            if not self.pending and self._idle is not None and not self._idle.done():
+                self._idle.set_result(None)
 
 
 class Backlog:
