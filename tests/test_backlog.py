@@ -123,7 +123,7 @@ def test_queued_reads_are_parsed_later_in_arrival_order_across_streams(no_budget
 
 
 def test_past_the_byte_limit_one_tick_parses_the_queue_down_to_it(no_budget, monkeypatch):
-    monkeypatch.setattr(backlog_module, "MAX_QUEUED_BYTES", 2 * len(b"r0"))
+    monkeypatch.setattr(backlog_module, "MAX_QUEUED_BYTES", 2 * (len(b"r0") + backlog_module._ENTRY_BYTES))
     log: list[tuple[str, Any]] = []
     step = Recorder("a", log)
     after_one_tick: list[int] = []

@@ -46,7 +46,7 @@ class History:
         self._recent: deque[Run] = deque()
         self._evicted: list[dict[str, Any] | Run] = []  # a row, or the run whose row is not computed yet
         self._pending: list[int] = []  # where in _evicted the runs are, oldest first
-        self._pending_events = 0  # messages the pending runs hold
+        self._pending_weight = 0  # what the pending runs hold, in messages (see _weight)
 
     def add(self, run: Run, keep: int) -> None:
         """Record a finished run; evict the oldest beyond ``keep`` (summarized when asked)."""
@@ -57,13 +57,13 @@ class History:
                 row = getattr(old, "_row", None)  # computed already (a view or a sweep asked)
                 if row is None:
                     self._pending.append(len(self._evicted))
-                    self._pending_events += _events(old)
+                    self._pending_weight += _weight(old)
                 self._evicted.append(old if row is None else row)
             excess = len(self._pending) - MAX_PENDING
             if excess > 0:
                 if not streams_reading():
                     self._summarize(min(excess, CATCH_UP))  # at rest: no stream's stamps to delay
-                elif self._pending_events > MAX_DEFERRED_EVENTS:
+                elif self._pending_weight > MAX_DEFERRED_EVENTS:
                     self._summarize(1)  # one per eviction: a batch would stall the streams' loop
 
     def compact(self) -> None:
@@ -77,7 +77,7 @@ class History:
         evicted, pending = self._evicted, self._pending
         for i in pending[:limit]:
             item = evicted[i]
-            self._pending_events -= _events(item)
+            self._pending_weight -= _weight(item)
             try:
                 evicted[i] = item.summary_row()  # type: ignore[union-attr]
             except Exception:  # noqa: BLE001 - this runs as a stream ends: the run stays whole, and
@@ -93,7 +93,7 @@ class History:
             if row is None:
                 still.append(i)
             else:
-                self._pending_events -= _events(item)
+                self._pending_weight -= _weight(item)
                 evicted[i] = row
         self._pending = still
 
@@ -120,7 +120,7 @@ class History:
             self._recent.clear()
             self._evicted.clear()
             self._pending = []
-            self._pending_events = 0
+            self._pending_weight = 0
 
     def close(self) -> None:
         """Nothing runs in the background: kept for the session's shutdown sequence."""
@@ -130,6 +130,6 @@ class History:
         self._lock = threading.RLock()
 
 
-def _events(item: Any) -> int:
+def _weight(item: Any) -> int:
     """An evicted run's weight: the messages it holds, plus ``RUN_WEIGHT`` (0 for a row)."""
     return 0 if isinstance(item, dict) else len(getattr(item, "records", ())) + RUN_WEIGHT

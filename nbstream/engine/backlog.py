@@ -27,8 +27,10 @@ __all__ = ["BUDGET_NS", "MAX_QUEUED_BYTES", "Backlog", "Reader"]
 
 #: Parsing per event-loop iteration before further reads are queued.
 BUDGET_NS = 2_000_000
-#: Bytes queued beyond which the queue is parsed without a budget.
+#: Bytes queued beyond which the queue is parsed without a budget (each read counting
+#: ``_ENTRY_BYTES`` more for its entries: a million 1-byte reads are not 1 MB).
 MAX_QUEUED_BYTES = 8 * 1024 * 1024
+_ENTRY_BYTES = 128
 
 
 class Step(Protocol):
@@ -70,36 +72,46 @@ class Reader:
         pending = self.pending
         try:
             while pending and self.error is None and not self.step.over:
-                item, t_ns = pending.popleft()
-                self._backlog.queued_bytes -= len(item)
-                try:
-                    self.step.feed(item, t_ns)
-                except Exception as exc:  # noqa: BLE001 - reported by the stream's own task
-                    self.error = exc
+                self._take()
         finally:
-            self._backlog.queued_bytes -= sum(len(item) for item, _ in pending)
+            self._backlog.queued_bytes -= sum(_cost(item) for item, _ in pending)
             pending.clear()
             self._task = None  # no wake-up after this; the queue's stale entries are skipped
+
+    def parse(self, item: Any, t_ns: int) -> None:
+        """Parse one read; a failure is kept in ``error`` (raised by the stream's own
+        task), whether the read was parsed on arrival or from the queue."""
+        try:
+            self.step.feed(item, t_ns)
+        except Exception as exc:  # noqa: BLE001 - reported by the stream's own task
+            self.error = exc
+
+    def _take(self) -> None:
+        item, t_ns = self.pending.popleft()
+        self._backlog.queued_bytes -= _cost(item)
+        if self.error is None and not self.step.over:
+            self.parse(item, t_ns)
 
     def _parse_one(self) -> None:
         """Parse the oldest queued read. If that ended the stream (its protocol's end
         marker, or a failure) while its task waits for more bytes, the task is cancelled
         (``woken``) so it stops reading at once, as it would have had the read been parsed
         on arrival — a server may hold the connection open after its end marker."""
-        item, t_ns = self.pending.popleft()
-        self._backlog.queued_bytes -= len(item)
+        ended = self.error is not None or self.step.over
         try:
-            if self.error is None and not self.step.over:
-                try:
-                    self.step.feed(item, t_ns)
-                except Exception as exc:  # noqa: BLE001 - reported by the stream's own task
-                    self.error = exc
-                if (self.error is not None or self.step.over) and self._idle is None and self._task is not None:
-                    self.woken = True
-                    self._task.cancel()
+            self._take()
+            if not ended and (self.error is not None or self.step.over) and self._idle is None \
+                    and self._task is not None:
+                self.woken = True
+                self._task.cancel()
         finally:  # (even past a KeyboardInterrupt: a stream waiting for its reads must not wait for ever)
             if not self.pending and self._idle is not None and not self._idle.done():
                 self._idle.set_result(None)
+
+
+def _cost(item: Any) -> int:
+    """What a queued read holds: its bytes and its queue entries."""
+    return len(item) + _ENTRY_BYTES
 
 
 class Backlog:
@@ -120,11 +132,11 @@ class Backlog:
         if self._queue or self._spent_ns >= BUDGET_NS:
             reader.pending.append((item, t_ns))
             self._queue.append(reader)
-            self.queued_bytes += len(item)
+            self.queued_bytes += _cost(item)
         else:
             start = perf_counter_ns()
             try:
-                reader.step.feed(item, t_ns)
+                reader.parse(item, t_ns)
             finally:
                 self._spent_ns += perf_counter_ns() - start
             if self._spent_ns * 4 < BUDGET_NS:

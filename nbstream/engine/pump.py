@@ -154,13 +154,10 @@ async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, back
     queued reads; one cancelled or failing has them parsed at once."""
     reader = backlog.reader(step)
     end_ns: int | None = None
-    parsing = False  # an exception raised while parsing on arrival is the parse's own
     try:
         try:
             async for t_ns, data in reads:
-                parsing = True
-                reader.feed(data, t_ns)
-                parsing = False
+                reader.feed(data, t_ns)  # (a parse failure is kept in reader.error, raised below)
                 if reader.error is not None or step.over:
                     break
             else:
@@ -170,9 +167,7 @@ async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, back
             task = asyncio.current_task()
             if not reader.woken or task is None or task.uncancel():  # another cancel: the caller's
                 raise
-        except Exception as exc:
-            if parsing:
-                raise
+        except Exception as exc:  # the source failed
             # what arrived before the source failed, parsed now: if that ended the stream
             # (end marker or failure), it ends as it would have had it been parsed on arrival
             reader.flush()
