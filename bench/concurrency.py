@@ -6,7 +6,9 @@ Run: ``python bench/concurrency.py [--reps N] [--batches B] [--streams S ...] [-
 ``--reps 0 --batches 3 --streams 100 1000 --clients none``: nbstream and the reference only).
 
 The demo endpoint runs in its own process (``python -m nbstream.demo --port 0``), so it
-does not share the client's GIL; its write log (``GET /v1/demo/requests``) is the truth.
+does not share the client's GIL, and in its own session, so the scheduler does not weigh
+its 1,000 threads against the client's one (``_common.DemoProcess``); its write log
+(``GET /v1/demo/requests``) is the truth.
 ``perf_counter_ns`` is CLOCK_MONOTONIC on Linux, shared by both processes, so the
 server's write times and nbstream's arrival stamps are directly comparable.
 

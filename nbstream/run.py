@@ -296,6 +296,7 @@ class Run:
         self.t_sent_ns: int | None = None  # the request was written on a connection
         self.t_headers_ns: int | None = None
         self.t_end_ns: int | None = None
+        self._t_body_end_ns: int | None = None  # our own request's body ended cleanly then
         self.sum_usage = False  # agent runs report one usage per model turn
         self._text: dict[int, list[str]] = {}
         self._reasoning: list[str] = []
@@ -727,7 +728,8 @@ class Run:
         """
         if self._ended:
             return
-        self.t_end_ns = time.perf_counter_ns()
+        body_end = self._t_body_end_ns if error is None and not (cancelled or self._cancel_requested) else None
+        self.t_end_ns = time.perf_counter_ns() if body_end is None else body_end
         dropped = isinstance(error, errors.IncompleteStreamError)
         if error is not None and not dropped and self.error is None:
             scrub_exception(error)  # its cause's traceback (raise_for_status) shows no key either

@@ -110,7 +110,7 @@ class SSEDecoder:
     __slots__ = (
         "_last_event_id",
         "_retry",
-        "_decode",
+        "_decoder",
         "_at_start",
         "_skip_lf",
         "_head",
@@ -153,7 +153,7 @@ class SSEDecoder:
         self._new_stream()
 
     def _new_stream(self) -> None:
-        self._decode = _utf8_decoder(errors="replace").decode
+        self._decoder = _utf8_decoder(errors="replace")
         self._at_start = True  # no character seen yet: a BOM may still come
         self._skip_lf = False  # previous text ended in CR: a leading LF is its pair
         self._head = True  # either of the two above: look at the next text's start
@@ -224,6 +224,20 @@ class SSEDecoder:
         if tail:
             pending.append(tail)
         return lines
+
+    def _decode(self, chunk: bytes) -> str:
+        """UTF-8 to text, a character split across chunks kept for the next one. A chunk
+        of whole valid characters with nothing held over (nearly every one) is decoded
+        directly: the incremental decoder's Python-level method took 1 in 10 of the parse
+        samples of reads among 100 streams, and costs 0.29 µs per 300-byte chunk where a
+        direct decode costs 0.07."""
+        decoder = self._decoder
+        if not decoder.buffer:
+            try:
+                return chunk.decode("utf-8")
+            except (UnicodeDecodeError, AttributeError):  # a split or invalid character
+                pass  # (U+FFFD, or held over), or a memoryview: the incremental decoder
+        return decoder.decode(chunk)
 
     def _strip_head(self, text: str) -> str:
         """Drop a stream-initial BOM, or the LF pairing a CR that ended the previous text."""

@@ -1,7 +1,7 @@
-"""Parsing gives way to reading when the event loop falls behind (``nbstream.engine.backlog``):
-past the budget, reads are stamped and queued; the queue is parsed later, in arrival
-order; what a stream records is the same as if every read had been parsed on arrival;
-a stream that ends, fails or is cancelled loses nothing it received."""
+"""Reads are stamped as they arrive and parsed in batches (``nbstream.engine.backlog``):
+queued, parsed a window later in arrival order, a budget per loop iteration; what a
+stream records is what it received, each read with its own stamp; a stream that ends,
+fails or is cancelled loses nothing it received."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ HANG_GUARD_S = 60  # deadlines of waits for states: only a hung test ever reache
 
 @pytest.fixture
 def no_budget(monkeypatch):
-    """Every read is queued: the deferred path, deterministically."""
+    """One read parsed per loop iteration: the queue's later reads wait, deterministically."""
     monkeypatch.setattr(backlog_module, "BUDGET_NS", 0)
 
 
@@ -78,8 +78,8 @@ def run_loop(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, HANG_GUARD_S))
 
 
-# ---- under the budget: parsed on arrival -------------------------------------------------
-def test_a_read_is_parsed_as_it_arrives_while_the_loop_keeps_up(monkeypatch):
+# ---- batches ---------------------------------------------------------------------------
+def test_reads_that_arrive_together_are_parsed_together_after_they_are_all_stamped(monkeypatch):
     monkeypatch.setattr(backlog_module, "BUDGET_NS", 10**15)  # however slow this machine is now
     log: list[tuple[str, Any]] = []
     step = Recorder("a", log)
@@ -91,11 +91,54 @@ def test_a_read_is_parsed_as_it_arrives_while_the_loop_keeps_up(monkeypatch):
             parsed_when_next_read_was_asked.append(len(step.fed))
 
     run_loop(read_stamped(source(), step, Backlog()))
-    assert parsed_when_next_read_was_asked == [1, 2, 3]
+    assert parsed_when_next_read_was_asked == [0, 0, 0]
     assert step.fed == [("r0", 0), ("r1", 1), ("r2", 2)] and step.ended_after == 3
 
 
-# ---- past the budget: queued, then parsed in arrival order -------------------------------
+def test_a_lone_read_is_parsed_without_waiting_for_another():
+    parsed = asyncio.Event()
+
+    class Noting(Recorder):
+        def feed(self, item: Any, t_ns: int) -> None:
+            super().feed(item, t_ns)
+            parsed.set()
+
+    step = Noting("a", [])
+
+    async def source() -> AsyncIterator[tuple[int, Any]]:
+        yield 1, "r0"
+        await parsed.wait()  # no further read comes until the first one is parsed
+        yield 2, "r1"
+
+    run_loop(read_stamped(source(), step, Backlog()))
+    assert step.fed == [("r0", 1), ("r1", 2)]
+
+
+def test_each_streams_reads_are_parsed_in_its_own_context():
+    import contextvars
+
+    cell: contextvars.ContextVar[str] = contextvars.ContextVar("cell")
+
+    class Noting(Recorder):
+        def feed(self, item: Any, t_ns: int) -> None:
+            super().feed(item, (cell.get("none"), t_ns))  # type: ignore[arg-type]
+
+    async def one(name: str, backlog: Backlog) -> Noting:
+        cell.set(name)  # as a notebook cell's parent header is set for its own task
+        step = Noting(name, [])
+        await read_stamped(reads([f"{name}0", f"{name}1"]), step, backlog)
+        return step
+
+    async def main() -> list[Noting]:
+        backlog = Backlog()
+        return await asyncio.gather(one("a", backlog), one("b", backlog))
+
+    a, b = run_loop(main())
+    assert [seen for _, (seen, _) in a.fed] == ["a", "a"]
+    assert [seen for _, (seen, _) in b.fed] == ["b", "b"]
+
+
+# ---- a budget per tick: the rest parsed later, in arrival order --------------------------
 def test_queued_reads_are_parsed_later_in_arrival_order_across_streams(no_budget):
     log: list[tuple[str, Any]] = []
     arrived: list[tuple[str, Any]] = []
@@ -245,10 +288,9 @@ def test_a_cancelled_stream_parses_every_read_it_had_queued(no_budget):
     assert [item for item, _ in step.fed] == [f"r{i}" for i in range(5)]
 
 
-@pytest.mark.parametrize("queued", [False, True], ids=["parsed on arrival", "queued"])
-def test_a_read_that_ends_the_stream_and_fails_fails_it_however_it_was_parsed(monkeypatch, queued):
-    if queued:
-        monkeypatch.setattr(backlog_module, "BUDGET_NS", 0)
+@pytest.mark.parametrize("budget", [backlog_module.BUDGET_NS, 0], ids=["one tick", "a read per tick"])
+def test_a_read_that_ends_the_stream_and_fails_fails_it_whatever_the_budget(monkeypatch, budget):
+    monkeypatch.setattr(backlog_module, "BUDGET_NS", budget)
 
     class EndsThenFails(Recorder):
         def feed(self, item: Any, t_ns: int) -> None:
@@ -350,10 +392,11 @@ def test_the_end_of_a_body_is_stamped_when_it_ended_not_when_its_reads_were_pars
             yield time.perf_counter_ns(), line
         body_ended.append(time.perf_counter_ns())
 
-    run_loop(read_stamped(source(), step, Backlog()))  # type: ignore[arg-type]
+    returned = run_loop(read_stamped(source(), step, Backlog()))  # type: ignore[arg-type]
     last = run.records[-1].message
     assert run.text == "ab"
     assert body_ended[0] <= last.t_ns < last_parse[-1]  # the last line's own stamp: the body's end
+    assert body_ended[0] <= returned < last_parse[-1]  # and the body's end is returned
 
 
 def test_a_closed_event_loop_is_not_kept_alive_by_its_backlog(no_budget):
@@ -384,6 +427,9 @@ def test_a_closed_event_loop_is_not_kept_alive_by_its_backlog(no_budget):
         loop.close()
         refs.append(weakref.ref(loop))
         del loop
+    gc.collect()
+    assert refs[0]() is None  # a stopped stream's queue left nothing that holds its loop
+
     async def another_loops_first_stream() -> None:  # drops closed loops' backlogs
         transport.backlog()
 
@@ -446,7 +492,7 @@ def test_concurrent_streams_through_the_queue_record_what_the_server_wrote(no_bu
         assert chunks["read_idx"].is_monotonic_increasing
 
 
-def test_a_stream_ended_by_an_error_event_in_a_queued_read_ends_as_it_does_parsed_on_arrival(monkeypatch):
+def test_a_stream_ended_by_an_error_event_in_a_queued_read_ends_the_same_whatever_the_budget(monkeypatch):
     good = b'data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]}\n\n'
     body = good * 3 + b'data: {"error":{"message":"overloaded"}}\n\n' + good + b"data: [DONE]\n\n"
 
@@ -462,3 +508,24 @@ def test_a_stream_ended_by_an_error_event_in_a_queued_read_ends_as_it_does_parse
             outcomes.append((run.status, type(run.error).__name__, str(run.error), run.text, len(run.records)))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][:2] == ("error", "StreamError") and outcomes[0][3].startswith("HelloHelloHello")
+
+
+def test_a_run_whose_body_ends_without_an_end_marker_ends_when_the_body_did(monkeypatch):
+    body = b'data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]}\n\n' * 3  # no [DONE]
+
+    def script(handler: Any, n: int) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n"
+                            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    body_ends: list[int | None] = []
+    real = pump.read_stamped
+
+    async def noting(*args: Any) -> int | None:
+        body_ends.append(await real(*args))
+        return body_ends[-1]
+
+    monkeypatch.setattr(pump, "read_stamped", noting)
+    with ScriptedServer(script) as server:
+        run = nbstream.stream("x", base_url=server.url + "/v1", model="m", api_key="k", display=False)
+    assert run.text == "HelloHelloHello" and run.status == "incomplete"  # (chat ends with [DONE])
+    assert body_ends[0] is not None and run.t_end_ns == body_ends[0]  # not when its reads were parsed

@@ -5,7 +5,7 @@ an item, or a recorded message), adapts it to events, hands them to the Run, and
 when the protocol has ended the stream. Around it only the I/O loops exist —
 :func:`read_async` for async sources (async iterators, the Agents SDK, replays),
 :func:`read_stamped` for our own HTTP requests' timed reads (parsed through the loop's
-backlog, so that stamping never waits for parsing) and :func:`read_sync` for plain
+backlog, in batches, so that stamping never waits for parsing) and :func:`read_sync` for plain
 iterators, which run on the caller's thread so that Ctrl-C lands right in their loop —
 and :func:`settle` maps however a source ended (clean end, exception, cancel) to
 ``Run._finish``, exactly once.
@@ -147,11 +147,12 @@ async def read_async(items: AsyncIterable[Any], step: Step, close: Callable[[], 
                 await result
 
 
-async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, backlog: Backlog) -> None:
+async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, backlog: Backlog) -> int | None:
     """Feed ``(arrival t_ns, bytes)`` network reads to ``step`` through the loop's
-    ``backlog`` (parsed at once, or later while the loop is behind; see
-    ``nbstream.engine.backlog``) until the stream is over. A stream that ends waits for its
-    queued reads; one cancelled or failing has them parsed at once."""
+    ``backlog`` (queued, parsed in batches; see ``nbstream.engine.backlog``) until the
+    stream is over. A stream that ends waits for its queued reads; one cancelled or
+    failing has them parsed at once. Returns when the body ended (None: the protocol
+    ended the stream first)."""
     reader = backlog.reader(step)
     end_ns: int | None = None
     try:
@@ -169,17 +170,18 @@ async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, back
                 raise
         except Exception as exc:  # the source failed
             # what arrived before the source failed, parsed now: if that ended the stream
-            # (end marker or failure), it ends as it would have had it been parsed on arrival
+            # (end marker or failure), it ends so, as if the failure had come later
             reader.flush()
             if reader.error is not None:
                 raise reader.error from exc
             if step.over:
-                return
+                return None
             raise
         if reader.error is not None:
             raise reader.error
         if not step.over:
             step.end(end_ns)
+        return end_ns
     finally:
         reader.flush()
 
@@ -260,7 +262,8 @@ async def _llm_request(run: Run, req: Request) -> None:
     try:
         _check_answer(response, req.url, _STREAM_TYPES)
         framer = framer_for(response.headers.get("content-type"))
-        await _read_body(run, response, Step(run, req.format.adapter(), framer=framer), req)
+        # a body that ends without an end marker ends the run then, not when parsed
+        run._t_body_end_ns = await _read_body(run, response, Step(run, req.format.adapter(), framer=framer), req)
     finally:
         await response.aclose()
 
@@ -325,8 +328,8 @@ async def _sse_feed(run: Run, req: Request) -> None:
         run.reconnects += 1
 
 
-async def _read_body(run: Run, response: Any, step: Step, req: Request) -> None:
-    await read_stamped(_http.timed_reads(response, t0_ns=run.t0_ns, timeouts=req.timeouts, url=req.url),
+async def _read_body(run: Run, response: Any, step: Step, req: Request) -> int | None:
+    return await read_stamped(_http.timed_reads(response, t0_ns=run.t0_ns, timeouts=req.timeouts, url=req.url),
                        step, req.transport.backlog())
 
 
