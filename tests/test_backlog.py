@@ -114,6 +114,13 @@ def test_a_lone_read_is_parsed_without_waiting_for_another():
     assert step.fed == [("r0", 1), ("r1", 2)]
 
 
+def test_a_body_that_ends_is_parsed_then_not_after_the_window(monkeypatch):
+    monkeypatch.setattr(backlog_module, "WINDOW_S", 3600)  # only the hang guard ends a wait for it
+    step = Recorder("a", [])
+    run_loop(read_stamped(reads(["r0", "r1"]), step, Backlog()))
+    assert [item for item, _ in step.fed] == ["r0", "r1"] and step.ended_after == 2
+
+
 def test_each_streams_reads_are_parsed_in_its_own_context():
     import contextvars
 
@@ -142,14 +149,23 @@ def test_each_streams_reads_are_parsed_in_its_own_context():
 def test_queued_reads_are_parsed_later_in_arrival_order_across_streams(no_budget):
     log: list[tuple[str, Any]] = []
     arrived: list[tuple[str, Any]] = []
-    steps = {name: Recorder(name, log) for name in "abc"}
+    all_parsed = asyncio.Event()
+
+    class Counting(Recorder):
+        def feed(self, item: Any, t_ns: int) -> None:
+            super().feed(item, t_ns)
+            if len(self.log) == 12:
+                all_parsed.set()
+
+    steps = {name: Counting(name, log) for name in "abc"}
     parsed_at_arrival: list[int] = []
 
     async def main() -> None:
         backlog = Backlog()
 
-        async def one(name: str) -> None:
-            await read_stamped(reads([f"{name}{i}" for i in range(4)], arrived, name), steps[name], backlog)
+        async def one(name: str) -> None:  # its connection held open until all is parsed
+            await read_stamped(reads([f"{name}{i}" for i in range(4)], arrived, name, then=all_parsed),
+                               steps[name], backlog)
 
         async def watch() -> None:  # runs after the three streams' first step: all 12 reads queued
             parsed_at_arrival.append(len(log))
@@ -162,7 +178,7 @@ def test_queued_reads_are_parsed_later_in_arrival_order_across_streams(no_budget
     for name, step in steps.items():
         assert [item for item, _ in step.fed] == [f"{name}{i}" for i in range(4)]
         assert [t for _, t in step.fed] == [1_000, 1_001, 1_002, 1_003]  # the arrival stamps, not parse times
-        assert step.ended_after == 4  # its end came after its last queued read
+        assert step.ended_after == 4  # its end came after its last read was parsed
 
 
 def test_past_the_byte_limit_one_tick_parses_the_queue_down_to_it(no_budget, monkeypatch):
@@ -350,10 +366,11 @@ def test_an_interrupt_inside_a_queued_parse_leaves_the_queue_working(no_budget):
     loop = asyncio.new_event_loop()
     try:
         interrupted = Interrupting("a", log)
-        first = loop.create_task(read_stamped(reads(["ctrl-c"]), interrupted, backlog))
+        held = asyncio.Event()  # its connection open: the read is parsed by a tick
+        first = loop.create_task(read_stamped(reads(["ctrl-c"], then=held), interrupted, backlog))
         with pytest.raises(KeyboardInterrupt):
             loop.run_until_complete(first)
-        # the interrupted stream, waiting for its queued reads, is not left waiting for ever
+        held.set()  # the interrupted stream then ends, and is not left waiting for its reads
         loop.run_until_complete(asyncio.wait_for(first, HANG_GUARD_S))
         later = Recorder("b", log)  # the next stream on the same loop and backlog
         loop.run_until_complete(asyncio.wait_for(read_stamped(reads(["b0", "b1"]), later, backlog), HANG_GUARD_S))
@@ -361,6 +378,28 @@ def test_an_interrupt_inside_a_queued_parse_leaves_the_queue_working(no_budget):
         loop.close()
     assert interrupted.ended_after == 0
     assert [item for item, _ in later.fed] == ["b0", "b1"] and backlog.queued_bytes == 0
+
+
+def test_an_interrupt_inside_the_parse_an_ended_stream_waits_for_does_not_leave_it_waiting(no_budget):
+    held = asyncio.Event()
+
+    class Interrupting(Recorder):
+        def feed(self, item: Any, t_ns: int) -> None:
+            if item == "ctrl-c":
+                raise KeyboardInterrupt
+            super().feed(item, t_ns)
+            held.set()  # the body ends right after this tick: its last read waits for the next
+
+    step = Interrupting("a", [])
+    loop = asyncio.new_event_loop()
+    try:
+        task = loop.create_task(read_stamped(reads(["r0", "ctrl-c"], then=held), step, Backlog()))
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(task)
+        loop.run_until_complete(asyncio.wait_for(task, HANG_GUARD_S))
+    finally:
+        loop.close()
+    assert step.ended_after == 1
 
 
 def test_the_end_of_a_body_is_stamped_when_it_ended_not_when_its_reads_were_parsed(no_budget):

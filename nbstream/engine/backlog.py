@@ -18,8 +18,9 @@ load falls; what a stream records (every read with its own stamp) is the same. A
 sees each read about ``WINDOW_S`` after it arrived while the loop keeps up, and each
 stream's reads are parsed in its own task's context.
 
-Order is kept. A stream that ends waits for its queued reads; one cancelled or failing
-parses them at once, so nothing received is lost. Past ``MAX_QUEUED_BYTES`` queued the
+Order is kept. A stream whose body ends has its queued reads parsed then while the loop
+keeps up (its answer is not held back for the window), else waits for them; one
+cancelled or failing parses them at once, so nothing received is lost. Past ``MAX_QUEUED_BYTES`` queued the
 queue is parsed in the next iteration and without a budget, so memory stays bounded (a
 server faster than the client could otherwise fill it) and TCP's own back-pressure
 returns.
@@ -76,7 +77,11 @@ class Reader:
         self._backlog.feed(self, item, t_ns)
 
     async def drained(self) -> None:
-        """Wait until every queued read of this stream is parsed."""
+        """Wait until every queued read of this stream is parsed (its body ended): at once
+        while the loop keeps up (the queue only waits out its window; an answer is not
+        held back for it), else in turn, by the ticks."""
+        if self.pending and self._backlog.keeping_up:
+            self.flush()
         if self.pending:
             self._idle = asyncio.get_running_loop().create_future()
             await self._idle
@@ -141,6 +146,11 @@ class Backlog:
     def reader(self, step: Step) -> Reader:
         """A stream's way in (made in the task that will read it)."""
         return Reader(self, step)
+
+    @property
+    def keeping_up(self) -> bool:
+        """The queue only waits out its window (no tick is behind)."""
+        return self._window is not None
 
     def feed(self, reader: Reader, item: Any, t_ns: int) -> None:
         reader.pending.append((item, t_ns))
