@@ -17,6 +17,11 @@ httpx 0.28 (before)    112 / 32         14 / 85
 httpx2 2.16            113 / 40         46 / 153
 =====================  ===============  ==================
 
+(Measured while the benchmark's server still ran in the client's session, where the
+scheduler weighed its 1,000 threads against the client's loop, for every transport
+alike; ``bench/_common.py`` now gives it a session of its own, and the ranking was not
+measured again since.)
+
 httpx and httpx2 spend twice the CPU in httpcore/h11/anyio and, at 1,000 streams, take
 3-5 s to first bytes (TTFT p99) with 0.6-0.9 s GC pauses of their own; httpx over the
 aiohttp transport only adds httpx's layer; an own reader saves nothing measurable over
