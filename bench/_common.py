@@ -219,6 +219,14 @@ def machine_busy_s() -> float:
 
 
 # ---- the demo endpoint in its own process --------------------------------------------------
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the benchmark dies (its own session escapes a kill of
+    the benchmark's process group)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class DemoProcess:
     """``python -m nbstream.demo --port 0`` in a child process (its own GIL), stopped with
     SIGINT on exit; ``base_url`` as printed by the server, ``cpu_s()`` its CPU time so far.
@@ -235,7 +243,7 @@ class DemoProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen([sys.executable, "-m", "nbstream.demo", "--port", "0"], cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         line = self.proc.stdout.readline().strip()
         prefix = "nbstream demo endpoint: "
         if not line.startswith(prefix):

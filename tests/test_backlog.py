@@ -114,6 +114,29 @@ def test_a_lone_read_is_parsed_without_waiting_for_another():
     assert step.fed == [("r0", 1), ("r1", 2)]
 
 
+def test_a_streams_reads_share_one_context_whoever_parses_them():
+    import contextvars
+
+    last: contextvars.ContextVar[str] = contextvars.ContextVar("last")
+    parsed = asyncio.Event()
+
+    class Chaining(Recorder):  # each read sees what the one before set
+        def feed(self, item: Any, t_ns: int) -> None:
+            super().feed(item, (last.get("none"), t_ns))  # type: ignore[arg-type]
+            last.set(item)
+            parsed.set()
+
+    step = Chaining("a", [])
+
+    async def source() -> AsyncIterator[tuple[int, Any]]:
+        yield 1, "r0"
+        await parsed.wait()  # r0 parsed by a tick; r1, the body's last, by the stream itself
+        yield 2, "r1"
+
+    run_loop(read_stamped(source(), step, Backlog()))
+    assert [seen for _, (seen, _) in step.fed] == ["none", "r0"]
+
+
 def test_a_body_that_ends_is_parsed_then_not_after_the_window(monkeypatch):
     monkeypatch.setattr(backlog_module, "WINDOW_S", 3600)  # only the hang guard ends a wait for it
     step = Recorder("a", [])
@@ -568,3 +591,26 @@ def test_a_run_whose_body_ends_without_an_end_marker_ends_when_the_body_did(monk
         run = nbstream.stream("x", base_url=server.url + "/v1", model="m", api_key="k", display=False)
     assert run.text == "HelloHelloHello" and run.status == "incomplete"  # (chat ends with [DONE])
     assert body_ends[0] is not None and run.t_end_ns == body_ends[0]  # not when its reads were parsed
+
+
+def test_a_run_ended_by_its_end_marker_ends_when_the_marker_arrived_though_the_server_holds_on():
+    import threading
+
+    from _servers import sse_head
+
+    body = b'data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]}\n\ndata: [DONE]\n\n'
+    release = threading.Event()
+
+    def script(handler: Any, n: int) -> None:
+        handler.wfile.write(sse_head() + body)
+        handler.wfile.flush()
+        release.wait(HANG_GUARD_S)  # the connection held open after the end marker
+
+    try:
+        with ScriptedServer(script) as server:
+            run = nbstream.stream("x", base_url=server.url + "/v1", model="m", api_key="k", display=False)
+            release.set()
+    finally:
+        release.set()
+    assert run.status == "done" and run.text == "Hello"
+    assert run.t_end_ns == run.records[-1].message.t_ns  # [DONE]'s own stamp, not when it was parsed

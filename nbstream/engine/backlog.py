@@ -13,17 +13,18 @@ parses nothing fell from 1.37-1.42x to 1.27-1.32x (``bench/concurrency.py``'s cl
 So each read is stamped and queued, and the first read of a batch asks for the queue to
 be parsed ``WINDOW_S`` later, oldest first, ``BUDGET_NS`` at a time per loop iteration
 (while more is queued, at the start of every iteration). The loop keeps reading and
-stamping at the pace of a client that parses nothing, and parsing catches up when the
-load falls; what a stream records (every read with its own stamp) is the same. A view
+stamping nearly at the pace of a client that parses nothing (it parses at most one
+budget per pass), and parsing catches up when the load falls; what a stream records
+(every read with its own stamp) is the same. A view
 sees each read about ``WINDOW_S`` after it arrived while the loop keeps up, and each
-stream's reads are parsed in its own task's context.
+stream's reads are parsed in a copy of its own task's context, taken as it starts.
 
 Order is kept. A stream whose body ends has its queued reads parsed then while the loop
 keeps up (its answer is not held back for the window), else waits for them; one
-cancelled or failing parses them at once, so nothing received is lost. Past ``MAX_QUEUED_BYTES`` queued the
-queue is parsed in the next iteration and without a budget, so memory stays bounded (a
-server faster than the client could otherwise fill it) and TCP's own back-pressure
-returns.
+cancelled or failing parses them at once, so nothing received is lost. Past
+``MAX_QUEUED_BYTES`` queued, the queue is parsed down to that limit in the next
+iteration without a budget, so memory stays bounded (a server faster than the client
+could otherwise fill it) and TCP's own back-pressure returns.
 """
 
 from __future__ import annotations
@@ -58,17 +59,19 @@ class Step(Protocol):
 class Reader:
     """One stream's reads (bytes) through a :class:`Backlog`, parsed by its ``step`` in order."""
 
-    __slots__ = ("_backlog", "_context", "_idle", "_task", "error", "pending", "step", "woken")
+    __slots__ = ("_backlog", "_context", "_idle", "_task", "error", "over_ns", "pending", "step", "woken")
 
     def __init__(self, backlog: Backlog, step: Step) -> None:
         self._backlog = backlog
         self._task = asyncio.current_task()
         # a tick runs in the context of whichever task scheduled it: each stream's reads
-        # are parsed in its own (a listener's print goes to its own notebook cell)
+        # are all parsed in one copy of its own task's (a listener's print goes to its own
+        # notebook cell; what a listener sets in it stays there)
         self._context = contextvars.copy_context()
         self.step = step
         self.pending: deque[tuple[Any, int]] = deque()
         self.error: BaseException | None = None  # raised by a queued read's parse
+        self.over_ns: int | None = None  # the stamp of the read that ended the stream
         self.woken = False  # its task was cancelled to stop reading: see _parse_one
         self._idle: asyncio.Future[None] | None = None
 
@@ -87,12 +90,12 @@ class Reader:
             await self._idle
 
     def flush(self) -> None:
-        """Parse this stream's queued reads now (it ended early: cancelled or failed),
-        until its protocol ended or a parse failed; then let go of the stream."""
+        """Parse this stream's queued reads now (its body ended, or it was cancelled or
+        failed), until its protocol ended or a parse failed; then let go of the stream."""
         pending = self.pending
         try:
             while pending and self.error is None and not self.step.over:
-                self._take()
+                self._context.run(self._take)
         finally:
             self._backlog.queued_bytes -= sum(_cost(item) for item, _ in pending)
             pending.clear()
@@ -108,6 +111,8 @@ class Reader:
                 self.step.feed(item, t_ns)
             except Exception as exc:  # noqa: BLE001 - reported by the stream's own task
                 self.error = exc
+            if self.step.over:
+                self.over_ns = t_ns
 
     def _parse_one(self) -> None:
         """Parse the oldest queued read. If that ended the stream (its protocol's end
@@ -159,12 +164,12 @@ class Backlog:
         if self._ticking and self._window is None:
             return  # a tick comes in the next iteration
         if self.queued_bytes > MAX_QUEUED_BYTES:  # too much to wait: parse down to the limit now
-            self._ticking, self._window = True, None  # (a window's timer is ignored when it fires)
             asyncio.get_running_loop().call_soon(self._tick)
+            self._ticking, self._window = True, None  # (a window's timer is ignored when it fires)
         elif not self._ticking:
-            self._ticking = True
-            self._window = window = object()
+            window = object()
             asyncio.get_running_loop().call_later(WINDOW_S, self._after_window, window)
+            self._ticking, self._window = True, window
 
     def _after_window(self, window: object) -> None:
         if window is self._window:  # (else the queue was parsed meanwhile)

@@ -151,8 +151,8 @@ async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, back
     """Feed ``(arrival t_ns, bytes)`` network reads to ``step`` through the loop's
     ``backlog`` (queued, parsed in batches; see ``nbstream.engine.backlog``) until the
     stream is over. A stream that ends waits for its queued reads; one cancelled or
-    failing has them parsed at once. Returns when the body ended (None: the protocol
-    ended the stream first)."""
+    failing has them parsed at once. Returns when the stream ended: the stamp of the read
+    whose end marker ended it, else when the body ended (None if it failed)."""
     reader = backlog.reader(step)
     end_ns: int | None = None
     try:
@@ -175,13 +175,13 @@ async def read_stamped(reads: AsyncIterable[tuple[int, bytes]], step: Step, back
             if reader.error is not None:
                 raise reader.error from exc
             if step.over:
-                return None
+                return reader.over_ns
             raise
         if reader.error is not None:
             raise reader.error
         if not step.over:
             step.end(end_ns)
-        return end_ns
+        return reader.over_ns if reader.over_ns is not None else end_ns
     finally:
         reader.flush()
 
@@ -262,7 +262,7 @@ async def _llm_request(run: Run, req: Request) -> None:
     try:
         _check_answer(response, req.url, _STREAM_TYPES)
         framer = framer_for(response.headers.get("content-type"))
-        # a body that ends without an end marker ends the run then, not when parsed
+        # the run ends when its end marker or the body's end arrived, not when parsed
         run._t_body_end_ns = await _read_body(run, response, Step(run, req.format.adapter(), framer=framer), req)
     finally:
         await response.aclose()
