@@ -33,7 +33,9 @@ Kept from the httpx days: proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROX
 ``NO_PROXY`` (HTTP proxies; HTTPS through a CONNECT tunnel), TLS verified against
 certifi's roots (or ``SSL_CERT_FILE``/``SSL_CERT_DIR``), no redirects followed,
 gzip/deflate decoded, URL credentials sent as Basic auth, every error mapping and
-timeout. Deadlines mid-body cost no timer per read: one watchdog per response re-arms
+timeout. Connections are kept alive; a request that fails on a pooled connection
+before any answer (its server closed it meanwhile) is sent again on another. Deadlines
+mid-body cost no timer per read: one watchdog per response re-arms
 itself from the last arrival stamp, so 1,000 streams add ~nothing per event.
 """
 
@@ -280,12 +282,22 @@ async def send(method: str, url: str, *, client: aiohttp.ClientSession, headers:
         data = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         if not any(k.lower() == "content-type" for k in out):
             out["Content-Type"] = "application/json"
+    sent = _Sent(on_sent, data is not None)
     try:
         async with asyncio.timeout(timeouts.first_byte):
-            raw = await client.request(method, target, headers=out, data=data, allow_redirects=False,
-                                       timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect),
-                                       proxy=proxy, proxy_headers=proxy_headers,
-                                       trace_request_ctx=_Sent(on_sent, data is not None) if on_sent else None)
+            for tries_left in range(_STALE_TRIES, -1, -1):
+                sent.reused = False
+                try:
+                    raw = await client.request(method, target, headers=out, data=data, allow_redirects=False,
+                                               timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect),
+                                               proxy=proxy, proxy_headers=proxy_headers, trace_request_ctx=sent)
+                    break
+                except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                    # a kept-alive connection the server closed before it read this request
+                    # (llama.cpp's server closes them after a streamed answer, racing the
+                    # next request): sent again, as browsers do, on another connection
+                    if not sent.reused or not tries_left:
+                        raise
     except aiohttp.ConnectionTimeoutError:  # a TimeoutError too: before the next clause
         raise errors.ConnectTimeout(
             f"could not connect to {url} within {timeouts.connect:g} s (connect_timeout): "
@@ -307,7 +319,8 @@ async def send(method: str, url: str, *, client: aiohttp.ClientSession, headers:
 
 def _trace_config() -> aiohttp.TraceConfig:
     """Calls a request's ``on_sent`` (its ``trace_request_ctx``) once the request is on
-    the wire: after its body chunk, or after its head when it has no body."""
+    the wire: after its body chunk, or after its head when it has no body; notes a
+    connection taken from the pool."""
     config = aiohttp.TraceConfig()
 
     async def head_sent(_session: Any, ctx: Any, _params: Any) -> None:
@@ -320,19 +333,32 @@ def _trace_config() -> aiohttp.TraceConfig:
         if isinstance(sent, _Sent):
             sent.fire()
 
+    async def reused(_session: Any, ctx: Any, _params: Any) -> None:
+        sent = ctx.trace_request_ctx
+        if isinstance(sent, _Sent):
+            sent.reused = True
+
     config.on_request_headers_sent.append(head_sent)
     config.on_request_chunk_sent.append(chunk_sent)
+    config.on_connection_reuseconn.append(reused)
     return config
 
 
+#: How many times a request that failed on a reused connection, before any answer, is sent
+#: again (each time on another pooled connection, or a new one).
+_STALE_TRIES = 3
+
+
 class _Sent:
-    """A request's ``on_sent``, called at most once."""
+    """A request's ``on_sent``, called at most once, and whether its connection came
+    from the pool (``reused``)."""
 
-    __slots__ = ("callback", "has_body")
+    __slots__ = ("callback", "has_body", "reused")
 
-    def __init__(self, callback: Callable[[], None], has_body: bool) -> None:
-        self.callback: Callable[[], None] | None = callback
+    def __init__(self, callback: Callable[[], None] | None, has_body: bool) -> None:
+        self.callback = callback
         self.has_body = has_body
+        self.reused = False
 
     def fire(self) -> None:
         callback, self.callback = self.callback, None
