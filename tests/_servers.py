@@ -13,8 +13,8 @@ from typing import Self
 
 class LoopbackServer:
     """A threaded HTTP/1.1 server on 127.0.0.1 that hands every GET and POST to
-    ``serve(handler)`` (Nagle off, one request per connection, a client that hung up
-    ignored): the one base of the tests' purpose-built servers, which say only what a
+    ``serve(handler)`` (Nagle off, one request per connection unless ``serve`` sets
+    ``handler.close_connection = False``, a client that hung up ignored): the one base of the tests' purpose-built servers, which say only what a
     request gets. ``url`` is its address; ``stop()`` or leaving ``with`` shuts it down."""
 
     def __init__(self, serve: Callable[[BaseHTTPRequestHandler], None]) -> None:
@@ -23,11 +23,11 @@ class LoopbackServer:
 
             def _serve(self) -> None:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.close_connection = True  # one request per connection, unless serve() keeps it
                 try:
                     serve(self)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
-                self.close_connection = True
+                    self.close_connection = True
 
             do_GET = do_POST = _serve
 

@@ -185,52 +185,26 @@ def test_a_malformed_proxy_variable_is_a_one_line_error_naming_it_without_its_pa
     assert "pr0xy" not in str(run.error) + repr(run.error)
 
 
-class _ClosesKeptAliveConnections:
-    """Answers the first request of each connection and keeps the connection alive, then
-    drops the next request on it unanswered: what a server that closed a kept-alive
-    connection (llama.cpp's, after a streamed answer) does to the request racing it."""
-
-    def __init__(self) -> None:
-        from http.server import BaseHTTPRequestHandler
-
-        self.answered = 0
-        self.dropped = 0
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                if getattr(self, "served_one", False):
-                    owner.dropped += 1
-                    self.close_connection = True
-                    return
-                self.served_one = True
-                chunk = {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
-                body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
-                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-                owner.answered += 1
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def test_a_request_on_a_kept_alive_connection_the_server_closed_is_sent_again(no_proxy_env, session):
-    server = _ClosesKeptAliveConnections()
-    try:
-        runs = [nbstream.stream("x", base_url=server.url, model="m", api_key="k", display=False) for _ in range(3)]
-    finally:
-        server.stop()
+    dropped: list[int] = []
+
+    def keeps_alive_once(handler, n) -> None:
+        """Answers a connection's first request and keeps it alive, then drops the next one
+        unanswered: what a server that closed a kept-alive connection (llama.cpp's, after
+        a streamed answer) does to the request racing it."""
+        if getattr(handler, "served_one", False):
+            dropped.append(n)
+            return
+        handler.served_one = True
+        chunk = {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
+        body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        handler.close_connection = False
+
+    with ScriptedServer(keeps_alive_once) as server:
+        runs = [nbstream.stream("x", base_url=server.url + "/v1", model="m", api_key="k", display=False)
+                for _ in range(3)]
     assert [(run.status, run.text) for run in runs] == [("done", "hi")] * 3
-    assert server.dropped >= 1 and server.answered == 3  # a pooled connection was tried, then a new one
+    # a pooled connection was tried, then another one
+    assert dropped and len(server.requests) - len(dropped) == 3
