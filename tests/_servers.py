@@ -14,8 +14,9 @@ from typing import Self
 class LoopbackServer:
     """A threaded HTTP/1.1 server on 127.0.0.1 that hands every GET and POST to
     ``serve(handler)`` (Nagle off, one request per connection unless ``serve`` sets
-    ``handler.close_connection = False``, a client that hung up ignored): the one base of the tests' purpose-built servers, which say only what a
-    request gets. ``url`` is its address; ``stop()`` or leaving ``with`` shuts it down."""
+    ``handler.close_connection = False``, a client that hung up ignored): the one base of
+    the tests' purpose-built servers, which say only what a request gets. ``url`` is its
+    address; ``stop()`` or leaving ``with`` shuts it down."""
 
     def __init__(self, serve: Callable[[BaseHTTPRequestHandler], None]) -> None:
         class Handler(BaseHTTPRequestHandler):
