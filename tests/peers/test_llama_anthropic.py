@@ -5,6 +5,7 @@ it into the same Run as Chat Completions."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import anthropic
@@ -77,13 +78,34 @@ def test_cancel_closes_the_connection_so_the_server_stops_generating(llama):
     assert made < long / 2, f"the model made {made} of the {long} tokens asked for before it stopped"
 
 
-def test_show_reads_the_anthropic_sdk_stream_from_llama_server(llama):
-    client = anthropic.Anthropic(base_url=llama.root, api_key="x")
-    stream = client.messages.create(model=llama.model, max_tokens=12, stream=True,
-                                    messages=[{"role": "user", "content": PROMPT}],
-                                    extra_body={**GREEDY, "ignore_eos": True})
-    run = nbstream.show(stream, display=False)
-    assert run.status == "done" and run.text == ask(llama, max_tokens=12, ignore_eos=True).text
+def _sdk_run(llama, way: str) -> nbstream.Run:
+    """``show()`` (or ``ashow()``) of one of the anthropic SDK's four stream objects."""
+    kw = {"model": llama.model, "max_tokens": 12, "messages": [{"role": "user", "content": PROMPT}],
+          "extra_body": {**GREEDY, "ignore_eos": True}}
+    if way == "Stream":
+        return nbstream.show(anthropic.Anthropic(base_url=llama.root, api_key="x").messages.create(stream=True, **kw),
+                             display=False)
+    if way == "MessageStream":
+        with anthropic.Anthropic(base_url=llama.root, api_key="x").messages.stream(**kw) as stream:
+            return nbstream.show(stream, display=False)
+
+    async def main() -> nbstream.Run:
+        client = anthropic.AsyncAnthropic(base_url=llama.root, api_key="x")
+        if way == "AsyncStream":
+            return await nbstream.ashow(await client.messages.create(stream=True, **kw), display=False)
+        async with client.messages.stream(**kw) as stream:
+            return await nbstream.ashow(stream, display=False)
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("way", ["Stream", "AsyncStream", "MessageStream", "AsyncMessageStream"])
+def test_show_reads_each_anthropic_sdk_stream_object_from_llama_server(llama, way):
+    run = _sdk_run(llama, way)
+    assert run.status == "done", run.error
+    assert run.source == "sdk" and run.wire_format == "anthropic"  # read from the bytes, not the SDK's objects
+    assert run.text == ask(llama, max_tokens=12, ignore_eos=True).text
+    assert (run.finish_reason, run.finish_reason_raw) == ("length", "max_tokens") and run.usage.output_tokens == 12
 
 
 # ---- a multi-turn conversation -----------------------------------------------------------
