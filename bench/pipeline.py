@@ -19,8 +19,9 @@ Then where (a)'s time goes (the pipeline cut after framing, after the adapter, a
 whole ``show`` with the cyclic GC off), and the JSON decoder alone on the same payloads:
 json vs orjson vs msgspec, µs/event.
 
-The same measurement for Anthropic's Messages and Gemini's streams against their own SDKs'
-loops is ``bench/providers.py`` (same chunking, same rounds, same token texts).
+Last, the same measurement for Anthropic's Messages and Gemini's streams against their own
+SDKs' loops, with N/2 text deltas each (``bench/providers.py``, which also runs alone:
+same chunking, same rounds, same token texts).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import httpx2
 import msgspec
 import openai
 import orjson
+import providers
 from _common import (
     SEED,
     chat_stream,
@@ -255,6 +257,9 @@ def main() -> None:
     print(table(["JSON decoder alone (same payloads, str)", "µs/event", "vs json"],
                 [[name, f"{us:.2f}", f"{base / us:.2f}x"] for name, us in micro.items()]))
 
+    print("\nOther providers' native wire formats, nbstream vs each SDK's own loop (bench/providers.py):")
+    provider_summary = providers.report(max(args.events // 2, 1), args.rounds)
+
     r_b = ours / rates["(b) openai SDK Stream"]
     r_c = ours / rates["(c) httpx-sse + json"]
     r_d = ours / rates["(d) raw split + orjson"]
@@ -264,7 +269,8 @@ def main() -> None:
     print(f"summary: nbstream {ours:,.0f} events/s = {r_b:.1f}x the openai SDK Stream "
           f"({'meets' if r_b >= 25 else 'below'} the 25x target), {r_c:.2f}x httpx-sse+json, "
           f"{r_d:.2f}x the raw orjson floor; orjson decodes {micro['json.loads'] / micro['orjson.loads']:.1f}x "
-          f"faster than json, msgspec {micro['json.loads'] / micro['msgspec.json.decode']:.1f}x")
+          f"faster than json, msgspec {micro['json.loads'] / micro['msgspec.json.decode']:.1f}x; "
+          f"{provider_summary}")
 
 
 if __name__ == "__main__":

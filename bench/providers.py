@@ -173,6 +173,38 @@ def measure(title: str, runners: dict[str, Any], expected: str, n_events: int, r
     return rates
 
 
+def report(events: int, rounds: int) -> str:
+    """Print the Anthropic and Gemini tables (``events`` text deltas each, ``rounds``
+    interleaved rounds) and return the summary line; ``bench/pipeline.py`` ends with it."""
+    body, text, n = anthropic_stream(events)
+    chunks = network_chunks(body, SEED)
+    print(f"anthropic: {n:,} SSE events, {len(body) / 1e6:.1f} MB in {len(chunks):,} chunks; "
+          f"median of {rounds} interleaved rounds")
+    ac = anthropic_client(chunks)
+    a = measure("Anthropic Messages", {
+        "(a) nbstream.show(bytes)": lambda: show(chunks),
+        "(b) nbstream.show(SDK Stream)": lambda: show(anthropic_create(ac)),
+        "(c) anthropic SDK loop": lambda: run_anthropic_loop(ac),
+        "(d) anthropic .text_stream": lambda: run_anthropic_helper(ac),
+    }, text, n, rounds, "anthropic")
+
+    body, text, n = gemini_stream(events)
+    chunks = network_chunks(body, SEED)
+    print(f"\ngemini: {n:,} SSE events, {len(body) / 1e6:.1f} MB in {len(chunks):,} chunks")
+    gc_ = genai_client(chunks)
+    g = measure("Gemini streamGenerateContent", {
+        "(e) nbstream.show(bytes)": lambda: show(chunks),
+        "(f) nbstream.show(genai iter)": lambda: show(genai_stream(gc_)),
+        "(g) google-genai loop": lambda: run_genai_loop(gc_),
+    }, text, n, rounds, "gemini")
+    return (f"on Anthropic's stream nbstream reads {a['(a) nbstream.show(bytes)']:,.0f} events/s = "
+            f"{a['(a) nbstream.show(bytes)'] / a['(c) anthropic SDK loop']:.1f}x the anthropic SDK's own loop "
+            f"(shown from the SDK's Stream: {a['(b) nbstream.show(SDK Stream)'] / a['(c) anthropic SDK loop']:.1f}x); "
+            f"on Gemini's {g['(e) nbstream.show(bytes)']:,.0f} events/s = "
+            f"{g['(e) nbstream.show(bytes)'] / g['(g) google-genai loop']:.1f}x google-genai's own loop "
+            f"(shown from its iterator: {g['(f) nbstream.show(genai iter)'] / g['(g) google-genai loop']:.2f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000, help="text deltas per stream (default 50000)")
@@ -181,38 +213,11 @@ def main() -> None:
 
     print(machine_header("nbstream provider streams benchmark", PACKAGES))
     m0, c0, t0 = machine_busy_s(), time.process_time(), time.perf_counter()
-
-    body, text, n = anthropic_stream(args.events)
-    chunks = network_chunks(body, SEED)
-    print(f"anthropic: {n:,} SSE events, {len(body) / 1e6:.1f} MB in {len(chunks):,} chunks; "
-          f"median of {args.rounds} interleaved rounds")
-    ac = anthropic_client(chunks)
-    a = measure("Anthropic Messages", {
-        "(a) nbstream.show(bytes)": lambda: show(chunks),
-        "(b) nbstream.show(SDK Stream)": lambda: show(anthropic_create(ac)),
-        "(c) anthropic SDK loop": lambda: run_anthropic_loop(ac),
-        "(d) anthropic .text_stream": lambda: run_anthropic_helper(ac),
-    }, text, n, args.rounds, "anthropic")
-
-    body, text, n = gemini_stream(args.events)
-    chunks = network_chunks(body, SEED)
-    print(f"\ngemini: {n:,} SSE events, {len(body) / 1e6:.1f} MB in {len(chunks):,} chunks")
-    gc_ = genai_client(chunks)
-    g = measure("Gemini streamGenerateContent", {
-        "(e) nbstream.show(bytes)": lambda: show(chunks),
-        "(f) nbstream.show(genai iter)": lambda: show(genai_stream(gc_)),
-        "(g) google-genai loop": lambda: run_genai_loop(gc_),
-    }, text, n, args.rounds, "gemini")
-
+    summary = report(args.events, args.rounds)
     others = max(machine_busy_s() - m0 - (time.process_time() - c0), 0.0)
     print(f"\nother processes used {others:.1f} CPU s of the machine during these {time.perf_counter() - t0:.0f} s "
           "(a quiet 2-core box: ~0)")
-    print(f"summary: on Anthropic's stream nbstream reads {a['(a) nbstream.show(bytes)']:,.0f} events/s = "
-          f"{a['(a) nbstream.show(bytes)'] / a['(c) anthropic SDK loop']:.1f}x the anthropic SDK's own loop "
-          f"(shown from the SDK's Stream: {a['(b) nbstream.show(SDK Stream)'] / a['(c) anthropic SDK loop']:.1f}x); "
-          f"on Gemini's {g['(e) nbstream.show(bytes)']:,.0f} events/s = "
-          f"{g['(e) nbstream.show(bytes)'] / g['(g) google-genai loop']:.1f}x google-genai's own loop "
-          f"(shown from its iterator: {g['(f) nbstream.show(genai iter)'] / g['(g) google-genai loop']:.2f}x)")
+    print(f"summary: {summary}")
 
 
 if __name__ == "__main__":
