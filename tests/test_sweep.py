@@ -259,15 +259,19 @@ def test_a_damaged_recording_in_the_cache_is_a_miss_not_a_crash(demo, session, t
     assert list(df["cached"]) == [False] and list(df["status"]) == ["done"]
 
 
-def test_an_interrupt_keeps_completed_rows_and_partials_and_a_rerun_resumes_from_the_cache(session, tmp_path):
+def test_an_interrupt_keeps_completed_rows_and_partials_and_a_rerun_resumes_from_the_cache(
+        session, tmp_path, monkeypatch):
     """Rows 0-1 answer at once, rows 2-3 hold mid-answer; Ctrl-C arrives once both held
-    rows have been sent their first word (not merely reached the server)."""
+    rows' Runs hold their first word (read by the client, not merely sent by the server)."""
     rows = pd.DataFrame({"q": [f"q{i} word word" for i in range(6)]})
+    tracked: list[nbstream.Run] = []
+    track = session.track
+    monkeypatch.setattr(session, "track", lambda run: track(run) if tracked.append(run) is None else run)
     with FaultServer(lambda n, _p: "ok" if n < 2 else "hold") as server:
         server.release.clear()
 
         def interrupt_when_two_hold() -> None:
-            _wait_for(lambda: server.holding >= 2)
+            _wait_for(lambda: server.holding >= 2 and sum(1 for r in list(tracked) if r.text and not r.done) >= 2)
             os.kill(os.getpid(), signal.SIGINT)
 
         threading.Thread(target=interrupt_when_two_hold, daemon=True).start()
