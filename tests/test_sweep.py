@@ -150,6 +150,23 @@ def test_a_429_storm_slows_the_sweep_instead_of_failing_it(session):
         assert df["attempts"].max() >= 5
 
 
+def test_tpm_charges_each_answer_its_output_tokens(demo, session, monkeypatch):
+    from nbstream.sweeps.pacing import Gate
+
+    charged: list[float] = []
+    leave = Gate.leave
+
+    async def spy(self, *, output_tokens: float = 0.0) -> None:
+        charged.append(output_tokens)
+        await leave(self, output_tokens=output_tokens)
+
+    monkeypatch.setattr(Gate, "leave", spy)
+    df = nbstream.sweep("About {topic}", data=TOPICS, models="demo-fast", tpm=1_000_000, base_url=demo.base_url,
+                        cache=False, display=False, session=session, demo={"tps": 5000, "ttft": 0.001})
+    assert (df["status"] == "done").all() and df["output_tokens"].gt(0).all()
+    assert sorted(charged) == sorted(df["output_tokens"].astype(float))
+
+
 def test_a_rate_limit_halves_the_providers_limit_and_success_raises_it_again():
     import asyncio
 

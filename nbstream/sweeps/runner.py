@@ -107,6 +107,15 @@ def _prepare(job: Job, session: Session, call: dict[str, Any], response_format: 
                             params=dict(job.params), **call, **extra)
 
 
+def _output_tokens(run: Run) -> float:
+    """What an answer costs a tokens-per-minute budget: the server's output count, else an
+    estimate from its text (4 characters a token, as the prompt's is estimated)."""
+    usage = run.usage
+    if usage is not None and usage.output_tokens is not None:
+        return float(usage.output_tokens)
+    return (len(run.text) + len(run.reasoning)) / 4
+
+
 def preflight(todo: list[Job], session: Session, call: dict[str, Any], response_format: Any) -> None:
     """Prepare the first job of each model and parameter combination, so that what would
     fail every row (a bad argument, a provider without its key) fails the call instead."""
@@ -172,8 +181,7 @@ class _Sweep:
                     return Outcome(last, attempts - 1, False) if last is not None else None
                 await self.drive(job, run, req)
             finally:
-                usage = run.usage
-                await gate.leave(output_tokens=float(getattr(usage, "completion_tokens", 0) or 0))
+                await gate.leave(output_tokens=_output_tokens(run))
             if run.status == "done":
                 await gate.succeeded()
                 break
