@@ -366,3 +366,25 @@ def test_a_stream_finalized_by_a_collection_inside_the_freezers_lock_does_not_de
                          timeout=120, check=False)
     assert out.returncode == 0 and "ended" in out.stdout, out.stderr[-2000:]
 
+
+
+@pytest.mark.parametrize(("ended", "frozen"), [(2, True), (3, False)])
+def test_once_enough_streams_ended_under_one_freeze_what_later_streams_make_is_collected(
+        session, monkeypatch, ended, frozen):
+    """A long sweep always has a stream running: were every later stream's objects frozen
+    too, the cycles of all its ended streams would be held until the sweep ends."""
+    from nbstream.engine import gcfreeze
+
+    monkeypatch.setattr(gcfreeze, "MAX_ENDED_HELD", 3)
+    with _Held(session):
+        for _ in range(ended):
+            assert nbstream.show(iter([CHUNK, END]), display=False, session=session).text == "hi"
+        holder = {"cycle": _Cycle()}
+        alive = weakref.ref(holder["cycle"])
+        gcfreeze.connected()  # a response arrives
+        assert nbstream.show(iter([CHUNK, END]), display=False, session=session).text == "hi"  # a stream starts
+        del holder["cycle"]
+        gc.collect()
+        assert (alive() is not None) == frozen
+    gc.collect()
+    assert alive() is None

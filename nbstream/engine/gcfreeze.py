@@ -13,10 +13,14 @@ what was made since is frozen too (O(1): the collector splices its lists): 1,000
 started at once made ~91k objects of requests in flight before any answered, and one
 full collection of them took 48-68 ms; with these freezes there was none while
 streaming (``bench/concurrency.py``). When the last stream ends everything is unfrozen
-and collected as before: a cycle dropped meanwhile is freed then, not lost (a stream
-through the demo endpoint leaves 3-7 such objects, so a long sweep holds a few per
-stream until it ends; while an endless feed runs, a cycle made and dropped before
-another stream starts is held until the feed ends). A process that froze objects
+and collected as before: a cycle dropped meanwhile is freed then, not lost. A stream
+through the demo endpoint leaves ~30 such objects (~10 KB), so a sweep that always has
+a stream running held them all until its end: 20,000 rows grew by 14 KB a stream (57 MB
+per 4,000 streams, against 16 MB without the freeze). So once :data:`MAX_ENDED_HELD`
+streams have ended under one freeze, no more is frozen until it thaws: what later
+streams make is collected as usual (a long sweep's running streams are few; a burst of
+1,000 is frozen, as its streams all start before any ends). While an endless feed
+runs, a cycle made and dropped before another stream starts is held until it ends. A process that froze objects
 itself (a forking server) is left alone; one that freezes objects while streams run
 has them unfrozen with ours when the last one ends. (The only test,
 ``gc.get_freeze_count()``, walks every frozen object — 17 ms for a kernel's 176k — so it
@@ -53,7 +57,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["connected", "no_collection", "streaming", "streams_reading"]
+__all__ = ["MAX_ENDED_HELD", "connected", "no_collection", "streaming", "streams_reading"]
+
+#: Streams that may end under one freeze before what later streams make is no longer frozen.
+MAX_ENDED_HELD = 1_000
 
 
 class _Freezer:
@@ -69,6 +76,7 @@ class _Freezer:
         self.running: collections.Counter[asyncio.AbstractEventLoop | None] = collections.Counter()
         self.generation = 0
         self.ours = False
+        self.ended = 0  # streams ended under this freeze (their cycles are held until it thaws)
 
     def enter(self, key: list[Any]) -> None:
         """Count one more stream; ``key`` records (generation, loop) for ``exit``, filled
@@ -83,7 +91,7 @@ class _Freezer:
             if not self.running and not self.ours and gc.get_freeze_count() == 0:  # nothing frozen: no walk
                 self.ours = True  # first: a Ctrl-C landing as freeze() returns leaves it ours, thawed at the next end
                 gc.freeze()
-            elif self.ours and _CHEAP_FREEZE:  # what the streams already running made (1,000 at once: requests)
+            elif self.ours and self._holding():  # what the streams already running made (1,000 at once: requests)
                 gc.freeze()
             key[:] = [self.generation, loop]
             self.running[loop] += 1
@@ -95,6 +103,7 @@ class _Freezer:
                 generation, loop = key
                 if generation == self.generation and self.running.get(loop, 0) > 0:  # else: forgotten as dead
                     self.running[loop] -= 1
+                    self.ended += 1
             dead = self._forget_dead()
             if not self.running:
                 self._thaw()
@@ -114,10 +123,16 @@ class _Freezer:
         if not _CHEAP_FREEZE:
             return
         with self.lock:
-            if self.ours and self.running:
+            if self.ours and self.running and self._holding():
                 gc.freeze()
 
+    def _holding(self) -> bool:
+        """Whether what is made now may still be frozen: cheaply, and while the cycles of
+        the streams that ended under this freeze stay few."""
+        return _CHEAP_FREEZE and self.ended < MAX_ENDED_HELD
+
     def _thaw(self) -> None:
+        self.ended = 0
         if self.ours:
             self.ours = False
             gc.unfreeze()
