@@ -75,6 +75,67 @@ def test_braces_that_are_no_column_stay_literal_and_double_braces_escape(demo, s
     assert run.prompt == 'Reply as {"label": "x"} about cats {topic}'
 
 
+RESULT_TAIL = ["status", "finish_reason", "error", "ttft_s", "e2el_s", "output_tps", "input_tokens", "output_tokens",
+               "reasoning_tokens", "cached_tokens", "cost_usd", "attempts", "cached", "run_id"]
+FIELDS_SCHEMA = {"type": "object", "properties": {"label": {"type": "string"}, "status": {"type": "string"}},
+                 "required": ["label", "status"]}
+
+
+@pytest.mark.parametrize(("response_format", "fields"), [
+    (FIELDS_SCHEMA, ["label", "json_status"]),  # a schema: its properties, in its order
+    ({"type": "json_object"}, ["answer"]),  # JSON mode: the fields the answers had
+], ids=["schema", "json-mode"])
+def test_parsed_fields_sit_between_text_and_status_even_when_the_first_row_failed(
+        demo, session, response_format, fields):
+    df = nbstream.sweep("Classify: {topic}", data=TOPICS.head(1), models=["demo-401", "demo-fast"],
+                        params={"temperature": [0]}, response_format=response_format, base_url=demo.base_url,
+                        retries=0, cache=False, display=False, session=session)
+    assert list(df["status"]) == ["error", "done"]
+    assert list(df.columns) == ["topic", "n", "model", "temperature", "text", *fields, *RESULT_TAIL]
+
+
+def _empty_sweeps(demo, session):
+    kw = dict(models=["demo-fast", "demo"], params={"temperature": [0, 1]}, response_format=FIELDS_SCHEMA,
+              base_url=demo.base_url, cache=False, display=False, session=session)
+    yield "empty DataFrame", nbstream.sweep("About {topic}", data=TOPICS.head(0), **kw)
+    yield "empty list", nbstream.sweep("About {input}", data=[], **kw)
+
+
+def test_a_sweep_over_no_rows_returns_every_result_column_with_its_dtype(demo, session):
+    full = nbstream.sweep("About {topic}", data=TOPICS.head(1), models=["demo-fast", "demo"],
+                          params={"temperature": [0, 1]}, response_format=FIELDS_SCHEMA, base_url=demo.base_url,
+                          cache=False, display=False, session=session)
+    sent = len(demo.requests)
+    for name, empty in _empty_sweeps(demo, session):
+        assert len(empty) == 0, name
+        if name == "empty DataFrame":
+            assert list(empty.columns) == list(full.columns) and empty.index.name == "key"
+            for column in ("ttft_s", "e2el_s", "output_tps", "cost_usd", "attempts", "cached", "output_tokens"):
+                assert empty[column].dtype == full[column].dtype, column
+        else:
+            assert list(empty.columns) == ["input", *full.columns[2:]]
+    assert len(demo.requests) == sent  # nothing was sent
+
+
+def test_an_empty_result_still_pivots_groups_and_summarizes(demo, session):
+    for name, empty in _empty_sweeps(demo, session):
+        assert empty.pivot_table(index="model", columns="temperature", values="ttft_s").empty, name
+        assert empty.groupby("model")["e2el_s"].mean().empty, name
+        assert session.summarize(empty)["completed"] == 0, name
+
+
+def test_a_sweep_stopped_before_any_row_ended_returns_every_result_column():
+    from nbstream.sweeps import plan, result, runner
+
+    data = plan.inputs(TOPICS)
+    the_plan = plan.make("About {topic}", data, ["demo"], {"temperature": [0]})
+    jobs = runner.jobs(the_plan)
+    frame = result.table(data, the_plan, [None] * len(jobs), result.RunIndex(None), params=["temperature"],
+                         fields=result.schema_fields(FIELDS_SCHEMA))
+    assert len(frame) == 0
+    assert list(frame.columns) == ["topic", "n", "model", "temperature", "text", "label", "json_status", *RESULT_TAIL]
+
+
 # ---- bad arguments: one line naming the fix ------------------------------------------------------
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"template": "About {topc}"}, ValueError, r"no column 'topc' \(columns: topic, n\).*\{\{topc\}\}"),
@@ -441,7 +502,7 @@ def test_an_answer_that_is_not_the_json_asked_for_is_that_rows_error(session):
     with FaultServer(lambda _n, _p: "ok") as server:
         df = nbstream.sweep("{q}", data=pd.DataFrame({"q": ["x", "y"]}), models="fault", response_format=SCHEMA,
                             base_url=server.base_url, cache=False, display=False, session=session)
-    assert len(df) == 2 and df["error"].notna().all() and "label" not in df.columns
+    assert len(df) == 2 and df["error"].notna().all() and df["label"].isna().all()  # the schema's columns, empty
     assert list(df["text"]) == [answer_for("x"), answer_for("y")]
 
 

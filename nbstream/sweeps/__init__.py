@@ -178,7 +178,8 @@ class _Prepared:
                                   listener=listener, control=control)
         finally:
             await asyncio.to_thread(listener.worker.shutdown, True)
-        return _result.table(self.data, self.plan, rows, runs)
+        return _result.table(self.data, self.plan, rows, runs, params=self.param_names,
+                             fields=_result.schema_fields(self.response_format))
 
 
 _REQUEST_ARGS = ("base_url", "api_key", "api", "system", "headers")

@@ -46,7 +46,7 @@ def inputs(data: Any) -> pd.DataFrame:
         frame = data.to_frame(name=data.name if data.name is not None else "input")
     elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) \
             and all(isinstance(x, str) for x in data):
-        frame = pd.DataFrame({"input": list(data)})
+        frame = pd.DataFrame({"input": pd.Series(list(data), dtype=object)})
     elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) \
             and all(isinstance(x, Mapping) for x in data):
         frame = pd.DataFrame([dict(x) for x in data])
