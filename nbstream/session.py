@@ -81,7 +81,8 @@ class Session:
         this session still holds for those runs. A frame that only names its runs (a sweep's
         result: ``run_id`` but no timing columns) is read as their rows in this session's
         history, rows answered from a cache left out (not measured in this sweep) unless
-        ``include_cached`` (their timing is the one recorded when they were first answered)."""
+        ``include_cached`` (their timing is the one recorded when they were first answered);
+        a sweep run in another session is a one-line error naming ``session.summarize(df)``."""
         if hasattr(runs, "columns") and "run_id" in runs.columns and "t_first_chunk_s" not in runs.columns:
             runs = self._sweep_runs(runs, include_cached)
         if chunks is None and hasattr(runs, "columns") and "run_id" in runs.columns:
@@ -99,6 +100,10 @@ class Session:
         if "run_id" not in table.columns:  # no run yet: nothing this session ran
             table = table.reindex(columns=["run_id", "status"])
         found = table[table["run_id"].isin(set(named["run_id"]))]
+        missing = len(set(named["run_id"]) - set(found["run_id"]))
+        if missing:
+            raise ValueError(f"summarize(): {missing} of this sweep's runs are not in this session's history "
+                             "(the sweep ran in another Session): call session.summarize(df) on that session")
         return found
 
     # ---- lifetime ---------------------------------------------------------------------

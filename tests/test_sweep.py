@@ -14,6 +14,7 @@ import pytest
 
 import nbstream
 from nbstream import Session
+from nbstream.session import set_session
 from tests._fault_server import FaultServer, answer_for
 
 TOPICS = pd.DataFrame({"topic": ["cats", "dogs", "owls", "newts"], "n": [1, 2, 3, 4]},
@@ -402,6 +403,25 @@ def test_summarize_counts_cached_rows_only_when_asked(demo, session, tmp_path):
     assert again["cached"].all() and again["ttft_s"].isna().all()
     assert session.summarize(again)["completed"] == 0
     assert session.summarize(again, include_cached=True)["completed"] == 2
+
+
+@pytest.mark.parametrize("default_has_runs", [False, True], ids=["fresh-default", "default-with-other-runs"])
+def test_summarize_in_a_session_that_did_not_run_the_sweep_names_the_session_to_ask(demo, session, default_has_runs):
+    df = nbstream.sweep("About {topic}", data=TOPICS.head(2), models="demo-fast", base_url=demo.base_url,
+                        cache=False, display=False, session=session)
+    other = Session()
+    previous = set_session(other)
+    try:
+        if default_has_runs:
+            nbstream.stream("hi", model="demo-fast", base_url=demo.base_url)
+        with pytest.raises(ValueError, match=r"2 of this sweep's runs are not in this session's history.*"
+                                             r"session\.summarize\(df\)") as info:
+            nbstream.summarize(df)
+        assert "\n" not in str(info.value)
+    finally:
+        set_session(previous)
+        other.close()
+    assert session.summarize(df)["completed"] == 2
 
 
 def test_a_cached_run_reports_the_timing_measured_when_it_was_recorded(demo, session, tmp_path):
