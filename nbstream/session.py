@@ -92,7 +92,8 @@ class Session:
         return _summaries.summarize(runs, chunks, style=style, percentiles=percentiles)
 
     def _sweep_runs(self, sweep: pd.DataFrame, include_cached: bool) -> pd.DataFrame:
-        """The rows of this session's history that a sweep's result names."""
+        """The rows of this session's history that a sweep's result names, each with the
+        status the sweep gave it (``"invalid"``: an answer that is not the JSON asked for)."""
         cached = sweep["cached"].astype(bool) if "cached" in sweep.columns and not include_cached else None
         named = sweep[~cached] if cached is not None else sweep
         named = named[named["run_id"].notna()]
@@ -104,6 +105,9 @@ class Session:
         if missing:
             raise ValueError(f"summarize(): {missing} of this sweep's runs are not in this session's history "
                              "(the sweep ran in another Session): call session.summarize(df) on that session")
+        if "status" in named.columns and len(found):  # the sweep's word: "invalid" is a failure, not "done"
+            status = dict(zip(named["run_id"], named["status"].astype(str), strict=True))
+            found = found.assign(status=found["run_id"].map(status))
         return found
 
     # ---- lifetime ---------------------------------------------------------------------

@@ -8,8 +8,10 @@ import signal
 import threading
 import time
 from collections import Counter
+from typing import Literal
 
 import pandas as pd
+import pydantic
 import pytest
 
 import nbstream
@@ -518,12 +520,46 @@ def test_response_format_fields_become_columns_also_when_answered_from_the_cache
         assert df["error"].isna().all()
 
 
-def test_an_answer_that_is_not_the_json_asked_for_is_that_rows_error(session):
-    with FaultServer(lambda _n, _p: "ok") as server:
-        df = nbstream.sweep("{q}", data=pd.DataFrame({"q": ["x", "y"]}), models="fault", response_format=SCHEMA,
-                            base_url=server.base_url, cache=False, display=False, session=session)
-    assert len(df) == 2 and df["error"].notna().all() and df["label"].isna().all()  # the schema's columns, empty
-    assert list(df["text"]) == [answer_for("x"), answer_for("y")]
+class Verdict(pydantic.BaseModel):
+    label: Literal["positive", "negative"]
+
+
+INVALID_ANSWERS = pytest.mark.parametrize(("response_format", "answer", "error"), [
+    (SCHEMA, "Sure! It is positive.", "not valid JSON"),
+    (Verdict, '{"label": "maybe"}', "does not match Verdict"),
+], ids=["not-json", "fails-the-model"])
+
+
+@INVALID_ANSWERS
+def test_an_answer_that_is_not_the_json_asked_for_is_an_invalid_row_keeping_its_text_and_error(
+        demo, session, response_format, answer, error):
+    df = nbstream.sweep("Classify: {topic}", data=TOPICS.head(2), models="demo-fast", response_format=response_format,
+                        base_url=demo.base_url, cache=False, display=False, session=session, demo={"text": answer})
+    assert list(df["status"]) == ["invalid", "invalid"]
+    assert list(df["text"]) == [answer, answer] and df["error"].str.contains(error).all()
+    runs = df.attrs["runs"]
+    assert all(runs[rid].status == "done" and runs[rid].json_error for rid in df["run_id"])  # the Run is untouched
+
+
+@INVALID_ANSWERS
+def test_an_invalid_answer_is_not_cached_so_a_rerun_asks_again(demo, session, tmp_path, response_format, answer,
+                                                                error):
+    kw = dict(data=TOPICS.head(2), models="demo-fast", response_format=response_format, base_url=demo.base_url,
+              cache=tmp_path, display=False, session=session, demo={"text": answer})
+    nbstream.sweep("Classify: {topic}", **kw)
+    sent = len(demo.requests)
+    again = nbstream.sweep("Classify: {topic}", **kw)
+    assert len(demo.requests) - sent == 2 and not again["cached"].any()
+    assert list(again["status"]) == ["invalid", "invalid"]
+
+
+def test_summarize_counts_invalid_rows_as_failed(demo, session):
+    kw = dict(models="demo-fast", response_format=SCHEMA, base_url=demo.base_url, cache=False, display=False,
+              session=session)
+    valid = nbstream.sweep("Classify: {topic}", data=TOPICS.head(1), **kw)
+    invalid = nbstream.sweep("Classify: {topic}", data=TOPICS.tail(2), demo={"text": "no JSON here"}, **kw)
+    summary = session.summarize(pd.concat([valid, invalid]))
+    assert (summary["completed"], summary["failed"]) == (1, 2)
 
 
 def test_cost_is_a_column_and_none_for_a_local_server(demo, session):

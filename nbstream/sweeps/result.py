@@ -26,7 +26,10 @@ from nbstream.wire import structured as _structured
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RunIndex", "row", "schema_fields", "table"]
+__all__ = ["INVALID", "RunIndex", "row", "schema_fields", "table"]
+
+#: a row's status when its answer ended but is not the JSON ``response_format`` asked for
+INVALID = "invalid"
 
 _TIMING = ("ttft_s", "e2el_s", "output_tps")
 #: the columns after the parsed fields, in order
@@ -94,9 +97,12 @@ def row(job: Job, outcome: Outcome, inputs: frozenset[str] = frozenset()) -> dic
                 while name in out or name in RESULT_COLUMNS or name in inputs:
                     name = f"json_{name}"
                 out[name] = v
-        # an answer that is not the JSON asked for is that row's error (the text stays)
-        error = summary.get("error") or getattr(run, "json_error", None)
-        out.update(status=run.status, finish_reason=run.finish_reason, error=error)
+        # an answer that is not the JSON asked for (or fails its model) is that row's error and
+        # status "invalid" (the text and whatever parsed stay; the Run itself stays "done")
+        json_error = getattr(run, "json_error", None)
+        error = summary.get("error") or json_error
+        status = INVALID if run.status == "done" and json_error is not None else run.status
+        out.update(status=status, finish_reason=run.finish_reason, error=error)
         out.update({name: math.nan if outcome.cached else _number(summary.get(name)) for name in _TIMING})
         out.update({name: summary.get(source) for name, source in _TOKENS.items()})
         out["cost_usd"] = summary.get("cost_usd")
