@@ -17,6 +17,7 @@ import pytest
 import nbstream
 from nbstream import Session
 from nbstream.session import set_session
+from tests._body_server import BodyServer, sse_response
 from tests._fault_server import FaultServer, answer_for
 
 TOPICS = pd.DataFrame({"topic": ["cats", "dogs", "owls", "newts"], "n": [1, 2, 3, 4]},
@@ -139,6 +140,16 @@ def test_a_sweep_stopped_before_any_row_ended_returns_every_result_column():
     assert list(frame.columns) == ["topic", "n", "model", "temperature", "text", "label", "json_status", *RESULT_TAIL]
 
 
+def test_seed_goes_to_every_request_like_the_other_request_fields(session):
+    chunk = {"id": "x", "object": "chat.completion.chunk", "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+    with BodyServer(lambda _path, _body: sse_response([chunk, "[DONE]"])) as server:
+        df = nbstream.sweep("{input}", data=["a", "b"], models="m", base_url=f"{server.url}/v1", seed=42,
+                            jitter_seed=1, max_tokens=5, cache=False, display=False, session=session)
+    assert (df["status"] == "done").all() and "seed" not in df.columns  # a fixed field, not a swept one
+    assert [(body["seed"], body["max_tokens"]) for _path, body in server.requests] == [(42, 5), (42, 5)]
+
+
 # ---- bad arguments: one line naming the fix ------------------------------------------------------
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"template": "About {topc}"}, ValueError, r"no column 'topc' \(columns: topic, n\).*\{\{topc\}\}"),
@@ -174,7 +185,7 @@ def test_faults_are_retried_until_every_row_is_answered_once_and_attempts_add_up
     rows = pd.DataFrame({"q": [f"question {i}" for i in range(12)]})
     with FaultServer(_cycle_of_faults(18)) as server:
         df = nbstream.sweep("{q}", data=rows, models="fault", concurrency=4, retries=10, base_url=server.base_url,
-                            cache=False, display=False, session=session, seed=1)
+                            cache=False, display=False, session=session, jitter_seed=1)
         assert (df["status"] == "done").all(), df[["status", "error"]]
         assert list(df["text"]) == [answer_for(q) for q in rows["q"]]
         assert int(df["attempts"].sum()) == len(server.log) == 12 + 18
@@ -196,7 +207,7 @@ def test_a_refused_request_is_never_retried(session, status):
 def test_a_row_that_keeps_failing_ends_as_a_per_row_error_after_its_retries(session):
     with FaultServer(lambda _n, prompt: "500" if "doomed" in prompt else "ok") as server:
         df = nbstream.sweep("{q}", data=pd.DataFrame({"q": ["doomed", "fine"]}), models="fault", retries=2,
-                            base_url=server.base_url, cache=False, display=False, session=session, seed=2)
+                            base_url=server.base_url, cache=False, display=False, session=session, jitter_seed=2)
         assert list(df["status"]) == ["error", "done"]
         assert list(df["attempts"]) == [3, 1]
         assert "HTTP 500" in df["error"].iloc[0]
@@ -208,7 +219,7 @@ def test_a_429_storm_slows_the_sweep_instead_of_failing_it(session):
     rows = pd.DataFrame({"q": [f"row {i}" for i in range(8)]})
     with FaultServer(lambda n, _p: "429" if n < 30 else "ok", retry_after="0") as server:
         df = nbstream.sweep("{q}", data=rows, models="fault", concurrency=8, retries=1, base_url=server.base_url,
-                            cache=False, display=False, session=session, seed=3)
+                            cache=False, display=False, session=session, jitter_seed=3)
         assert (df["status"] == "done").all()
         assert int(df["attempts"].sum()) == 38 == len(server.log)
         assert df["attempts"].max() >= 5
