@@ -153,6 +153,10 @@ def test_seed_goes_to_every_request_like_the_other_request_fields(session):
 # ---- bad arguments: one line naming the fix ------------------------------------------------------
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"template": "About {topc}"}, ValueError, r"no column 'topc' \(columns: topic, n\).*\{\{topc\}\}"),
+    ({"template": "About {topic.upper}"}, ValueError,
+     r"reads \{topic\.upper\}, but a sweep fills plain column names only: write \{topic\}.*\{\{topic\.upper\}\}"),
+    ({"template": "About {topic[0]}"}, ValueError, r"reads \{topic\[0\]\}.*write \{topic\}"),
+    ({"template": 'About {topic["k"]}'}, ValueError, r"plain column names only"),
     ({"models": []}, ValueError, "models is empty"),
     ({"models": [3]}, TypeError, "list of model names"),
     ({"data": 42}, TypeError, "DataFrame, a list of dicts or a list of strings"),
