@@ -109,16 +109,22 @@ def test_a_sweep_over_no_rows_returns_every_result_column_with_its_dtype(demo, s
     full = nbstream.sweep("About {topic}", data=TOPICS.head(1), models=["demo-fast", "demo"],
                           params={"temperature": [0, 1]}, response_format=FIELDS_SCHEMA, base_url=demo.base_url,
                           cache=False, display=False, session=session)
-    sent = len(demo.requests)
     for name, empty in _empty_sweeps(demo, session):
         assert len(empty) == 0, name
-        if name == "empty DataFrame":
-            assert list(empty.columns) == list(full.columns) and empty.index.name == "key"
-            for column in ("ttft_s", "e2el_s", "output_tps", "cost_usd", "attempts", "cached", "output_tokens"):
-                assert empty[column].dtype == full[column].dtype, column
-        else:
-            assert list(empty.columns) == ["input", *full.columns[2:]]
-    assert len(demo.requests) == sent  # nothing was sent
+        assert list(empty.columns[-len(full.columns) + 2:]) == list(full.columns[2:]), name
+        for column in ("ttft_s", "e2el_s", "output_tps", "cost_usd", "attempts", "cached", "output_tokens"):
+            assert empty[column].dtype == full[column].dtype, (name, column)
+
+
+def test_a_sweep_over_df_head_0_sends_nothing_and_has_a_real_sweeps_columns_so_it_is_a_dask_meta(demo, session):
+    """README: ``map_partitions(sweep_part, meta=sweep_part(df.head(0)))``."""
+    kw = dict(models=["demo-fast", "demo"], params={"temperature": [0, 1]}, response_format=FIELDS_SCHEMA,
+              base_url=demo.base_url, cache=False, display=False, session=session)
+    sent = len(demo.requests)
+    meta = nbstream.sweep("About {topic}", data=TOPICS.head(0), **kw)
+    assert len(demo.requests) == sent and len(meta) == 0
+    part = nbstream.sweep("About {topic}", data=TOPICS.iloc[1:3], **kw)
+    assert list(meta.columns) == list(part.columns) and meta.index.name == part.index.name == "key"
 
 
 def test_an_empty_result_still_pivots_groups_and_summarizes(demo, session):
