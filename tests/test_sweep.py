@@ -574,6 +574,21 @@ def test_an_invalid_answer_is_not_cached_so_a_rerun_asks_again(demo, session, tm
     assert list(again["status"]) == ["invalid", "invalid"]
 
 
+def test_a_cached_recording_of_an_invalid_answer_is_a_miss_asked_again(demo, session, tmp_path, monkeypatch):
+    """A cache folder written before invalid answers were left out of it still holds some."""
+    from nbstream.sweeps import cache
+
+    kw = dict(data=TOPICS.head(2), models="demo-fast", response_format=SCHEMA, base_url=demo.base_url,
+              cache=tmp_path, display=False, session=session, demo={"text": "no JSON here"})
+    with monkeypatch.context() as patched:
+        patched.setattr(cache, "keepable", lambda run: run.status == "done")  # the old rule: whole is enough
+        nbstream.sweep("Classify: {topic}", **kw)
+    assert len(list(tmp_path.rglob("*.jsonl"))) == 2
+    sent = len(demo.requests)
+    again = nbstream.sweep("Classify: {topic}", **kw)
+    assert len(demo.requests) - sent == 2 and not again["cached"].any()
+
+
 def test_summarize_counts_invalid_rows_as_failed(demo, session):
     kw = dict(models="demo-fast", response_format=SCHEMA, base_url=demo.base_url, cache=False, display=False,
               session=session)
