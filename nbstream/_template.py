@@ -6,12 +6,15 @@ stays literal, so JSON, f-string text, dict comprehensions and TypeScript in a p
 are safe. ``{{name}}`` stands for a literal ``{name}``; a lone ``{{`` or ``}}`` (the end
 of nested JSON, say) stays as written. Nothing is ever ``eval``-ed:
 attributes are read with ``getattr`` (no ``_private`` ones) and subscripts must be
-literals.
+literals. A field that names a function or method (``{text.upper}``: nothing calls it)
+stays literal too: filled, it would be ``<built-in method upper … at 0x7f…>``, junk that
+changes every process.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -49,4 +52,4 @@ def _resolve(expr: str, namespace: Mapping[str, Any]) -> Any:
             value = getattr(value, attr) if attr is not None else value[ast.literal_eval(key)]
         except Exception:  # not resolvable: the braces stay as the user wrote them
             return _MISSING
-    return value
+    return _MISSING if inspect.isroutine(value) else value

@@ -167,7 +167,7 @@ async def _over(args: argparse.Namespace, cell: str, ns: dict[str, Any]) -> None
         call = {k: v for k, v in (("base_url", args.base_url), ("api", args.api), ("system", args.system))
                 if v is not None}
         cache: str | bool = True if args.cache is None else False if args.cache == "off" else args.cache
-        for name in set(fixed) & _SWEEP_OPTIONS:  # -p seed=7 is the request's seed, not the retry jitter's
+        for name in set(fixed) & _SWEEP_OPTIONS:  # -p concurrency=… is a request field, never the sweep's option
             swept[name] = [fixed.pop(name)]
         result = await _asweep(cell.strip(), ns[args.over], models=args.model, params=swept or None,
                                cache=cache, **call, **fixed)

@@ -81,17 +81,34 @@ class Session:
         this session still holds for those runs. A frame that only names its runs (a sweep's
         result: ``run_id`` but no timing columns) is read as their rows in this session's
         history, rows answered from a cache left out (not measured in this sweep) unless
-        ``include_cached`` (their timing is the one recorded when they were first answered)."""
+        ``include_cached`` (their timing is the one recorded when they were first answered);
+        a sweep run in another session is a one-line error naming ``session.summarize(df)``."""
         if hasattr(runs, "columns") and "run_id" in runs.columns and "t_first_chunk_s" not in runs.columns:
-            cached = runs["cached"].astype(bool) if "cached" in runs.columns and not include_cached else None
-            named = runs[~cached] if cached is not None else runs
-            table = self.runs()
-            runs = table[table["run_id"].isin(set(named["run_id"]))] if len(table) else table
+            runs = self._sweep_runs(runs, include_cached)
         if chunks is None and hasattr(runs, "columns") and "run_id" in runs.columns:
             wanted = set(runs["run_id"])
             held = [run for run in self.history.recent() if run.run_id in wanted]
             chunks = self.chunks(*held) if held else None
         return _summaries.summarize(runs, chunks, style=style, percentiles=percentiles)
+
+    def _sweep_runs(self, sweep: pd.DataFrame, include_cached: bool) -> pd.DataFrame:
+        """The rows of this session's history that a sweep's result names, each with the
+        status the sweep gave it (``"invalid"``: an answer that is not the JSON asked for)."""
+        cached = sweep["cached"].astype(bool) if "cached" in sweep.columns and not include_cached else None
+        named = sweep[~cached] if cached is not None else sweep
+        named = named[named["run_id"].notna()]
+        table = self.runs()
+        if "run_id" not in table.columns:  # no run yet: nothing this session ran
+            table = table.reindex(columns=["run_id", "status"])
+        found = table[table["run_id"].isin(set(named["run_id"]))]
+        missing = len(set(named["run_id"]) - set(found["run_id"]))
+        if missing:
+            raise ValueError(f"summarize(): {missing} of this sweep's runs are not in this session's history "
+                             "(the sweep ran in another Session): call session.summarize(df) on that session")
+        if "status" in named.columns and len(found):  # the sweep's word: "invalid" is a failure, not "done"
+            status = dict(zip(named["run_id"], named["status"].astype(str), strict=True))
+            found = found.assign(status=found["run_id"].map(status))
+        return found
 
     # ---- lifetime ---------------------------------------------------------------------
     def close(self) -> None:

@@ -28,7 +28,7 @@ def nb():
         "%%stream -o r\nExplain SSE",                                              # 1
         "print(r.status, r.finish_reason, len(r.text) > 100, _ is r)",            # 2
         'topic = "SSE"\nd = {"k": "keys"}',                                        # 3
-        '%%stream -o t\nExplain {topic} and {d["k"]}; keep {missing} and {"json": 1} and {{x}}',  # 4
+        '%%stream -o t\nExplain {topic} and {d["k"]}; keep {missing} and {"json": 1} and {{x}} and {topic.upper}',  # 4
         "print(t.prompt)",                                                          # 5
         "%%stream --chat c -o c1\nMy name is Ada.",                                # 6
         "%%stream --chat c -o c2\nWhat is my name?",                               # 7
@@ -62,7 +62,7 @@ def test_the_run_lands_in_the_variable_and_in_underscore(nb):
 
 def test_templating_fills_known_names_and_leaves_every_other_brace(nb):
     printed = nb.cells[5]["outputs"][0]["text"].strip()
-    assert printed == 'Explain SSE and keys; keep {missing} and {"json": 1} and {x}'
+    assert printed == 'Explain SSE and keys; keep {missing} and {"json": 1} and {x} and {topic.upper}'  # a method too
 
 
 def test_the_filled_prompt_can_be_expanded_above_the_answer(nb):

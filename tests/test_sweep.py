@@ -8,12 +8,16 @@ import signal
 import threading
 import time
 from collections import Counter
+from typing import Literal
 
 import pandas as pd
+import pydantic
 import pytest
 
 import nbstream
 from nbstream import Session
+from nbstream.session import set_session
+from tests._body_server import BodyServer, sse_response
 from tests._fault_server import FaultServer, answer_for
 
 TOPICS = pd.DataFrame({"topic": ["cats", "dogs", "owls", "newts"], "n": [1, 2, 3, 4]},
@@ -75,9 +79,90 @@ def test_braces_that_are_no_column_stay_literal_and_double_braces_escape(demo, s
     assert run.prompt == 'Reply as {"label": "x"} about cats {topic}'
 
 
+RESULT_TAIL = ["status", "finish_reason", "error", "ttft_s", "e2el_s", "output_tps", "input_tokens", "output_tokens",
+               "reasoning_tokens", "cached_tokens", "cost_usd", "attempts", "cached", "run_id"]
+FIELDS_SCHEMA = {"type": "object", "properties": {"label": {"type": "string"}, "status": {"type": "string"}},
+                 "required": ["label", "status"]}
+
+
+@pytest.mark.parametrize(("response_format", "fields"), [
+    (FIELDS_SCHEMA, ["label", "json_status"]),  # a schema: its properties, in its order
+    ({"type": "json_object"}, ["answer"]),  # JSON mode: the fields the answers had
+], ids=["schema", "json-mode"])
+def test_parsed_fields_sit_between_text_and_status_even_when_the_first_row_failed(
+        demo, session, response_format, fields):
+    df = nbstream.sweep("Classify: {topic}", data=TOPICS.head(1), models=["demo-401", "demo-fast"],
+                        params={"temperature": [0]}, response_format=response_format, base_url=demo.base_url,
+                        retries=0, cache=False, display=False, session=session)
+    assert list(df["status"]) == ["error", "done"]
+    assert list(df.columns) == ["topic", "n", "model", "temperature", "text", *fields, *RESULT_TAIL]
+
+
+def _empty_sweeps(demo, session):
+    kw = dict(models=["demo-fast", "demo"], params={"temperature": [0, 1]}, response_format=FIELDS_SCHEMA,
+              base_url=demo.base_url, cache=False, display=False, session=session)
+    yield "empty DataFrame", nbstream.sweep("About {topic}", data=TOPICS.head(0), **kw)
+    yield "empty list", nbstream.sweep("About {input}", data=[], **kw)
+
+
+def test_a_sweep_over_no_rows_returns_every_result_column_with_its_dtype(demo, session):
+    full = nbstream.sweep("About {topic}", data=TOPICS.head(1), models=["demo-fast", "demo"],
+                          params={"temperature": [0, 1]}, response_format=FIELDS_SCHEMA, base_url=demo.base_url,
+                          cache=False, display=False, session=session)
+    for name, empty in _empty_sweeps(demo, session):
+        assert len(empty) == 0, name
+        assert list(empty.columns[-len(full.columns) + 2:]) == list(full.columns[2:]), name
+        for column in ("ttft_s", "e2el_s", "output_tps", "cost_usd", "attempts", "cached", "output_tokens"):
+            assert empty[column].dtype == full[column].dtype, (name, column)
+
+
+def test_a_sweep_over_df_head_0_sends_nothing_and_has_a_real_sweeps_columns_so_it_is_a_dask_meta(demo, session):
+    """README: ``map_partitions(sweep_part, meta=sweep_part(df.head(0)))``."""
+    kw = dict(models=["demo-fast", "demo"], params={"temperature": [0, 1]}, response_format=FIELDS_SCHEMA,
+              base_url=demo.base_url, cache=False, display=False, session=session)
+    sent = len(demo.requests)
+    meta = nbstream.sweep("About {topic}", data=TOPICS.head(0), **kw)
+    assert len(demo.requests) == sent and len(meta) == 0
+    part = nbstream.sweep("About {topic}", data=TOPICS.iloc[1:3], **kw)
+    assert list(meta.columns) == list(part.columns) and meta.index.name == part.index.name == "key"
+
+
+def test_an_empty_result_still_pivots_groups_and_summarizes(demo, session):
+    for name, empty in _empty_sweeps(demo, session):
+        assert empty.pivot_table(index="model", columns="temperature", values="ttft_s").empty, name
+        assert empty.groupby("model")["e2el_s"].mean().empty, name
+        assert session.summarize(empty)["completed"] == 0, name
+
+
+def test_a_sweep_stopped_before_any_row_ended_returns_every_result_column():
+    from nbstream.sweeps import plan, result, runner
+
+    data = plan.inputs(TOPICS)
+    the_plan = plan.make("About {topic}", data, ["demo"], {"temperature": [0]})
+    jobs = runner.jobs(the_plan)
+    frame = result.table(data, the_plan, [None] * len(jobs), result.RunIndex(None), params=["temperature"],
+                         fields=result.schema_fields(FIELDS_SCHEMA))
+    assert len(frame) == 0
+    assert list(frame.columns) == ["topic", "n", "model", "temperature", "text", "label", "json_status", *RESULT_TAIL]
+
+
+def test_seed_goes_to_every_request_like_the_other_request_fields(session):
+    chunk = {"id": "x", "object": "chat.completion.chunk", "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+    with BodyServer(lambda _path, _body: sse_response([chunk, "[DONE]"])) as server:
+        df = nbstream.sweep("{input}", data=["a", "b"], models="m", base_url=f"{server.url}/v1", seed=42,
+                            jitter_seed=1, max_tokens=5, cache=False, display=False, session=session)
+    assert (df["status"] == "done").all() and "seed" not in df.columns  # a fixed field, not a swept one
+    assert [(body["seed"], body["max_tokens"]) for _path, body in server.requests] == [(42, 5), (42, 5)]
+
+
 # ---- bad arguments: one line naming the fix ------------------------------------------------------
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"template": "About {topc}"}, ValueError, r"no column 'topc' \(columns: topic, n\).*\{\{topc\}\}"),
+    ({"template": "About {topic.upper}"}, ValueError,
+     r"reads \{topic\.upper\}, but a sweep fills plain column names only: write \{topic\}.*\{\{topic\.upper\}\}"),
+    ({"template": "About {topic[0]}"}, ValueError, r"reads \{topic\[0\]\}.*write \{topic\}"),
+    ({"template": 'About {topic["k"]}'}, ValueError, r"plain column names only"),
     ({"models": []}, ValueError, "models is empty"),
     ({"models": [3]}, TypeError, "list of model names"),
     ({"data": 42}, TypeError, "DataFrame, a list of dicts or a list of strings"),
@@ -110,7 +195,7 @@ def test_faults_are_retried_until_every_row_is_answered_once_and_attempts_add_up
     rows = pd.DataFrame({"q": [f"question {i}" for i in range(12)]})
     with FaultServer(_cycle_of_faults(18)) as server:
         df = nbstream.sweep("{q}", data=rows, models="fault", concurrency=4, retries=10, base_url=server.base_url,
-                            cache=False, display=False, session=session, seed=1)
+                            cache=False, display=False, session=session, jitter_seed=1)
         assert (df["status"] == "done").all(), df[["status", "error"]]
         assert list(df["text"]) == [answer_for(q) for q in rows["q"]]
         assert int(df["attempts"].sum()) == len(server.log) == 12 + 18
@@ -132,7 +217,7 @@ def test_a_refused_request_is_never_retried(session, status):
 def test_a_row_that_keeps_failing_ends_as_a_per_row_error_after_its_retries(session):
     with FaultServer(lambda _n, prompt: "500" if "doomed" in prompt else "ok") as server:
         df = nbstream.sweep("{q}", data=pd.DataFrame({"q": ["doomed", "fine"]}), models="fault", retries=2,
-                            base_url=server.base_url, cache=False, display=False, session=session, seed=2)
+                            base_url=server.base_url, cache=False, display=False, session=session, jitter_seed=2)
         assert list(df["status"]) == ["error", "done"]
         assert list(df["attempts"]) == [3, 1]
         assert "HTTP 500" in df["error"].iloc[0]
@@ -144,7 +229,7 @@ def test_a_429_storm_slows_the_sweep_instead_of_failing_it(session):
     rows = pd.DataFrame({"q": [f"row {i}" for i in range(8)]})
     with FaultServer(lambda n, _p: "429" if n < 30 else "ok", retry_after="0") as server:
         df = nbstream.sweep("{q}", data=rows, models="fault", concurrency=8, retries=1, base_url=server.base_url,
-                            cache=False, display=False, session=session, seed=3)
+                            cache=False, display=False, session=session, jitter_seed=3)
         assert (df["status"] == "done").all()
         assert int(df["attempts"].sum()) == 38 == len(server.log)
         assert df["attempts"].max() >= 5
@@ -343,6 +428,25 @@ def test_summarize_counts_cached_rows_only_when_asked(demo, session, tmp_path):
     assert session.summarize(again, include_cached=True)["completed"] == 2
 
 
+@pytest.mark.parametrize("default_has_runs", [False, True], ids=["fresh-default", "default-with-other-runs"])
+def test_summarize_in_a_session_that_did_not_run_the_sweep_names_the_session_to_ask(demo, session, default_has_runs):
+    df = nbstream.sweep("About {topic}", data=TOPICS.head(2), models="demo-fast", base_url=demo.base_url,
+                        cache=False, display=False, session=session)
+    other = Session()
+    previous = set_session(other)
+    try:
+        if default_has_runs:
+            nbstream.stream("hi", model="demo-fast", base_url=demo.base_url)
+        with pytest.raises(ValueError, match=r"2 of this sweep's runs are not in this session's history.*"
+                                             r"session\.summarize\(df\)") as info:
+            nbstream.summarize(df)
+        assert "\n" not in str(info.value)
+    finally:
+        set_session(previous)
+        other.close()
+    assert session.summarize(df)["completed"] == 2
+
+
 def test_a_cached_run_reports_the_timing_measured_when_it_was_recorded(demo, session, tmp_path):
     kw = dict(models="demo-fast", base_url=demo.base_url, cache=tmp_path, display=False, session=session)
     first = nbstream.sweep("About {topic}", data=TOPICS.head(1), **kw)
@@ -437,12 +541,61 @@ def test_response_format_fields_become_columns_also_when_answered_from_the_cache
         assert df["error"].isna().all()
 
 
-def test_an_answer_that_is_not_the_json_asked_for_is_that_rows_error(session):
-    with FaultServer(lambda _n, _p: "ok") as server:
-        df = nbstream.sweep("{q}", data=pd.DataFrame({"q": ["x", "y"]}), models="fault", response_format=SCHEMA,
-                            base_url=server.base_url, cache=False, display=False, session=session)
-    assert len(df) == 2 and df["error"].notna().all() and "label" not in df.columns
-    assert list(df["text"]) == [answer_for("x"), answer_for("y")]
+class Verdict(pydantic.BaseModel):
+    label: Literal["positive", "negative"]
+
+
+INVALID_ANSWERS = pytest.mark.parametrize(("response_format", "answer", "error"), [
+    (SCHEMA, "Sure! It is positive.", "not valid JSON"),
+    (Verdict, '{"label": "maybe"}', "does not match Verdict"),
+], ids=["not-json", "fails-the-model"])
+
+
+@INVALID_ANSWERS
+def test_an_answer_that_is_not_the_json_asked_for_is_an_invalid_row_keeping_its_text_and_error(
+        demo, session, response_format, answer, error):
+    df = nbstream.sweep("Classify: {topic}", data=TOPICS.head(2), models="demo-fast", response_format=response_format,
+                        base_url=demo.base_url, cache=False, display=False, session=session, demo={"text": answer})
+    assert list(df["status"]) == ["invalid", "invalid"]
+    assert list(df["text"]) == [answer, answer] and df["error"].str.contains(error).all()
+    runs = df.attrs["runs"]
+    assert all(runs[rid].status == "done" and runs[rid].json_error for rid in df["run_id"])  # the Run is untouched
+
+
+@INVALID_ANSWERS
+def test_an_invalid_answer_is_not_cached_so_a_rerun_asks_again(demo, session, tmp_path, response_format, answer,
+                                                                error):
+    kw = dict(data=TOPICS.head(2), models="demo-fast", response_format=response_format, base_url=demo.base_url,
+              cache=tmp_path, display=False, session=session, demo={"text": answer})
+    nbstream.sweep("Classify: {topic}", **kw)
+    sent = len(demo.requests)
+    again = nbstream.sweep("Classify: {topic}", **kw)
+    assert len(demo.requests) - sent == 2 and not again["cached"].any()
+    assert list(again["status"]) == ["invalid", "invalid"]
+
+
+def test_a_cached_recording_of_an_invalid_answer_is_a_miss_asked_again(demo, session, tmp_path, monkeypatch):
+    """A cache folder written before invalid answers were left out of it still holds some."""
+    from nbstream.sweeps import cache
+
+    kw = dict(data=TOPICS.head(2), models="demo-fast", response_format=SCHEMA, base_url=demo.base_url,
+              cache=tmp_path, display=False, session=session, demo={"text": "no JSON here"})
+    with monkeypatch.context() as patched:
+        patched.setattr(cache, "keepable", lambda run: run.status == "done")  # the old rule: whole is enough
+        nbstream.sweep("Classify: {topic}", **kw)
+    assert len(list(tmp_path.rglob("*.jsonl"))) == 2
+    sent = len(demo.requests)
+    again = nbstream.sweep("Classify: {topic}", **kw)
+    assert len(demo.requests) - sent == 2 and not again["cached"].any()
+
+
+def test_summarize_counts_invalid_rows_as_failed(demo, session):
+    kw = dict(models="demo-fast", response_format=SCHEMA, base_url=demo.base_url, cache=False, display=False,
+              session=session)
+    valid = nbstream.sweep("Classify: {topic}", data=TOPICS.head(1), **kw)
+    invalid = nbstream.sweep("Classify: {topic}", data=TOPICS.tail(2), demo={"text": "no JSON here"}, **kw)
+    summary = session.summarize(pd.concat([valid, invalid]))
+    assert (summary["completed"], summary["failed"]) == (1, 2)
 
 
 def test_cost_is_a_column_and_none_for_a_local_server(demo, session):

@@ -23,7 +23,7 @@ def nb():
         "%%stream --over reviews -p seed=1 -p seed=2 -p demo.tps=2000 --cache {folder} -o again\n{review}",  # 10
         "import pathlib\nprint(bool(again.cached.all()), len(list(pathlib.Path(folder).rglob('*.jsonl'))))",  # 11
         "%%stream --over reviews -p seed=7 -p demo.tps=2000 --cache off -o seeded\n{review}",          # 12
-        "print(sorted({run.params.get('seed') for run in seeded.attrs['runs'].values()}))",              # 13
+        "print(sorted({run.params.get('seed') for run in seeded.attrs['runs'].values()}), 'seed' in seeded)",  # 13
         "%%stream --over reviews --chat c\n{review}",                                                     # 14
         "%%stream --cache off\nhello",                                                                     # 15
     ], timeout=120)
@@ -55,9 +55,10 @@ def test_over_a_missing_variable_or_a_misspelt_field_is_a_one_line_banner(nb):
         assert len(_stderr(cell).strip().splitlines()) == 1
 
 
-def test_a_single_param_named_like_a_sweep_option_is_sent_with_the_request(nb):
-    """``-p seed=7`` is the request's ``seed`` field, not the sweep's retry-jitter seed."""
-    assert _stdout(nb.cells[13]).strip() == "[7]"
+def test_a_single_seed_param_is_the_requests_seed_sent_with_every_row(nb):
+    """``-p seed=7`` is the request's ``seed`` field (the retry jitter's is ``jitter_seed``),
+    sent with every row as ``max_tokens`` is: no column."""
+    assert _stdout(nb.cells[13]).strip() == "[7] False"
 
 
 def test_a_cache_folder_answers_the_same_sweep_again(nb):

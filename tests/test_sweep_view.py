@@ -137,6 +137,24 @@ def test_a_terminal_gets_one_progress_line_that_ends_with_every_row_counted(demo
     assert last.endswith("\n")
 
 
+def test_an_answer_that_is_not_the_json_asked_for_counts_as_failed_in_the_view(demo, session):
+    out = io.StringIO()
+    data = pd.DataFrame({"topic": ["a", "b"]})
+    view = SweepView([_Job(i, "demo-fast") for i in range(2)], [], out=out, notebook=False)
+    from nbstream.sweeps import _Prepared
+    from nbstream.sweeps.runner import Control
+
+    schema = {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}
+    prepared = _Prepared.make("About {topic}", data, "demo-fast", None, 2, 0, None, None, False, schema, False,
+                              None, None, session, {"base_url": demo.base_url, "demo": {"text": "not JSON"}})
+    prepared.view = view
+    frame = session.io.submit(prepared.run(Control())).result(60)
+    view.close()
+    assert list(frame["status"]) == ["invalid", "invalid"]
+    assert " · 2 failed · " in out.getvalue().split("\r")[-1]
+    assert [(r["done"], r["failed"]) for r in view.progress.model_rows()] == [(0, 2)]
+
+
 @pytest.mark.timeout(180)
 def test_in_a_notebook_the_saved_output_is_a_static_summary_and_the_escaped_table():
     nb = _kernel.execute([

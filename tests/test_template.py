@@ -9,7 +9,7 @@ import pytest
 from nbstream._template import fill
 
 NS = {"topic": "SSE", "d": {"k": "keys", 1: "one"}, "xs": ["zero", "first"],
-      "obj": types.SimpleNamespace(attr="an attribute", _hidden="secret"), "n": 3}
+      "obj": types.SimpleNamespace(attr="an attribute", _hidden="secret"), "n": 3, "fill": fill}
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -28,6 +28,9 @@ NS = {"topic": "SSE", "d": {"k": "keys", 1: "one"}, "xs": ["zero", "first"],
     ("{{topic}}", "{topic}"),
     ("function f() {{ return 1 }}", "function f() { return 1 }"),
     ("{__import__('os')}", "{__import__('os')}"),
+    ("keep {topic.upper}", "keep {topic.upper}"),  # a method: its repr holds an address, junk
+    ("keep {d.get}", "keep {d.get}"),
+    ("keep {fill}", "keep {fill}"),
 ])
 def test_fill(text, expected):
     assert fill(text, NS) == expected

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["summarize"]
 
+#: the columns of a runs frame that summarize reads
+_READS = ("run_id", "status", "started_at", "t_done_s", "t_first_chunk_s", "t_last_chunk_s", "n_output_tokens",
+          "n_prompt_tokens", "ttft_s", "ttst_s", "ttfo_s", "e2el_s", "decode_s", "tpot_s", "output_tps")
 _AIPERF_STATS = ("avg", "min", "max", "std", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99")
 
 
@@ -41,6 +44,8 @@ def summarize(runs: pd.DataFrame, chunks: pd.DataFrame | None = None, *, style: 
         raise ValueError(f"unknown style {style!r}: use 'vllm' or 'aiperf'")
     if not isinstance(runs, pd.DataFrame) or "run_id" not in runs:
         raise TypeError("summarize() takes the DataFrame of nbstream.runs() (or a selection of its rows)")
+    if runs.empty:  # no runs (a sweep over no rows): the counts 0, the statistics NaN
+        runs = runs.reindex(columns=list(dict.fromkeys([*runs.columns, *_READS])))
     ok = runs[runs["status"].astype(str) == "done"]
     if chunks is None:
         chunks = record.empty_chunks()

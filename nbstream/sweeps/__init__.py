@@ -33,7 +33,7 @@ __all__ = ["asweep", "sweep"]
 def sweep(template: str, data: Any, models: Any = None, *, params: Mapping[str, Any] | None = None,
           concurrency: int = 16, retries: int = 3, rpm: float | None = None, tpm: float | None = None,
           cache: bool | str | Any = True, response_format: Any = None, display: bool | None = None,
-          keep_runs: int | None = None, seed: int | None = None, session: Session | None = None,
+          keep_runs: int | None = None, jitter_seed: int | None = None, session: Session | None = None,
           **call: Any) -> pd.DataFrame:
     """Fill ``template`` from each row of ``data`` and stream it to every model with every
     combination of ``params``: at most ``concurrency`` at once, ``rpm`` / ``tpm`` per
@@ -42,14 +42,14 @@ def sweep(template: str, data: Any, models: Any = None, *, params: Mapping[str, 
     row per (input row × model × combination). Blocks; Interrupt cancels what is in flight
     and returns the partial table. ``display`` (default: in a notebook or on a terminal)
     shows live progress; ``keep_runs`` (default: the session's) bounds the whole Runs the
-    result keeps; ``seed`` fixes the retry jitter. ``response_format`` (a JSON schema or a
-    pydantic model) asks for JSON: its fields become columns. Other keyword arguments
-    (``base_url``, ``api_key``, ``system``, ``max_tokens``…) go to each request as
+    result keeps; ``jitter_seed`` fixes the retry jitter. ``response_format`` (a JSON schema
+    or a pydantic model) asks for JSON: its fields become columns. Other keyword arguments
+    (``base_url``, ``api_key``, ``system``, ``max_tokens``, ``seed``…) go to each request as
     ``stream()`` takes them.
     """
     session = session or get_session()
     prepared = _Prepared.make(template, data, models, params, concurrency, retries, rpm, tpm, cache,
-                              response_format, display, keep_runs, seed, session, call)
+                              response_format, display, keep_runs, jitter_seed, session, call)
     control = _runner.Control()
     prepared.show(stop_button=False)  # the kernel hears no click while this call blocks: Interrupt stops
     future = session.io.submit(prepared.run(control))
@@ -66,14 +66,14 @@ def sweep(template: str, data: Any, models: Any = None, *, params: Mapping[str, 
 async def asweep(template: str, data: Any, models: Any = None, *, params: Mapping[str, Any] | None = None,
                  concurrency: int = 16, retries: int = 3, rpm: float | None = None, tpm: float | None = None,
                  cache: bool | str | Any = True, response_format: Any = None, display: bool | None = None,
-                 keep_runs: int | None = None, seed: int | None = None, session: Session | None = None,
+                 keep_runs: int | None = None, jitter_seed: int | None = None, session: Session | None = None,
                  **call: Any) -> pd.DataFrame:
     """:func:`sweep` awaited on the caller's running event loop. Cancelling the awaiting
     task (the kernel's Interrupt on an awaited cell) stops the sweep like Stop does and
     returns the partial table."""
     session = session or get_session()
     prepared = _Prepared.make(template, data, models, params, concurrency, retries, rpm, tpm, cache,
-                              response_format, display, keep_runs, seed, session, call)
+                              response_format, display, keep_runs, jitter_seed, session, call)
     control = _runner.Control()
     prepared.show(stop_button=True)
     if prepared.view is not None:
@@ -130,7 +130,7 @@ class _Prepared:
     @classmethod
     def make(cls, template: str, data: Any, models: Any, params: Mapping[str, Any] | None, concurrency: int,
              retries: int, rpm: float | None, tpm: float | None, cache: Any, response_format: Any,
-             display: bool | None, keep_runs: int | None, seed: int | None, session: Session,
+             display: bool | None, keep_runs: int | None, jitter_seed: int | None, session: Session,
              call: dict[str, Any]) -> _Prepared:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a whole number >= 1 (streams at once); got {concurrency!r}")
@@ -157,7 +157,7 @@ class _Prepared:
             _plan.check_json(f"{name}=", value)
         todo = _runner.jobs(plan, fixed)
         _runner.preflight(todo, session, request, response_format)
-        return cls(data=frame, plan=plan, jobs=todo, pacer=Pacer(concurrency, rpm, tpm, seed),
+        return cls(data=frame, plan=plan, jobs=todo, pacer=Pacer(concurrency, rpm, tpm, jitter_seed),
                    cache=Cache.of(cache), retries=retries, response_format=response_format, call=request,
                    session=session, keep_runs=keep, view=None, display=display,
                    param_names=list(_plan.combinations(params)[0]))
@@ -178,7 +178,8 @@ class _Prepared:
                                   listener=listener, control=control)
         finally:
             await asyncio.to_thread(listener.worker.shutdown, True)
-        return _result.table(self.data, self.plan, rows, runs)
+        return _result.table(self.data, self.plan, rows, runs, params=self.param_names,
+                             fields=_result.schema_fields(self.response_format))
 
 
 _REQUEST_ARGS = ("base_url", "api_key", "api", "system", "headers")

@@ -21,7 +21,7 @@ from nbstream._secrets import is_secret_name, redact
 from nbstream.engine import replay as _replay
 from nbstream.run import Run
 
-__all__ = ["DEFAULT_FOLDER", "Cache", "key"]
+__all__ = ["DEFAULT_FOLDER", "Cache", "keepable", "key"]
 
 DEFAULT_FOLDER = ".nbstream-cache"
 
@@ -36,6 +36,12 @@ def key(url: str, body: Any, extra: Any = None, headers: Mapping[str, Any] | Non
     blob = json.dumps({"endpoint": redact(url), "body": body, "extra": extra, "headers": shaping},
                       sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def keepable(run: Run) -> bool:
+    """An answer the cache keeps and serves: a whole one, and with ``response_format`` the
+    JSON asked for (an invalid one is asked again next time)."""
+    return run.status == "done" and run.json_error is None
 
 
 class Cache:
@@ -66,8 +72,11 @@ class Cache:
         path = self.path(digest)
         return path if path.is_file() else None
 
-    def put(self, run: Run, digest: str) -> Path:
-        """Record ``run`` under ``digest``: written beside, then renamed into place."""
+    def put(self, run: Run, digest: str) -> Path | None:
+        """Record ``run`` under ``digest``: written beside, then renamed into place. An
+        answer that is not the JSON asked for is not kept (None): a re-run asks again."""
+        if not keepable(run):
+            return None
         path = self.path(digest)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".jsonl")

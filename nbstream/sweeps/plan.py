@@ -46,7 +46,7 @@ def inputs(data: Any) -> pd.DataFrame:
         frame = data.to_frame(name=data.name if data.name is not None else "input")
     elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) \
             and all(isinstance(x, str) for x in data):
-        frame = pd.DataFrame({"input": list(data)})
+        frame = pd.DataFrame({"input": pd.Series(list(data), dtype=object)})
     elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) \
             and all(isinstance(x, Mapping) for x in data):
         frame = pd.DataFrame([dict(x) for x in data])
@@ -130,6 +130,12 @@ def make(template: str, data: Any, models: Any, params: Mapping[str, Any] | None
         have = ", ".join(columns) or "none"
         raise ValueError(f"the template reads {{{unknown[0]}}} but data has no column {unknown[0]!r} "
                          f"(columns: {have}); write {{{{{unknown[0]}}}}} for a literal brace")
+    accessed = [m for m in _FIELD.finditer(template) if m.group(1) and m.group(0) != f"{{{m.group(1)}}}"]
+    if accessed:
+        field, name = accessed[0].group(0), accessed[0].group(1)
+        raise ValueError(f"the template reads {field}, but a sweep fills plain column names only: write "
+                         f"{{{name}}} (make other values columns first: data.assign(...)), or {{{field}}} "
+                         "for literal braces")
     shared = [n for n in (combos[0] if combos else {}) if n in columns]
     if shared:
         raise ValueError(f"params[{shared[0]!r}] is also a column of data: rename one of them")

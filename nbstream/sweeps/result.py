@@ -1,10 +1,13 @@
 """The sweep's result: one tidy row per answered plan row.
 
 Columns: the input row's columns (its index is the frame's index), ``model``, one column
-per swept parameter, ``text``, the fields of ``run.json`` when the answer parsed to a JSON
-object, then ``status``, ``finish_reason``, ``error``, ``ttft_s``, ``e2el_s``,
+per swept parameter, ``text``, the parsed JSON fields (with ``response_format``: the
+schema's properties in its order, then any other field the answers had, in first-seen
+order), then ``status``, ``finish_reason``, ``error``, ``ttft_s``, ``e2el_s``,
 ``output_tps``, the four token counts, ``cost_usd``, ``attempts``, ``cached`` and
-``run_id``. Rows answered from the cache carry no timing (nothing was measured now).
+``run_id`` — in this order and with the same dtypes whichever rows ended, none included
+(a sweep over no rows is the empty table with every column: a Dask ``meta``).
+Rows answered from the cache carry no timing (nothing was measured now).
 ``df.attrs["runs"]`` maps run ids to the Runs still held (the last ``keep_runs``).
 """
 
@@ -12,19 +15,30 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nbstream.run import Run
 from nbstream.sweeps.plan import RESULT_COLUMNS
 from nbstream.sweeps.runner import Job, Outcome
+from nbstream.wire import structured as _structured
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RunIndex", "row", "table"]
+__all__ = ["INVALID", "RunIndex", "row", "schema_fields", "table"]
+
+#: a row's status when its answer ended but is not the JSON ``response_format`` asked for
+INVALID = "invalid"
 
 _TIMING = ("ttft_s", "e2el_s", "output_tps")
+#: the columns after the parsed fields, in order
+_TAIL = ("status", "finish_reason", "error", *_TIMING, "input_tokens", "output_tokens", "reasoning_tokens",
+         "cached_tokens", "cost_usd", "attempts", "cached", "run_id")
+#: the result's dtypes, the same for an empty table as for a full one (counts: nullable integers)
+_DTYPES = {**dict.fromkeys(_TIMING, "float64"), **dict.fromkeys(("input_tokens", "output_tokens",
+           "reasoning_tokens", "cached_tokens"), "Int64"), "cost_usd": "float64", "attempts": "int64",
+           "cached": "bool"}
 _TOKENS = {"input_tokens": "n_prompt_tokens", "output_tokens": "n_output_tokens",
            "reasoning_tokens": "n_reasoning_tokens", "cached_tokens": "n_cached_prompt_tokens"}
 
@@ -83,9 +97,12 @@ def row(job: Job, outcome: Outcome, inputs: frozenset[str] = frozenset()) -> dic
                 while name in out or name in RESULT_COLUMNS or name in inputs:
                     name = f"json_{name}"
                 out[name] = v
-        # an answer that is not the JSON asked for is that row's error (the text stays)
-        error = summary.get("error") or getattr(run, "json_error", None)
-        out.update(status=run.status, finish_reason=run.finish_reason, error=error)
+        # an answer that is not the JSON asked for (or fails its model) is that row's error and
+        # status "invalid" (the text and whatever parsed stay; the Run itself stays "done")
+        json_error = getattr(run, "json_error", None)
+        error = summary.get("error") or json_error
+        status = INVALID if run.status == "done" and json_error is not None else run.status
+        out.update(status=status, finish_reason=run.finish_reason, error=error)
         out.update({name: math.nan if outcome.cached else _number(summary.get(name)) for name in _TIMING})
         out.update({name: summary.get(source) for name, source in _TOKENS.items()})
         out["cost_usd"] = summary.get("cost_usd")
@@ -93,19 +110,49 @@ def row(job: Job, outcome: Outcome, inputs: frozenset[str] = frozenset()) -> dic
     return out
 
 
-def table(data: pd.DataFrame, plan: pd.DataFrame, rows: list[dict[str, Any] | None],
-          runs: RunIndex) -> pd.DataFrame:
-    """The result frame: input columns (and index) first, then each answered row's columns."""
+def schema_fields(response_format: Any) -> list[str]:
+    """The properties a ``response_format`` schema names, in its order (none in JSON mode)."""
+    spec = _structured.normalize(response_format)
+    properties = spec.schema.get("properties") if spec is not None and spec.schema is not None else None
+    return [str(name) for name in properties] if isinstance(properties, dict) else []
+
+
+def _field_columns(fields: Sequence[str], taken: set[str], rows: list[dict[str, Any]]) -> list[str]:
+    """The parsed-field columns: the schema's ``fields`` (each renamed as :func:`row` renames
+    it), then whatever other fields the answers had, in first-seen order."""
+    columns: list[str] = []
+    for field in fields:
+        name = field
+        while name in taken or name in columns:
+            name = f"json_{name}"
+        columns.append(name)
+    known = set(columns) | taken | set(_TAIL)
+    for values in rows:
+        for name in values:
+            if name not in known:
+                known.add(name)
+                columns.append(name)
+    return columns
+
+
+def table(data: pd.DataFrame, plan: pd.DataFrame, rows: list[dict[str, Any] | None], runs: RunIndex, *,
+          params: Sequence[str] = (), fields: Sequence[str] = ()) -> pd.DataFrame:
+    """The result frame: input columns (and index) first, then ``model``, the swept
+    ``params``, ``text``, the parsed ``fields``, then the status, timing and token columns —
+    every one of them however many rows ended (none: an empty table that still pivots)."""
     import pandas as pd
 
     done = [i for i, r in enumerate(rows) if r is not None]
     positions = plan["row"].to_numpy()[done] if done else []
     inputs = data.iloc[positions]
-    body = pd.DataFrame([rows[i] for i in done])
+    answered = [r for r in rows if r is not None]
+    head = ["model", *params, "text"]
+    taken = {str(c) for c in data.columns} | set(head) | set(RESULT_COLUMNS)
+    columns = [*head, *_field_columns(fields, taken, answered), *_TAIL]
+    body = pd.DataFrame(answered, columns=columns)
+    for name, dtype in _DTYPES.items():
+        body[name] = body[name].astype(dtype)
     frame = pd.concat([inputs.reset_index(drop=True), body], axis=1)
     frame.index = inputs.index
-    for name in ("attempts",):
-        if name in frame:
-            frame[name] = frame[name].astype("int64")
     frame.attrs["runs"] = runs
     return frame

@@ -22,7 +22,7 @@ from nbstream.engine import replay as _replay
 from nbstream.engine import request as _request
 from nbstream.run import Run
 from nbstream.session import Session
-from nbstream.sweeps.cache import Cache, key
+from nbstream.sweeps.cache import Cache, keepable, key
 from nbstream.sweeps.pacing import RATE_LIMIT_RETRIES, Pacer, backoff, retryable
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class _Sweep:
             except (ValueError, OSError):  # a damaged recording (no record, bad lines): a miss, asked again
                 pass
             else:
-                if replayed.run is not None and replayed.run.status == "done":
+                if replayed.run is not None and keepable(replayed.run):  # an invalid JSON answer: asked again
                     return replayed
             # a recording cut short (edited, copied half) replays as no answer: a miss, asked again
         gate = self.pacer.gate(req.base_url)

@@ -96,7 +96,7 @@ class Progress:
         self.running.pop(index, None)
         self.tails.pop(index, None)
         stats = self.models.setdefault(model, _Model())
-        if row.get("status") == "done":
+        if row.get("status") == "done":  # anything else failed: "error", "cancelled", "invalid" (not the JSON asked)
             self.done += 1
             stats.done += 1
         else:
