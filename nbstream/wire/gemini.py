@@ -5,7 +5,9 @@ carry ``text`` (``thought: true`` marks reasoning), whole ``functionCall`` parts
 fragments) and other parts (code execution, inline data: kept as ``Other``);
 ``finishReason`` arrives on the last chunk; ``usageMetadata`` is cumulative (the last one
 wins); ``promptFeedback.blockReason`` says the prompt itself was blocked. The stream has
-no end marker: it ends when the connection closes after a chunk with ``finishReason``.
+no ``[DONE]``: it ends when the connection closes after a chunk with ``finishReason``, so
+that chunk is the format's end marker (``end_marker=True``): a clean close before any
+finish reason is an incomplete run, its partial text kept.
 Without ``?alt=sse`` Gemini answers one JSON array of those objects: a payload that is a
 list is read element by element.
 
@@ -221,7 +223,8 @@ def _auth(key: str) -> dict[str, str]:
 
 
 FORMAT = WireFormat(name="gemini", description="Gemini's streamGenerateContent", adapter=GeminiAdapter,
-                    end_marker=False, path=path, body=body, root=root,
+                    end_marker=True,  # the chunk carrying finishReason (see the module docstring)
+                    path=path, body=body, root=root,
                     key_envs=("GEMINI_API_KEY", "GOOGLE_API_KEY"), url_envs=(("GOOGLE_GEMINI_BASE_URL", None),),
                     default_url="https://generativelanguage.googleapis.com", auth=_auth, detect=detect,
                     prefixes=("gemini", "google"))
