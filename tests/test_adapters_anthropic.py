@@ -133,6 +133,20 @@ def test_server_tool_blocks_and_unknown_deltas_are_kept_as_other() -> None:
     assert events[0].type == "content_block.server_tool_use" and events[1].type == "delta.citations_delta"
 
 
+@pytest.mark.parametrize(("block", "calls"), [
+    ({"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}, 1),
+    ({"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}, 0),
+    ({"type": "mcp_tool_use", "id": "mcptoolu_1", "name": "search", "server_name": "docs", "input": {}}, 0),
+], ids=["tool_use", "server_tool_use", "mcp_tool_use"])
+def test_only_a_tool_use_blocks_argument_fragments_make_a_tool_call(block: dict, calls: int) -> None:
+    fragment = {"type": "input_json_delta", "partial_json": '{"query": "x"}'}
+    events = feed_all([start(), sse("content_block_start", index=0, content_block=block),
+                       sse("content_block_delta", index=0, delta=fragment)])
+    assert len({e.index for e in events if isinstance(e, ToolCallDelta)}) == calls
+    if not calls:
+        assert Other(type="delta.input_json_delta", data={"index": 0, **fragment}) in events
+
+
 @pytest.mark.parametrize("message", [
     sse("content_block_delta", index=0, delta={"type": "text_delta", "text": 5}),
     sse("content_block_delta", index="0", delta={"type": "text_delta", "text": "x"}),

@@ -9,7 +9,9 @@ may come anywhere and ``error`` (``overloaded_error``…) ends the stream.
 
 Thinking signatures and redacted thinking are kept as ``Other`` events (typed
 ``thinking.signature`` / ``redacted_thinking``, with their block index) so a conversation
-can send the thinking blocks back; server-tool blocks are kept as ``Other`` too.
+can send the thinking blocks back; server-tool blocks (``server_tool_use``,
+``mcp_tool_use``…) are kept as ``Other`` too, their ``input_json_delta`` fragments as well:
+only a ``tool_use`` block's arguments make tool-call deltas.
 The stop reason is given in OpenAI's words (``end_turn`` -> ``stop``…), the provider's own
 word kept in ``Finish.raw``.
 """
@@ -67,9 +69,9 @@ DEFAULT_MAX_TOKENS = 4096  # the Messages API requires max_tokens; override with
 
 class AnthropicAdapter:
     """One Messages stream's adapter (state: the input usage from ``message_start``, the
-    tool call number of each tool-use block, whether a tool was used)."""
+    type of each content block and the tool call number of each tool-use block, by index)."""
 
-    __slots__ = ("_input", "_cache_read", "_cache_write", "_tools", "_output")
+    __slots__ = ("_input", "_cache_read", "_cache_write", "_tools", "_output", "_kinds")
 
     def __init__(self) -> None:
         self._input: int | None = None
@@ -77,6 +79,7 @@ class AnthropicAdapter:
         self._cache_write: int | None = None
         self._output: int | None = None
         self._tools: dict[int, int] = {}  # content block index -> tool call number
+        self._kinds: dict[int, Any] = {}  # content block index -> its type, from content_block_start
 
     def feed(self, name: str, data: Any, id: str | None = None) -> list[Event]:
         """One SSE message (its ``event:`` name and JSON data) -> events."""
@@ -128,6 +131,7 @@ class AnthropicAdapter:
         if not isinstance(block, dict):
             raise TypeError(f"content_block must be an object, not {type(block).__name__}")
         kind = block.get("type")
+        self._kinds[idx] = kind
         if kind == "text":
             first = string(block.get("text"), "content_block.text")
             return [TextDelta(first)] if first else []
@@ -157,6 +161,8 @@ class AnthropicAdapter:
             return [ReasoningDelta(piece)] if piece else []
         if kind == "input_json_delta":
             piece = text(delta.get("partial_json"), "delta.partial_json")
+            if self._kinds.get(idx) != "tool_use":  # a server_tool_use / mcp_tool_use block's input: no call of ours
+                return [Other(type="delta.input_json_delta", data={"index": idx, **delta})]
             number = self._tools.setdefault(idx, len(self._tools))
             return [ToolCallDelta(number, arguments=piece)] if piece else []
         if kind == "signature_delta":
