@@ -46,3 +46,35 @@ def test_a_gemini_stream_is_complete_only_when_a_chunk_carried_its_finish_reason
                               session=session)
     assert run.status == status and run.text.startswith("Hel")
     assert (run.error is not None) == (status == "incomplete")
+
+
+# Gemini without ?alt=sse: one JSON array, pretty-printed as Google sends it
+GEMINI_ARRAY = (b'[{\r\n  "candidates": [{"content": {"parts": [{"text": "Hel"}], "role": "model"}, "index": 0}]\r\n}\r\n'
+                b',\r\n{\r\n  "candidates": [{"content": {"parts": [{"text": "lo"}], "role": "model"},\r\n'
+                b'    "finishReason": "STOP", "index": 0}],\r\n'
+                b'  "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5}\r\n}\r\n]')
+
+
+def array_head(content_type: str | None) -> bytes:
+    typed = f"Content-Type: {content_type}\r\n" if content_type else ""
+    return f"HTTP/1.1 200 OK\r\n{typed}Connection: close\r\n\r\n".encode()
+
+
+def shown_with_httpx(url: str, session: Session) -> nbstream.Run:
+    import httpx
+
+    with httpx.stream("POST", url + "/v1beta/models/m:streamGenerateContent", json={"contents": []}) as response:
+        return nbstream.show(response, display=False, session=session)
+
+
+def streamed(url: str, session: Session) -> nbstream.Run:
+    return nbstream.stream("x", base_url=url, model="m", api="gemini", api_key="k", display=False, session=session)
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=UTF-8", None], ids=["json", "untyped"])
+@pytest.mark.parametrize("read", [streamed, shown_with_httpx], ids=["stream", "show"])
+def test_a_gemini_json_array_body_is_read_as_its_chunks(session, read, content_type) -> None:
+    with serving(GEMINI_ARRAY, head=array_head(content_type)) as server:
+        run = read(server.url, session)
+    assert (run.status, run.wire_format, run.text, run.finish_reason_raw) == ("done", "gemini", "Hello", "STOP"), run.error
+    assert run.usage.output_tokens == 2
