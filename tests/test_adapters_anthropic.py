@@ -111,6 +111,16 @@ def test_stop_reasons_are_given_in_openai_words_with_the_raw_word_kept(raw: str,
     assert Finish(openai, raw=raw) in events
 
 
+@pytest.mark.parametrize("message", [
+    sse("message_delta", delta={"stop_reason": "stop_sequence", "stop_sequence": "\n\nHuman:"}),
+    ("", json.dumps({"id": "msg_3", "type": "message", "role": "assistant", "model": "m",
+                     "content": [{"type": "text", "text": "Hi"}], "stop_reason": "stop_sequence",
+                     "stop_sequence": "\n\nHuman:", "usage": {"input_tokens": 1, "output_tokens": 1}})),
+], ids=["message_delta", "whole-message"])
+def test_the_matched_stop_sequence_is_kept_with_the_finish(message: tuple[str, str]) -> None:
+    assert Finish("stop", raw="stop_sequence", stop_sequence="\n\nHuman:") in feed_all([message])
+
+
 def test_an_unknown_stop_reason_is_kept_as_sent() -> None:
     events = feed_all([sse("message_delta", delta={"stop_reason": "pause_turn"})])
     assert Finish("pause_turn", raw="pause_turn") in events

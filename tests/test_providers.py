@@ -75,6 +75,15 @@ def test_a_limit_ends_with_length_in_both_words(server, session, api) -> None:
     assert run.finish_reason_raw == {"anthropic": "max_tokens", "gemini": "MAX_TOKENS"}[api]
 
 
+def test_a_matched_stop_sequence_is_kept_as_the_runs_stop_sequence(server, session) -> None:
+    reference = chat_answer(server, session).text
+    stop = reference.split()[6]  # a word from inside the answer
+    run = nbstream.stream(ASK, base_url=server.base_url, model="demo", api="anthropic", stop=[stop, "never said"],
+                          session=session)
+    assert (run.finish_reason, run.finish_reason_raw, run.stop_sequence) == ("stop", "stop_sequence", stop)
+    assert run.summary["stop_sequence"] == stop and run.text == reference[:reference.index(stop)]
+
+
 @pytest.mark.parametrize("api", ["anthropic", "gemini"])
 def test_a_dropped_connection_keeps_the_partial_answer_and_says_incomplete(server, session, api) -> None:
     run = nbstream.stream(ASK, base_url=server.base_url, model="demo-disconnect", api=api, session=session)

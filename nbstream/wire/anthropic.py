@@ -13,7 +13,7 @@ can send the thinking blocks back; server-tool blocks (``server_tool_use``,
 ``mcp_tool_use``…) are kept as ``Other`` too, their ``input_json_delta`` fragments as well:
 only a ``tool_use`` block's arguments make tool-call deltas.
 The stop reason is given in OpenAI's words (``end_turn`` -> ``stop``…), the provider's own
-word kept in ``Finish.raw``.
+word kept in ``Finish.raw`` and the matched ``stop_sequence`` in ``Finish.stop_sequence``.
 """
 
 from __future__ import annotations
@@ -177,9 +177,9 @@ class AnthropicAdapter:
             out.append(self._usage(usage))
         delta = obj.get("delta")
         if isinstance(delta, dict):
-            reason = string(delta.get("stop_reason"), "delta.stop_reason")
-            if reason:
-                out.append(Finish(STOP_REASONS.get(reason, reason), raw=reason))
+            finish = _finish(delta, "delta.")
+            if finish is not None:
+                out.append(finish)
         return out
 
     def _usage(self, usage: dict) -> Usage:
@@ -203,11 +203,21 @@ class AnthropicAdapter:
         out = self._start(message)
         for idx, block in enumerate(message["content"]):
             out.extend(self._block(idx, block))
-        reason = string(message.get("stop_reason"), "stop_reason")
-        if reason:
-            out.append(Finish(STOP_REASONS.get(reason, reason), raw=reason))
+        finish = _finish(message, "")
+        if finish is not None:
+            out.append(finish)
         out.append(Done())
         return out
+
+
+def _finish(holder: dict, where: str) -> Finish | None:
+    """The ``Finish`` of a ``message_delta``'s delta or a whole message: its stop reason in
+    OpenAI's words, the word itself, and the matched ``stop_sequence`` (None when absent)."""
+    reason = string(holder.get("stop_reason"), f"{where}stop_reason")
+    if not reason:
+        return None
+    return Finish(STOP_REASONS.get(reason, reason), raw=reason,
+                  stop_sequence=string(holder.get("stop_sequence"), f"{where}stop_sequence"))
 
 
 def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
