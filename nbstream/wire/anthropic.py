@@ -8,7 +8,8 @@ then per content block ``content_block_start`` / ``content_block_delta`` /
 may come anywhere and ``error`` (``overloaded_error``…) ends the stream.
 
 Thinking signatures and redacted thinking are kept as ``Other`` events (typed
-``thinking.signature`` / ``redacted_thinking``, with their block index) so a conversation
+``thinking.signature`` / ``redacted_thinking``, with their block index; a signature a whole
+``thinking`` block carries, in ``content_block_start`` or a non-streamed message, too) so a conversation
 can send the thinking blocks back; server-tool blocks (``server_tool_use``,
 ``mcp_tool_use``…) are kept as ``Other`` too, their ``input_json_delta`` fragments as well:
 only a ``tool_use`` block's arguments make tool-call deltas.
@@ -137,7 +138,11 @@ class AnthropicAdapter:
             return [TextDelta(first)] if first else []
         if kind == "thinking":
             first = string(block.get("thinking"), "content_block.thinking")
-            return [ReasoningDelta(first)] if first else []
+            out: list[Event] = [ReasoningDelta(first)] if first else []
+            signed = string(block.get("signature"), "content_block.signature")
+            if signed:  # a whole block (non-streamed, or a proxy's): kept as a signature_delta is
+                out.append(Other(type="thinking.signature", data={"index": idx, "signature": signed}))
+            return out
         if kind == "tool_use":
             number = self._tools.setdefault(idx, len(self._tools))
             given = block.get("input")
