@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _servers import ScriptedServer, sse_head
+from _servers import LoopbackServer, ScriptedServer, read_body, sse_head
 
 import nbstream
 from nbstream.session import Session
@@ -78,3 +78,38 @@ def test_a_gemini_json_array_body_is_read_as_its_chunks(session, read, content_t
         run = read(server.url, session)
     assert (run.status, run.wire_format, run.text, run.finish_reason_raw) == ("done", "gemini", "Hello", "STOP"), run.error
     assert run.usage.output_tokens == 2
+
+
+# ---- what a request carries ------------------------------------------------------------------
+ANSWERS = {
+    "anthropic": b'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"m","role":"assistant",'
+                 b'"content":[],"usage":{"input_tokens":1,"output_tokens":1}}}\n\n'
+                 b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+                 b'"content_block":{"type":"text","text":"Hi"}}\n\n'
+                 b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+                 b'"usage":{"output_tokens":1}}\n\n'
+                 b'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+    "gemini": gemini_chunk("Hi", finish="STOP"),
+}
+
+
+@pytest.mark.parametrize(("api", "expected"), [
+    ("anthropic", {"anthropic-version": "2023-06-01", "x-api-key": "KEY"}),
+    ("gemini", {"x-goog-api-key": "KEY"}),
+])
+def test_each_native_api_sends_its_own_headers_and_never_the_key_in_the_url(session, api, expected) -> None:
+    key = "sk-loopback-" + "Q" * 32
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def serve(handler: Any) -> None:
+        read_body(handler)
+        seen.append((handler.path, {k.lower(): v for k, v in handler.headers.items()}))
+        handler.wfile.write(sse_head() + ANSWERS[api])
+
+    with LoopbackServer(serve) as server:
+        run = nbstream.stream("x", base_url=server.url, model="m", api=api, api_key=key, display=False,
+                              session=session)
+    assert run.status == "done" and run.text == "Hi", run.error
+    [(path, headers)] = seen
+    assert {name: headers.get(name) for name in expected} == {k: v.replace("KEY", key) for k, v in expected.items()}
+    assert key not in path and "key=" not in path and "authorization" not in headers
