@@ -197,6 +197,14 @@ def test_body_moves_system_to_the_top_level_and_requires_max_tokens() -> None:
                     "stop_sequences": ["END"]}
 
 
+def test_body_passes_a_system_message_of_content_blocks_through_as_the_system_list() -> None:
+    blocks = [{"type": "text", "text": "A long, cached preamble.", "cache_control": {"type": "ephemeral"}}]
+    sent = body("m", [{"role": "system", "content": blocks}, {"role": "system", "content": "Be brief."},
+                      {"role": "user", "content": "Hi"}], {"stop": None})
+    assert sent["system"] == [*blocks, {"type": "text", "text": "Be brief."}]
+    assert "stop_sequences" not in sent
+
+
 def test_body_takes_max_tokens_under_any_of_its_names_and_cannot_turn_streaming_off() -> None:
     assert body("m", [], {"max_output_tokens": 64})["max_tokens"] == 64
     assert body("m", [], {"max_tokens": 8, "stream": False})["stream"] is True

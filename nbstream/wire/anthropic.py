@@ -226,9 +226,10 @@ def _finish(holder: dict, where: str) -> Finish | None:
 
 
 def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-    """The streaming Messages request: system messages go to the top-level ``system``,
-    ``max_tokens`` is required (default 4096, also for ``max_tokens=None``), ``stop`` becomes
-    ``stop_sequences``."""
+    """The streaming Messages request: system messages go to the top-level ``system`` (a list
+    of blocks when one of them is, ``cache_control`` kept), ``max_tokens`` is required
+    (default 4096, also for ``max_tokens=None``), ``stop`` becomes ``stop_sequences``
+    (``stop=None``: none)."""
     params = dict(params)
     schema = structured.take(params)
     if schema is not None and schema.schema is not None:  # output_config.format (no schemaless JSON mode)
@@ -243,13 +244,29 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
         del params["max_tokens"]
     if "stop" in params:
         stop = params.pop("stop")
-        params["stop_sequences"] = [stop] if isinstance(stop, str) else stop
-    system = [str(m.get("content")) for m in messages if m.get("role") == "system"]
+        if stop is not None:  # None means "not given"
+            params["stop_sequences"] = [stop] if isinstance(stop, str) else stop
+    system = [m.get("content") for m in messages if m.get("role") == "system"]
     rest = [m for m in messages if m.get("role") != "system"]
     out: dict[str, Any] = {"model": model, "messages": rest, "max_tokens": DEFAULT_MAX_TOKENS, "stream": True}
     if system:
-        out["system"] = "\n\n".join(system)
+        out["system"] = _system(system)
     return {**out, **params, "stream": True}
+
+
+def _system(contents: list[Any]) -> str | list[Any]:
+    """The ``system`` field: the system messages' text, joined; when one of them is a list
+    of content blocks, a list of blocks, those passed through as given (``cache_control``
+    kept) and text made a ``text`` block."""
+    if all(isinstance(c, str) for c in contents):
+        return "\n\n".join(contents)
+    blocks: list[Any] = []
+    for content in contents:
+        if isinstance(content, list):
+            blocks.extend(content)
+        else:
+            blocks.append({"type": "text", "text": content if isinstance(content, str) else str(content)})
+    return blocks
 
 
 def assistant_content(events: Iterable[Event]) -> str | list[dict[str, Any]]:

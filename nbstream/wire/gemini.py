@@ -178,7 +178,9 @@ def path(model: str) -> str:
 def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
     """The request body: chat messages become ``contents`` (``assistant`` -> ``model``),
     system messages ``systemInstruction``; sampling settings go into ``generationConfig``
-    under Gemini's names (``max_tokens`` -> ``maxOutputTokens``, ``stop`` -> ``stopSequences``)."""
+    under Gemini's names (``max_tokens`` -> ``maxOutputTokens``, ``stop`` -> ``stopSequences``;
+    None for any of them means not given). List content's OpenAI-style text parts become
+    Gemini's ``{"text": ...}`` parts."""
     params = dict(params)
     schema = structured.take(params)
     config = section(params, "generationConfig")
@@ -193,17 +195,37 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
                 config[_GENERATION[key]] = value
     if "stop" in params:
         stop = params.pop("stop")
-        config["stopSequences"] = [stop] if isinstance(stop, str) else stop
-    system = [str(m.get("content")) for m in messages if m.get("role") == "system"]
-    contents = [{"role": "model" if m.get("role") == "assistant" else "user",
-                 "parts": m["content"] if isinstance(m.get("content"), list) else [{"text": str(m.get("content"))}]}
+        if stop is not None:  # None means "not given"
+            config["stopSequences"] = [stop] if isinstance(stop, str) else stop
+    system = [m.get("content") for m in messages if m.get("role") == "system"]
+    contents = [{"role": "model" if m.get("role") == "assistant" else "user", "parts": _parts(m.get("content"))}
                 for m in messages if m.get("role") != "system"]
     out: dict[str, Any] = {"contents": contents}
     if system:
-        out["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+        if all(isinstance(c, str) for c in system):
+            out["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+        else:
+            out["systemInstruction"] = {"parts": [p for c in system for p in _parts(c)]}
     if config:
         out["generationConfig"] = config
     return {**out, **params}
+
+
+def _parts(content: Any) -> list[Any]:
+    """A chat message's content as Gemini ``parts``: text is one ``{"text"}`` part; a list's
+    OpenAI-style ``{"type": "text", "text"}`` parts (and plain strings) become ``{"text"}``
+    parts, anything else (Gemini's own parts: ``inlineData``, ``functionCall``…) goes as given."""
+    if not isinstance(content, list):
+        return [{"text": content if isinstance(content, str) else str(content)}]
+    out: list[Any] = []
+    for part in content:
+        if isinstance(part, str):
+            out.append({"text": part})
+        elif isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+            out.append({"text": part["text"]})
+        else:
+            out.append(part)
+    return out
 
 
 def detect(name: str, obj: Any) -> bool:
