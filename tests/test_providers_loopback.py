@@ -49,10 +49,12 @@ def test_a_gemini_stream_is_complete_only_when_a_chunk_carried_its_finish_reason
 
 
 # Gemini without ?alt=sse: one JSON array, pretty-printed as Google sends it
-GEMINI_ARRAY = (b'[{\r\n  "candidates": [{"content": {"parts": [{"text": "Hel"}], "role": "model"}, "index": 0}]\r\n}\r\n'
+GEMINI_ARRAY = (b'[{\r\n  "candidates": [{"content": {"parts": [{"text": "Hel"}], "role": "model"},\r\n'
+                b'    "index": 0}]\r\n}\r\n'
                 b',\r\n{\r\n  "candidates": [{"content": {"parts": [{"text": "lo"}], "role": "model"},\r\n'
                 b'    "finishReason": "STOP", "index": 0}],\r\n'
-                b'  "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5}\r\n}\r\n]')
+                b'  "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2,\r\n'
+                b'    "totalTokenCount": 5}\r\n}\r\n]')
 
 
 def array_head(content_type: str | None) -> bytes:
@@ -76,18 +78,19 @@ def streamed(url: str, session: Session) -> nbstream.Run:
 def test_a_gemini_json_array_body_is_read_as_its_chunks(session, read, content_type) -> None:
     with serving(GEMINI_ARRAY, head=array_head(content_type)) as server:
         run = read(server.url, session)
-    assert (run.status, run.wire_format, run.text, run.finish_reason_raw) == ("done", "gemini", "Hello", "STOP"), run.error
+    outcome = (run.status, run.wire_format, run.text, run.finish_reason_raw)
+    assert outcome == ("done", "gemini", "Hello", "STOP"), run.error
     assert run.usage.output_tokens == 2
 
 
 # ---- what a request carries ------------------------------------------------------------------
 ANSWERS = {
-    "anthropic": b'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"m","role":"assistant",'
-                 b'"content":[],"usage":{"input_tokens":1,"output_tokens":1}}}\n\n'
+    "anthropic": b'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"m",'
+                 b'"role":"assistant","content":[],"usage":{"input_tokens":1,"output_tokens":1}}}\n\n'
                  b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
                  b'"content_block":{"type":"text","text":"Hi"}}\n\n'
-                 b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},'
-                 b'"usage":{"output_tokens":1}}\n\n'
+                 b'event: message_delta\ndata: {"type":"message_delta",'
+                 b'"delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}\n\n'
                  b'event: message_stop\ndata: {"type":"message_stop"}\n\n',
     "gemini": gemini_chunk("Hi", finish="STOP"),
 }
