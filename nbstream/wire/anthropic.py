@@ -51,6 +51,7 @@ from nbstream.wire.payload import (
     string,
     text,
     unexpected_shape,
+    word,
 )
 from nbstream.wire.spec import WireFormat
 
@@ -65,6 +66,7 @@ STOP_REASONS = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
+MAX_STOP_SEQUENCE = 1000  # a matched stop string is the caller's own: longer than a finish word, still bounded
 DEFAULT_MAX_TOKENS = 4096  # the Messages API requires max_tokens; override with max_tokens=
 
 
@@ -218,11 +220,11 @@ class AnthropicAdapter:
 def _finish(holder: dict, where: str) -> Finish | None:
     """The ``Finish`` of a ``message_delta``'s delta or a whole message: its stop reason in
     OpenAI's words, the word itself, and the matched ``stop_sequence`` (None when absent)."""
-    reason = string(holder.get("stop_reason"), f"{where}stop_reason")
+    reason = word(holder.get("stop_reason"), f"{where}stop_reason")
     if not reason:
         return None
     return Finish(STOP_REASONS.get(reason, reason), raw=reason,
-                  stop_sequence=string(holder.get("stop_sequence"), f"{where}stop_sequence"))
+                  stop_sequence=word(holder.get("stop_sequence"), f"{where}stop_sequence", MAX_STOP_SEQUENCE))
 
 
 def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:

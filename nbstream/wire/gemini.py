@@ -47,6 +47,7 @@ from nbstream.wire.payload import (
     section,
     string,
     unexpected_shape,
+    word,
 )
 from nbstream.wire.spec import WireFormat
 
@@ -112,7 +113,7 @@ class GeminiAdapter:
             content = cand.get("content")
             if isinstance(content, dict):
                 self._parts(content.get("parts") or [], choice, out)
-            reason = string(cand.get("finishReason"), "candidates[].finishReason")
+            reason = word(cand.get("finishReason"), "candidates[].finishReason")
             if reason and reason != "FINISH_REASON_UNSPECIFIED":
                 mapped = FINISH_REASONS.get(reason, reason.lower())
                 if mapped == "stop" and self._calls.get(choice):
@@ -120,7 +121,7 @@ class GeminiAdapter:
                 out.append(Finish(mapped, choice, raw=reason))
         feedback = obj.get("promptFeedback")
         if isinstance(feedback, dict):
-            blocked = string(feedback.get("blockReason"), "promptFeedback.blockReason")
+            blocked = word(feedback.get("blockReason"), "promptFeedback.blockReason")
             if blocked:
                 out.append(Finish("content_filter", raw=blocked))
                 out.append(Done())  # nothing more comes for a blocked prompt
