@@ -148,6 +148,21 @@ def test_show_reads_the_anthropic_message_stream_helper(server, session) -> None
     assert run.status == "done" and run.text == chat_answer(server, session).text
 
 
+@pytest.mark.parametrize(("client", "how"), [
+    (anthropic.Anthropic, "with client.messages.stream(...) as s: nbstream.show(s)"),
+    (anthropic.AsyncAnthropic, "async with client.messages.stream(...) as s: await nbstream.ashow(s)"),
+], ids=["sync", "async"])
+def test_an_unentered_message_stream_helper_is_a_type_error_saying_how_to_enter_it(server, session, client, how):
+    manager = client(base_url=root_of(server), api_key="x").messages.stream(
+        model="demo", max_tokens=10, messages=[{"role": "user", "content": ASK}])
+    with pytest.raises(TypeError) as info:
+        nbstream.show(manager, display=False, session=session)
+    assert how in str(info.value) and "\n" not in str(info.value)
+    pending = getattr(manager, "_AsyncMessageStreamManager__api_request", None)
+    if pending is not None:
+        pending.close()  # the request the async helper would have awaited once entered: never sent
+
+
 def test_ashow_reads_an_async_anthropic_sdk_stream(server, session) -> None:
     async def main() -> nbstream.Run:
         client = anthropic.AsyncAnthropic(base_url=root_of(server), api_key="x")
