@@ -203,8 +203,9 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
                 for m in messages if m.get("role") != "system"]
     out: dict[str, Any] = {"contents": contents}
     if system:
-        if all(isinstance(c, str) for c in system):
-            out["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+        texts = [c for c in system if isinstance(c, str)]
+        if len(texts) == len(system):
+            out["systemInstruction"] = {"parts": [{"text": "\n\n".join(texts)}]}
         else:
             out["systemInstruction"] = {"parts": [p for c in system for p in _parts(c)]}
     if config:
