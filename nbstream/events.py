@@ -71,11 +71,14 @@ class Finish:
     """Why generation stopped, in OpenAI's words where the provider has its own
     (``stop``, ``length``, ``tool_calls``, ``content_filter``; Ollama's ``done_reason``, a
     Responses terminal status or incomplete reason as sent). ``raw`` is the provider's
-    own word when it was translated (Anthropic's ``end_turn``, Gemini's ``MAX_TOKENS``)."""
+    own word when it was translated (Anthropic's ``end_turn``, Gemini's ``MAX_TOKENS``);
+    ``stop_sequence`` the stop string that ended the answer, when the provider says which
+    (Anthropic's ``stop_sequence``)."""
 
     reason: str
     choice: int = 0
     raw: str | None = None
+    stop_sequence: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

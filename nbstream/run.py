@@ -267,6 +267,7 @@ class Run:
         self.http_status: int | None = None
         self.finish_reason: str | None = None
         self.finish_reason_raw: str | None = None  # the provider's own word (Anthropic's end_turn…)
+        self.stop_sequence: str | None = None  # the stop string that ended the answer (Anthropic says which)
         self.usage: Usage | None = None
         self.response_id: str | None = None
         self.response_model: str | None = None
@@ -705,6 +706,7 @@ class Run:
             if ev.choice == 0 or self.finish_reason is None:
                 self.finish_reason = ev.reason
                 self.finish_reason_raw = ev.raw
+                self.stop_sequence = ev.stop_sequence
         elif isinstance(ev, Meta):
             self.response_id = self.response_id or ev.id
             self.response_model = self.response_model or ev.model

@@ -111,6 +111,16 @@ def test_stop_reasons_are_given_in_openai_words_with_the_raw_word_kept(raw: str,
     assert Finish(openai, raw=raw) in events
 
 
+@pytest.mark.parametrize("message", [
+    sse("message_delta", delta={"stop_reason": "stop_sequence", "stop_sequence": "\n\nHuman:"}),
+    ("", json.dumps({"id": "msg_3", "type": "message", "role": "assistant", "model": "m",
+                     "content": [{"type": "text", "text": "Hi"}], "stop_reason": "stop_sequence",
+                     "stop_sequence": "\n\nHuman:", "usage": {"input_tokens": 1, "output_tokens": 1}})),
+], ids=["message_delta", "whole-message"])
+def test_the_matched_stop_sequence_is_kept_with_the_finish(message: tuple[str, str]) -> None:
+    assert Finish("stop", raw="stop_sequence", stop_sequence="\n\nHuman:") in feed_all([message])
+
+
 def test_an_unknown_stop_reason_is_kept_as_sent() -> None:
     events = feed_all([sse("message_delta", delta={"stop_reason": "pause_turn"})])
     assert Finish("pause_turn", raw="pause_turn") in events
@@ -131,6 +141,20 @@ def test_server_tool_blocks_and_unknown_deltas_are_kept_as_other() -> None:
     ])
     assert [type(e) for e in events] == [Other, Other, Other]
     assert events[0].type == "content_block.server_tool_use" and events[1].type == "delta.citations_delta"
+
+
+@pytest.mark.parametrize(("block", "calls"), [
+    ({"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}, 1),
+    ({"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}, 0),
+    ({"type": "mcp_tool_use", "id": "mcptoolu_1", "name": "search", "server_name": "docs", "input": {}}, 0),
+], ids=["tool_use", "server_tool_use", "mcp_tool_use"])
+def test_only_a_tool_use_blocks_argument_fragments_make_a_tool_call(block: dict, calls: int) -> None:
+    fragment = {"type": "input_json_delta", "partial_json": '{"query": "x"}'}
+    events = feed_all([start(), sse("content_block_start", index=0, content_block=block),
+                       sse("content_block_delta", index=0, delta=fragment)])
+    assert len({e.index for e in events if isinstance(e, ToolCallDelta)}) == calls
+    if not calls:
+        assert Other(type="delta.input_json_delta", data={"index": 0, **fragment}) in events
 
 
 @pytest.mark.parametrize("message", [
@@ -171,6 +195,14 @@ def test_body_moves_system_to_the_top_level_and_requires_max_tokens() -> None:
     assert sent == {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Hi"}],
                     "max_tokens": 4096, "stream": True, "system": "Be brief.", "temperature": 0.2,
                     "stop_sequences": ["END"]}
+
+
+def test_body_passes_a_system_message_of_content_blocks_through_as_the_system_list() -> None:
+    blocks = [{"type": "text", "text": "A long, cached preamble.", "cache_control": {"type": "ephemeral"}}]
+    sent = body("m", [{"role": "system", "content": blocks}, {"role": "system", "content": "Be brief."},
+                      {"role": "user", "content": "Hi"}], {"stop": None})
+    assert sent["system"] == [*blocks, {"type": "text", "text": "Be brief."}]
+    assert "stop_sequences" not in sent
 
 
 def test_body_takes_max_tokens_under_any_of_its_names_and_cannot_turn_streaming_off() -> None:

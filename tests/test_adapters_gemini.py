@@ -165,3 +165,17 @@ def test_body_maps_roles_system_and_generation_settings() -> None:
                              "thinkingConfig": {"thinkingBudget": 0}},
         "safetySettings": [],
     }
+
+
+def test_body_turns_openai_style_text_parts_into_gemini_text_parts() -> None:
+    parts = [{"type": "text", "text": "Look: "}, {"type": "text", "text": "twice."},
+             {"inlineData": {"mimeType": "image/png", "data": "iVBO"}}]
+    sent = body("m", [{"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+                      {"role": "user", "content": parts}], {})
+    assert sent["contents"] == [{"role": "user", "parts": [{"text": "Look: "}, {"text": "twice."},
+                                                           {"inlineData": {"mimeType": "image/png", "data": "iVBO"}}]}]
+    assert sent["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+
+
+def test_body_takes_stop_none_as_not_given() -> None:
+    assert "generationConfig" not in body("m", [{"role": "user", "content": "Hi"}], {"stop": None})

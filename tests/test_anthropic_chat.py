@@ -83,6 +83,18 @@ def test_the_assistant_turn_is_its_blocks_in_stream_order(events, expected):
     assert assistant_content(fed(*events)) == expected
 
 
+WHOLE_THINKING = {"type": "thinking", "thinking": "Let me think.", "signature": "EqQBCgIYAhIM"}
+
+
+@pytest.mark.parametrize("events", [
+    [start(0, WHOLE_THINKING), {"type": "content_block_stop", "index": 0}, start(1, {"type": "text", "text": "Hi"})],
+    [{"type": "message", "id": "msg_1", "role": "assistant", "model": "m", "stop_reason": "end_turn",
+      "content": [WHOLE_THINKING, {"type": "text", "text": "Hi"}]}],
+], ids=["content_block_start", "non-streamed-message"])
+def test_a_signature_inside_a_whole_thinking_block_is_kept_as_a_streamed_one_is(events):
+    assert assistant_content(fed(*events)) == [WHOLE_THINKING, {"type": "text", "text": "Hi"}]
+
+
 def test_a_signature_of_the_wrong_type_does_not_make_a_block():
     events = [ReasoningDelta("x"), Other(type="thinking.signature", data={"signature": 5}), TextDelta("Hi"),
               ToolCallDelta(0, name="f")]

@@ -10,8 +10,9 @@ import json
 import pytest
 
 import nbstream
-from nbstream.events import ErrorEvent
+from nbstream.events import ErrorEvent, Finish
 from nbstream.views import console as _console
+from nbstream.wire import registry
 from tests._servers import ScriptedServer, sse_head
 
 GOOD_CHAT = {"choices": [{"index": 0, "delta": {"content": "kept "}}]}
@@ -156,3 +157,31 @@ def test_a_failing_view_is_detached_and_never_reaches_the_caller(demo, monkeypat
                           demo={"ttft": 0, "tps": 5000})
     assert run.status == "done" and run.text
     assert "the view broke" in capsys.readouterr().err
+
+
+HUGE = "x" * 100_000
+# a finish word, an error's code and an error's type of 100,000 characters, in each format
+OVERSIZED = {
+    "chat finish_reason": ("chat", "", {"choices": [{"index": 0, "delta": {}, "finish_reason": HUGE}]}),
+    "anthropic stop_reason": ("anthropic", "message_delta", {"type": "message_delta", "delta": {"stop_reason": HUGE}}),
+    "anthropic stop_sequence": ("anthropic", "message_delta",
+                                {"type": "message_delta", "delta": {"stop_reason": "stop_sequence",
+                                                                    "stop_sequence": HUGE}}),
+    "gemini finishReason": ("gemini", "", {"candidates": [{"index": 0, "finishReason": HUGE}]}),
+    "gemini blockReason": ("gemini", "", {"promptFeedback": {"blockReason": HUGE}}),
+    "ollama done_reason": ("ollama", "", {"model": "m", "done": True, "done_reason": HUGE}),
+    "responses incomplete reason": ("responses", "", {"type": "response.incomplete",
+                                                      "response": {"incomplete_details": {"reason": HUGE}}}),
+    "error code and type": ("chat", "", {"error": {"message": "boom", "code": HUGE, "type": HUGE}}),
+    "anthropic error type": ("anthropic", "error", {"type": "error", "error": {"type": HUGE, "message": "boom"}}),
+}
+
+
+@pytest.mark.parametrize("case", OVERSIZED.values(), ids=OVERSIZED.keys())
+def test_a_servers_oversized_finish_word_or_error_code_is_cut(case):
+    fmt, name, payload = case
+    events = registry.adapter_for(fmt).feed(name, json.dumps(payload))
+    words = [w for ev in events if isinstance(ev, (Finish, ErrorEvent))
+             for w in ((ev.reason, ev.raw) if isinstance(ev, Finish) else (ev.code, ev.type)) if w is not None]
+    stops = [ev.stop_sequence for ev in events if isinstance(ev, Finish) and ev.stop_sequence is not None]
+    assert words and all(len(w) <= 200 for w in words) and all(len(s) <= 1000 for s in stops)

@@ -12,6 +12,7 @@ import pytest
 from google import genai
 
 import nbstream
+from nbstream import errors
 from nbstream.demo import serve
 from nbstream.session import Session
 
@@ -55,9 +56,11 @@ def test_a_native_stream_gives_the_same_answer_and_usage_as_chat_completions(ser
 
 @pytest.mark.parametrize("api", ["anthropic", "gemini"])
 def test_reasoning_arrives_as_reasoning_and_counts_for_ttft(server, session, api) -> None:
-    run = nbstream.stream(ASK, base_url=server.base_url, model="demo-reasoning", api=api, session=session)
+    # the demo holds every token after the first (a thinking token) back: the answer comes measurably later
+    run = nbstream.stream(ASK, base_url=server.base_url, model="demo-reasoning", api=api, session=session,
+                          demo={**FAST, "after": 1, "stall": 0.2})
     assert run.reasoning and run.text and run.status == "done"
-    assert run.summary["ttft_s"] <= run.summary["ttfo_s"]  # TTFT counts thinking, TTFO only the answer
+    assert run.summary["ttft_s"] < run.summary["ttfo_s"]  # TTFT counts thinking, TTFO only the answer
 
 
 @pytest.mark.parametrize("api", ["anthropic", "gemini"])
@@ -75,16 +78,30 @@ def test_a_limit_ends_with_length_in_both_words(server, session, api) -> None:
     assert run.finish_reason_raw == {"anthropic": "max_tokens", "gemini": "MAX_TOKENS"}[api]
 
 
+def test_a_matched_stop_sequence_is_kept_as_the_runs_stop_sequence(server, session) -> None:
+    reference = chat_answer(server, session).text
+    stop = reference.split()[6]  # a word from inside the answer
+    run = nbstream.stream(ASK, base_url=server.base_url, model="demo", api="anthropic", stop=[stop, "never said"],
+                          session=session)
+    assert (run.finish_reason, run.finish_reason_raw, run.stop_sequence) == ("stop", "stop_sequence", stop)
+    assert run.summary["stop_sequence"] == stop and run.text == reference[:reference.index(stop)]
+
+
 @pytest.mark.parametrize("api", ["anthropic", "gemini"])
 def test_a_dropped_connection_keeps_the_partial_answer_and_says_incomplete(server, session, api) -> None:
     run = nbstream.stream(ASK, base_url=server.base_url, model="demo-disconnect", api=api, session=session)
     assert run.status == "incomplete" and run.text and "mid-stream" in str(run.error)
 
 
-@pytest.mark.parametrize("api", ["anthropic", "gemini"])
-def test_http_errors_carry_the_providers_message(server, session, api) -> None:
-    run = nbstream.stream(ASK, base_url=server.base_url, model="demo-429", api=api, session=session)
-    assert run.status == "error" and run.http_status == 429 and "Rate limit reached" in str(run.error)
+@pytest.mark.parametrize(("model", "status", "error", "said"), [
+    ("demo-429", 429, errors.RateLimitError, "Rate limit reached"),
+    ("demo-401", 401, errors.AuthenticationError, "Incorrect API key provided"),
+], ids=["429", "401"])
+@pytest.mark.parametrize("api", ["chat", "anthropic", "gemini"])
+def test_http_errors_carry_the_providers_message(server, session, api, model, status, error, said) -> None:
+    run = nbstream.stream(ASK, base_url=server.base_url, model=model, api=api, session=session)
+    assert run.status == "error" and run.http_status == status and said in str(run.error)
+    assert isinstance(run.error, error)
 
 
 def test_the_anthropic_key_goes_in_x_api_key_and_never_into_output(session, monkeypatch) -> None:
@@ -137,6 +154,21 @@ def test_show_reads_the_anthropic_message_stream_helper(server, session) -> None
     with client.messages.stream(model="demo", max_tokens=1000, messages=[{"role": "user", "content": ASK}]) as s:
         run = nbstream.show(s, display=False, session=session)
     assert run.status == "done" and run.text == chat_answer(server, session).text
+
+
+@pytest.mark.parametrize(("client", "how"), [
+    (anthropic.Anthropic, "with client.messages.stream(...) as s: nbstream.show(s)"),
+    (anthropic.AsyncAnthropic, "async with client.messages.stream(...) as s: await nbstream.ashow(s)"),
+], ids=["sync", "async"])
+def test_an_unentered_message_stream_helper_is_a_type_error_saying_how_to_enter_it(server, session, client, how):
+    manager = client(base_url=root_of(server), api_key="x").messages.stream(
+        model="demo", max_tokens=10, messages=[{"role": "user", "content": ASK}])
+    with pytest.raises(TypeError) as info:
+        nbstream.show(manager, display=False, session=session)
+    assert how in str(info.value) and "\n" not in str(info.value)
+    pending = getattr(manager, "_AsyncMessageStreamManager__api_request", None)
+    if pending is not None:
+        pending.close()  # the request the async helper would have awaited once entered: never sent
 
 
 def test_ashow_reads_an_async_anthropic_sdk_stream(server, session) -> None:

@@ -122,9 +122,10 @@ def test_in_band_error_ends_in_error_and_keeps_the_partial_answer(demo):
     assert run.text and len(run.text) < len(go(demo).text)
 
 
-def test_malformed_chunk_is_recorded_and_the_stream_continues(demo):
-    run = go(demo, model="demo-malformed", demo={**FAST, "after": 5})
-    assert run.status == "done"
+@pytest.mark.parametrize("api", ["chat", "anthropic", "gemini"])
+def test_malformed_chunk_is_recorded_and_the_stream_continues(demo, api):
+    run = go(demo, model="demo-malformed", demo={**FAST, "after": 5}, api=api)
+    assert run.status == "done" and run.text == go(demo, api=api).text
     bad = [e for e in run.events if isinstance(e, ErrorEvent)]
     assert len(bad) == 1 and not bad[0].fatal
     assert bad[0].raw and len(bad[0].raw) <= 200
@@ -206,9 +207,10 @@ def test_silent_server_hits_the_first_byte_timeout():
     assert "within 0.5 s (first_byte_timeout)" in str(run.error)
 
 
-def test_stall_longer_than_idle_timeout_is_an_error_with_partial_text(demo):
+@pytest.mark.parametrize("api", ["chat", "anthropic", "gemini"])
+def test_stall_longer_than_idle_timeout_is_an_error_with_partial_text(demo, api):
     # the idle timeout is well above any pause a loaded machine makes between two writes
-    run = go(demo, model="demo-stall", demo={**FAST, "after": 5, "stall": 5}, idle_timeout=1.5)
+    run = go(demo, model="demo-stall", demo={**FAST, "after": 5, "stall": 5}, idle_timeout=1.5, api=api)
     assert isinstance(run.error, errors.IdleTimeout)
     assert run.status == "error" and run.text
 

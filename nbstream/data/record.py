@@ -395,6 +395,7 @@ def summary_row(run: Run, *, tokenizer: str | None = None) -> dict[str, Any]:
         "error_type": type(run.error).__name__ if run.error is not None else None,
         "finish_reason": run.finish_reason,
         "finish_reason_raw": run.finish_reason_raw,
+        "stop_sequence": run.stop_sequence,
         "n_events": agg["n_rows"],
         "n_token_chunks": n_tok,
         "t_sent_s": (run.t_sent_ns - run.t0_ns) / 1e9 if run.t_sent_ns else math.nan,
@@ -527,7 +528,8 @@ def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
         elif col in ("status", "api", "n_output_tokens_source", "finish_reason", "finish_reason_raw"):
             df[col] = df[col].astype("category")
         elif col in ("label", "run_id", "base_url", "model", "response_model", "response_id", "prompt",
-                     "prompt_hash", "params_json", "error", "error_type", "tokenizer", "nbstream_version"):
+                     "prompt_hash", "params_json", "error", "error_type", "tokenizer", "nbstream_version",
+                     "stop_sequence"):
             df[col] = df[col].astype("string")
     if "cost_usd" in df:
         df["cost_usd"] = pd.array(df["cost_usd"].tolist(), dtype="Float64")

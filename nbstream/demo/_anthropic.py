@@ -4,7 +4,8 @@ The stream matches Anthropic's: ``message_start`` (the input usage, ``output_tok
 per content block ``content_block_start`` / ``content_block_delta`` /
 ``content_block_stop`` (a ``thinking`` block with its ``signature_delta`` before the
 answer's ``text`` block, or a ``tool_use`` block whose ``input_json_delta`` fragments
-carry the arguments), then ``message_delta`` (stop reason, cumulative output tokens)
+carry the arguments), then ``message_delta`` (stop reason — ``stop_sequence`` with the matched string when one
+of the request's ``stop_sequences`` cut the answer — and cumulative output tokens)
 and ``message_stop``. Anthropic has no ``n``: one answer per request. ``demo-redacted``
 adds a ``redacted_thinking`` block after the thinking block.
 
@@ -77,8 +78,15 @@ class AnthropicRenderer:
     def body(self, log: Any) -> dict[str, Any]:
         """The non-streaming ``message`` object."""
         return {"id": self.id, "type": "message", "role": "assistant", "model": self.conv.model,
-                "content": self._blocks(), "stop_reason": STOP_REASONS.get(self.choice.finish_reason, "end_turn"),
-                "stop_sequence": None, "usage": self._usage()}
+                "content": self._blocks(), **self._stop(), "usage": self._usage()}
+
+    def _stop(self) -> dict[str, Any]:
+        """``stop_reason`` and ``stop_sequence``: ``stop_sequence`` and the matched string when one
+        of the request's ``stop_sequences`` cut the answer."""
+        matched = self.choice.stop_sequence
+        if matched is not None:
+            return {"stop_reason": "stop_sequence", "stop_sequence": matched}
+        return {"stop_reason": STOP_REASONS.get(self.choice.finish_reason, "end_turn"), "stop_sequence": None}
 
     def stream(self) -> list[Event]:
         """Every event of the stream, in write order."""
@@ -104,9 +112,7 @@ class AnthropicRenderer:
         end = plan.at(self.choice.total)
         if open_kind is not None:
             events += self._close(block, open_kind, end)
-        reason = STOP_REASONS.get(self.choice.finish_reason, "end_turn")
-        events.append(Event(end, "finish", 0, _event("message_delta", delta={"stop_reason": reason,
-                                                                             "stop_sequence": None},
+        events.append(Event(end, "finish", 0, _event("message_delta", delta=self._stop(),
                                                      usage={"output_tokens": self.choice.total}), END))
         events.append(Event(end, "done", 0, _event("message_stop"), END))
         return events

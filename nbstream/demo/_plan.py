@@ -68,6 +68,7 @@ class ChoicePlan:
     content: list[str] = field(default_factory=list)
     tool: ToolCall | None = None
     finish_reason: str = "stop"
+    stop_sequence: str | None = None  # the request's stop string that cut the answer (finish "stop")
 
     @property
     def reasoning_text(self) -> str:
@@ -125,9 +126,13 @@ class Plan:
         return self.deadlines[min(token, len(self.deadlines) - 1)]
 
 
-def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
-    cuts = [text.find(stop) for stop in stops if stop in text]
-    return (text[: min(cuts)], True) if cuts else (text, False)
+def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, str | None]:
+    """``text`` up to the first of ``stops`` it contains, and that stop string (None: no cut)."""
+    cuts = [(text.find(stop), stop) for stop in stops if stop in text]
+    if not cuts:
+        return text, None
+    at, stop = min(cuts, key=lambda cut: cut[0])
+    return text[:at], stop
 
 
 def _answer(conv: Conversation, scenario: Scenario, knobs: Knobs, variant: int) -> str:
@@ -241,11 +246,12 @@ def _choice(conv: Conversation, scenario: Scenario, knobs: Knobs, index: int) ->
         choice.tool = _tool_call(conv, index)
         choice.finish_reason = "tool_calls"
     else:
-        text, _ = _cut_at_stop(_answer(conv, scenario, knobs, index), conv.stop)
+        text, choice.stop_sequence = _cut_at_stop(_answer(conv, scenario, knobs, index), conv.stop)
         choice.content = tokenize(text)
     limit = conv.max_tokens
     if limit is not None and choice.total > limit:
         choice.finish_reason = "length"
+        choice.stop_sequence = None
         choice.reasoning = choice.reasoning[:limit]
         left = limit - len(choice.reasoning)
         choice.content = choice.content[:left]

@@ -261,9 +261,11 @@ async def _llm_request(run: Run, req: Request) -> None:
     run.http_status = response.status_code
     try:
         _check_answer(response, req.url, _STREAM_TYPES)
-        framer = framer_for(response.headers.get("content-type"))
+        ctype = response.headers.get("content-type")
+        # no content type: the framing is sniffed from the first bytes (an SSE stream, NDJSON, a JSON array)
+        step = Step(run, req.format.adapter(), mode="bytes", framer=framer_for(ctype) if ctype else None)
         # the run ends when its end marker or the body's end arrived, not when parsed
-        run._t_body_end_ns = await _read_body(run, response, Step(run, req.format.adapter(), framer=framer), req)
+        run._t_body_end_ns = await _read_body(run, response, step, req)
     finally:
         await response.aclose()
 

@@ -108,11 +108,28 @@ def plan(source: Any) -> tuple[Run, Plan]:
     if hasattr(source, "__iter__") and not isinstance(source, (str, bytes, dict)):
         run, step = _items_step()
         return run, Plan(source, step, lambda: _close(source), False)
+    entered = _how_to_enter(source)
+    if entered is not None:
+        raise TypeError(f"nbstream.show() cannot read a {type(source).__name__}: it is the context manager that "
+                        f"opens the stream, not the stream; enter it first: {entered}")
     raise TypeError(
         f"nbstream.show() cannot read a {type(source).__name__}: pass an openai or anthropic SDK stream "
         "(create(..., stream=True)), a google-genai generate_content_stream(...), an Agents SDK "
         "Runner.run_streamed(...) result, an httpx, httpx2 or aiohttp streaming response, a URL of an SSE "
         "feed, or an iterable / async iterable of str, bytes or dict")
+
+
+def _how_to_enter(source: Any) -> str | None:
+    """How to use an anthropic ``client.messages.stream(...)`` helper that was not entered
+    (a ``MessageStreamManager`` / ``AsyncMessageStreamManager``, beta ones too), by its
+    type's name and shape; None for anything else."""
+    if not type(source).__name__.endswith("MessageStreamManager"):
+        return None
+    if hasattr(source, "__aenter__"):
+        return "async with client.messages.stream(...) as s: await nbstream.ashow(s)"
+    if hasattr(source, "__enter__"):
+        return "with client.messages.stream(...) as s: nbstream.show(s)"
+    return None
 
 
 def _items_step() -> tuple[Run, Step]:

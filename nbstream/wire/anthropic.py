@@ -8,10 +8,13 @@ then per content block ``content_block_start`` / ``content_block_delta`` /
 may come anywhere and ``error`` (``overloaded_error``…) ends the stream.
 
 Thinking signatures and redacted thinking are kept as ``Other`` events (typed
-``thinking.signature`` / ``redacted_thinking``, with their block index) so a conversation
-can send the thinking blocks back; server-tool blocks are kept as ``Other`` too.
+``thinking.signature`` / ``redacted_thinking``, with their block index; a signature a whole
+``thinking`` block carries, in ``content_block_start`` or a non-streamed message, too) so a conversation
+can send the thinking blocks back; server-tool blocks (``server_tool_use``,
+``mcp_tool_use``…) are kept as ``Other`` too, their ``input_json_delta`` fragments as well:
+only a ``tool_use`` block's arguments make tool-call deltas.
 The stop reason is given in OpenAI's words (``end_turn`` -> ``stop``…), the provider's own
-word kept in ``Finish.raw``.
+word kept in ``Finish.raw`` and the matched ``stop_sequence`` in ``Finish.stop_sequence``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from nbstream.wire.payload import (
     string,
     text,
     unexpected_shape,
+    word,
 )
 from nbstream.wire.spec import WireFormat
 
@@ -62,14 +66,15 @@ STOP_REASONS = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
+MAX_STOP_SEQUENCE = 1000  # a matched stop string is the caller's own: longer than a finish word, still bounded
 DEFAULT_MAX_TOKENS = 4096  # the Messages API requires max_tokens; override with max_tokens=
 
 
 class AnthropicAdapter:
     """One Messages stream's adapter (state: the input usage from ``message_start``, the
-    tool call number of each tool-use block, whether a tool was used)."""
+    type of each content block and the tool call number of each tool-use block, by index)."""
 
-    __slots__ = ("_input", "_cache_read", "_cache_write", "_tools", "_output")
+    __slots__ = ("_input", "_cache_read", "_cache_write", "_tools", "_output", "_kinds")
 
     def __init__(self) -> None:
         self._input: int | None = None
@@ -77,6 +82,7 @@ class AnthropicAdapter:
         self._cache_write: int | None = None
         self._output: int | None = None
         self._tools: dict[int, int] = {}  # content block index -> tool call number
+        self._kinds: dict[int, Any] = {}  # content block index -> its type, from content_block_start
 
     def feed(self, name: str, data: Any, id: str | None = None) -> list[Event]:
         """One SSE message (its ``event:`` name and JSON data) -> events."""
@@ -128,12 +134,17 @@ class AnthropicAdapter:
         if not isinstance(block, dict):
             raise TypeError(f"content_block must be an object, not {type(block).__name__}")
         kind = block.get("type")
+        self._kinds[idx] = kind
         if kind == "text":
             first = string(block.get("text"), "content_block.text")
             return [TextDelta(first)] if first else []
         if kind == "thinking":
             first = string(block.get("thinking"), "content_block.thinking")
-            return [ReasoningDelta(first)] if first else []
+            out: list[Event] = [ReasoningDelta(first)] if first else []
+            signed = string(block.get("signature"), "content_block.signature")
+            if signed:  # a whole block (non-streamed, or a proxy's): kept as a signature_delta is
+                out.append(Other(type="thinking.signature", data={"index": idx, "signature": signed}))
+            return out
         if kind == "tool_use":
             number = self._tools.setdefault(idx, len(self._tools))
             given = block.get("input")
@@ -157,6 +168,8 @@ class AnthropicAdapter:
             return [ReasoningDelta(piece)] if piece else []
         if kind == "input_json_delta":
             piece = text(delta.get("partial_json"), "delta.partial_json")
+            if self._kinds.get(idx) != "tool_use":  # a server_tool_use / mcp_tool_use block's input: no call of ours
+                return [Other(type="delta.input_json_delta", data={"index": idx, **delta})]
             number = self._tools.setdefault(idx, len(self._tools))
             return [ToolCallDelta(number, arguments=piece)] if piece else []
         if kind == "signature_delta":
@@ -171,9 +184,9 @@ class AnthropicAdapter:
             out.append(self._usage(usage))
         delta = obj.get("delta")
         if isinstance(delta, dict):
-            reason = string(delta.get("stop_reason"), "delta.stop_reason")
-            if reason:
-                out.append(Finish(STOP_REASONS.get(reason, reason), raw=reason))
+            finish = _finish(delta, "delta.")
+            if finish is not None:
+                out.append(finish)
         return out
 
     def _usage(self, usage: dict) -> Usage:
@@ -197,17 +210,28 @@ class AnthropicAdapter:
         out = self._start(message)
         for idx, block in enumerate(message["content"]):
             out.extend(self._block(idx, block))
-        reason = string(message.get("stop_reason"), "stop_reason")
-        if reason:
-            out.append(Finish(STOP_REASONS.get(reason, reason), raw=reason))
+        finish = _finish(message, "")
+        if finish is not None:
+            out.append(finish)
         out.append(Done())
         return out
 
 
+def _finish(holder: dict, where: str) -> Finish | None:
+    """The ``Finish`` of a ``message_delta``'s delta or a whole message: its stop reason in
+    OpenAI's words, the word itself, and the matched ``stop_sequence`` (None when absent)."""
+    reason = word(holder.get("stop_reason"), f"{where}stop_reason")
+    if not reason:
+        return None
+    return Finish(STOP_REASONS.get(reason, reason), raw=reason,
+                  stop_sequence=word(holder.get("stop_sequence"), f"{where}stop_sequence", MAX_STOP_SEQUENCE))
+
+
 def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-    """The streaming Messages request: system messages go to the top-level ``system``,
-    ``max_tokens`` is required (default 4096, also for ``max_tokens=None``), ``stop`` becomes
-    ``stop_sequences``."""
+    """The streaming Messages request: system messages go to the top-level ``system`` (a list
+    of blocks when one of them is, ``cache_control`` kept), ``max_tokens`` is required
+    (default 4096, also for ``max_tokens=None``), ``stop`` becomes ``stop_sequences``
+    (``stop=None``: none)."""
     params = dict(params)
     schema = structured.take(params)
     if schema is not None and schema.schema is not None:  # output_config.format (no schemaless JSON mode)
@@ -222,13 +246,29 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
         del params["max_tokens"]
     if "stop" in params:
         stop = params.pop("stop")
-        params["stop_sequences"] = [stop] if isinstance(stop, str) else stop
-    system = [str(m.get("content")) for m in messages if m.get("role") == "system"]
+        if stop is not None:  # None means "not given"
+            params["stop_sequences"] = [stop] if isinstance(stop, str) else stop
+    system = [m.get("content") for m in messages if m.get("role") == "system"]
     rest = [m for m in messages if m.get("role") != "system"]
     out: dict[str, Any] = {"model": model, "messages": rest, "max_tokens": DEFAULT_MAX_TOKENS, "stream": True}
     if system:
-        out["system"] = "\n\n".join(system)
+        out["system"] = _system(system)
     return {**out, **params, "stream": True}
+
+
+def _system(contents: list[Any]) -> str | list[Any]:
+    """The ``system`` field: the system messages' text, joined; when one of them is a list
+    of content blocks, a list of blocks, those passed through as given (``cache_control``
+    kept) and text made a ``text`` block."""
+    if all(isinstance(c, str) for c in contents):
+        return "\n\n".join(contents)
+    blocks: list[Any] = []
+    for content in contents:
+        if isinstance(content, list):
+            blocks.extend(content)
+        else:
+            blocks.append({"type": "text", "text": content if isinstance(content, str) else str(content)})
+    return blocks
 
 
 def assistant_content(events: Iterable[Event]) -> str | list[dict[str, Any]]:

@@ -39,6 +39,7 @@ from nbstream.wire.payload import (
     string,
     unexpected_shape,
     usage_event,
+    word,
 )
 from nbstream.wire.payload import index as _index
 from nbstream.wire.payload import text as _text
@@ -198,7 +199,7 @@ class ChatAdapter:
                     text = string(ch.get("text"), "choices[].text")  # legacy completions chunk
                     if text:
                         out.append(TextDelta(text, idx))
-                reason = string(ch.get("finish_reason"), "finish_reason")
+                reason = word(ch.get("finish_reason"), "finish_reason")
                 if reason:
                     out.append(Finish(reason, idx))
         usage = obj.get("usage")

@@ -128,7 +128,8 @@ def _is_json(line: bytes) -> bool:
 
 
 def framer_for(content_type: str | None, first_bytes: bytes = b"") -> SSEFramer | NDJSONFramer:
-    """Pick the framing from the Content-Type, else sniff the first bytes (``{`` = NDJSON)."""
+    """Pick the framing from the Content-Type, else sniff the first bytes (``{`` = NDJSON,
+    ``[`` = a JSON array, as Gemini answers without ``?alt=sse``)."""
     ctype = (content_type or "").split(";")[0].strip().lower()
     if ctype == "text/event-stream":
         return SSEFramer()
@@ -136,4 +137,7 @@ def framer_for(content_type: str | None, first_bytes: bytes = b"") -> SSEFramer 
         return JSONFramer()
     if ctype in ("application/x-ndjson", "application/jsonl"):
         return NDJSONFramer()
-    return NDJSONFramer() if first_bytes.lstrip()[:1] == b"{" else SSEFramer()
+    first = first_bytes.lstrip()[:1]
+    if first == b"[":
+        return JSONFramer()
+    return NDJSONFramer() if first == b"{" else SSEFramer()

@@ -5,7 +5,9 @@ carry ``text`` (``thought: true`` marks reasoning), whole ``functionCall`` parts
 fragments) and other parts (code execution, inline data: kept as ``Other``);
 ``finishReason`` arrives on the last chunk; ``usageMetadata`` is cumulative (the last one
 wins); ``promptFeedback.blockReason`` says the prompt itself was blocked. The stream has
-no end marker: it ends when the connection closes after a chunk with ``finishReason``.
+no ``[DONE]``: it ends when the connection closes after a chunk with ``finishReason``, so
+that chunk is the format's end marker (``end_marker=True``): a clean close before any
+finish reason is an incomplete run, its partial text kept.
 Without ``?alt=sse`` Gemini answers one JSON array of those objects: a payload that is a
 list is read element by element.
 
@@ -45,6 +47,7 @@ from nbstream.wire.payload import (
     section,
     string,
     unexpected_shape,
+    word,
 )
 from nbstream.wire.spec import WireFormat
 
@@ -110,7 +113,7 @@ class GeminiAdapter:
             content = cand.get("content")
             if isinstance(content, dict):
                 self._parts(content.get("parts") or [], choice, out)
-            reason = string(cand.get("finishReason"), "candidates[].finishReason")
+            reason = word(cand.get("finishReason"), "candidates[].finishReason")
             if reason and reason != "FINISH_REASON_UNSPECIFIED":
                 mapped = FINISH_REASONS.get(reason, reason.lower())
                 if mapped == "stop" and self._calls.get(choice):
@@ -118,7 +121,7 @@ class GeminiAdapter:
                 out.append(Finish(mapped, choice, raw=reason))
         feedback = obj.get("promptFeedback")
         if isinstance(feedback, dict):
-            blocked = string(feedback.get("blockReason"), "promptFeedback.blockReason")
+            blocked = word(feedback.get("blockReason"), "promptFeedback.blockReason")
             if blocked:
                 out.append(Finish("content_filter", raw=blocked))
                 out.append(Done())  # nothing more comes for a blocked prompt
@@ -176,7 +179,9 @@ def path(model: str) -> str:
 def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
     """The request body: chat messages become ``contents`` (``assistant`` -> ``model``),
     system messages ``systemInstruction``; sampling settings go into ``generationConfig``
-    under Gemini's names (``max_tokens`` -> ``maxOutputTokens``, ``stop`` -> ``stopSequences``)."""
+    under Gemini's names (``max_tokens`` -> ``maxOutputTokens``, ``stop`` -> ``stopSequences``;
+    None for any of them means not given). List content's OpenAI-style text parts become
+    Gemini's ``{"text": ...}`` parts."""
     params = dict(params)
     schema = structured.take(params)
     config = section(params, "generationConfig")
@@ -191,17 +196,38 @@ def body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> 
                 config[_GENERATION[key]] = value
     if "stop" in params:
         stop = params.pop("stop")
-        config["stopSequences"] = [stop] if isinstance(stop, str) else stop
-    system = [str(m.get("content")) for m in messages if m.get("role") == "system"]
-    contents = [{"role": "model" if m.get("role") == "assistant" else "user",
-                 "parts": m["content"] if isinstance(m.get("content"), list) else [{"text": str(m.get("content"))}]}
+        if stop is not None:  # None means "not given"
+            config["stopSequences"] = [stop] if isinstance(stop, str) else stop
+    system = [m.get("content") for m in messages if m.get("role") == "system"]
+    contents = [{"role": "model" if m.get("role") == "assistant" else "user", "parts": _parts(m.get("content"))}
                 for m in messages if m.get("role") != "system"]
     out: dict[str, Any] = {"contents": contents}
     if system:
-        out["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+        texts = [c for c in system if isinstance(c, str)]
+        if len(texts) == len(system):
+            out["systemInstruction"] = {"parts": [{"text": "\n\n".join(texts)}]}
+        else:
+            out["systemInstruction"] = {"parts": [p for c in system for p in _parts(c)]}
     if config:
         out["generationConfig"] = config
     return {**out, **params}
+
+
+def _parts(content: Any) -> list[Any]:
+    """A chat message's content as Gemini ``parts``: text is one ``{"text"}`` part; a list's
+    OpenAI-style ``{"type": "text", "text"}`` parts (and plain strings) become ``{"text"}``
+    parts, anything else (Gemini's own parts: ``inlineData``, ``functionCall``…) goes as given."""
+    if not isinstance(content, list):
+        return [{"text": content if isinstance(content, str) else str(content)}]
+    out: list[Any] = []
+    for part in content:
+        if isinstance(part, str):
+            out.append({"text": part})
+        elif isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+            out.append({"text": part["text"]})
+        else:
+            out.append(part)
+    return out
 
 
 def detect(name: str, obj: Any) -> bool:
@@ -221,7 +247,8 @@ def _auth(key: str) -> dict[str, str]:
 
 
 FORMAT = WireFormat(name="gemini", description="Gemini's streamGenerateContent", adapter=GeminiAdapter,
-                    end_marker=False, path=path, body=body, root=root,
+                    end_marker=True,  # the chunk carrying finishReason (see the module docstring)
+                    path=path, body=body, root=root,
                     key_envs=("GEMINI_API_KEY", "GOOGLE_API_KEY"), url_envs=(("GOOGLE_GEMINI_BASE_URL", None),),
                     default_url="https://generativelanguage.googleapis.com", auth=_auth, detect=detect,
                     prefixes=("gemini", "google"))

@@ -37,6 +37,7 @@ from nbstream.wire.payload import (
     section,
     string,
     unexpected_shape,
+    word,
 )
 from nbstream.wire.spec import WireFormat
 
@@ -96,7 +97,7 @@ class OllamaAdapter:
                 out.append(ReasoningDelta(thinking))
         if obj.get("done"):
             out.append(_usage(obj))
-            out.append(Finish(string(obj.get("done_reason"), "done_reason") or "stop"))
+            out.append(Finish(word(obj.get("done_reason"), "done_reason") or "stop"))
             out.append(Done())
         elif not out and message is None and "response" not in obj and "done" not in obj:
             out.append(Other(type=name or "message", data=obj, id=id))  # e.g. pull progress

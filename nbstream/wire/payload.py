@@ -17,8 +17,9 @@ import orjson
 from nbstream._secrets import redact
 from nbstream.events import ErrorEvent, Usage
 
-__all__ = ["DONE", "EMPTY", "MAX_CHOICES", "MAX_INDEX", "SHAPE_ERRORS", "count", "dumps", "error_event", "figures",
-           "index", "invalid_json", "label", "load", "section", "string", "text", "unexpected_shape", "usage_event"]
+__all__ = ["DONE", "EMPTY", "MAX_CHOICES", "MAX_INDEX", "MAX_WORD", "SHAPE_ERRORS", "count", "dumps", "error_event",
+           "figures", "index", "invalid_json", "label", "load", "section", "string", "text", "unexpected_shape",
+           "usage_event", "word"]
 
 #: :func:`load` result for the ``[DONE]`` sentinel that ends OpenAI-style streams.
 DONE: Any = type("DoneSentinel", (), {"__repr__": lambda self: "DONE", "__slots__": ()})()
@@ -28,6 +29,9 @@ EMPTY: Any = type("EmptySentinel", (), {"__repr__": lambda self: "EMPTY", "__slo
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 _RAW_LIMIT = 200
+#: A server's word for a finish reason or an error's code/type is cut to this many characters
+#: (a real one is a few; a hostile server's 100,000 would otherwise be kept, shown and saved whole).
+MAX_WORD = 200
 
 
 def load(data: Any) -> Any:
@@ -86,6 +90,12 @@ def string(value: Any, what: str) -> str | None:
     if value is None or value.__class__ is str:
         return value
     raise TypeError(f"{what} must be a string, not {type(value).__name__}")
+
+
+def word(value: Any, what: str, limit: int = MAX_WORD) -> str | None:
+    """A server's short word (a finish reason): :func:`string`, cut to ``limit`` characters."""
+    value = string(value, what)
+    return value[:limit] if value is not None and len(value) > limit else value
 
 
 def text(value: Any, what: str) -> str:
@@ -177,8 +187,8 @@ def error_event(error: Any) -> ErrorEvent:
         kind = error.get("type")
         return ErrorEvent(
             message=str(message)[:2000] if message else "the server reported an error without a message",
-            code=None if code is None else str(code),
-            type=kind if isinstance(kind, str) else None,
+            code=None if code is None else str(code)[:MAX_WORD],
+            type=kind[:MAX_WORD] if isinstance(kind, str) else None,
         )
     return ErrorEvent(message=str(error)[:2000])
 

@@ -26,7 +26,8 @@ class AutoAdapter:
 
     Each registered format's ``detect`` is asked in registry order; a message none
     claims makes the stream a generic feed (``"sse"``). ``kind`` is ``None`` until
-    then, afterwards the format's name. A top-level error before anything else is
+    then, afterwards the format's name. A JSON array (Gemini's answer without
+    ``?alt=sse``) is decided by its first object. A top-level error before anything else is
     reported without deciding; so is an empty message. ``on_decide`` (optional) is told
     the format's name once, when it is decided (a shown stream's Run takes it as its format).
     """
@@ -60,6 +61,11 @@ class AutoAdapter:
         for fmt in FORMATS.values():
             if fmt.detect is not None and _claims(fmt, name, obj):
                 return self._decide(fmt).feed(name, obj if obj.__class__ is dict else data, id)
+        if obj.__class__ is list:  # a JSON array of chunks (Gemini without ?alt=sse): its first object decides
+            first = next((item for item in obj if item.__class__ is dict), None)
+            for fmt in FORMATS.values():
+                if first is not None and fmt.detect is not None and _claims(fmt, name, first):
+                    return self._decide(fmt).feed(name, obj, id)
         if obj.__class__ is dict:
             if "error" in obj:
                 return [error_event(obj["error"])]

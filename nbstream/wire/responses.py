@@ -37,6 +37,7 @@ from nbstream.wire.payload import (
     string,
     unexpected_shape,
     usage_event,
+    word,
 )
 from nbstream.wire.payload import index as _index
 from nbstream.wire.spec import OPENAI_HEADERS, WireFormat
@@ -264,7 +265,7 @@ class ResponsesAdapter:
         resp = obj.get("response") or {}
         out: list[Event] = _usage(obj, resp)
         details = resp.get("incomplete_details") or {}
-        out.append(Finish(string(details.get("reason"), "incomplete_details.reason") or "incomplete"))
+        out.append(Finish(word(details.get("reason"), "incomplete_details.reason") or "incomplete"))
         return self._end_with(out, "incomplete")
 
     def _failed(self, obj: dict, kind: str) -> list[Event]:

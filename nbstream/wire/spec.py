@@ -45,8 +45,9 @@ class WireFormat:
 
     ``path`` and ``body`` are None for formats that are read but never requested with
     ``api=`` (a generic SSE feed, auto-detection). ``end_marker`` says whether a
-    complete stream says so itself (``[DONE]``, a terminal event, ``done: true``): a
-    clean close without it is then an incomplete run. ``root`` maps the configured base
+    complete stream says so itself (``[DONE]``, a terminal event, ``done: true``, or a
+    finish reason, which is all Gemini's last chunk has): a clean close without any of
+    them (no ``Done``, no ``Finish``) is then an incomplete run. ``root`` maps the configured base
     URL to the one ``path`` is appended to (``path`` may be a function of the model).
     ``key_envs`` name the variables holding the key (the first one set wins),
     ``url_envs`` the variables naming the server (tried in order; a parser turns a host
