@@ -76,3 +76,45 @@ def test_an_error_event_is_retried_when_its_code_or_type_says_server_trouble(cod
     from nbstream.sweeps.pacing import retryable
 
     assert retryable(errors.StreamError("x", code=code, type=kind)) is retried
+
+
+# ---- pacing is per provider ---------------------------------------------------------------------
+@pytest.mark.parametrize(("held_by", "a_faults", "pace"), [
+    ("a Retry-After hold", "429", {}),  # every request to A: 429, Retry-After an hour
+    ("an exhausted rpm bucket", "500", {"rpm": 3}),  # A's retries use up its 3 requests a minute
+])
+def test_a_provider_held_back_does_not_stall_the_others(session, monkeypatch, held_by, a_faults, pace):
+    """Provider A (chat, OPENAI_BASE_URL) is held; every row of provider B (Anthropic's
+    format, ANTHROPIC_BASE_URL) completes while A has sent no more than its first requests.
+    The sweep is then stopped: A's hold never ends by itself."""
+    import asyncio
+
+    rows = pd.DataFrame({"q": [f"row {i}" for i in range(3)]})
+    with FaultServer(lambda _n, _p: a_faults, retry_after="3600") as a, FaultServer(lambda _n, _p: "ok") as b:
+        monkeypatch.setenv("OPENAI_BASE_URL", a.base_url)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", b.url)
+
+        tracked: list[nbstream.Run] = []
+        track = session.track
+        monkeypatch.setattr(session, "track", lambda run: track(run) if tracked.append(run) is None else run)
+
+        def b_done() -> int:
+            return sum(1 for r in list(tracked) if r.base_url == b.url and r.status == "done")
+
+        async def main() -> pd.DataFrame:
+            task = asyncio.ensure_future(nbstream.asweep(
+                "{q}", data=rows, models=["fault", "anthropic:fault"], concurrency=2, retries=10, cache=False,
+                display=False, session=session, seed=4, **pace))
+            end = time.monotonic() + 30  # a hang guard: held workers would keep B waiting an hour
+            while b_done() < 3:
+                assert time.monotonic() < end and not task.done(), f"B stalled behind A ({held_by})"
+                await asyncio.sleep(0.01)
+            task.cancel()
+            return await task
+
+        df = asyncio.run(main())
+        assert len(a.log) <= 3, f"A was not held by {held_by}"
+        assert len(b.log) == 3
+        answered = df[df["model"] == "anthropic:fault"]
+        assert list(answered["status"]) == ["done"] * 3
+        assert list(answered["text"]) == [answer_for(q) for q in rows["q"]]
