@@ -51,7 +51,7 @@ class FaultServer(LoopbackServer):
 
     def __init__(self, faults: Callable[[int, str], str], *, retry_after: str = "0") -> None:
         self.log: list[Logged] = []
-        self.in_flight = 0
+        self.in_flight = 0  # requests being answered: counted from arrival to before their last byte
         self.max_in_flight = 0
         self._lock = threading.Lock()
         self.release = threading.Event()  # "hold" requests wait for this
@@ -68,17 +68,27 @@ class FaultServer(LoopbackServer):
                 self.log.append(Logged(n, prompt, action, time.monotonic(), handler.path))
                 self.in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            settled = False
+
+            def settle() -> None:  # out of flight before the last byte: the client cannot start the next first
+                nonlocal settled
+                if not settled:
+                    settled = True
+                    with self._lock:
+                        self.in_flight -= 1
+
             try:
-                self._serve(handler, action, prompt, retry_after)
+                self._serve(handler, action, prompt, retry_after, settle)
             finally:
-                with self._lock:
-                    self.in_flight -= 1
+                settle()
 
         super().__init__(serve)
         self.base_url = f"{self.url}/v1"
 
-    def _serve(self, h: BaseHTTPRequestHandler, action: str, prompt: str, retry_after: str) -> None:
+    def _serve(self, h: BaseHTTPRequestHandler, action: str, prompt: str, retry_after: str,
+               settle: Callable[[], None]) -> None:
         if action.isdigit():
+            settle()
             payload = json.dumps({"error": {"message": f"scripted {action}"}}).encode()
             extra = f"Retry-After: {retry_after}\r\n" if action == "429" else ""
             h.wfile.write(f"HTTP/1.1 {action} Scripted\r\nContent-Type: application/json\r\n{extra}"
@@ -99,6 +109,7 @@ class FaultServer(LoopbackServer):
                     self._stopped.wait(60)
                     return
                 elif action.startswith("error:"):
+                    settle()
                     h.wfile.write(wire.error(action.removeprefix("error:")))
                     h.wfile.flush()
                     return
@@ -106,6 +117,7 @@ class FaultServer(LoopbackServer):
             h.wfile.flush()
             if action == "disconnect" and i == 1:
                 return  # the connection closes with no finish and no end marker
+        settle()
         h.wfile.write(wire.end(len(words)))
         h.wfile.flush()
 
