@@ -88,11 +88,14 @@ class IdleTimeout(StreamTimeout):
 
 
 class StreamError(NBStreamError):
-    """The server reported an error inside the stream (in-band error, ``response.failed``)."""
+    """The server reported an error inside the stream (in-band error, ``response.failed``);
+    ``code`` and ``type`` are the server's own words for it (``overloaded_error``,
+    ``server_error``, ``invalid_request_error``…), when it sent them."""
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, type: str | None = None) -> None:  # noqa: A002
         super().__init__(message)
         self.code = code
+        self.type = type
 
 
 class SourceError(NBStreamError):

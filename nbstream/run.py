@@ -713,7 +713,8 @@ class Run:
         elif isinstance(ev, ErrorEvent):
             if ev.fatal and self.error is None:
                 said = errors.one_line(ev.message)  # a server's text: one printable line
-                self.error = errors.StreamError(f"the server reported an error mid-stream: {said}", code=ev.code)
+                self.error = errors.StreamError(f"the server reported an error mid-stream: {said}", code=ev.code,
+                                                type=ev.type)
         elif isinstance(ev, Done):
             self._terminal = ev.status
 

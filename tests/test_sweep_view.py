@@ -192,3 +192,79 @@ def test_the_live_widget_is_throttled_far_below_the_streams_events():
         assert states and states[-1]["line"].startswith("12/12 done")
         assert any(row["text"] for s in states for row in s["rows"])  # answers showed while they streamed
         assert len(states) * 10 < events
+
+
+# ---- structured sweeps: the shown rows' JSON fields fill in -----------------------------------------
+def test_a_structured_rows_fields_fill_in_as_its_json_streams():
+    p = Progress(total=1, structured=True)
+    run = Run()
+    p.started(0, "#0", run)
+    seen = []
+    for text in ['{"lab', 'el": "posi', 'tive", "sco', 're": 0.9', "}"]:
+        p.grew(0, run, text)
+        (row,) = p.state()["rows"]
+        seen.append(row["fields"])
+    assert seen == ['{}', '{"label": "posi"}', '{"label": "positive"}', '{"label": "positive", "score": 0.9}',
+                    '{"label": "positive", "score": 0.9}']
+    assert row["text"] == '{"label": "positive", "score": 0.9}'
+
+
+def test_an_unstructured_sweeps_rows_carry_no_fields():
+    p = Progress(total=1)
+    run = Run()
+    p.started(0, "#0", run)
+    p.grew(0, run, '{"label": "x"}')
+    assert p.state()["rows"] == [{"label": "#0", "text": '{"label": "x"}'}]
+
+
+def test_a_rows_fields_are_parsed_on_the_update_only_when_it_grew_and_over_a_bounded_head(monkeypatch):
+    """A 1 MB answer in 10,000 deltas: taking the deltas parses nothing; an update parses a
+    grown row once, over at most SCAN characters; an update with nothing new parses nothing."""
+    from nbstream.views import sweep_view
+
+    parsed: list[int] = []
+    partial = sweep_view._structured.partial
+    monkeypatch.setattr(sweep_view._structured, "partial", lambda text: parsed.append(len(text)) or partial(text))
+    p = Progress(total=1, structured=True)
+    run = Run()
+    p.started(0, "#0", run)
+    p.grew(0, run, '{"label": "positive", "notes": "')
+    for _ in range(10_000):
+        p.grew(0, run, "x" * 100)
+    assert parsed == []
+    (row,) = p.state()["rows"]
+    assert len(parsed) == 1 and parsed[0] <= sweep_view.SCAN
+    assert row["fields"].startswith('{"label": "positive", "notes": "xxx') and len(row["fields"]) <= sweep_view.FIELDS
+    p.state()
+    assert len(parsed) == 1
+
+
+def test_a_key_in_a_structured_answer_is_masked_in_its_fields():
+    key = f"sk-{secrets.token_hex(16)}"
+    _secrets.register(key)
+    p = Progress(total=1, structured=True)
+    run = Run()
+    p.started(0, "#0", run)
+    for text in ['{"label": "' + key[:6], key[6:] + '"}']:
+        p.grew(0, run, text)
+    (row,) = p.state()["rows"]
+    assert row["fields"].startswith('{"label": "') and key[:8] not in row["fields"]
+
+
+@pytest.mark.timeout(180)
+def test_the_live_widget_of_a_structured_sweep_shows_the_fields_filling_in():
+    with _kernel.Session() as k:
+        k.run(_kernel.SETUP)
+        result = k.run(
+            "import pandas as pd\n"
+            "schema = {'type': 'object', 'properties': {'label': {'type': 'string'}}, 'required': ['label']}\n"
+            "df = nbstream.sweep('Classify {q}', data=pd.DataFrame({'q': [str(i) for i in range(4)]}),\n"
+            "                    models=['demo'], cache=False, concurrency=2, display=True, response_format=schema,\n"
+            "                    demo={'tps': 40, 'ttft': 0.01})\n"
+            "print((df['status'] == 'done').all())", timeout=120)
+        comms = _kernel.of_type(result["messages"], "comm_msg")
+        states = [json.loads(m["content"]["data"]["state"]["state"]) for m in comms
+                  if "state" in m["content"].get("data", {}).get("state", {})]
+        rows = [row for s in states for row in s["rows"]]
+        assert rows and all("fields" in row for row in rows)
+        assert any((row["fields"] or "").startswith('{"label": "') for row in rows)

@@ -165,7 +165,8 @@ class _Prepared:
     def show(self, *, stop_button: bool) -> None:
         """Start the live view, if one is wanted here."""
         if _view.wanted(self.display):
-            self.view = _view.SweepView(self.jobs, self.param_names, stop_button=stop_button)
+            self.view = _view.SweepView(self.jobs, self.param_names, stop_button=stop_button,
+                                        structured=self.response_format is not None)
 
     async def run(self, control: _runner.Control) -> pd.DataFrame:
         """Answer the plan and build the table (partial after a Stop)."""

@@ -5,8 +5,10 @@ requests- and tokens-per-minute buckets. A 429 halves that provider's limit (dow
 and holds every request to it for the ``Retry-After`` it sent; each success raises the
 limit by one again (additive increase, multiplicative decrease, as TCP does) — so a rate
 limit storm slows the sweep instead of failing it. Retries back off exponentially with
-full jitter, never less than ``Retry-After``, on 429, 408, 409, 5xx and lost connections
-only; any other 4xx is the request's fault and is never retried. A 429 does not use up
+full jitter, never less than ``Retry-After``, on 429, 408, 409, 5xx, lost connections,
+a stream that went silent (idle timeout) and a server-trouble error event inside the
+stream (overloaded, api/server error, rate limit) only; any other 4xx, or an error event
+that says the request is wrong, is the request's fault and is never retried. A 429 does not use up
 the ``retries`` budget (the server asked us to wait, not said we were wrong): a row gives
 up after :data:`RATE_LIMIT_RETRIES` 429s in a row.
 """
@@ -29,12 +31,25 @@ MAX_S = 30.0
 RATE_LIMIT_RETRIES = 20
 
 
+# An error event inside the stream whose code or type says "server trouble" (Anthropic's
+# overloaded_error / api_error, OpenAI's server_error, a rate limit met mid-stream), as
+# opposed to "your request is wrong" (invalid_request_error...), which is never retried.
+SERVER_TROUBLE = frozenset({"overloaded_error", "overloaded", "api_error", "server_error", "internal_error",
+                            "internal_server_error", "service_unavailable", "timeout_error", "rate_limit_error",
+                            "rate_limit_exceeded", "UNAVAILABLE", "INTERNAL", "RESOURCE_EXHAUSTED"})
+
+
 def retryable(error: BaseException | None) -> bool:
     """Whether a run that ended with ``error`` is worth sending again."""
     if isinstance(error, errors.HTTPStatusError):
         return error.status in RETRY_STATUSES or error.status >= 500
+    if isinstance(error, errors.StreamError):
+        said = {error.code, error.type}
+        # a numeric code is an HTTP status carried in the event (Gemini's {"code": 503})
+        return bool(said & SERVER_TROUBLE) or any(s is not None and s.isdigit() and (
+            int(s) in RETRY_STATUSES or 500 <= int(s) < 600) for s in said)
     return isinstance(error, (errors.ConnectError, errors.ConnectTimeout, errors.FirstByteTimeout,
-                              errors.IncompleteStreamError))
+                              errors.IdleTimeout, errors.IncompleteStreamError))
 
 
 def backoff(attempt: int, retry_after: float | None, rng: random.Random) -> float:

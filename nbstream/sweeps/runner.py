@@ -1,5 +1,8 @@
-"""Run a plan on the session's I/O loop: a pool of workers, each taking the next plan row,
-answering it from the cache or sending it (paced, retried), and telling a listener.
+"""Run a plan on the session's I/O loop: a pool of workers per model (so per provider),
+each taking its model's next plan row, answering it from the cache or sending it (paced,
+retried), and telling a listener. A worker waits at its provider's gate (a ``Retry-After``
+hold, an exhausted rpm/tpm bucket) before it asks for one of the sweep's ``concurrency``
+stream slots, so a held provider never keeps a slot from another one.
 
 Each attempt is prepared, tracked by the session and driven exactly as ``astream`` does
 (``prepare`` → ``track`` → ``drive``), but the runner keeps the Run in hand while it
@@ -138,6 +141,7 @@ class _Sweep:
     listener: Listener | None
     stop: asyncio.Event
     inflight: dict[int, Run]
+    slots: asyncio.Semaphore  # the sweep's streams at once, over every provider
     waiting: set[asyncio.Task[Any] | None] = field(default_factory=set)
 
     def prepare(self, job: Job) -> tuple[Run, _request.Request]:
@@ -168,7 +172,12 @@ class _Sweep:
             task = asyncio.current_task()
             self.waiting.add(task)  # a Stop cancels a wait for a slot or a bucket at once
             try:
-                await gate.enter(tokens)
+                await gate.enter(tokens)  # this provider's pace: waiting here holds no stream slot
+                try:
+                    await self.slots.acquire()
+                except BaseException:
+                    await gate.leave()
+                    raise
             except asyncio.CancelledError:
                 if last is None or not self.stop.is_set() or task is None:
                     raise
@@ -181,6 +190,7 @@ class _Sweep:
                     return Outcome(last, attempts - 1, False) if last is not None else None
                 await self.drive(job, run, req)
             finally:
+                self.slots.release()
                 await gate.leave(output_tokens=_output_tokens(run))
             if run.status == "done":
                 await gate.succeeded()
@@ -254,11 +264,21 @@ async def execute(todo: list[Job], *, session: Session, pacer: Pacer, cache: Cac
                   control: Control) -> None:
     """Answer every job, telling ``listener`` of each end (the runner keeps no Run: memory
     stays bounded by what the listener keeps), at most ``pacer.concurrency`` at once; a
-    Stop cancels the runs in flight, leaves the rest unstarted and returns."""
-    sweep = _Sweep(session, pacer, cache, retries, response_format, call, listener, control.bind(), {})
-    queue = iter(todo)
+    Stop cancels the runs in flight, leaves the rest unstarted and returns.
+
+    Each model's jobs (a model is served by one provider) have their own queue and up to
+    ``concurrency`` workers, started in turn across models; the slots they stream in are
+    shared. A provider that holds its requests (``Retry-After``, rpm/tpm) keeps only its
+    own workers waiting, and the other providers' rows go on."""
+    sweep = _Sweep(session, pacer, cache, retries, response_format, call, listener, control.bind(), {},
+                   asyncio.Semaphore(pacer.concurrency))
+    queues: dict[str, list[Job]] = {}
+    for job in todo:
+        queues.setdefault(job.model, []).append(job)
+    pools = [(iter(group), min(pacer.concurrency, len(group))) for group in queues.values()]
     workers = [asyncio.ensure_future(sweep.worker(queue))
-               for _ in range(min(pacer.concurrency, len(todo)))]
+               for n in range(max((size for _, size in pools), default=0))
+               for queue, size in pools if n < size]
 
     async def stopper() -> None:
         await sweep.stop.wait()

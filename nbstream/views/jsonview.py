@@ -27,7 +27,7 @@ from nbstream.events import Event, TextDelta
 from nbstream.views import render as _render
 from nbstream.wire import structured as _structured
 
-__all__ = ["JsonBody", "LIVE_CHARS", "json_html"]
+__all__ = ["JsonBody", "LIVE_CHARS", "json_html", "json_line"]
 
 LIVE_CHARS = 64_000
 
@@ -35,6 +35,14 @@ LIVE_CHARS = 64_000
 def json_html(value: Any, *, limit: int | None = None) -> str:
     """A decoded JSON value as safe HTML: pretty-printed in a ``json`` code block."""
     return _code_html(json.dumps(value, indent=2, ensure_ascii=False, default=str), "json", limit)
+
+
+def json_line(value: Any, *, limit: int) -> str:
+    """A decoded JSON value on one line (``{"label": "positive", "score": 0.9}``), cut to
+    ``limit`` characters: the fields of a sweep's row as they fill in. Plain text: who
+    shows it places it as text."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _code_html(text: str, lang: str, limit: int | None = None) -> str:

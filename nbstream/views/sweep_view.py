@@ -10,6 +10,13 @@ and only when something changed: in a notebook one small JSON trait of an anywid
 progress line on stderr (through ``render.terminal``).
 The saved notebook keeps a static summary (a pandas table, escaped by pandas) and the
 result table the cell returns.
+
+A structured sweep (``response_format=``) also shows each shown row's JSON fields filling
+in: the row keeps its answer's first :data:`SCAN` characters (the I/O loop still only
+appends to the inbox), and the ticker re-parses a shown row only when it grew since its
+last parse, through the single-run view's partial-JSON reader, over those SCAN
+characters at most — so an update costs O(what changed) with a bounded parse, however
+long an answer grows — and sends its fields cut to :data:`FIELDS` characters.
 """
 
 from __future__ import annotations
@@ -31,9 +38,11 @@ from nbstream._secrets import PREFIX, append_redacted
 from nbstream.events import Event, TextDelta
 from nbstream.run import Run
 from nbstream.views.attach import in_notebook
+from nbstream.views.jsonview import json_line
 from nbstream.views.render import md_text, terminal
+from nbstream.wire import structured as _structured
 
-__all__ = ["INTERVAL_S", "SHOWN", "Progress", "SweepView", "summary_bundle", "wanted"]
+__all__ = ["FIELDS", "INTERVAL_S", "SCAN", "SHOWN", "Progress", "SweepView", "summary_bundle", "wanted"]
 
 INTERVAL_S = 0.25
 SHOWN = 3  # rows whose answers stream in the view at once
@@ -41,6 +50,8 @@ TAIL = 120  # characters of each shown answer
 LABEL = 100  # characters of a shown row's label (index, model, swept values)
 _FOLD = 32  # a shown answer's parts are folded into its last _KEEP characters past this many
 _KEEP = TAIL + PREFIX  # enough for the tail and for masking a key the next delta completes
+SCAN = 4096  # characters of a structured answer read for its fields (the parse's bound)
+FIELDS = 240  # characters of a shown row's fields, on one line
 
 
 def wanted(display: bool | None) -> bool:
@@ -74,10 +85,18 @@ class Progress:
     models: dict[str, _Model] = field(default_factory=dict)
     t0: float = field(default_factory=time.monotonic)
     version: int = 0
+    structured: bool = False  # the answers are JSON: shown rows show their fields
+    heads: dict[int, list[str]] = field(default_factory=dict)  # row index -> its answer's first SCAN characters
+    head_sizes: dict[int, int] = field(default_factory=dict)
+    fields: dict[int, str | None] = field(default_factory=dict)  # row index -> its fields as last parsed
+    grown: set[int] = field(default_factory=set)  # rows whose head grew since their last parse
 
     def started(self, index: int, label: str, run: Run) -> None:
         self.running[index] = (label, run)
         self.tails[index] = []
+        if self.structured:
+            self.heads[index], self.head_sizes[index], self.fields[index] = [], 0, None
+            self.grown.discard(index)
         self.version += 1
 
     def grew(self, index: int, run: Run, text: str) -> None:
@@ -91,10 +110,27 @@ class Progress:
         append_redacted(parts, text)
         if len(parts) > _FOLD:
             parts[:] = ["".join(parts)[-_KEEP:]]
+        if self.structured and self.head_sizes[index] < SCAN:
+            append_redacted(self.heads[index], text)
+            self.head_sizes[index] += len(text)
+            self.grown.add(index)
+
+    def _fields(self, index: int) -> str | None:
+        """Row ``index``'s fields, parsed again only if its head grew since (on the ticker)."""
+        if index in self.grown:
+            self.grown.discard(index)
+            value = _structured.partial("".join(self.heads[index])[:SCAN])
+            self.fields[index] = None if value is None else json_line(value, limit=FIELDS)
+        return self.fields.get(index)
 
     def ended(self, index: int, model: str, row: dict[str, Any]) -> None:
         self.running.pop(index, None)
         self.tails.pop(index, None)
+        if self.structured:
+            self.heads.pop(index, None)
+            self.head_sizes.pop(index, None)
+            self.fields.pop(index, None)
+            self.grown.discard(index)
         stats = self.models.setdefault(model, _Model())
         if row.get("status") == "done":  # anything else failed: "error", "cancelled", "invalid" (not the JSON asked)
             self.done += 1
@@ -139,21 +175,25 @@ class Progress:
         return rows
 
     def state(self) -> dict[str, Any]:
-        shown = itertools.islice(self.running.items(), SHOWN)
+        rows = []
+        for i, (label, _run) in itertools.islice(self.running.items(), SHOWN):
+            row: dict[str, Any] = {"label": label, "text": "".join(self.tails[i])[-TAIL:].replace("\n", " ")}
+            if self.structured:
+                row["fields"] = self._fields(i)
+            rows.append(row)
         return {"line": self.line(), "pct": 100.0 * self.finished / self.total if self.total else 100.0,
-                "rows": [{"label": label, "text": "".join(self.tails[i])[-TAIL:].replace("\n", " ")}
-                         for i, (label, _run) in shown],
-                "models": self.model_rows()}
+                "rows": rows, "models": self.model_rows()}
 
 
 class SweepView:
     """Follows a sweep: a widget in a notebook, a progress line on a terminal."""
 
     def __init__(self, jobs: list[Any], param_names: list[str], *, out: TextIO | None = None,
-                 notebook: bool | None = None, stop_button: bool = False) -> None:
+                 notebook: bool | None = None, stop_button: bool = False, structured: bool = False) -> None:
         """``stop_button``: only where the kernel hears a click while the sweep runs (an
-        awaited sweep); a blocking ``sweep()`` stops on Interrupt."""
-        self.progress = Progress(total=len(jobs))
+        awaited sweep); a blocking ``sweep()`` stops on Interrupt. ``structured``: the
+        answers are JSON (``response_format=``), whose fields the shown rows show."""
+        self.progress = Progress(total=len(jobs), structured=structured)
         for job in jobs:  # the latency table lists models as they were asked for, not as they ended
             self.progress.models.setdefault(job.model, _Model())
         self.param_names = param_names

@@ -21,6 +21,7 @@ function draw(root, st) {
   for (const row of st.rows || []) {
     const box = el("div", "nbs-sweep-row");
     box.appendChild(el("span", "nbs-sweep-label", row.label));
+    if (row.fields !== undefined && row.fields !== null) box.appendChild(el("span", "nbs-sweep-fields", row.fields));
     box.appendChild(el("span", "nbs-sweep-text", row.text));
     root.appendChild(box);
   }
