@@ -50,7 +50,7 @@ def test_a_stream_that_fails_midway_with_server_trouble_is_retried_and_answered_
 
     with FaultServer(faults) as server:
         df = nbstream.sweep("{q}", data=ROWS, models="fault", api=api, base_url=server.url + WIRE[api], retries=2,
-                            idle_timeout=1.0, cache=False, display=False, session=session, seed=1)
+                            idle_timeout=1.0, cache=False, display=False, session=session, jitter_seed=1)
         assert list(df["status"]) == ["done", "done"], df["error"].tolist()
         assert list(df["text"]) == [answer_for(q) for q in ROWS["q"]]
         assert list(df["attempts"]) == [2, 2] and len(server.log) == 4
@@ -104,7 +104,7 @@ def test_a_provider_held_back_does_not_stall_the_others(session, monkeypatch, he
         async def main() -> pd.DataFrame:
             task = asyncio.ensure_future(nbstream.asweep(
                 "{q}", data=rows, models=["fault", "anthropic:fault"], concurrency=2, retries=10, cache=False,
-                display=False, session=session, seed=4, **pace))
+                display=False, session=session, jitter_seed=4, **pace))
             end = time.monotonic() + 30  # a hang guard: held workers would keep B waiting an hour
             while b_done() < 3:
                 assert time.monotonic() < end and not task.done(), f"B stalled behind A ({held_by})"
@@ -160,7 +160,7 @@ def test_a_retryable_status_is_retried_end_to_end(session, status):
 
     with FaultServer(faults) as server:
         df = nbstream.sweep("{q}", data=ROWS, models="fault", retries=1, base_url=server.base_url, cache=False,
-                            display=False, session=session, seed=5)
+                            display=False, session=session, jitter_seed=5)
         assert list(df["status"]) == ["done", "done"] and list(df["attempts"]) == [2, 2]
         assert list(df["text"]) == [answer_for(q) for q in ROWS["q"]]
         assert [e.action for e in server.log].count(status) == 2 and len(server.log) == 4
@@ -171,7 +171,7 @@ def test_the_retry_after_a_429_waits_at_least_what_retry_after_said(session):
     arrived (the 429 itself left later still), however slow the machine."""
     with FaultServer(lambda n, _p: "429" if n == 0 else "ok", retry_after="1") as server:
         df = nbstream.sweep("{q}", data=ROWS.head(1), models="fault", base_url=server.base_url, cache=False,
-                            display=False, session=session, seed=6)
+                            display=False, session=session, jitter_seed=6)
         assert list(df["status"]) == ["done"] and list(df["attempts"]) == [2]
         limited, retry = server.log
         assert limited.action == "429" and retry.action == "ok"
