@@ -13,8 +13,9 @@ from _kernel import execute
 import nbstream
 from nbstream.demo import serve
 from nbstream.events import Other, ReasoningDelta, TextDelta, ToolCallDelta
-from nbstream.session import Session
 from nbstream.wire.anthropic import AnthropicAdapter, assistant_content
+
+pytestmark = pytest.mark.usefixtures("no_providers")  # none of the provider variables set
 
 FAST = {"ttft": 0.0, "tps": 5000.0, "jitter": 0.0}
 
@@ -24,12 +25,6 @@ def server():
     with serve(**FAST) as running:
         yield running
 
-
-@pytest.fixture
-def session(monkeypatch) -> Session:
-    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "NBSTREAM_ALIASES"):
-        monkeypatch.delenv(var, raising=False)
-    return Session()
 
 
 def ask(server, session, messages, model="demo-reasoning") -> nbstream.Run:

@@ -72,12 +72,6 @@ def replayed(tmp_path: Path, session: Session, api: str, model: str, payloads: l
     return nbstream.replay(str(path), speed=0, session=session)
 
 
-@pytest.fixture
-def session():
-    s = Session()
-    yield s
-    s.close()
-
 
 # ---- known models: the provider's price ---------------------------------------------------
 def test_an_openai_chat_stream_costs_its_tokens_at_the_models_prices_cached_input_at_its_own(tmp_path, session):

@@ -25,12 +25,6 @@ class _Cycle:
         self.me = self
 
 
-@pytest.fixture
-def session():
-    s = Session()
-    yield s
-    s.close()
-
 
 def test_old_objects_are_frozen_while_a_stream_is_read_and_thawed_after(session):
     seen = []

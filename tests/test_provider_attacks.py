@@ -12,17 +12,11 @@ from _servers import ScriptedServer, sse_head
 import nbstream
 from nbstream import _secrets
 from nbstream.engine.config import NoKeyError
-from nbstream.session import Session
+
+pytestmark = pytest.mark.usefixtures("no_providers")  # none of the provider variables set
 
 OPENAI_KEY = "sk-proj-" + "Q" * 40
 
-
-@pytest.fixture
-def session(monkeypatch) -> Session:
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
-                "GOOGLE_API_KEY", "OLLAMA_HOST", "NBSTREAM_MODEL"):
-        monkeypatch.delenv(var, raising=False)
-    return Session()
 
 
 def _ollama_server() -> ScriptedServer:

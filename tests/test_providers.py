@@ -16,6 +16,8 @@ from nbstream import errors
 from nbstream.demo import serve
 from nbstream.session import Session
 
+pytestmark = pytest.mark.usefixtures("no_providers")  # none of the provider variables set
+
 FAST = {"ttft": 0.0, "tps": 5000.0, "jitter": 0.0}
 ASK = "Explain streaming responses in notebooks"
 
@@ -25,13 +27,6 @@ def server():
     with serve(**FAST) as running:
         yield running
 
-
-@pytest.fixture
-def session(monkeypatch) -> Session:
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
-                "GOOGLE_API_KEY", "NBSTREAM_MODEL"):
-        monkeypatch.delenv(var, raising=False)
-    return Session()
 
 
 def root_of(server) -> str:

@@ -12,13 +12,8 @@ from _servers import LoopbackServer, ScriptedServer, read_body, sse_head
 import nbstream
 from nbstream.session import Session
 
+pytestmark = pytest.mark.usefixtures("no_providers")  # none of the provider variables set
 
-@pytest.fixture
-def session(monkeypatch) -> Session:
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
-                "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "NBSTREAM_MODEL"):
-        monkeypatch.delenv(var, raising=False)
-    return Session()
 
 
 def gemini_chunk(text: str, finish: str | None = None) -> bytes:

@@ -37,12 +37,6 @@ class Person(pydantic.BaseModel):
 PERSON_SCHEMA = structured.closed(Person.model_json_schema())
 
 
-@pytest.fixture
-def session():
-    s = Session()
-    yield s
-    s.close()
-
 
 @pytest.fixture
 def proxy(demo):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections import Counter
 from typing import Literal
 
@@ -19,23 +18,12 @@ from nbstream import Session
 from nbstream.session import set_session
 from tests._body_server import BodyServer, sse_response
 from tests._fault_server import FaultServer, answer_for
+from tests._wait import wait_for
 
 TOPICS = pd.DataFrame({"topic": ["cats", "dogs", "owls", "newts"], "n": [1, 2, 3, 4]},
                       index=pd.Index(["a", "b", "c", "d"], name="key"))
 
 
-@pytest.fixture
-def session():
-    s = Session()
-    yield s
-    s.close()
-
-
-def _wait_for(condition, deadline: float = 60.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, "the state was never reached"
-        time.sleep(0.01)
 
 
 # ---- the result ------------------------------------------------------------------------------
@@ -373,7 +361,7 @@ def test_an_interrupt_keeps_completed_rows_and_partials_and_a_rerun_resumes_from
         server.release.clear()
 
         def interrupt_when_two_hold() -> None:
-            _wait_for(lambda: server.holding >= 2 and sum(1 for r in list(tracked) if r.text and not r.done) >= 2)
+            wait_for(lambda: server.holding >= 2 and sum(1 for r in list(tracked) if r.text and not r.done) >= 2)
             os.kill(os.getpid(), signal.SIGINT)
 
         threading.Thread(target=interrupt_when_two_hold, daemon=True).start()
@@ -510,13 +498,13 @@ def test_while_a_sweep_runs_it_holds_only_keep_runs_whole_runs_however_many_rows
             display=False, session=session)))
         worker.start()
         try:
-            _wait_for(lambda: len(server.log) == 40 and server.in_flight == 1)
+            wait_for(lambda: len(server.log) == 40 and server.in_flight == 1)
 
             def live_runs() -> int:
                 gc.collect()
                 return sum(1 for o in gc.get_objects() if isinstance(o, Run) and o.base_url == server.base_url)
 
-            _wait_for(lambda: live_runs() <= 4 + 4 + 1)  # the table's newest, the session's, the one in flight
+            wait_for(lambda: live_runs() <= 4 + 4 + 1)  # the table's newest, the session's, the one in flight
         finally:
             server.release.set()
             worker.join(60)

@@ -4,13 +4,11 @@ a tiny loopback server each test starts (it answers every request with one scrip
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
 
 import nbstream
-from nbstream import Session
 from tests._servers import ScriptedServer, sse_head
 
 
@@ -21,12 +19,6 @@ def _scripted(text: str) -> ScriptedServer:
     response = sse_head() + f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode()
     return ScriptedServer(lambda handler, _n: handler.wfile.write(response))
 
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    s = Session()
-    yield s
-    s.close()
 
 
 SCHEMA = {"type": "object"}

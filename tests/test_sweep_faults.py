@@ -11,26 +11,14 @@ import pandas as pd
 import pytest
 
 import nbstream
-from nbstream import Session
 from tests._fault_server import FaultServer, answer_for
+from tests._wait import wait_for
 
 ROWS = pd.DataFrame({"q": ["first question here", "second question here"]})
 # where each wire format is served: chat under /v1, Anthropic's /v1/messages under the root
 WIRE = {"chat": "/v1", "anthropic": ""}
 
 
-@pytest.fixture
-def session():
-    s = Session()
-    yield s
-    s.close()
-
-
-def _wait_for(condition, deadline: float = 60.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, "the state was never reached"
-        time.sleep(0.01)
 
 
 # ---- in-stream faults ---------------------------------------------------------------------------
@@ -139,7 +127,7 @@ def test_a_sweep_streams_at_most_concurrency_requests_at_once_and_reaches_it(ses
             "{q}", data=rows, models=models, concurrency=3, cache=False, display=False, session=session)))
         worker.start()
         try:
-            _wait_for(lambda: server.holding >= 3)
+            wait_for(lambda: server.holding >= 3)
             assert server.max_in_flight == 3 and len(server.log) == 3
         finally:
             server.release.set()
@@ -210,7 +198,7 @@ def test_a_sweep_killed_mid_way_resumes_from_the_cache_sending_only_the_rest(ses
         child = subprocess.Popen([sys.executable, "-c", CRASHING, server.base_url, str(cache)], env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _wait_for(lambda: (len(recordings()) == 2 and server.holding == 2) or child.poll() is not None)
+            wait_for(lambda: (len(recordings()) == 2 and server.holding == 2) or child.poll() is not None)
             assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
             child.send_signal(signal.SIGKILL)
             child.wait(30)

@@ -13,7 +13,7 @@ import secrets
 import pandas as pd
 import pytest
 
-from nbstream import Session, _secrets
+from nbstream import _secrets
 from nbstream.run import Run
 from nbstream.views.sweep_view import LABEL, TAIL, Progress, SweepView, summary_bundle
 from tests import _kernel
@@ -26,12 +26,6 @@ class _Job:
     def __init__(self, index: int, model: str) -> None:
         self.index, self.model, self.swept = index, model, {"temperature": 0}
 
-
-@pytest.fixture
-def session():
-    s = Session()
-    yield s
-    s.close()
 
 
 def test_progress_counts_done_failed_and_cached_and_times_only_what_was_measured():

@@ -27,13 +27,6 @@ def _chat_answer(handler, _n) -> None:
     handler.wfile.write(sse_head() + f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode())
 
 
-@pytest.fixture
-def session():
-    """A fresh session, closed after the test (its I/O loop and pooled client)."""
-    running = nbstream.Session()
-    yield running
-    running.close()
-
 
 @pytest.fixture
 def no_proxy_env(monkeypatch):

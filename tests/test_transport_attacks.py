@@ -6,22 +6,16 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 
 import nbstream
 from nbstream import Session, errors
 from tests._servers import ScriptedServer
+from tests._wait import wait_for
 
 CHUNK = json.dumps({"choices": [{"index": 0, "delta": {"content": "kept"}}]})
 
-
-def _wait_for(condition, deadline: float = 60.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, "the state was never reached"
-        time.sleep(0.01)
 
 
 def _stream_from(script, **kw) -> nbstream.Run:
@@ -52,7 +46,7 @@ def test_a_malformed_chunk_size_mid_body_ends_the_stream_as_incomplete_keeping_w
         with ScriptedServer(script) as server:
             run = nbstream.stream("hi", model="m", base_url=server.url + "/v1", display=False, block=False,
                                   session=session, idle_timeout=600)
-            _wait_for(lambda: run.text == "kept")
+            wait_for(lambda: run.text == "kept")
             go_on.set()
             run.wait(120)  # without the fix it waits out the 600 s idle deadline
             assert run.done
