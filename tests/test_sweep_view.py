@@ -168,24 +168,31 @@ def test_in_a_notebook_the_saved_output_is_a_static_summary_and_the_escaped_tabl
     assert "<img" not in html and "&lt;img" in html and html.count("done") == 6
 
 
-@pytest.mark.timeout(180)
-def test_the_live_widget_is_throttled_far_below_the_streams_events():
+def _widget_states(code: str) -> tuple[list[dict], str]:
+    """Run ``code`` (a sweep with ``display=True``) in a real kernel: the live widget's
+    states as the front end received them, and what the cell printed."""
     with _kernel.Session() as k:
         k.run(_kernel.SETUP)
-        result = k.run(
-            "import pandas as pd\n"
-            "df = nbstream.sweep('About {q}', data=pd.DataFrame({'q': [str(i) for i in range(12)]}),\n"
-            "                    models=['demo'], cache=False, concurrency=6, display=True,\n"
-            "                    demo={'tps': 300, 'ttft': 0.01})\n"
-            "print(int(nbstream.runs()['n_events'].tail(12).sum()))", timeout=120)
-        comms = _kernel.of_type(result["messages"], "comm_msg")
-        states = [json.loads(m["content"]["data"]["state"]["state"]) for m in comms
-                  if "state" in m["content"].get("data", {}).get("state", {})]
-        events = int("".join(m["content"]["text"] for m in _kernel.of_type(result["messages"], "stream")
-                             if m["content"]["name"] == "stdout").split()[-1])
-        assert states and states[-1]["line"].startswith("12/12 done")
-        assert any(row["text"] for s in states for row in s["rows"])  # answers showed while they streamed
-        assert len(states) * 10 < events
+        result = k.run("import pandas as pd\n" + code, timeout=120)
+    comms = _kernel.of_type(result["messages"], "comm_msg")
+    states = [json.loads(m["content"]["data"]["state"]["state"]) for m in comms
+              if "state" in m["content"].get("data", {}).get("state", {})]
+    printed = "".join(m["content"]["text"] for m in _kernel.of_type(result["messages"], "stream")
+                      if m["content"]["name"] == "stdout")
+    return states, printed
+
+
+@pytest.mark.timeout(180)
+def test_the_live_widget_is_throttled_far_below_the_streams_events():
+    states, printed = _widget_states(
+        "df = nbstream.sweep('About {q}', data=pd.DataFrame({'q': [str(i) for i in range(12)]}),\n"
+        "                    models=['demo'], cache=False, concurrency=6, display=True,\n"
+        "                    demo={'tps': 300, 'ttft': 0.01})\n"
+        "print(int(nbstream.runs()['n_events'].tail(12).sum()))")
+    events = int(printed.split()[-1])
+    assert states and states[-1]["line"].startswith("12/12 done")
+    assert any(row["text"] for s in states for row in s["rows"])  # answers showed while they streamed
+    assert len(states) * 10 < events
 
 
 # ---- structured sweeps: the shown rows' JSON fields fill in -----------------------------------------
@@ -247,18 +254,13 @@ def test_a_key_in_a_structured_answer_is_masked_in_its_fields():
 
 @pytest.mark.timeout(180)
 def test_the_live_widget_of_a_structured_sweep_shows_the_fields_filling_in():
-    with _kernel.Session() as k:
-        k.run(_kernel.SETUP)
-        result = k.run(
-            "import pandas as pd\n"
-            "schema = {'type': 'object', 'properties': {'label': {'type': 'string'}}, 'required': ['label']}\n"
-            "df = nbstream.sweep('Classify {q}', data=pd.DataFrame({'q': [str(i) for i in range(4)]}),\n"
-            "                    models=['demo'], cache=False, concurrency=2, display=True, response_format=schema,\n"
-            "                    demo={'tps': 40, 'ttft': 0.01})\n"
-            "print((df['status'] == 'done').all())", timeout=120)
-        comms = _kernel.of_type(result["messages"], "comm_msg")
-        states = [json.loads(m["content"]["data"]["state"]["state"]) for m in comms
-                  if "state" in m["content"].get("data", {}).get("state", {})]
-        rows = [row for s in states for row in s["rows"]]
-        assert rows and all("fields" in row for row in rows)
-        assert any((row["fields"] or "").startswith('{"label": "') for row in rows)
+    states, printed = _widget_states(
+        "schema = {'type': 'object', 'properties': {'label': {'type': 'string'}}, 'required': ['label']}\n"
+        "df = nbstream.sweep('Classify {q}', data=pd.DataFrame({'q': [str(i) for i in range(4)]}),\n"
+        "                    models=['demo'], cache=False, concurrency=2, display=True, response_format=schema,\n"
+        "                    demo={'tps': 40, 'ttft': 0.01})\n"
+        "print((df['status'] == 'done').all())")
+    assert printed.split()[-1] == "True"
+    rows = [row for s in states for row in s["rows"]]
+    assert rows and all("fields" in row for row in rows)
+    assert any((row["fields"] or "").startswith('{"label": "') for row in rows)
