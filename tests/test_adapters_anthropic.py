@@ -157,6 +157,12 @@ def test_only_a_tool_use_blocks_argument_fragments_make_a_tool_call(block: dict,
         assert Other(type="delta.input_json_delta", data={"index": 0, **fragment}) in events
 
 
+def test_argument_fragments_of_a_block_whose_start_never_came_are_a_tool_call() -> None:
+    fragment = {"type": "input_json_delta", "partial_json": '{"city": "Oslo"}'}
+    events = feed_all([start(), sse("content_block_delta", index=3, delta=fragment)])
+    assert [(e.index, e.arguments) for e in events if isinstance(e, ToolCallDelta)] == [(0, '{"city": "Oslo"}')]
+
+
 @pytest.mark.parametrize("message", [
     sse("content_block_delta", index=0, delta={"type": "text_delta", "text": 5}),
     sse("content_block_delta", index="0", delta={"type": "text_delta", "text": "x"}),

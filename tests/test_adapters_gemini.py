@@ -103,6 +103,21 @@ def test_several_candidates_keep_their_own_choice_index() -> None:
         ("a", 0), ("b", 1)]
 
 
+@pytest.mark.parametrize("first", [
+    {"choices": [{"index": 0, "delta": {"content": "hi"}}]},  # chat
+    {"type": "message_start", "message": {"id": "m", "model": "x", "usage": {"input_tokens": 1}}},  # anthropic
+    {"model": "x", "created_at": "2025-01-01T00:00:00Z", "response": "hi", "done": False},  # ollama
+])
+def test_a_json_array_of_another_formats_objects_is_not_claimed_by_that_format(first: dict) -> None:
+    """Only Gemini's adapter reads an array of chunks: any other format's first object
+    leaves the array to the generic reader, not to an adapter that would drop it whole."""
+    from nbstream.wire.registry import AutoAdapter
+
+    auto = AutoAdapter()
+    auto.feed("", json.dumps([first, first]))
+    assert auto.kind not in ("chat", "anthropic", "ollama")
+
+
 def test_a_json_array_answer_without_alt_sse_is_read_element_by_element() -> None:
     whole = "[" + ",\n".join(TEXT) + "]"
     events = GeminiAdapter().feed("", whole)

@@ -128,8 +128,8 @@ def test_a_sweep_stopped_before_any_row_ended_returns_every_result_column():
     data = plan.inputs(TOPICS)
     the_plan = plan.make("About {topic}", data, ["demo"], {"temperature": [0]})
     jobs = runner.jobs(the_plan)
-    frame = result.table(data, the_plan, [None] * len(jobs), result.RunIndex(None), params=["temperature"],
-                         fields=result.schema_fields(FIELDS_SCHEMA))
+    names = result.FieldNames(["topic", "n", "temperature"], result.schema_fields(FIELDS_SCHEMA))
+    frame = result.table(data, the_plan, [None] * len(jobs), result.RunIndex(None), names, params=["temperature"])
     assert len(frame) == 0
     assert list(frame.columns) == ["topic", "n", "model", "temperature", "text", "label", "json_status", *RESULT_TAIL]
 
@@ -350,13 +350,10 @@ def test_a_damaged_recording_in_the_cache_is_a_miss_not_a_crash(demo, session, t
 
 
 def test_an_interrupt_keeps_completed_rows_and_partials_and_a_rerun_resumes_from_the_cache(
-        session, tmp_path, monkeypatch):
+        session, tmp_path, tracked):
     """Rows 0-1 answer at once, rows 2-3 hold mid-answer; Ctrl-C arrives once both held
     rows' Runs hold their first word (read by the client, not merely sent by the server)."""
     rows = pd.DataFrame({"q": [f"q{i} word word" for i in range(6)]})
-    tracked: list[nbstream.Run] = []
-    track = session.track
-    monkeypatch.setattr(session, "track", lambda run: track(run) if tracked.append(run) is None else run)
     with FaultServer(lambda n, _p: "ok" if n < 2 else "hold") as server:
         server.release.clear()
 
@@ -590,3 +587,27 @@ def test_cost_is_a_column_and_none_for_a_local_server(demo, session):
     df = nbstream.sweep("About {topic}", data=TOPICS.head(2), models="demo-fast", base_url=demo.base_url,
                         cache=False, display=False, session=session)
     assert "cost_usd" in df.columns and df["cost_usd"].isna().all()
+
+
+@pytest.mark.parametrize("orders", [("a", "json_a"), ("json_a", "a")])
+def test_a_renamed_field_lands_in_the_same_column_whatever_order_each_answer_lists_its_keys(orders):
+    """Input column ``a`` and fields ``a`` and ``json_a``: field ``a`` must go to one
+    column in every row, though one answer lists ``json_a`` first and another ``a``."""
+    import json as _json
+
+    from nbstream.sweeps import result, runner
+    from nbstream.wire import structured
+
+    schema = {"type": "object", "properties": {"a": {"type": "string"}, "json_a": {"type": "string"}}}
+    names = result.FieldNames(["a"], result.schema_fields(schema))
+    rows = []
+    for first in orders:
+        values = {"a": "A-field", "json_a": "JSONA-field"}
+        text = _json.dumps({first: values[first], **values})
+        run = nbstream.show(iter([text]), display=False)
+        run.response_format = structured.normalize(schema)
+        job = runner.Job(index=0, model="m", params={}, prompt="p", swept={})
+        rows.append(result.row(job, runner.Outcome(run, 1, False), names))
+    assert [r[names.column("a")] for r in rows] == ["A-field", "A-field"]
+    assert [r[names.column("json_a")] for r in rows] == ["JSONA-field", "JSONA-field"]
+    assert names.columns == ["json_a", "json_json_a"]

@@ -5,6 +5,7 @@ deadline is only a hang guard."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pandas as pd
@@ -58,6 +59,7 @@ def test_an_error_event_that_says_the_request_is_wrong_is_not_retried(session, a
 @pytest.mark.parametrize(("code", "kind", "retried"), [
     (None, "overloaded_error", True), ("server_error", None, True), ("503", None, True), ("429", None, True),
     (None, "invalid_request_error", False), ("400", None, False), (None, None, False),
+    ("\u00b2", None, False), ("\u0665\u0660\u0663", None, False),  # digits, but not ASCII ones: no status
 ])
 def test_an_error_event_is_retried_when_its_code_or_type_says_server_trouble(code, kind, retried):
     from nbstream import errors
@@ -71,20 +73,15 @@ def test_an_error_event_is_retried_when_its_code_or_type_says_server_trouble(cod
     ("a Retry-After hold", "429", {}),  # every request to A: 429, Retry-After an hour
     ("an exhausted rpm bucket", "500", {"rpm": 3}),  # A's retries use up its 3 requests a minute
 ])
-def test_a_provider_held_back_does_not_stall_the_others(session, monkeypatch, held_by, a_faults, pace):
+def test_a_provider_held_back_does_not_stall_the_others(session, tracked, monkeypatch, held_by, a_faults, pace):
     """Provider A (chat, OPENAI_BASE_URL) is held; every row of provider B (Anthropic's
     format, ANTHROPIC_BASE_URL) completes while A has sent no more than its first requests.
     The sweep is then stopped: A's hold never ends by itself."""
-    import asyncio
 
     rows = pd.DataFrame({"q": [f"row {i}" for i in range(3)]})
     with FaultServer(lambda _n, _p: a_faults, retry_after="3600") as a, FaultServer(lambda _n, _p: "ok") as b:
         monkeypatch.setenv("OPENAI_BASE_URL", a.base_url)
         monkeypatch.setenv("ANTHROPIC_BASE_URL", b.url)
-
-        tracked: list[nbstream.Run] = []
-        track = session.track
-        monkeypatch.setattr(session, "track", lambda run: track(run) if tracked.append(run) is None else run)
 
         def b_done() -> int:
             return sum(1 for r in list(tracked) if r.base_url == b.url and r.status == "done")
@@ -249,3 +246,89 @@ def test_a_cached_answer_recorded_from_api_openai_com_gets_its_price(session, tm
     assert list(df["cached"]) == [True] and list(df["status"]) == ["done"]
     # gpt-4o-2024-08-06: $2.50 per million input tokens, $10.00 per million output
     assert df["cost_usd"].iloc[0] == pytest.approx(1000 * 2.50e-6 + 500 * 10.00e-6, rel=1e-9)
+
+
+# ---- a hold, a Stop and the shared slots --------------------------------------------------------
+def test_a_row_waiting_for_a_slot_when_its_provider_answers_429_waits_out_the_retry_after(
+        session, tracked, monkeypatch):
+    """A answers every request 429 with an hour's Retry-After; B's first answer holds both
+    slots' worth of time. A's second row passed A's gate before the 429 and waits for a
+    slot: when the 429 frees one, it must not go out inside the hour."""
+    rows = pd.DataFrame({"q": ["row 0", "row 1"]})
+    with FaultServer(lambda _n, _p: "429", retry_after="3600") as a, \
+            FaultServer(lambda n, _p: "hold" if n == 0 else "ok") as b:
+        monkeypatch.setenv("OPENAI_BASE_URL", a.base_url)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", b.url)
+        b.release.clear()
+
+        def b_done() -> int:
+            return sum(1 for r in list(tracked) if r.base_url == b.url and r.status == "done")
+
+        async def main() -> None:
+            task = asyncio.ensure_future(nbstream.asweep(
+                "{q}", data=rows, models=["fault", "anthropic:fault"], concurrency=2, retries=3, cache=False,
+                display=False, session=session, jitter_seed=1))
+            end = time.monotonic() + 30  # hang guards: we wait for states
+            while not (a.log and b.holding):
+                assert time.monotonic() < end and not task.done()
+                await asyncio.sleep(0.01)
+            b.release.set()  # B's rows end: each frees a slot A's second row could take
+            while b_done() < 2:
+                assert time.monotonic() < end and not task.done()
+                await asyncio.sleep(0.01)
+            task.cancel()
+            await task
+
+        asyncio.run(main())
+        assert len(a.log) == 1, f"A got a request {a.log[-1].at - a.log[0].at:.3f} s into its hour's hold"
+
+
+def test_a_stop_while_a_row_reads_its_cache_ends_it_without_waiting_for_its_providers_pace(
+        session, tracked, monkeypatch, tmp_path):
+    """rpm=1: row 0 takes the minute's one request and holds mid-answer; row 1 is still
+    reading a cache recording (a miss) when Stop comes. It must end there, not wait a
+    minute for the bucket after Stop's cancels have passed."""
+    import threading
+    from pathlib import Path
+
+    from nbstream.engine import replay
+    from nbstream.sweeps import cache
+
+    reading, read_done, calls = threading.Event(), threading.Event(), []
+
+    def damaged(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) > 1:  # row 1's read lasts until the test lets it end
+            reading.set()
+            read_done.wait(60)
+        raise ValueError("a damaged recording: a miss")
+
+    monkeypatch.setattr(replay, "prepare", damaged)
+    monkeypatch.setattr(cache.Cache, "get", lambda self, digest: Path(tmp_path / "recording"))
+    rows = pd.DataFrame({"q": ["row 0", "row 1"]})
+    with FaultServer(lambda _n, _p: "hold") as server:
+        server.release.clear()
+
+        async def main() -> pd.DataFrame:
+            task = asyncio.ensure_future(nbstream.asweep(
+                "{q}", data=rows, models="fault", base_url=server.base_url, concurrency=2, rpm=1,
+                cache=tmp_path, display=False, session=session, jitter_seed=1))
+            end = time.monotonic() + 30  # hang guards: we wait for states
+            while not (reading.is_set() and server.holding):
+                assert time.monotonic() < end and not task.done()
+                await asyncio.sleep(0.01)
+            task.cancel()  # Stop
+            while not (tracked and tracked[0].status == "cancelled"):  # Stop's cancels have run
+                assert time.monotonic() < end
+                await asyncio.sleep(0.01)
+            read_done.set()
+            done, _ = await asyncio.wait({task}, timeout=30)
+            assert done, "the stopped sweep waited for its provider's rpm bucket"
+            return task.result()
+
+        try:
+            df = asyncio.run(main())
+        finally:
+            read_done.set()
+            server.release.set()
+        assert list(df["status"]) == ["cancelled"] and len(server.log) == 1

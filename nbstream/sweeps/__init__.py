@@ -172,15 +172,16 @@ class _Prepared:
         """Answer the plan and build the table (partial after a Stop)."""
         runs = _result.RunIndex(self.keep_runs)
         rows: list[dict[str, Any] | None] = [None] * len(self.jobs)
-        listener = _Collect(rows, runs, self.view, frozenset(str(c) for c in self.data.columns), self.session)
+        names = _result.FieldNames([*(str(c) for c in self.data.columns), *self.param_names],
+                                   _result.schema_fields(self.response_format))
+        listener = _Collect(rows, runs, self.view, names, self.session)
         try:
             await _runner.execute(self.jobs, session=self.session, pacer=self.pacer, cache=self.cache,
                                   retries=self.retries, response_format=self.response_format, call=self.call,
                                   listener=listener, control=control)
         finally:
             await asyncio.to_thread(listener.worker.shutdown, True)
-        return _result.table(self.data, self.plan, rows, runs, params=self.param_names,
-                             fields=_result.schema_fields(self.response_format))
+        return _result.table(self.data, self.plan, rows, runs, names, params=self.param_names)
 
 
 _REQUEST_ARGS = ("base_url", "api_key", "api", "system", "headers")
@@ -205,8 +206,8 @@ class _Collect:
     and the view told."""
 
     def __init__(self, rows: list[dict[str, Any] | None], runs: _result.RunIndex,
-                 view: _view.SweepView | None, inputs: frozenset[str], session: Session) -> None:
-        self.rows, self.runs, self.view, self.inputs, self.session = rows, runs, view, inputs, session
+                 view: _view.SweepView | None, names: _result.FieldNames, session: Session) -> None:
+        self.rows, self.runs, self.view, self.names, self.session = rows, runs, view, names, session
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbstream-sweep")
 
     def started(self, job: _runner.Job, run: Any) -> None:
@@ -218,10 +219,10 @@ class _Collect:
 
     def _collect(self, job: _runner.Job, outcome: _runner.Outcome) -> None:
         try:
-            row = _result.row(job, outcome, self.inputs)
+            row = _result.row(job, outcome, self.names)
         except Exception as exc:  # noqa: BLE001 - a row that cannot be summarized is still a row
             row = _result.row(job, _runner.Outcome(None, outcome.attempts, outcome.cached,
-                                                   f"{type(exc).__name__}: {exc}"), self.inputs)
+                                                   f"{type(exc).__name__}: {exc}"), self.names)
         self.rows[job.index] = row
         if outcome.run is not None:
             self.runs.add(outcome.run)

@@ -46,7 +46,7 @@ def retryable(error: BaseException | None) -> bool:
     if isinstance(error, errors.StreamError):
         said = {error.code, error.type}
         # a numeric code is an HTTP status carried in the event (Gemini's {"code": 503})
-        return bool(said & SERVER_TROUBLE) or any(s is not None and s.isdigit() and (
+        return bool(said & SERVER_TROUBLE) or any(s is not None and s.isascii() and s.isdigit() and (
             int(s) in RETRY_STATUSES or 500 <= int(s) < 600) for s in said)
     return isinstance(error, (errors.ConnectError, errors.ConnectTimeout, errors.FirstByteTimeout,
                               errors.IdleTimeout, errors.IncompleteStreamError))
@@ -121,6 +121,11 @@ class Gate:
         except BaseException:
             await self.leave()
             raise
+
+    def held(self) -> bool:
+        """Whether a request entered now would break this provider's pace: a hold after a
+        429 is on, or more are in than the limit allows (it was halved meanwhile)."""
+        return self.hold_until > monotonic() or self.active > self.limit
 
     async def leave(self, *, output_tokens: float = 0.0) -> None:
         if self.tpm is not None and output_tokens:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nbstream.run import Run
@@ -26,7 +26,7 @@ from nbstream.wire import structured as _structured
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["INVALID", "RunIndex", "row", "schema_fields", "table"]
+__all__ = ["INVALID", "FieldNames", "RunIndex", "row", "schema_fields", "table"]
 
 #: a row's status when its answer ended but is not the JSON ``response_format`` asked for
 INVALID = "invalid"
@@ -37,7 +37,7 @@ _TAIL = ("status", "finish_reason", "error", *_TIMING, "input_tokens", "output_t
          "cached_tokens", "cost_usd", "attempts", "cached", "run_id")
 #: the result's dtypes, the same for an empty table as for a full one (counts: nullable integers)
 _DTYPES = {**dict.fromkeys(_TIMING, "float64"), **dict.fromkeys(("input_tokens", "output_tokens",
-           "reasoning_tokens", "cached_tokens"), "Int64"), "cost_usd": "float64", "attempts": "int64",
+           "reasoning_tokens", "cached_tokens"), "Int64"), "cost_usd": "Float64", "attempts": "int64",
            "cached": "bool"}
 _TOKENS = {"input_tokens": "n_prompt_tokens", "output_tokens": "n_output_tokens",
            "reasoning_tokens": "n_reasoning_tokens", "cached_tokens": "n_cached_prompt_tokens"}
@@ -76,11 +76,39 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
 
-def row(job: Job, outcome: Outcome, inputs: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The result columns of one plan row (input columns excluded). A field of the JSON
-    answer named like another column (an input column in ``inputs``, a swept parameter,
-    a result column, an earlier field) gets ``json_`` in front until it names none, so no
-    answer can shadow or duplicate a column."""
+class FieldNames:
+    """The column of each parsed JSON field, decided once per sweep: a field named like
+    another column (an input column, ``model``, a swept parameter, a result column, an
+    earlier field's column) gets ``json_`` in front until it names none, so no answer can
+    shadow or duplicate a column. The schema's fields are placed first, in its order; any
+    other field when first seen. Every row puts a field in the same column, whatever order
+    its answer lists its keys in."""
+
+    def __init__(self, taken: Iterable[str], fields: Sequence[str] = ()) -> None:
+        self._taken = {*taken, *RESULT_COLUMNS}
+        self._columns: dict[str, str] = {}
+        for name in fields:
+            self.column(name)
+
+    def column(self, field: str) -> str:
+        name = self._columns.get(field)
+        if name is None:
+            name = field
+            while name in self._taken:
+                name = f"json_{name}"
+            self._columns[field] = name
+            self._taken.add(name)
+        return name
+
+    @property
+    def columns(self) -> list[str]:
+        """Every field's column, in the order placed."""
+        return list(self._columns.values())
+
+
+def row(job: Job, outcome: Outcome, names: FieldNames) -> dict[str, Any]:
+    """The result columns of one plan row (input columns excluded), the JSON answer's
+    fields in the columns ``names`` gives them."""
     run = outcome.run
     out: dict[str, Any] = {"model": job.model, **job.swept}
     if run is None:
@@ -93,10 +121,7 @@ def row(job: Job, outcome: Outcome, inputs: frozenset[str] = frozenset()) -> dic
         parsed = getattr(run, "json", None)
         if isinstance(parsed, dict):
             for k, v in parsed.items():
-                name = str(k)
-                while name in out or name in RESULT_COLUMNS or name in inputs:
-                    name = f"json_{name}"
-                out[name] = v
+                out[names.column(str(k))] = v
         # an answer that is not the JSON asked for (or fails its model) is that row's error and
         # status "invalid" (the text and whatever parsed stay; the Run itself stays "done")
         json_error = getattr(run, "json_error", None)
@@ -117,26 +142,8 @@ def schema_fields(response_format: Any) -> list[str]:
     return [str(name) for name in properties] if isinstance(properties, dict) else []
 
 
-def _field_columns(fields: Sequence[str], taken: set[str], rows: list[dict[str, Any]]) -> list[str]:
-    """The parsed-field columns: the schema's ``fields`` (each renamed as :func:`row` renames
-    it), then whatever other fields the answers had, in first-seen order."""
-    columns: list[str] = []
-    for field in fields:
-        name = field
-        while name in taken or name in columns:
-            name = f"json_{name}"
-        columns.append(name)
-    known = set(columns) | taken | set(_TAIL)
-    for values in rows:
-        for name in values:
-            if name not in known:
-                known.add(name)
-                columns.append(name)
-    return columns
-
-
-def table(data: pd.DataFrame, plan: pd.DataFrame, rows: list[dict[str, Any] | None], runs: RunIndex, *,
-          params: Sequence[str] = (), fields: Sequence[str] = ()) -> pd.DataFrame:
+def table(data: pd.DataFrame, plan: pd.DataFrame, rows: list[dict[str, Any] | None], runs: RunIndex,
+          names: FieldNames, *, params: Sequence[str] = ()) -> pd.DataFrame:
     """The result frame: input columns (and index) first, then ``model``, the swept
     ``params``, ``text``, the parsed ``fields``, then the status, timing and token columns —
     every one of them however many rows ended (none: an empty table that still pivots)."""
@@ -146,9 +153,7 @@ def table(data: pd.DataFrame, plan: pd.DataFrame, rows: list[dict[str, Any] | No
     positions = plan["row"].to_numpy()[done] if done else []
     inputs = data.iloc[positions]
     answered = [r for r in rows if r is not None]
-    head = ["model", *params, "text"]
-    taken = {str(c) for c in data.columns} | set(head) | set(RESULT_COLUMNS)
-    columns = [*head, *_field_columns(fields, taken, answered), *_TAIL]
+    columns = ["model", *params, "text", *names.columns, *_TAIL]
     body = pd.DataFrame(answered, columns=columns)
     for name, dtype in _DTYPES.items():
         body[name] = body[name].astype(dtype)

@@ -26,7 +26,7 @@ from nbstream.engine import request as _request
 from nbstream.run import Run
 from nbstream.session import Session
 from nbstream.sweeps.cache import Cache, keepable, key
-from nbstream.sweeps.pacing import RATE_LIMIT_RETRIES, Pacer, backoff, retryable
+from nbstream.sweeps.pacing import RATE_LIMIT_RETRIES, Gate, Pacer, backoff, retryable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -172,12 +172,9 @@ class _Sweep:
             task = asyncio.current_task()
             self.waiting.add(task)  # a Stop cancels a wait for a slot or a bucket at once
             try:
-                await gate.enter(tokens)  # this provider's pace: waiting here holds no stream slot
-                try:
-                    await self.slots.acquire()
-                except BaseException:
-                    await gate.leave()
-                    raise
+                if self.stop.is_set():  # stopped before this wait began: the Stop's cancels have passed
+                    return Outcome(last, attempts - 1, False) if last is not None else None
+                await self.admit(gate, tokens)
             except asyncio.CancelledError:
                 if last is None or not self.stop.is_set() or task is None:
                     raise
@@ -190,20 +187,20 @@ class _Sweep:
                     return Outcome(last, attempts - 1, False) if last is not None else None
                 await self.drive(job, run, req)
             finally:
+                retry_after = getattr(run.error, "retry_after", None)
+                rate_limited = getattr(run.error, "status", None) == 429
+                if rate_limited:  # held before the slot is handed on: no row waiting for it goes out meanwhile
+                    gate.rate_limited(retry_after)
                 self.slots.release()
                 await gate.leave(output_tokens=_output_tokens(run))
             if run.status == "done":
                 await gate.succeeded()
                 break
-            rate_limited = getattr(run.error, "status", None) == 429
             limited = limited + 1 if rate_limited else 0
             failures += not rate_limited
             if run.status == "cancelled" or not retryable(run.error) or failures > self.retries \
                     or limited > RATE_LIMIT_RETRIES or self.stop.is_set():
                 break
-            retry_after = getattr(run.error, "retry_after", None)
-            if rate_limited:
-                gate.rate_limited(retry_after)
             if await self.stopped_within(backoff(limited or failures, retry_after, self.pacer.rng)):
                 break
             last = run
@@ -213,6 +210,22 @@ class _Sweep:
                 # off the I/O loop: writing a recording (~2 ms, up to 9) would delay the other streams' stamps
                 await asyncio.to_thread(self.cache.put, run, digest)
         return Outcome(run, attempts, False)
+
+    async def admit(self, gate: Gate, tokens: float) -> None:
+        """Wait for this provider's pace (its hold, limit and buckets: waiting there holds
+        no stream slot), then for one of the sweep's slots. A hold or a lower limit that
+        came while waiting for the slot (another row's 429) sends this row back to its gate."""
+        while True:
+            await gate.enter(tokens)
+            try:
+                await self.slots.acquire()
+            except BaseException:
+                await gate.leave()
+                raise
+            if not gate.held():
+                return
+            self.slots.release()
+            await gate.leave()
 
     async def drive(self, job: Job, run: Run, req: _request.Request) -> None:
         self.session.track(run)

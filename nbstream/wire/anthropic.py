@@ -168,7 +168,8 @@ class AnthropicAdapter:
             return [ReasoningDelta(piece)] if piece else []
         if kind == "input_json_delta":
             piece = text(delta.get("partial_json"), "delta.partial_json")
-            if self._kinds.get(idx) != "tool_use":  # a server_tool_use / mcp_tool_use block's input: no call of ours
+            if self._kinds.get(idx, "tool_use") != "tool_use":  # a server_tool_use / mcp_tool_use block's input
+                # (no call of ours); a block whose start never came is taken for a tool call, as before
                 return [Other(type="delta.input_json_delta", data={"index": idx, **delta})]
             number = self._tools.setdefault(idx, len(self._tools))
             return [ToolCallDelta(number, arguments=piece)] if piece else []

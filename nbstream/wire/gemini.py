@@ -251,4 +251,4 @@ FORMAT = WireFormat(name="gemini", description="Gemini's streamGenerateContent",
                     path=path, body=body, root=root,
                     key_envs=("GEMINI_API_KEY", "GOOGLE_API_KEY"), url_envs=(("GOOGLE_GEMINI_BASE_URL", None),),
                     default_url="https://generativelanguage.googleapis.com", auth=_auth, detect=detect,
-                    prefixes=("gemini", "google"))
+                    reads_arrays=True, prefixes=("gemini", "google"))

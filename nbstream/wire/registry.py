@@ -64,7 +64,7 @@ class AutoAdapter:
         if obj.__class__ is list:  # a JSON array of chunks (Gemini without ?alt=sse): its first object decides
             first = next((item for item in obj if item.__class__ is dict), None)
             for fmt in FORMATS.values():
-                if first is not None and fmt.detect is not None and _claims(fmt, name, first):
+                if first is not None and fmt.reads_arrays and fmt.detect is not None and _claims(fmt, name, first):
                     return self._decide(fmt).feed(name, obj, id)
         if obj.__class__ is dict:
             if "error" in obj:

@@ -54,7 +54,9 @@ class WireFormat:
     form into a URL, None takes the value as a URL), ``env_headers`` the variables
     sent as extra headers; ``auth`` turns the key into headers, ``headers`` are sent
     with every request. ``detect(event name, decoded payload)`` is True when a message
-    surely belongs to this format (``show()`` of a stream of unknown format). A model
+    surely belongs to this format (``show()`` of a stream of unknown format);
+    ``reads_arrays`` that its adapter reads a whole JSON array of such messages (Gemini
+    without ``?alt=sse``), so an array whose first object it claims is its. A model
     written ``PREFIX:NAME`` with one of ``prefixes`` (``anthropic:claude-…``) is sent in
     this format, to this provider.
     """
@@ -74,6 +76,7 @@ class WireFormat:
     auth: Callable[[str], dict[str, str]] = bearer
     headers: Mapping[str, str] = field(default_factory=dict)
     detect: Callable[[str, Any], bool] | None = None
+    reads_arrays: bool = False
     prefixes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
