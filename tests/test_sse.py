@@ -485,3 +485,38 @@ def test_a_stream_with_an_endless_line_ends_in_error_keeping_the_answer_so_far(s
         run = nbstream.stream("hi", base_url=server.url + "/v1", api_key="k", model="m")
     assert run.status == "error" and run.text == "kept"
     assert "without ending it" in str(run.error)
+
+
+@pytest.mark.parametrize(("content_type", "first"), [
+    ("application/x-ndjson", b'{"model": "m", "message": {"role": "assistant", "content": "kept"}, "done": false}\n'),
+    ("application/json", b'{"model": "m", "message": {"role": "assistant", "content": "kept"}, "done": false}\n'),
+    ("application/json", b"[\n  {\n"),  # a whole document: held until the body ends
+])
+def test_an_endless_json_line_or_document_ends_in_error_not_memory_growing(small_limit, content_type, first):
+    from _servers import ScriptedServer, sse_head
+
+    import nbstream
+
+    def script(handler, n):
+        handler.wfile.write(sse_head(content_type=content_type) + first)
+        for _ in range(50):
+            handler.wfile.write(b"x" * 1_000)
+
+    with ScriptedServer(script) as server:
+        run = nbstream.stream("hi", base_url=server.url, api="ollama", model="m")
+    assert run.status == "error" and "without ending it" in str(run.error)
+    assert run.text == ("kept" if first.startswith(b"{") else "")
+
+
+@pytest.mark.parametrize("framer", ["NDJSONFramer", "JSONFramer"])
+def test_the_lines_a_read_completes_are_kept_when_its_tail_passes_the_limit(small_limit, framer):
+    from nbstream.sse import EventTooLargeError
+    from nbstream.wire import framing
+
+    line = b'{"response": "kept"}'
+    f = getattr(framing, framer)()
+    assert [m.data for m in f.feed(line + b"\n" + b"x" * 20_000, 0, 0)] == [line.decode()]
+    with pytest.raises(EventTooLargeError):
+        f.feed(b"more", 0, 1)
+    with pytest.raises(EventTooLargeError):
+        f.end(0, 2)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from nbstream.sse import SSEDecoder
+from nbstream import sse as _sse
+from nbstream.sse import EventTooLargeError, SSEDecoder
 
 __all__ = ["JSONFramer", "Message", "NDJSONFramer", "SSEFramer", "framer_for", "sse_size"]
 
@@ -53,30 +54,46 @@ class NDJSONFramer:
 
     A line still waiting for its newline is kept as a list of reads and joined once,
     when the newline comes: linear in the line's size however many reads it spans
-    (re-joining the tail on every read was quadratic: 18 s for one 40 MB line).
+    (re-joining the tail on every read was quadratic: 18 s for one 40 MB line). A line
+    past the SSE decoder's limit (``MAX_EVENT_CHARS`` bytes) is an
+    :class:`~nbstream.sse.EventTooLargeError`, not memory growing for ever: raised by the
+    next read or the end, so the lines the read that passed it completed are not lost.
     """
 
     def __init__(self) -> None:
         self._parts: list[bytes] = []
+        self._pending = 0  # bytes in _parts
+        self._over = False  # held more than the limit: the next read or the end raises
+
+    def _keep(self, chunk: bytes) -> None:
+        self._parts.append(chunk)
+        self._pending += len(chunk)
+        self._over = self._over or self._pending > _sse.MAX_EVENT_CHARS
+
+    def _check(self) -> None:
+        if self._over:
+            raise EventTooLargeError()
 
     def feed(self, chunk: bytes, t_ns: int, read_idx: int) -> list[Message]:
+        self._check()
         if b"\n" not in chunk:
             if chunk:
-                self._parts.append(chunk)
+                self._keep(chunk)
             return []
         if self._parts:
             self._parts.append(chunk)
             chunk = b"".join(self._parts)
-            self._parts = []
+            self._parts, self._pending = [], 0
         lines = chunk.split(b"\n")
         tail = lines.pop()
         if tail:
-            self._parts.append(tail)
+            self._keep(tail)
         return [_line(line, t_ns, read_idx) for line in (raw.strip() for raw in lines) if line]
 
     def end(self, t_ns: int, read_idx: int) -> list[Message]:
         """A last line without its newline still counts at end of stream."""
-        line, self._parts = b"".join(self._parts).strip(), []
+        self._check()
+        line, self._parts, self._pending = b"".join(self._parts).strip(), [], 0
         return [_line(line, t_ns, read_idx)] if line else []
 
 
@@ -87,19 +104,27 @@ def _line(line: bytes, t_ns: int, read_idx: int) -> Message:
 class JSONFramer(NDJSONFramer):
     """``application/json``: NDJSON lines, unless the first line is not a JSON value on its
     own — a whole (pretty-printed) document, as a server that did not stream sends — which
-    then becomes one message at the end of the body."""
+    then becomes one message at the end of the body (at most ``MAX_EVENT_CHARS`` bytes,
+    as one SSE event)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._whole: bool | None = None  # undecided until the first line is complete
         self._body: list[bytes] = []
+        self._held = 0  # bytes in _body
+
+    def _hold(self, chunk: bytes) -> None:
+        self._body.append(chunk)
+        self._held += len(chunk)
+        self._over = self._over or self._held > _sse.MAX_EVENT_CHARS
 
     def feed(self, chunk: bytes, t_ns: int, read_idx: int) -> list[Message]:
+        self._check()
         if self._whole:
-            self._body.append(chunk)
+            self._hold(chunk)
             return []
         if self._whole is None:
-            self._body.append(chunk)
+            self._hold(chunk)
             if b"\n" not in chunk:
                 return []
             body = b"".join(self._body)
@@ -107,11 +132,12 @@ class JSONFramer(NDJSONFramer):
             self._whole = bool(first) and not _is_json(first)
             if self._whole:
                 return []
-            self._body = []
+            self._body, self._held, self._over = [], 0, False  # the lines go on as NDJSON's, counted there
             chunk = body
         return super().feed(chunk, t_ns, read_idx)
 
     def end(self, t_ns: int, read_idx: int) -> list[Message]:
+        self._check()
         if self._body:
             self._parts, self._body = [b"".join(self._body)], []
         return super().end(t_ns, read_idx)
