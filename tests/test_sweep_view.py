@@ -119,8 +119,9 @@ def test_a_terminal_gets_one_progress_line_that_ends_with_every_row_counted(demo
     from nbstream.sweeps import _Prepared
     from nbstream.sweeps.runner import Control
 
-    prepared = _Prepared.make("About {topic}", data, "demo-fast", None, 2, 0, None, None, False, None, False,
-                              None, None, session, {"base_url": demo.base_url})
+    prepared = _Prepared.make(template="About {topic}", data=data, models="demo-fast", params=None, concurrency=2,
+                              retries=0, rpm=None, tpm=None, cache=False, response_format=None, display=False,
+                              keep_runs=None, jitter_seed=None, session=session, call={"base_url": demo.base_url})
     prepared.view = view
     future = session.io.submit(prepared.run(Control()))
     frame = future.result(60)
@@ -139,8 +140,10 @@ def test_an_answer_that_is_not_the_json_asked_for_counts_as_failed_in_the_view(d
     from nbstream.sweeps.runner import Control
 
     schema = {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}
-    prepared = _Prepared.make("About {topic}", data, "demo-fast", None, 2, 0, None, None, False, schema, False,
-                              None, None, session, {"base_url": demo.base_url, "demo": {"text": "not JSON"}})
+    prepared = _Prepared.make(template="About {topic}", data=data, models="demo-fast", params=None, concurrency=2,
+                              retries=0, rpm=None, tpm=None, cache=False, response_format=schema, display=False,
+                              keep_runs=None, jitter_seed=None, session=session,
+                              call={"base_url": demo.base_url, "demo": {"text": "not JSON"}})
     prepared.view = view
     frame = session.io.submit(prepared.run(Control())).result(60)
     view.close()
