@@ -128,8 +128,8 @@ def test_a_sweep_stopped_before_any_row_ended_returns_every_result_column():
     data = plan.inputs(TOPICS)
     the_plan = plan.make("About {topic}", data, ["demo"], {"temperature": [0]})
     jobs = runner.jobs(the_plan)
-    names = result.FieldNames(["topic", "n", "temperature"], result.schema_fields(FIELDS_SCHEMA))
-    frame = result.table(data, the_plan, [None] * len(jobs), result.RunIndex(None), names, params=["temperature"])
+    frame = result.table(data, the_plan, [None] * len(jobs), [None] * len(jobs), result.RunIndex(None),
+                         params=["temperature"], fields=result.schema_fields(FIELDS_SCHEMA))
     assert len(frame) == 0
     assert list(frame.columns) == ["topic", "n", "model", "temperature", "text", "label", "json_status", *RESULT_TAIL]
 
@@ -589,25 +589,31 @@ def test_cost_is_a_column_and_none_for_a_local_server(demo, session):
     assert "cost_usd" in df.columns and df["cost_usd"].isna().all()
 
 
-@pytest.mark.parametrize("orders", [("a", "json_a"), ("json_a", "a")])
-def test_a_renamed_field_lands_in_the_same_column_whatever_order_each_answer_lists_its_keys(orders):
-    """Input column ``a`` and fields ``a`` and ``json_a``: field ``a`` must go to one
-    column in every row, though one answer lists ``json_a`` first and another ``a``."""
+@pytest.mark.parametrize("schema", [None, {"type": "object", "properties": {"a": {}, "json_a": {}}}],
+                         ids=["json mode", "schema"])
+@pytest.mark.parametrize("answers", [({"json_a": "J", "a": "A"}, {"a": "A"}), ({"a": "A"}, {"a": "A", "json_a": "J"})],
+                         ids=["both first", "both second"])
+def test_a_renamed_field_lands_in_the_same_column_in_every_row_of_a_sweep(answers, schema):
+    """Input column ``a``; one answer has fields ``json_a`` and ``a``, the other only ``a``,
+    in either plan order: field ``a`` is in the same column in every row (the table places
+    fields in plan order, so not in the order rows ended either), and so is ``json_a``."""
     import json as _json
 
-    from nbstream.sweeps import result, runner
+    from nbstream.sweeps import plan, result, runner
     from nbstream.wire import structured
 
-    schema = {"type": "object", "properties": {"a": {"type": "string"}, "json_a": {"type": "string"}}}
-    names = result.FieldNames(["a"], result.schema_fields(schema))
-    rows = []
-    for first in orders:
-        values = {"a": "A-field", "json_a": "JSONA-field"}
-        text = _json.dumps({first: values[first], **values})
-        run = nbstream.show(iter([text]), display=False)
-        run.response_format = structured.normalize(schema)
-        job = runner.Job(index=0, model="m", params={}, prompt="p", swept={})
-        rows.append(result.row(job, runner.Outcome(run, 1, False), names))
-    assert [r[names.column("a")] for r in rows] == ["A-field", "A-field"]
-    assert [r[names.column("json_a")] for r in rows] == ["JSONA-field", "JSONA-field"]
-    assert names.columns == ["json_a", "json_json_a"]
+    data = plan.inputs(pd.DataFrame({"a": ["x", "y"]}))
+    the_plan = plan.make("{a}", data, ["m"], {})
+    jobs = runner.jobs(the_plan)
+    rows, parsed = [], []
+    for job, answer in zip(jobs, answers, strict=True):
+        run = nbstream.show(iter([_json.dumps(answer)]), display=False)
+        run.response_format = structured.normalize(schema or {"type": "json_object"})
+        columns, fields = result.row(job, runner.Outcome(run, 1, False))
+        rows.append(columns)
+        parsed.append(fields)
+    frame = result.table(data, the_plan, rows, parsed, result.RunIndex(None),
+                         fields=result.schema_fields(schema) if schema else ())
+    placed = sorted(list(frame[column].fillna("-")) for column in frame.columns if column.startswith("json_"))
+    assert placed == sorted([["A", "A"], ["J" if "json_a" in a else "-" for a in answers]])
+    assert list(frame["a"]) == ["x", "y"]

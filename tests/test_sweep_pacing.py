@@ -115,3 +115,18 @@ def test_successes_raise_a_halved_limit_back_to_its_cap(clock):
 
     asyncio.run(main())
     assert gate.limit == 8
+
+
+def test_a_request_that_backs_out_gives_its_rpm_and_tpm_budget_back(clock):
+    """A row sent back to its gate (a 429's hold came while it waited for a stream slot)
+    never went out: entering again must not pay for it twice."""
+    gate = pacing.Gate(cap=10, rpm=2, tpm=1000)
+
+    async def main() -> None:
+        await gate.enter(400)
+        await gate.back_out(400)
+        await gate.enter(400)
+        await gate.enter(400)  # the minute's 2 requests and 800 of its 1,000 tokens: no wait
+
+    asyncio.run(main())
+    assert clock.slept == [] and gate.active == 2

@@ -172,16 +172,16 @@ class _Prepared:
         """Answer the plan and build the table (partial after a Stop)."""
         runs = _result.RunIndex(self.keep_runs)
         rows: list[dict[str, Any] | None] = [None] * len(self.jobs)
-        names = _result.FieldNames([*(str(c) for c in self.data.columns), *self.param_names],
-                                   _result.schema_fields(self.response_format))
-        listener = _Collect(rows, runs, self.view, names, self.session)
+        parsed: list[dict[str, Any] | None] = [None] * len(self.jobs)
+        listener = _Collect(rows, parsed, runs, self.view, self.session)
         try:
             await _runner.execute(self.jobs, session=self.session, pacer=self.pacer, cache=self.cache,
                                   retries=self.retries, response_format=self.response_format, call=self.call,
                                   listener=listener, control=control)
         finally:
             await asyncio.to_thread(listener.worker.shutdown, True)
-        return _result.table(self.data, self.plan, rows, runs, names, params=self.param_names)
+        return _result.table(self.data, self.plan, rows, parsed, runs, params=self.param_names,
+                             fields=_result.schema_fields(self.response_format))
 
 
 _REQUEST_ARGS = ("base_url", "api_key", "api", "system", "headers")
@@ -205,9 +205,9 @@ class _Collect:
     streams' arrivals — must not spend), the Run kept only while ``keep_runs`` allows,
     and the view told."""
 
-    def __init__(self, rows: list[dict[str, Any] | None], runs: _result.RunIndex,
-                 view: _view.SweepView | None, names: _result.FieldNames, session: Session) -> None:
-        self.rows, self.runs, self.view, self.names, self.session = rows, runs, view, names, session
+    def __init__(self, rows: list[dict[str, Any] | None], parsed: list[dict[str, Any] | None],
+                 runs: _result.RunIndex, view: _view.SweepView | None, session: Session) -> None:
+        self.rows, self.parsed, self.runs, self.view, self.session = rows, parsed, runs, view, session
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbstream-sweep")
 
     def started(self, job: _runner.Job, run: Any) -> None:
@@ -219,11 +219,11 @@ class _Collect:
 
     def _collect(self, job: _runner.Job, outcome: _runner.Outcome) -> None:
         try:
-            row = _result.row(job, outcome, self.names)
+            row, fields = _result.row(job, outcome)
         except Exception as exc:  # noqa: BLE001 - a row that cannot be summarized is still a row
-            row = _result.row(job, _runner.Outcome(None, outcome.attempts, outcome.cached,
-                                                   f"{type(exc).__name__}: {exc}"), self.names)
-        self.rows[job.index] = row
+            row, fields = _result.row(job, _runner.Outcome(None, outcome.attempts, outcome.cached,
+                                                           f"{type(exc).__name__}: {exc}"))
+        self.rows[job.index], self.parsed[job.index] = row, fields
         if outcome.run is not None:
             self.runs.add(outcome.run)
             self.session.history.compact()  # an evicted run, now summarized, is let go

@@ -92,6 +92,11 @@ class Bucket:
         self._refill()
         self.level -= n
 
+    def refund(self, n: float) -> None:
+        """Give back what :meth:`take` took for a request that never went out."""
+        self._refill()
+        self.level = min(self.per_minute, self.level + min(n, self.per_minute))
+
 
 class Gate:
     """One provider's pacing: an adaptive concurrency limit (at most ``cap``), a hold
@@ -126,6 +131,14 @@ class Gate:
         """Whether a request entered now would break this provider's pace: a hold after a
         429 is on, or more are in than the limit allows (it was halved meanwhile)."""
         return self.hold_until > monotonic() or self.active > self.limit
+
+    async def back_out(self, tokens: float) -> None:
+        """Leave without sending: the place, the request and its ``tokens`` go back."""
+        if self.rpm is not None:
+            self.rpm.refund(1)
+        if self.tpm is not None:
+            self.tpm.refund(tokens)
+        await self.leave()
 
     async def leave(self, *, output_tokens: float = 0.0) -> None:
         if self.tpm is not None and output_tokens:

@@ -77,12 +77,12 @@ def _number(value: Any) -> float:
 
 
 class FieldNames:
-    """The column of each parsed JSON field, decided once per sweep: a field named like
-    another column (an input column, ``model``, a swept parameter, a result column, an
-    earlier field's column) gets ``json_`` in front until it names none, so no answer can
-    shadow or duplicate a column. The schema's fields are placed first, in its order; any
-    other field when first seen. Every row puts a field in the same column, whatever order
-    its answer lists its keys in."""
+    """The column of each parsed JSON field: a field named like another column (an input
+    column, ``model``, a swept parameter, a result column, an earlier field's column) gets
+    ``json_`` in front until it names none, so no answer can shadow or duplicate a column.
+    Decided once per table, from the schema's fields in its order, then the others in plan
+    order (not in the order rows ended, nor in each answer's key order): the same sweep
+    always puts a field in the same column."""
 
     def __init__(self, taken: Iterable[str], fields: Sequence[str] = ()) -> None:
         self._taken = {*taken, *RESULT_COLUMNS}
@@ -106,11 +106,12 @@ class FieldNames:
         return list(self._columns.values())
 
 
-def row(job: Job, outcome: Outcome, names: FieldNames) -> dict[str, Any]:
-    """The result columns of one plan row (input columns excluded), the JSON answer's
-    fields in the columns ``names`` gives them."""
+def row(job: Job, outcome: Outcome) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The result columns of one plan row (input columns and parsed fields excluded), and
+    the fields of its JSON answer (placed in columns by :func:`table`)."""
     run = outcome.run
     out: dict[str, Any] = {"model": job.model, **job.swept}
+    fields: dict[str, Any] | None = None
     if run is None:
         out.update(text="", status="error", finish_reason=None, error=outcome.error)
         out.update({name: math.nan for name in _TIMING})
@@ -120,8 +121,7 @@ def row(job: Job, outcome: Outcome, names: FieldNames) -> dict[str, Any]:
         out.update(text=run.text)
         parsed = getattr(run, "json", None)
         if isinstance(parsed, dict):
-            for k, v in parsed.items():
-                out[names.column(str(k))] = v
+            fields = {str(k): v for k, v in parsed.items()}
         # an answer that is not the JSON asked for (or fails its model) is that row's error and
         # status "invalid" (the text and whatever parsed stay; the Run itself stays "done")
         json_error = getattr(run, "json_error", None)
@@ -132,7 +132,7 @@ def row(job: Job, outcome: Outcome, names: FieldNames) -> dict[str, Any]:
         out.update({name: summary.get(source) for name, source in _TOKENS.items()})
         out["cost_usd"] = summary.get("cost_usd")
     out.update(attempts=outcome.attempts, cached=outcome.cached, run_id=run.run_id if run else None)
-    return out
+    return out, fields
 
 
 def schema_fields(response_format: Any) -> list[str]:
@@ -142,17 +142,25 @@ def schema_fields(response_format: Any) -> list[str]:
     return [str(name) for name in properties] if isinstance(properties, dict) else []
 
 
-def table(data: pd.DataFrame, plan: pd.DataFrame, rows: list[dict[str, Any] | None], runs: RunIndex,
-          names: FieldNames, *, params: Sequence[str] = ()) -> pd.DataFrame:
+def table(data: pd.DataFrame, plan: pd.DataFrame, rows: list[dict[str, Any] | None],
+          parsed: list[dict[str, Any] | None], runs: RunIndex, *, params: Sequence[str] = (),
+          fields: Sequence[str] = ()) -> pd.DataFrame:
     """The result frame: input columns (and index) first, then ``model``, the swept
-    ``params``, ``text``, the parsed ``fields``, then the status, timing and token columns —
-    every one of them however many rows ended (none: an empty table that still pivots)."""
+    ``params``, ``text``, the ``parsed`` JSON fields (the schema's ``fields`` first), then
+    the status, timing and token columns — every one of them however many rows ended
+    (none: an empty table that still pivots). ``rows`` and ``parsed`` are in plan order."""
     import pandas as pd
 
+    names = FieldNames([*(str(c) for c in data.columns), *params], fields)
     done = [i for i, r in enumerate(rows) if r is not None]
     positions = plan["row"].to_numpy()[done] if done else []
     inputs = data.iloc[positions]
-    answered = [r for r in rows if r is not None]
+    answered = []
+    for i in done:
+        values = rows[i]
+        assert values is not None
+        more = parsed[i]
+        answered.append(values if not more else {**values, **{names.column(k): v for k, v in more.items()}})
     columns = ["model", *params, "text", *names.columns, *_TAIL]
     body = pd.DataFrame(answered, columns=columns)
     for name, dtype in _DTYPES.items():

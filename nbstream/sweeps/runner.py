@@ -225,7 +225,7 @@ class _Sweep:
             if not gate.held():
                 return
             self.slots.release()
-            await gate.leave()
+            await gate.back_out(tokens)  # it never went out: its rpm / tpm budget goes back
 
     async def drive(self, job: Job, run: Run, req: _request.Request) -> None:
         self.session.track(run)
