@@ -520,3 +520,12 @@ def test_the_lines_a_read_completes_are_kept_when_its_tail_passes_the_limit(smal
         f.feed(b"more", 0, 1)
     with pytest.raises(EventTooLargeError):
         f.end(0, 2)
+
+
+def test_a_json_document_after_blank_lines_is_read_whole():
+    from nbstream.wire import framing
+
+    f = framing.JSONFramer()
+    document = b'\n\n[\n  {"response": "a"},\n  {"response": "b"}\n]\n'
+    got = [m for i, byte in enumerate(document) for m in f.feed(bytes([byte]), 0, i)] + f.end(0, len(document))
+    assert [m.data for m in got] == [document.decode().strip()]

@@ -128,8 +128,11 @@ class JSONFramer(NDJSONFramer):
             if b"\n" not in chunk:
                 return []
             body = b"".join(self._body)
-            first = body.split(b"\n", 1)[0].strip()
-            self._whole = bool(first) and not _is_json(first)
+            # the first complete line that is not blank decides (a body may start with blank lines)
+            first = next((line for line in (raw.strip() for raw in body.split(b"\n")[:-1]) if line), None)
+            if first is None:
+                return []
+            self._whole = not _is_json(first)
             if self._whole:
                 return []
             self._body, self._held, self._over = [], 0, False  # the lines go on as NDJSON's, counted there
