@@ -7,6 +7,7 @@ box is noisy), so every comparison is a ratio of medians over interleaved rounds
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import os
@@ -216,6 +217,29 @@ def machine_busy_s() -> float:
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def events_and_rounds(doc: str, events: int, what: str) -> argparse.Namespace:
+    """The command line of a benchmark over one recorded stream: ``--events`` (``what``,
+    default ``events``) and ``--rounds`` (interleaved rounds, default 5)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--events", type=int, default=events, help=f"{what} (default {events})")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    return parser.parse_args()
+
+
+class OtherProcesses:
+    """What the machine's other processes use from now on: CPU seconds all processes
+    used (:func:`machine_busy_s`) minus this process's own."""
+
+    def __init__(self) -> None:
+        self.m0, self.c0, self.t0 = machine_busy_s(), time.process_time(), time.perf_counter()
+
+    def line(self, who: str = "other processes", note: str = " (a quiet 2-core box: ~0)") -> str:
+        """``who`` used N CPU s of the machine during these M s, and ``note``."""
+        others = max(machine_busy_s() - self.m0 - (time.process_time() - self.c0), 0.0)
+        return (f"{who} used {others:.1f} CPU s of the machine during these "
+                f"{time.perf_counter() - self.t0:.0f} s{note}")
 
 
 # ---- the demo endpoint in its own process --------------------------------------------------

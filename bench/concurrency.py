@@ -47,7 +47,7 @@ import aiohttp
 import httpx
 import numpy as np
 import openai
-from _common import DemoProcess, machine_busy_s, machine_header, percentiles_ms, table
+from _common import DemoProcess, OtherProcesses, machine_busy_s, machine_header, percentiles_ms, table
 
 import nbstream
 from nbstream.demo import count_tokens
@@ -456,7 +456,7 @@ def main() -> None:
              or any(word.lower() in n.lower() for word in args.clients)]
 
     print(machine_header("nbstream concurrency and timing benchmark", PACKAGES))
-    m0, c0, t0 = machine_busy_s(), time.process_time(), time.perf_counter()
+    others = OtherProcesses()
     summary: list[str] = []
     with DemoProcess() as demo:
         print(f"demo endpoint: {demo.base_url} (separate process, pid {demo.proc.pid})")
@@ -498,9 +498,7 @@ def main() -> None:
             print("\n".join(lines))
             summary.append(f"{n_streams} streams:\n" + "\n".join(lines))
 
-    others = max(machine_busy_s() - m0 - (time.process_time() - c0), 0.0)
-    print(f"\nother processes (the demo server included) used {others:.1f} CPU s of the machine during these "
-          f"{time.perf_counter() - t0:.0f} s")
+    print("\n" + others.line("other processes (the demo server included)", note=""))
     print("summary:\n" + "\n".join(summary))
 
 

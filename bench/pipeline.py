@@ -26,7 +26,6 @@ same chunking, same rounds, same token texts).
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import time
@@ -40,10 +39,11 @@ import orjson
 import providers
 from _common import (
     SEED,
+    OtherProcesses,
     chat_stream,
+    events_and_rounds,
     forget,
     interleaved,
-    machine_busy_s,
     machine_header,
     median,
     network_chunks,
@@ -190,13 +190,10 @@ def decoder_micro(payloads: list[str], rounds: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=100_000, help="content chunks in the stream (default 100000)")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
-    args = parser.parse_args()
+    args = events_and_rounds(__doc__, 100_000, "content chunks in the stream")
 
     print(machine_header("nbstream pipeline benchmark", PACKAGES))
-    m0, c0, t0 = machine_busy_s(), time.process_time(), time.perf_counter()
+    others = OtherProcesses()
     body, expected, n_events = chat_stream(args.events, SEED)
     chunks = network_chunks(body, SEED)
     print(f"stream: {n_events:,} SSE events ({args.events:,} content chunks + role, finish, usage, [DONE]), "
@@ -263,9 +260,7 @@ def main() -> None:
     r_b = ours / rates["(b) openai SDK Stream"]
     r_c = ours / rates["(c) httpx-sse + json"]
     r_d = ours / rates["(d) raw split + orjson"]
-    others = max(machine_busy_s() - m0 - (time.process_time() - c0), 0.0)
-    print(f"\nother processes used {others:.1f} CPU s of the machine during these {time.perf_counter() - t0:.0f} s "
-          "(a quiet 2-core box: ~0)")
+    print(f"\n{others.line()}")
     print(f"summary: nbstream {ours:,.0f} events/s = {r_b:.1f}x the openai SDK Stream "
           f"({'meets' if r_b >= 25 else 'below'} the 25x target), {r_c:.2f}x httpx-sse+json, "
           f"{r_d:.2f}x the raw orjson floor; orjson decodes {micro['json.loads'] / micro['orjson.loads']:.1f}x "

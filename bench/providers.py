@@ -28,10 +28,8 @@ Every reader must produce the exact text, checked each round.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
-import time
 from typing import Any
 
 import anthropic
@@ -40,9 +38,10 @@ import httpx2
 from _common import (
     _PIECES,
     SEED,
+    OtherProcesses,
+    events_and_rounds,
     forget,
     interleaved,
-    machine_busy_s,
     machine_header,
     median,
     network_chunks,
@@ -206,17 +205,12 @@ def report(events: int, rounds: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=50_000, help="text deltas per stream (default 50000)")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
-    args = parser.parse_args()
+    args = events_and_rounds(__doc__, 50_000, "text deltas per stream")
 
     print(machine_header("nbstream provider streams benchmark", PACKAGES))
-    m0, c0, t0 = machine_busy_s(), time.process_time(), time.perf_counter()
+    others = OtherProcesses()
     summary = report(args.events, args.rounds)
-    others = max(machine_busy_s() - m0 - (time.process_time() - c0), 0.0)
-    print(f"\nother processes used {others:.1f} CPU s of the machine during these {time.perf_counter() - t0:.0f} s "
-          "(a quiet 2-core box: ~0)")
+    print(f"\n{others.line()}")
     print(f"summary: {summary}")
 
 
