@@ -32,9 +32,8 @@ __all__ = ["INVALID", "FieldNames", "RunIndex", "row", "schema_fields", "table"]
 INVALID = "invalid"
 
 _TIMING = ("ttft_s", "e2el_s", "output_tps")
-#: the columns after the parsed fields, in order
-_TAIL = ("status", "finish_reason", "error", *_TIMING, "input_tokens", "output_tokens", "reasoning_tokens",
-         "cached_tokens", "cost_usd", "attempts", "cached", "run_id")
+#: the columns after the parsed fields, in order (the result columns after ``model`` and ``text``)
+_TAIL = RESULT_COLUMNS[RESULT_COLUMNS.index("text") + 1:]
 #: the result's dtypes, the same for an empty table as for a full one (counts: nullable integers)
 _DTYPES = {**dict.fromkeys(_TIMING, "float64"), **dict.fromkeys(("input_tokens", "output_tokens",
            "reasoning_tokens", "cached_tokens"), "Int64"), "cost_usd": "Float64", "attempts": "int64",
@@ -155,12 +154,8 @@ def table(data: pd.DataFrame, plan: pd.DataFrame, rows: list[dict[str, Any] | No
     done = [i for i, r in enumerate(rows) if r is not None]
     positions = plan["row"].to_numpy()[done] if done else []
     inputs = data.iloc[positions]
-    answered = []
-    for i in done:
-        values = rows[i]
-        assert values is not None
-        more = parsed[i]
-        answered.append(values if not more else {**values, **{names.column(k): v for k, v in more.items()}})
+    answered = [{**values, **{names.column(k): v for k, v in (more or {}).items()}}
+                for values, more in zip(rows, parsed, strict=True) if values is not None]
     columns = ["model", *params, "text", *names.columns, *_TAIL]
     body = pd.DataFrame(answered, columns=columns)
     for name, dtype in _DTYPES.items():

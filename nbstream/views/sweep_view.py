@@ -72,6 +72,31 @@ class _Model:
 
 
 @dataclass
+class _Head:
+    """A running row's answer's first :data:`SCAN` characters (masked as the Run masks),
+    and its JSON fields as last parsed."""
+
+    parts: list[str] = field(default_factory=list)
+    size: int = 0
+    grown: bool = False  # since the last parse
+    shown: str | None = None
+
+    def take(self, text: str) -> None:
+        if self.size < SCAN:
+            append_redacted(self.parts, text)
+            self.size += len(text)
+            self.grown = True
+
+    def fields(self) -> str | None:
+        """The fields on one line, parsed again only if the head grew since (on the ticker)."""
+        if self.grown:
+            self.grown = False
+            value = _structured.partial("".join(self.parts)[:SCAN])
+            self.shown = None if value is None else json_line(value, limit=FIELDS)
+        return self.shown
+
+
+@dataclass
 class Progress:
     """What the view shows, updated per start and end in O(1), per answer delta in O(its length)."""
 
@@ -86,17 +111,13 @@ class Progress:
     t0: float = field(default_factory=time.monotonic)
     version: int = 0
     structured: bool = False  # the answers are JSON: shown rows show their fields
-    heads: dict[int, list[str]] = field(default_factory=dict)  # row index -> its answer's first SCAN characters
-    head_sizes: dict[int, int] = field(default_factory=dict)
-    fields: dict[int, str | None] = field(default_factory=dict)  # row index -> its fields as last parsed
-    grown: set[int] = field(default_factory=set)  # rows whose head grew since their last parse
+    heads: dict[int, _Head] = field(default_factory=dict)  # running rows of a structured sweep
 
     def started(self, index: int, label: str, run: Run) -> None:
         self.running[index] = (label, run)
         self.tails[index] = []
         if self.structured:
-            self.heads[index], self.head_sizes[index], self.fields[index] = [], 0, None
-            self.grown.discard(index)
+            self.heads[index] = _Head()
         self.version += 1
 
     def grew(self, index: int, run: Run, text: str) -> None:
@@ -110,27 +131,14 @@ class Progress:
         append_redacted(parts, text)
         if len(parts) > _FOLD:
             parts[:] = ["".join(parts)[-_KEEP:]]
-        if self.structured and self.head_sizes[index] < SCAN:
-            append_redacted(self.heads[index], text)
-            self.head_sizes[index] += len(text)
-            self.grown.add(index)
-
-    def _fields(self, index: int) -> str | None:
-        """Row ``index``'s fields, parsed again only if its head grew since (on the ticker)."""
-        if index in self.grown:
-            self.grown.discard(index)
-            value = _structured.partial("".join(self.heads[index])[:SCAN])
-            self.fields[index] = None if value is None else json_line(value, limit=FIELDS)
-        return self.fields.get(index)
+        head = self.heads.get(index)
+        if head is not None:
+            head.take(text)
 
     def ended(self, index: int, model: str, row: dict[str, Any]) -> None:
         self.running.pop(index, None)
         self.tails.pop(index, None)
-        if self.structured:
-            self.heads.pop(index, None)
-            self.head_sizes.pop(index, None)
-            self.fields.pop(index, None)
-            self.grown.discard(index)
+        self.heads.pop(index, None)
         stats = self.models.setdefault(model, _Model())
         if row.get("status") == "done":  # anything else failed: "error", "cancelled", "invalid" (not the JSON asked)
             self.done += 1
@@ -179,7 +187,7 @@ class Progress:
         for i, (label, _run) in itertools.islice(self.running.items(), SHOWN):
             row: dict[str, Any] = {"label": label, "text": "".join(self.tails[i])[-TAIL:].replace("\n", " ")}
             if self.structured:
-                row["fields"] = self._fields(i)
+                row["fields"] = self.heads[i].fields()
             rows.append(row)
         return {"line": self.line(), "pct": 100.0 * self.finished / self.total if self.total else 100.0,
                 "rows": rows, "models": self.model_rows()}
