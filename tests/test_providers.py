@@ -53,7 +53,7 @@ def test_a_native_stream_gives_the_same_answer_and_usage_as_chat_completions(ser
 def test_reasoning_arrives_as_reasoning_and_counts_for_ttft(server, session, api) -> None:
     # the demo holds every token after the first (a thinking token) back: the answer comes measurably later
     run = nbstream.stream(ASK, base_url=server.base_url, model="demo-reasoning", api=api, session=session,
-                          demo={**FAST, "after": 1, "stall": 0.2})
+                          demo={**FAST, "after": 1, "stall": 1.0})
     assert run.reasoning and run.text and run.status == "done"
     assert run.summary["ttft_s"] < run.summary["ttfo_s"]  # TTFT counts thinking, TTFO only the answer
 

@@ -39,7 +39,7 @@ def test_a_stream_that_fails_midway_with_server_trouble_is_retried_and_answered_
 
     with FaultServer(faults) as server:
         df = nbstream.sweep("{q}", data=ROWS, models="fault", api=api, base_url=server.url + WIRE[api], retries=2,
-                            idle_timeout=1.0, cache=False, display=False, session=session, jitter_seed=1)
+                            idle_timeout=3.0, cache=False, display=False, session=session, jitter_seed=1)
         assert list(df["status"]) == ["done", "done"], df["error"].tolist()
         assert list(df["text"]) == [answer_for(q) for q in ROWS["q"]]
         assert list(df["attempts"]) == [2, 2] and len(server.log) == 4
